@@ -1,0 +1,126 @@
+/* fm_analysis: see analysis.h. The one place that strings the engine modules together. */
+#include "analysis.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+void fm_analysis_opts_default(fm_analysis_opts *o)
+{
+    memset(o, 0, sizeof *o);
+    o->gestation_weeks = NAN;
+    o->use_mhr = 1;
+    o->progress = 1;
+}
+
+static const char *base_name(const char *p)
+{
+    const char *s = strrchr(p, '/');
+    return s ? s + 1 : p;
+}
+
+static const char *format_label(fm_trace_format f)
+{
+    switch (f) {
+    case FM_TRACE_FHR: return "fhr";
+    case FM_TRACE_FHRM: return "fhrm";
+    case FM_TRACE_CSV: return "csv";
+    case FM_TRACE_WFDB: return "wfdb";
+    default: return "unknown";
+    }
+}
+
+fm_status fm_analysis_load(const char *path, const fm_analysis_opts *o, fm_analysis **out,
+                           char *err, size_t err_len)
+{
+    *out = NULL;
+    fm_analysis *an = calloc(1, sizeof *an);
+    if (!an)
+        return FM_ENOMEM;
+    if (o)
+        an->opts = *o;
+    else
+        fm_analysis_opts_default(&an->opts);
+    snprintf(an->source, sizeof an->source, "%s", base_name(path));
+    an->channel_used = -1;
+    fm_trace_format tf = fm_trace_format_of(path);
+    fm_status rc;
+    if (tf != FM_TRACE_AUTO) {
+        rc = fm_trace_read(path, tf, &an->trace, err, err_len);
+        snprintf(an->input_kind, sizeof an->input_kind, "trace");
+        snprintf(an->input_format, sizeof an->input_format, "%s", format_label(tf));
+        an->input_rate_hz = FM_FHR_RATE_HZ;
+        an->input_channels = 1;
+    } else {
+        snprintf(err, err_len, "audio input is not available in this build");
+        rc = FM_EUNSUPPORTED;
+    }
+    if (rc != FM_OK) {
+        fm_analysis_destroy(an);
+        return rc;
+    }
+    if (an->trace->mhr_bpm && !an->opts.use_mhr) {
+        free(an->trace->mhr_bpm);
+        an->trace->mhr_bpm = NULL;
+    }
+    *out = an;
+    return FM_OK;
+}
+
+fm_status fm_analysis_run(fm_analysis *an, char *err, size_t err_len)
+{
+    (void)err;
+    (void)err_len;
+    if (!an || !an->trace)
+        return FM_EINVAL;
+    return FM_OK;
+}
+
+static void write_states(const fm_trace *t, jsonw *w)
+{
+    jw_arr_open(w, "state");
+    for (size_t i = 0; i < t->n; i++)
+        jw_str(w, NULL, fm_state_name((fm_fhr_state)t->state[i]));
+    jw_arr_close(w);
+}
+
+void fm_analysis_write_json(const fm_analysis *an, jsonw *w)
+{
+    const fm_trace *t = an->trace;
+    jw_str(w, "source", an->source);
+    jw_obj_open(w, "input");
+    jw_str(w, "kind", an->input_kind);
+    jw_str(w, "format", an->input_format);
+    jw_num(w, "rate_hz", an->input_rate_hz, 0);
+    jw_int(w, "channels", an->input_channels);
+    if (an->channel_used >= 0)
+        jw_int(w, "channel_used", an->channel_used);
+    else
+        jw_str(w, "channel_used", "mix");
+    jw_obj_close(w);
+    jw_num(w, "duration_s", (double)t->n / t->rate_hz, 2);
+    jw_int(w, "fhr_hz", FM_FHR_RATE_HZ);
+    jw_floats(w, "fhr", t->fhr_bpm, t->n, 2);
+    jw_floats(w, "quality", t->quality, t->n, 3);
+    write_states(t, w);
+    jw_num(w, "lost_percent", fm_trace_lost_percent(t), 2);
+    if (t->mhr_bpm)
+        jw_floats(w, "mhr", t->mhr_bpm, t->n, 2);
+    jw_doubles(w, "movements_s", t->movements_s, t->n_movements, 2);
+}
+
+void fm_analysis_print_summary(const fm_analysis *an, FILE *f)
+{
+    const fm_trace *t = an->trace;
+    fprintf(f, "%s: %s %s, %.1f min, signal lost %.1f %%\n", an->source, an->input_kind,
+            an->input_format, (double)t->n / t->rate_hz / 60.0, fm_trace_lost_percent(t));
+}
+
+void fm_analysis_destroy(fm_analysis *an)
+{
+    if (!an)
+        return;
+    fm_trace_destroy(an->trace);
+    free(an);
+}

@@ -274,10 +274,11 @@ static double user_gate(const sy_user_ev *e, double t)
     return m >= 1.0 ? 1.0 : m * m * (3.0 - 2.0 * m);
 }
 
-static void eval_gains(const fm_synth *q, double t, sy_gains *g)
+/* Gains at time t from the user events; events before index lo are over. */
+static void eval_gains(const fm_synth *q, size_t lo, double t, sy_gains *g)
 {
     double g_mo = 0, l_mo = q->mat_only_default, g_cl = 0, g_clip = 0, l_clip = 20.0, nb = 0;
-    for (size_t i = 0; i < q->n_uev && q->uev[i].t0 < t; i++) {
+    for (size_t i = lo; i < q->n_uev && q->uev[i].t0 < t; i++) {
         const sy_user_ev *e = &q->uev[i];
         double x = user_gate(e, t);
         if (x <= 0.0)
@@ -368,18 +369,19 @@ static fm_status control_step(fm_synth *q)
     if (st != FM_OK)
         return st;
     sy_sched_prune(q, t0);
+    while (q->uev_lo < q->n_uev && q->uev[q->uev_lo].t1 <= t0)
+        q->uev_lo++; /* sorted by start: skip the leading events that are over */
     if (!q->have_next) {
-        eval_gains(q, t0, &g);
+        eval_gains(q, q->uev_lo, t0, &g);
         eval_voices(q, t0, &g, amp, freq, bw);
         for (int v = 0; v < SY_NVOICE; v++)
             q->v[v].amp_next = amp[v];
-        size_t k = 0;
-        q->rumble_next = q->rumble_amp * g.body * q->rumble_mod[k];
+        q->rumble_next = q->rumble_amp * g.body * q->rumble_mod[0];
         q->na_next = sqrt(g.noise_pow);
         q->clip_next = g.clip;
         q->have_next = 1;
     }
-    eval_gains(q, t1, &g);
+    eval_gains(q, q->uev_lo, t1, &g);
     eval_voices(q, t1, &g, amp, freq, bw);
     double inv = 1.0 / (double)q->ctrl_n;
     for (int v = 0; v < SY_NVOICE; v++) {

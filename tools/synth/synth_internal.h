@@ -96,6 +96,7 @@ struct fm_synth {
     /* user events, sorted by start at the first render */
     sy_user_ev *uev;
     size_t n_uev;
+    size_t uev_lo;      /* events before this index have ended (render time only) */
 
     /* scheduled sound events (a rolling window around the render time) */
     sy_ev *ev;

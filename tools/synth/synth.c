@@ -21,6 +21,7 @@
 #define SY_RUMBLE_HZ 25.0      /* rumble low-pass corner (two poles): energy < 80 Hz */
 #define SY_MAX_4HZ ((size_t)24 * 3600 * 4)
 #define SY_MIN_BW_HZ 20.0
+#define SY_MOVE_DROP_DB 8.0    /* heart sounds fade while the probe moves off its target */
 
 void fm_synth_config_default(fm_synth_config *c)
 {
@@ -37,6 +38,7 @@ void fm_synth_config_default(fm_synth_config *c)
     c->hum_db = -20.0;
     c->device_band_hz = 3000.0;
     c->floor_dbfs = -90.0;
+    c->probe_mhz = 2.0;
     c->angle_sd_db = 4.0;
     c->beat_sd_db = 2.0;
     c->noise_only = 0;
@@ -53,6 +55,7 @@ static int config_ok(const fm_synth_config *c)
            (c->hum_hz == 0.0 || in_range(c->hum_hz, 1.0, 0.45 * c->rate_hz)) &&
            in_range(c->hum_db, -120.0, 60.0) && in_range(c->device_band_hz, 100.0, 1e6) &&
            in_range(c->floor_dbfs, -200.0, 0.0) && in_range(c->angle_sd_db, 0.0, 20.0) &&
+           in_range(c->probe_mhz, 1.0, 10.0) &&
            in_range(c->beat_sd_db, 0.0, 20.0);
 }
 
@@ -184,6 +187,7 @@ fm_synth *fm_synth_create(const fm_synth_config *c, const float *fhr_bpm, size_t
     q->noise_pow = 1.0 / (sy_db_amp(c->snr_db) * sy_db_amp(c->snr_db));
     q->hum_amp = c->hum_hz > 0.0 ? sqrt(2.0) * sy_db_amp(c->hum_db) : 0.0;
     q->floor_sd = sy_db_amp(c->floor_dbfs);
+    q->move_drop = sy_db_amp(-SY_MOVE_DROP_DB);
 
     for (int v = 0; v < SY_NVOICE; v++) {
         sy_voice *w = &q->v[v];
@@ -260,6 +264,7 @@ void fm_synth_get_stats(const fm_synth *q, fm_synth_stats *s)
 
 typedef struct sy_gains {
     double body;      /* 0 during contact loss */
+    double heart;     /* fetal and maternal sounds while the probe moves */
     double fetal;     /* 0 during maternal-only stretches */
     double mat;       /* maternal level */
     double clip;      /* gain into the limiter */
@@ -278,6 +283,7 @@ static double user_gate(const sy_user_ev *e, double t)
 static void eval_gains(const fm_synth *q, size_t lo, double t, sy_gains *g)
 {
     double g_mo = 0, l_mo = q->mat_only_default, g_cl = 0, g_clip = 0, l_clip = 20.0, nb = 0;
+    double g_mv = 0;
     for (size_t i = lo; i < q->n_uev && q->uev[i].t0 < t; i++) {
         const sy_user_ev *e = &q->uev[i];
         double x = user_gate(e, t);
@@ -304,11 +310,15 @@ static void eval_gains(const fm_synth *q, size_t lo, double t, sy_gains *g)
             nb += x * a * a;
             break;
         }
+        case FM_SYNTH_EV_MOVEMENT: /* its scrapes and thumps are sound events (synth_sched.c) */
+            g_mv = x > g_mv ? x : g_mv;
+            break;
         default:
-            break; /* movement is made of sound events, not a gain */
+            break;
         }
     }
     g->body = 1.0 - g_cl;
+    g->heart = 1.0 + (q->move_drop - 1.0) * g_mv;
     g->fetal = 1.0 - g_mo;
     g->mat = q->mat_bg + (l_mo - q->mat_bg) * g_mo;
     g->clip = 1.0 + (sy_db_amp(l_clip) - 1.0) * g_clip;
@@ -334,9 +344,9 @@ static void eval_voices(const fm_synth *q, double t, const sy_gains *g, double *
     for (int v = 0; v < SY_NVOICE; v++) {
         double gain = g->body;
         if (v <= SY_V_UMB)
-            gain *= g->fetal;
+            gain *= g->fetal * g->heart;
         else if (v == SY_V_MAT)
-            gain *= g->mat;
+            gain *= g->mat * g->heart;
         amp[v] = p[v] > 0.0 ? gain * sqrt(p[v]) : 0.0;
         freq[v] = p[v] > 0.0 ? pf[v] / p[v] : -1.0;
         bw[v] = p[v] > 0.0 ? pb[v] / p[v] : 0.5;

@@ -57,6 +57,8 @@ typedef struct fm_synth_config {
     double hum_db;           /* hum level (default -20) */
     double device_band_hz;   /* receiver noise band edge (default 3000; capped at 0.45 rate) */
     double floor_dbfs;       /* full-band recorder noise floor, dB re 1.0 (default -90) */
+    double probe_mhz;        /* ultrasound carrier, 1..10 MHz (default 2): every Doppler
+                              * frequency scales with it (f = 2 f0 v cos(theta) / c) */
     double angle_sd_db;      /* slow probe-angle wander of each component, SD in dB (4) */
     double beat_sd_db;       /* beat-to-beat amplitude variation, SD in dB (2) */
     int noise_only;          /* 1: no body sounds at all, only receiver noise and floor (for
@@ -82,7 +84,7 @@ typedef enum fm_synth_event_type {
     FM_SYNTH_EV_CONTACT_LOSS,      /* probe off the skin: every body sound off, receiver hiss
                                     * stays; level_db ignored */
     FM_SYNTH_EV_MOVEMENT,          /* probe moved: loud broadband scrapes and thumps at level_db
-                                    * (NAN: +15 dB) */
+                                    * (NAN: +15 dB); the heart sounds drop 8 dB meanwhile */
     FM_SYNTH_EV_CLIP,              /* gain pushed level_db (NAN: +20 dB) into the +-1 limit */
     FM_SYNTH_EV_NOISE_BURST,       /* extra receiver-band noise at level_db (NAN: +6 dB) */
     FM_SYNTH_EV_COUNT

@@ -38,6 +38,7 @@ static void usage(FILE *f)
         "  --maternal-db DB       background maternal vessel level re fetal (default -12)\n"
         "  --rumble-db DB         low-frequency rumble level re fetal (default -12)\n"
         "  --umbilical-db DB      umbilical flow level re fetal (default -10)\n"
+        "  --probe-mhz F          ultrasound carrier 1..10 MHz (default 2): Doppler pitch\n"
         "  --hum HZ               add mains hum at HZ (50/60), level --hum-db (default -20)\n"
         "events (START:DUR in seconds, optionally :LEVEL_DB; each repeatable):\n"
         "  --maternal-only S:D    probe hears only the mother\n"
@@ -177,6 +178,7 @@ int main(int argc, char **argv)
         else if (!strcmp(o, "--maternal-db")) ok = parse_double(a, &cfg.maternal_db);
         else if (!strcmp(o, "--rumble-db")) ok = parse_double(a, &cfg.rumble_db);
         else if (!strcmp(o, "--umbilical-db")) ok = parse_double(a, &cfg.umbilical_db);
+        else if (!strcmp(o, "--probe-mhz")) ok = parse_double(a, &cfg.probe_mhz);
         else if (!strcmp(o, "--hum")) ok = parse_double(a, &cfg.hum_hz);
         else if (!strcmp(o, "--hum-db")) ok = parse_double(a, &cfg.hum_db);
         else if (!strcmp(o, "--channels")) ok = parse_double(a, &v) && v >= 1 &&
@@ -195,7 +197,7 @@ int main(int argc, char **argv)
     int rc = 2;
     const char *why = NULL;
     if (!out_path) why = "--out is required";
-    else if (!fhr_path == isnan(fhr_const)) why = "give exactly one of --fhr and --fhr-const";
+    else if ((fhr_path != NULL) == !isnan(fhr_const)) why = "give exactly one of --fhr and --fhr-const";
     else if (sig_ch >= channels) why = "--signal-channel must be below --channels";
     if (why) {
         free(evs);

@@ -91,7 +91,7 @@ struct fm_synth {
     double scale;       /* output scale: nominal fetal RMS on the output */
     double fetal_norm, umb_norm, mat_norm;
     double mat_bg, mat_only_default;
-    double rumble_amp, noise_pow, hum_amp, floor_sd;
+    double rumble_amp, noise_pow, hum_amp, floor_sd, move_drop;
 
     /* user events, sorted by start at the first render */
     sy_user_ev *uev;

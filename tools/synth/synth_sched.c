@@ -10,8 +10,9 @@
  * Cardiac timing (fetal echocardiography and Doppler valve-timing studies: isovolumic
  * contraction ~35 ms, ejection ~170-180 ms, isovolumic relaxation ~45 ms, mechanical PR ~100 ms
  * at 140 bpm) scales with the square root of the cycle length, so systole stays ~0.2-0.25 s while
- * diastole absorbs most rate changes. Doppler shift f = 2 f0 v cos(theta) / c with f0 ~ 2 MHz:
- * walls (2-10 cm/s) give 30-300 Hz, valve leaflets 200-950 Hz, blood 150-1400 Hz. */
+ * diastole absorbs most rate changes. Doppler shift f = 2 f0 v cos(theta) / c; the tables are
+ * for f0 = 2 MHz (walls at 2-10 cm/s give 30-300 Hz, valve leaflets 200-950 Hz, blood
+ * 150-1400 Hz) and scale with the configured probe frequency. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -206,7 +207,7 @@ static fm_status emit_fetal_beat(fm_synth *q, double tb)
     for (int v = SY_V_WALL; v <= SY_V_UMB; v++)
         q->angle[v] = ar_step(q->angle[v], dt, SY_ANGLE_TAU_S, r);
     q->fetal_cos = ar_step(q->fetal_cos, dt, SY_COS_TAU_S, r);
-    double fc = clampd(1.0 + SY_COS_SD * q->fetal_cos, 0.6, 1.15);
+    double fc = clampd(1.0 + SY_COS_SD * q->fetal_cos, 0.6, 1.15) * q->cfg.probe_mhz / 2.0;
 
     sy_tmpl t[16];
     int n = fetal_template(T, t);
@@ -251,7 +252,7 @@ static fm_status emit_mat_beat(fm_synth *q, double tm)
     double dt = tm - q->last_mbeat_t;
     q->last_mbeat_t = tm;
     q->angle[SY_V_MAT] = ar_step(q->angle[SY_V_MAT], dt, SY_ANGLE_TAU_S, r);
-    double fc = clampd(1.0 + SY_COS_SD * sy_gauss(r), 0.7, 1.2);
+    double fc = clampd(1.0 + SY_COS_SD * sy_gauss(r), 0.7, 1.2) * q->cfg.probe_mhz / 2.0;
     sy_tmpl t[8];
     int n = mat_template(T, t);
     if (tm < q->total / q->cfg.rate_hz)

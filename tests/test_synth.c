@@ -55,7 +55,18 @@ static void chunked_render_is_bit_identical_to_one_block(void)
         for (size_t i = 0; i < n; i++)
             fhr[i] = 130.0f + 0.5f * (float)i; /* changing rate */
         fhr[30] = NAN;
-        fm_synth *a = make(rates[r], 11, fhr, n, 20.0), *b = make(rates[r], 11, fhr, n, 20.0);
+        fm_synth_config c;
+        fm_synth_config_default(&c);
+        c.rate_hz = rates[r];
+        c.seed = 11;
+        if (r == 1) { /* every optional stage on */
+            c.speaker_hp_hz = 250;
+            c.agc_s = 1.0;
+            c.hum_hz = 50;
+            c.probe_mhz = 3.0;
+        }
+        fm_synth *a = fm_synth_create(&c, fhr, n, NULL, NULL);
+        fm_synth *b = fm_synth_create(&c, fhr, n, NULL, NULL);
         add_all_events(a);
         add_all_events(b);
         size_t la;
@@ -260,6 +271,67 @@ static void contact_loss_leaves_only_hiss(void)
     free(x), free(fhr);
 }
 
+static double power(const float *x, size_t a, size_t b)
+{
+    double p = 0;
+    for (size_t i = a; i < b; i++)
+        p += (double)x[i] * x[i];
+    return p / (double)(b - a);
+}
+
+static void recorder_agc_raises_the_hiss_of_contact_loss(void)
+{
+    size_t n = 4 * 30;
+    float *fhr = const_trace(n, 140.0f);
+    fm_synth_config c;
+    fm_synth_config_default(&c);
+    c.agc_s = 0.5;
+    fm_synth *q = fm_synth_create(&c, fhr, n, NULL, NULL);
+    c.agc_s = 0;
+    fm_synth *plain = fm_synth_create(&c, fhr, n, NULL, NULL);
+    CHECK(fm_synth_add_event(q, FM_SYNTH_EV_CONTACT_LOSS, 10.0, 15.0, NAN) == FM_OK);
+    CHECK(fm_synth_add_event(plain, FM_SYNTH_EV_CONTACT_LOSS, 10.0, 15.0, NAN) == FM_OK);
+    size_t len;
+    float *x = render_all(q, &len), *y = render_all(plain, &len);
+    double agc_in = power(x, 20 * 8000, 24 * 8000), plain_in = power(y, 20 * 8000, 24 * 8000);
+    double agc_out = power(x, 4 * 8000, 9 * 8000), plain_out = power(y, 4 * 8000, 9 * 8000);
+    /* without AGC the hiss is ~20 dB down; the AGC brings it back near the signal level */
+    CHECKF(10 * log10(plain_in / plain_out) < -15.0, "plain %.1f dB",
+           10 * log10(plain_in / plain_out));
+    CHECKF(10 * log10(agc_in / agc_out) > -8.0, "agc %.1f dB", 10 * log10(agc_in / agc_out));
+    fm_synth_destroy(q);
+    fm_synth_destroy(plain);
+    free(x), free(y), free(fhr);
+}
+
+static void loudspeaker_path_loses_the_low_frequencies(void)
+{
+    size_t n = 4 * 20;
+    float *fhr = const_trace(n, 140.0f);
+    fm_synth_config c;
+    fm_synth_config_default(&c);
+    fm_synth *line = fm_synth_create(&c, fhr, n, NULL, NULL);
+    c.speaker_hp_hz = 250;
+    fm_synth *spk = fm_synth_create(&c, fhr, n, NULL, NULL);
+    size_t len;
+    float *x = render_all(line, &len), *y = render_all(spk, &len);
+    /* energy below ~80 Hz: four cascaded one-pole low-passes at 60 Hz */
+    double lx = 0, ly = 0, sx[4] = {0}, sy[4] = {0}, a = exp(-2 * M_PI * 60.0 / 8000.0);
+    for (size_t i = 0; i < len; i++) {
+        double ux = x[i], uy = y[i];
+        for (int k = 0; k < 4; k++) {
+            ux = sx[k] = a * sx[k] + (1 - a) * ux;
+            uy = sy[k] = a * sy[k] + (1 - a) * uy;
+        }
+        lx += ux * ux;
+        ly += uy * uy;
+    }
+    CHECKF(10 * log10(ly / lx) < -15.0, "low band %.1f dB", 10 * log10(ly / lx));
+    fm_synth_destroy(line);
+    fm_synth_destroy(spk);
+    free(x), free(y), free(fhr);
+}
+
 static void output_is_finite_bounded_and_clipping_saturates_exactly(void)
 {
     size_t n = 4 * 30;
@@ -427,6 +499,12 @@ static void invalid_config_is_refused(void)
     c.probe_mhz = 0.5;
     CHECK(!fm_synth_create(&c, fhr, 8, NULL, NULL));
     fm_synth_config_default(&c);
+    c.agc_s = -1;
+    CHECK(!fm_synth_create(&c, fhr, 8, NULL, NULL));
+    fm_synth_config_default(&c);
+    c.speaker_hp_hz = 10;
+    CHECK(!fm_synth_create(&c, fhr, 8, NULL, NULL));
+    fm_synth_config_default(&c);
     CHECK(!fm_synth_create(&c, fhr, 0, NULL, NULL));
     CHECK(!fm_synth_create(&c, NULL, 8, NULL, NULL));
     CHECK(!fm_synth_create(NULL, fhr, 8, NULL, NULL));
@@ -454,6 +532,8 @@ int main(void)
     RUN(beat_count_is_the_integral_of_a_changing_trace);
     RUN(maternal_only_stretch_has_no_fetal_component);
     RUN(contact_loss_leaves_only_hiss);
+    RUN(recorder_agc_raises_the_hiss_of_contact_loss);
+    RUN(loudspeaker_path_loses_the_low_frequencies);
     RUN(output_is_finite_bounded_and_clipping_saturates_exactly);
     RUN(rates_4k_and_192k_work);
     RUN(gaps_in_the_trace_are_not_audible);

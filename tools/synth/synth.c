@@ -56,6 +56,8 @@ static int config_ok(const fm_synth_config *c)
            in_range(c->hum_db, -120.0, 60.0) && in_range(c->device_band_hz, 100.0, 1e6) &&
            in_range(c->floor_dbfs, -200.0, 0.0) && in_range(c->angle_sd_db, 0.0, 20.0) &&
            in_range(c->probe_mhz, 1.0, 10.0) &&
+           (c->speaker_hp_hz == 0.0 || in_range(c->speaker_hp_hz, 20.0, 0.45 * c->rate_hz)) &&
+           (c->agc_s == 0.0 || in_range(c->agc_s, 0.05, 600.0)) &&
            in_range(c->beat_sd_db, 0.0, 20.0);
 }
 
@@ -143,6 +145,20 @@ static void make_noise_filter(fm_synth *q)
     q->noise_gain = 1.0 / sqrt(e);
 }
 
+/* The loudspeaker of a handheld Doppler, recorded by a phone held against it, loses the low
+ * frequencies: a 2-pole Butterworth high-pass. */
+static void make_speaker_filter(fm_synth *q)
+{
+    double s, c;
+    sy_sincos(2.0 * SY_PI * q->cfg.speaker_hp_hz / q->cfg.rate_hz, &s, &c);
+    double alpha = s / (2.0 * 0.70710678118654752), a0 = 1.0 + alpha;
+    q->hb0 = (1.0 + c) / 2.0 / a0;
+    q->hb1 = -(1.0 + c) / a0;
+    q->hb2 = q->hb0;
+    q->ha1 = -2.0 * c / a0;
+    q->ha2 = (1.0 - alpha) / a0;
+}
+
 fm_synth *fm_synth_create(const fm_synth_config *c, const float *fhr_bpm, size_t n,
                           const float *mhr_bpm, fm_status *status)
 {
@@ -175,6 +191,11 @@ fm_synth *fm_synth_create(const fm_synth_config *c, const float *fhr_bpm, size_t
     make_mhr(q, mhr_bpm);
     make_rumble_mod(q);
     make_noise_filter(q);
+    if (c->speaker_hp_hz > 0.0)
+        make_speaker_filter(q);
+    q->agc_alpha = c->agc_s > 0.0 ? sy_exp(-(double)q->ctrl_n / (c->agc_s * c->rate_hz)) : 0.0;
+    q->agc_pow = 1.0;
+    q->agc_next = 1.0;
 
     /* levels: amplitudes in units where the nominal fetal heart power is 1 */
     q->scale = sy_db_amp(c->fetal_dbfs);
@@ -422,6 +443,16 @@ static fm_status control_step(fm_synth *q)
     q->clip0 = q->clip_next;
     q->clip_next = g.clip;
     q->dclip = (q->clip_next - q->clip0) * inv;
+    q->agc0 = q->agc_next;
+    if (q->cfg.agc_s > 0.0 && q->pos > 0) {
+        /* the block that just ended (always complete here) updates the power estimate; the
+         * gain levels it to the nominal fetal power, within +-30 dB */
+        q->agc_pow = q->agc_alpha * q->agc_pow + (1.0 - q->agc_alpha) * q->agc_blk * inv;
+        double gn = 1.0 / sqrt(q->agc_pow + 1e-12);
+        q->agc_next = gn < 0.03 ? 0.03 : gn > 30.0 ? 30.0 : gn;
+    }
+    q->agc_blk = 0.0;
+    q->dagc = (q->agc_next - q->agc0) * inv;
     if (q->hum_amp > 0.0) {
         double m = 1.5 - 0.5 * (q->hc * q->hc + q->hs * q->hs);
         q->hc *= m, q->hs *= m;
@@ -484,6 +515,18 @@ static void render_background(fm_synth *q, double *acc, size_t run, size_t inb)
     }
 }
 
+static void speaker(fm_synth *q, double *acc, size_t run)
+{
+    double z1 = q->hz1, z2 = q->hz2;
+    for (size_t j = 0; j < run; j++) {
+        double x = acc[j], y = q->hb0 * x + z1;
+        z1 = q->hb1 * x - q->ha1 * y + z2;
+        z2 = q->hb2 * x - q->ha2 * y;
+        acc[j] = y;
+    }
+    q->hz1 = z1, q->hz2 = z2;
+}
+
 size_t fm_synth_render(fm_synth *q, float *out, size_t max)
 {
     if (!q || !out || q->pos >= q->total)
@@ -505,9 +548,14 @@ size_t fm_synth_render(fm_synth *q, float *out, size_t max)
             if (q->v[v].active)
                 render_voice(&q->v[v], acc, run, inb);
         render_background(q, acc, run, inb);
+        if (q->cfg.speaker_hp_hz > 0.0)
+            speaker(q, acc, run);
         for (size_t j = 0; j < run; j++) {
-            double y = q->scale * (q->clip0 + q->dclip * (double)(inb + j)) * acc[j] +
-                       q->floor_sd * sy_gauss4(&q->rng_floor);
+            double a = acc[j];
+            q->agc_blk += a * a;
+            double gain = (q->agc0 + q->dagc * (double)(inb + j)) *
+                          (q->clip0 + q->dclip * (double)(inb + j));
+            double y = q->scale * gain * a + q->floor_sd * sy_gauss4(&q->rng_floor);
             if (y >= 1.0 || y <= -1.0) {
                 y = y > 0.0 ? 1.0 : -1.0;
                 q->stats.clipped_samples++;

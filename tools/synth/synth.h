@@ -61,6 +61,10 @@ typedef struct fm_synth_config {
                               * frequency scales with it (f = 2 f0 v cos(theta) / c) */
     double angle_sd_db;      /* slow probe-angle wander of each component, SD in dB (4) */
     double beat_sd_db;       /* beat-to-beat amplitude variation, SD in dB (2) */
+    double speaker_hp_hz;    /* 0 = line-out recording (default); else a phone held to the
+                              * device's loudspeaker: 2-pole high-pass at this corner (~250) */
+    double agc_s;            /* 0 = no automatic gain control (default); else the time constant
+                              * of a recorder AGC that levels the signal (phone recordings) */
     int noise_only;          /* 1: no body sounds at all, only receiver noise and floor (for
                               * the empty channels of a multi-channel file) */
 } fm_synth_config;

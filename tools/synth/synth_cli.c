@@ -39,6 +39,8 @@ static void usage(FILE *f)
         "  --rumble-db DB         low-frequency rumble level re fetal (default -12)\n"
         "  --umbilical-db DB      umbilical flow level re fetal (default -10)\n"
         "  --probe-mhz F          ultrasound carrier 1..10 MHz (default 2): Doppler pitch\n"
+        "  --speaker-hp HZ        recorded off the device's loudspeaker: high-pass at HZ (~250)\n"
+        "  --agc S                recorder automatic gain control, time constant S seconds\n"
         "  --hum HZ               add mains hum at HZ (50/60), level --hum-db (default -20)\n"
         "events (START:DUR in seconds, optionally :LEVEL_DB; each repeatable):\n"
         "  --maternal-only S:D    probe hears only the mother\n"
@@ -179,6 +181,8 @@ int main(int argc, char **argv)
         else if (!strcmp(o, "--rumble-db")) ok = parse_double(a, &cfg.rumble_db);
         else if (!strcmp(o, "--umbilical-db")) ok = parse_double(a, &cfg.umbilical_db);
         else if (!strcmp(o, "--probe-mhz")) ok = parse_double(a, &cfg.probe_mhz);
+        else if (!strcmp(o, "--speaker-hp")) ok = parse_double(a, &cfg.speaker_hp_hz);
+        else if (!strcmp(o, "--agc")) ok = parse_double(a, &cfg.agc_s);
         else if (!strcmp(o, "--hum")) ok = parse_double(a, &cfg.hum_hz);
         else if (!strcmp(o, "--hum-db")) ok = parse_double(a, &cfg.hum_db);
         else if (!strcmp(o, "--channels")) ok = parse_double(a, &v) && v >= 1 &&

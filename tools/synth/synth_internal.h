@@ -121,6 +121,9 @@ struct fm_synth {
     double clip0, dclip, clip_next;      /* clip-stretch gain */
     double hc, hs, hcr, hsr, h3c, h3s, h3cr, h3sr; /* hum phasors */
     double hum0, dhum, hum_next;
+    double hb0, hb1, hb2, ha1, ha2, hz1, hz2; /* loudspeaker high-pass */
+    double agc_alpha, agc_pow, agc_blk;       /* recorder AGC: smoothed input power */
+    double agc0, dagc, agc_next;
     int have_next;
     double *acc;                         /* ctrl_n accumulator */
 

@@ -470,8 +470,10 @@ static void render_voice(sy_voice *w, double *acc, size_t run, size_t inb)
     const double a = w->a, g = w->g, cr = w->cr, sr = w->sr;
     for (size_t j = 0; j < run; j++) {
         double amp = w->amp0 + w->damp * (double)(inb + j);
-        i1 = a * i1 + g * sy_gauss4(&w->rng);
-        q1 = a * q1 + g * sy_gauss4(&w->rng);
+        double gi, gq;
+        sy_pair2(&w->rng, &gi, &gq);
+        i1 = a * i1 + g * gi;
+        q1 = a * q1 + g * gq;
         i2 = a * i2 + g * i1;
         q2 = a * q2 + g * q1;
         acc[j] += amp * (i2 * c - q2 * s);

@@ -3,7 +3,7 @@
  * For: mixing the scheduled sound events (synth_sched.c) into audio samples. Each voice is
  * complex band-limited Gaussian noise (two cascaded one-pole low-passes on I and Q) shifted to a
  * Doppler centre frequency by a complex oscillator; its amplitude, centre frequency and bandwidth
- * are updated every control block (~0.5 ms) and the amplitude is interpolated linearly inside
+ * are updated every control block (~1 ms) and the amplitude is interpolated linearly inside
  * the block. The background (receiver noise, rumble, hum, recorder floor), the user events'
  * gates (maternal-only, contact loss, clipping, noise bursts) and the +-1 limit come last.
  * Rendering is a pure function of the absolute sample index: block boundaries depend on the
@@ -15,7 +15,7 @@
 
 #include "synth_internal.h"
 
-#define SY_CTRL_HZ 2000.0      /* control blocks per second */
+#define SY_CTRL_HZ 1000.0      /* control blocks per second */
 #define SY_RAMP_S 0.03         /* fade at the edges of user events */
 #define SY_LOOKAHEAD_S 0.5     /* sounds are scheduled this far ahead */
 #define SY_RUMBLE_HZ 25.0      /* rumble low-pass corner (two poles): energy < 80 Hz */
@@ -342,7 +342,7 @@ static void eval_gains(const fm_synth *q, size_t lo, double t, sy_gains *g)
     g->heart = 1.0 + (q->move_drop - 1.0) * g_mv;
     g->fetal = 1.0 - g_mo;
     g->mat = q->mat_bg + (l_mo - q->mat_bg) * g_mo;
-    g->clip = 1.0 + (sy_db_amp(l_clip) - 1.0) * g_clip;
+    g->clip = g_clip > 0.0 ? 1.0 + (sy_db_amp(l_clip) - 1.0) * g_clip : 1.0;
     g->noise_pow = q->noise_pow + nb;
 }
 

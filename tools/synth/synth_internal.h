@@ -107,6 +107,7 @@ struct fm_synth {
     double angle[SY_NVOICE];  /* slow probe-angle state per voice, standard units */
     double fetal_cos;         /* slow Doppler-angle factor on the fetal frequencies */
     double last_fbeat_t, last_mbeat_t;
+    double next_fbeat_t, next_mbeat_t; /* computed, not yet emitted beat times; < 0 = none */
     sy_ev *art;               /* movement sub-events, sorted by start */
     size_t n_art, art_next;
 

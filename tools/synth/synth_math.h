@@ -112,7 +112,12 @@ static inline double sy_exp(double x)
     double p = sy_inv_fact[14];
     for (int i = 13; i >= 0; i--) /* Taylor to r^14, |r| <= 0.347: < 1e-17 */
         p = p * r + sy_inv_fact[i];
-    return ldexp(p, (int)k);
+    /* times 2^k built from its bits (|k| <= 1010 here): exact, and cheaper than ldexp */
+    union {
+        uint64_t u;
+        double d;
+    } two_k = {.u = (uint64_t)((int64_t)k + 1023) << 52};
+    return p * two_k.d;
 }
 
 static inline double sy_log(double x)

@@ -290,6 +290,7 @@ fm_status sy_sched_init(fm_synth *q)
         q->angle[v] = sy_gauss(&r);
     q->fetal_cos = sy_gauss(&r);
     q->sched_until = -1.0;
+    q->next_fbeat_t = q->next_mbeat_t = -1.0;
     return FM_OK;
 }
 
@@ -364,27 +365,23 @@ fm_status sy_sched_advance(fm_synth *q, double until)
         return FM_OK;
     double t_end = (double)q->total / q->cfg.rate_hz + 1.0;
     fm_status st = FM_OK;
-    double tb;
-    /* fetal: a beat's first sound starts up to SY_FETAL_LEAD_S before the beat time */
+    /* fetal: a beat's first sound starts up to SY_FETAL_LEAD_S before the beat time; the next
+     * beat time is computed once and kept until it is due */
     while (st == FM_OK) {
-        sy_phase save = q->fphase;
-        if (!phase_next(&q->fphase, t_end, &tb))
+        if (q->next_fbeat_t < 0.0 && !phase_next(&q->fphase, t_end, &q->next_fbeat_t))
+            break; /* past the end: next_fbeat_t stays negative, phase_next keeps saying no */
+        if (q->next_fbeat_t - SY_FETAL_LEAD_S >= until)
             break;
-        if (tb - SY_FETAL_LEAD_S >= until) {
-            q->fphase = save; /* not yet: compute it again next time */
-            break;
-        }
-        st = emit_fetal_beat(q, tb);
+        st = emit_fetal_beat(q, q->next_fbeat_t);
+        q->next_fbeat_t = -1.0;
     }
     while (st == FM_OK) {
-        sy_phase save = q->mphase;
-        if (!phase_next(&q->mphase, t_end, &tb))
+        if (q->next_mbeat_t < 0.0 && !phase_next(&q->mphase, t_end, &q->next_mbeat_t))
             break;
-        if (tb >= until) {
-            q->mphase = save;
+        if (q->next_mbeat_t >= until)
             break;
-        }
-        st = emit_mat_beat(q, tb);
+        st = emit_mat_beat(q, q->next_mbeat_t);
+        q->next_mbeat_t = -1.0;
     }
     while (st == FM_OK && q->art_next < q->n_art && q->art[q->art_next].t0 < until)
         st = push_ev(q, &q->art[q->art_next++]);

@@ -433,6 +433,52 @@ static void default_maternal_rate_is_plausible(void)
     free(fhr);
 }
 
+static void given_maternal_rate_is_used_and_its_gaps_interpolated(void)
+{
+    size_t n = 40;
+    float *fhr = const_trace(n, 140.0f), *mhr = const_trace(n, NAN);
+    mhr[10] = 80.0f;
+    mhr[20] = 100.0f;
+    fm_synth_config c;
+    fm_synth_config_default(&c);
+    fm_synth *q = fm_synth_create(&c, fhr, n, mhr, NULL);
+    fm_synth_truth t;
+    fm_synth_truth_at(q, 0, &t);
+    CHECK(t.mhr_bpm == 80.0f);
+    fm_synth_truth_at(q, 15, &t);
+    CHECK(fabsf(t.mhr_bpm - 90.0f) < 1e-4f);
+    fm_synth_truth_at(q, 39, &t);
+    CHECK(t.mhr_bpm == 100.0f);
+    fm_synth_destroy(q);
+    free(fhr), free(mhr);
+}
+
+static void random_disturbances_are_seeded_and_labelled(void)
+{
+    size_t n = 4 * 600;
+    float *fhr = const_trace(n, 140.0f);
+    fm_synth *a = make(4000, 1, fhr, n, 20), *b = make(4000, 1, fhr, n, 20);
+    CHECK(fm_synth_add_random_events(a, 77, 4.0) == FM_OK);
+    CHECK(fm_synth_add_random_events(b, 77, 4.0) == FM_OK);
+    CHECK(fm_synth_add_random_events(b, 77, 25.0) == FM_EINVAL);
+    size_t counts[FM_SYNTH_LABEL_COUNT] = {0};
+    int same = 1;
+    for (size_t k = 0; k < n; k++) {
+        fm_synth_truth ta, tb;
+        fm_synth_truth_at(a, k, &ta);
+        fm_synth_truth_at(b, k, &tb);
+        same &= ta.label == tb.label && ta.flags == tb.flags;
+        counts[ta.label]++;
+    }
+    CHECK(same);
+    /* 10 minutes at 4 per minute: every kind shows up, fetal stays the majority */
+    CHECK(counts[FM_SYNTH_MOVEMENT] > 0 && counts[FM_SYNTH_NO_CONTACT] > 0);
+    CHECK(counts[FM_SYNTH_MATERNAL_ONLY] > 0 && counts[FM_SYNTH_FETAL] > n / 3);
+    fm_synth_destroy(a);
+    fm_synth_destroy(b);
+    free(fhr);
+}
+
 static void noise_only_channel_has_no_heart(void)
 {
     size_t n = 40;
@@ -546,6 +592,8 @@ int main(void)
     RUN(rates_4k_and_192k_work);
     RUN(gaps_in_the_trace_are_not_audible);
     RUN(default_maternal_rate_is_plausible);
+    RUN(given_maternal_rate_is_used_and_its_gaps_interpolated);
+    RUN(random_disturbances_are_seeded_and_labelled);
     RUN(noise_only_channel_has_no_heart);
     RUN(output_fingerprint_is_stable_across_machines);
     RUN(invalid_config_is_refused);

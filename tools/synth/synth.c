@@ -63,25 +63,41 @@ static int config_ok(const fm_synth_config *c)
 
 static int bpm_ok(float v) { return isfinite(v) && v >= 50.0f && v <= 240.0f; }
 
-/* Plausible maternal heart rate where none is given: a resting level drawn in 70-95 bpm, a slow
- * Ornstein-Uhlenbeck drift (SD 5 bpm, 2 min) and respiratory sinus arrhythmia (+-2.5 bpm at
- * 0.2-0.3 Hz), kept in 60-110 bpm. */
+static int mhr_ok(const float *m, size_t i) { return isfinite(m[i]) && m[i] >= 30.0f && m[i] <= 240.0f; }
+
+/* The maternal rate. Given with gaps: linear interpolation between the valid neighbours (held at
+ * the ends). Not given at all (NULL or no valid value): a plausible one, a resting level drawn in
+ * 70-95 bpm, a slow Ornstein-Uhlenbeck drift (SD 5 bpm, 2 min) and respiratory sinus
+ * arrhythmia (+-2.5 bpm at 0.2-0.3 Hz), kept in 60-110 bpm. */
 static void make_mhr(fm_synth *q, const float *mhr_in)
 {
+    size_t prev = SIZE_MAX;
+    for (size_t i = 0; mhr_in && i < q->n; i++) {
+        if (!mhr_ok(mhr_in, i))
+            continue;
+        q->mhr[i] = mhr_in[i];
+        for (size_t j = prev == SIZE_MAX ? 0 : prev + 1; j < i; j++)
+            q->mhr[j] = prev == SIZE_MAX ? mhr_in[i]
+                                         : mhr_in[prev] + (mhr_in[i] - mhr_in[prev]) *
+                                                              (float)(j - prev) / (float)(i - prev);
+        prev = i;
+    }
+    if (prev != SIZE_MAX) {
+        for (size_t j = prev + 1; j < q->n; j++)
+            q->mhr[j] = mhr_in[prev];
+        return;
+    }
     sy_rng r;
     sy_rng_seed(&r, q->cfg.seed, SY_S_MHR);
     double base = 70.0 + 25.0 * sy_u01(&r), x = 5.0 * sy_gauss(&r);
     double fr = 0.2 + 0.1 * sy_u01(&r), ph = 2.0 * SY_PI * sy_u01(&r);
     double rho = sy_exp(-0.25 / 120.0), k = sqrt(1.0 - rho * rho);
     for (size_t i = 0; i < q->n; i++) {
-        double s, c;
+        double sn, cs;
         x = rho * x + k * 5.0 * sy_gauss(&r);
-        sy_sincos(2.0 * SY_PI * fr * (double)i * 0.25 + ph, &s, &c);
-        double v = base + x + 2.5 * s;
-        v = v < 60.0 ? 60.0 : v > 110.0 ? 110.0 : v;
-        q->mhr[i] = (mhr_in && isfinite(mhr_in[i]) && mhr_in[i] >= 30.0f && mhr_in[i] <= 240.0f)
-                        ? mhr_in[i]
-                        : (float)v;
+        sy_sincos(2.0 * SY_PI * fr * (double)i * 0.25 + ph, &sn, &cs);
+        double v = base + x + 2.5 * sn;
+        q->mhr[i] = (float)(v < 60.0 ? 60.0 : v > 110.0 ? 110.0 : v);
     }
 }
 
@@ -269,6 +285,38 @@ fm_status fm_synth_add_event(fm_synth *q, fm_synth_event_type type, double start
     }
     q->uev[i] = (sy_user_ev){(int)type, start_s, start_s + duration_s, level_db};
     return FM_OK;
+}
+
+fm_status fm_synth_add_random_events(fm_synth *q, uint64_t seed, double per_min)
+{
+    static const struct {
+        fm_synth_event_type type;
+        double weight, min_s, max_s;
+    } kinds[] = {{FM_SYNTH_EV_MOVEMENT, 0.45, 0.3, 3.0},
+                 {FM_SYNTH_EV_CONTACT_LOSS, 0.15, 1.0, 8.0},
+                 {FM_SYNTH_EV_MATERNAL_ONLY, 0.15, 10.0, 60.0},
+                 {FM_SYNTH_EV_NOISE_BURST, 0.15, 0.5, 3.0},
+                 {FM_SYNTH_EV_CLIP, 0.10, 0.3, 2.0}};
+    if (!q || q->started || !in_range(per_min, 0.0, 20.0))
+        return FM_EINVAL;
+    if (per_min == 0.0)
+        return FM_OK;
+    sy_rng r;
+    sy_rng_seed(&r, seed, SY_S_RANDOM_EVENTS);
+    double len_s = (double)q->n * 0.25, t = 0.0;
+    for (;;) {
+        t += -sy_log(1.0 - sy_u01(&r)) * 60.0 / per_min; /* exponential gaps */
+        double u = sy_u01(&r), d = sy_u01(&r), acc = 0.0;
+        if (t >= len_s)
+            return FM_OK;
+        size_t k = 0;
+        while (k + 1 < sizeof kinds / sizeof kinds[0] && u >= acc + kinds[k].weight)
+            acc += kinds[k++].weight;
+        double dur = kinds[k].min_s + (kinds[k].max_s - kinds[k].min_s) * d;
+        fm_status st = fm_synth_add_event(q, kinds[k].type, t, dur, NAN);
+        if (st != FM_OK)
+            return st;
+    }
 }
 
 size_t fm_synth_length(const fm_synth *q) { return q ? q->total : 0; }

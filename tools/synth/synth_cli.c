@@ -48,6 +48,9 @@ static void usage(FILE *f)
         "  --movement S:D         probe movement scrapes and thumps\n"
         "  --clip S:D             gain pushed into the limiter\n"
         "  --noise-burst S:D      extra broadband noise\n"
+        "  --random-events R      also R random disturbances per minute (Poisson; movement,\n"
+        "                         contact loss, maternal-only, noise burst, clip)\n"
+        "  --event-seed N         seed of the random disturbances (default: --seed)\n"
         "output:\n"
         "  --out FILE             audio file to write (required)\n"
         "  --format wav|flac      container (default from the name, else wav)\n"
@@ -127,6 +130,7 @@ int main(int argc, char **argv)
     const char *bits = "16";
     double fhr_const = NAN, mhr_const = NAN, minutes = NAN, start_min = 0.0, v;
     int channels = 1, sig_ch = 0;
+    double random_per_min = 0.0, event_seed = NAN;
     ev_arg *evs = NULL;
     size_t n_evs = 0;
     static const struct {
@@ -181,6 +185,9 @@ int main(int argc, char **argv)
         else if (!strcmp(o, "--rumble-db")) ok = parse_double(a, &cfg.rumble_db);
         else if (!strcmp(o, "--umbilical-db")) ok = parse_double(a, &cfg.umbilical_db);
         else if (!strcmp(o, "--probe-mhz")) ok = parse_double(a, &cfg.probe_mhz);
+        else if (!strcmp(o, "--random-events")) ok = parse_double(a, &random_per_min);
+        else if (!strcmp(o, "--event-seed")) ok = parse_double(a, &event_seed) && event_seed >= 0 &&
+                                                  event_seed < 1.8e19;
         else if (!strcmp(o, "--speaker-hp")) ok = parse_double(a, &cfg.speaker_hp_hz);
         else if (!strcmp(o, "--agc")) ok = parse_double(a, &cfg.agc_s);
         else if (!strcmp(o, "--hum")) ok = parse_double(a, &cfg.hum_hz);
@@ -282,6 +289,12 @@ int main(int argc, char **argv)
             fprintf(stderr, "fetalmon-synth: bad event %zu: %s\n", k + 1, fm_strerror(st));
             goto done;
         }
+    st = fm_synth_add_random_events(q, isnan(event_seed) ? cfg.seed : (uint64_t)event_seed,
+                                    random_per_min);
+    if (st != FM_OK) {
+        fprintf(stderr, "fetalmon-synth: --random-events: %s\n", fm_strerror(st));
+        goto done;
+    }
     for (int c = 0; c < channels; c++) {
         if (c == sig_ch)
             continue;

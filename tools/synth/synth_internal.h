@@ -33,6 +33,7 @@ enum {
     SY_S_MHR,
     SY_S_RUMBLE_MOD,
     SY_S_PHASE,
+    SY_S_RANDOM_EVENTS,
     SY_S_ART = 64 /* + movement event index */
 };
 

@@ -196,8 +196,8 @@ static double band_power(const float *x, size_t a, size_t b, double rate)
     double h[TAPS], f1 = 600.0 / rate, f2 = 1800.0 / rate, p = 0;
     for (int i = 0; i < TAPS; i++) {
         double m = i - (TAPS - 1) / 2.0;
-        double s = m == 0 ? 2 * (f2 - f1)
-                          : (sin(2 * M_PI * f2 * m) - sin(2 * M_PI * f1 * m)) / (M_PI * m);
+        double s =
+            m == 0 ? 2 * (f2 - f1) : (sin(2 * M_PI * f2 * m) - sin(2 * M_PI * f1 * m)) / (M_PI * m);
         h[i] = s * (0.54 - 0.46 * cos(2 * M_PI * i / (TAPS - 1)));
     }
     for (size_t k = a + TAPS; k < b; k++) {
@@ -568,6 +568,9 @@ static void invalid_config_is_refused(void)
     CHECK(fm_synth_add_event(q, FM_SYNTH_EV_CLIP, -1, 1, NAN) == FM_EINVAL);
     CHECK(fm_synth_add_event(q, FM_SYNTH_EV_CLIP, 0, 0, NAN) == FM_EINVAL);
     CHECK(fm_synth_add_event(q, FM_SYNTH_EV_CLIP, 0, INFINITY, NAN) == FM_EINVAL);
+    /* absurdly long or late events are fine: only the rendered length is worked on */
+    CHECK(fm_synth_add_event(q, FM_SYNTH_EV_MOVEMENT, 0.5, 1e12, NAN) == FM_OK);
+    CHECK(fm_synth_add_event(q, FM_SYNTH_EV_MOVEMENT, 1e9, 10, NAN) == FM_OK);
     fm_synth_truth t;
     CHECK(fm_synth_truth_at(q, 8, &t) == FM_EINVAL);
     float buf[16];

@@ -15,13 +15,13 @@
 
 #include "synth_internal.h"
 
-#define SY_CTRL_HZ 1000.0      /* control blocks per second */
-#define SY_RAMP_S 0.03         /* fade at the edges of user events */
-#define SY_LOOKAHEAD_S 0.5     /* sounds are scheduled this far ahead */
-#define SY_RUMBLE_HZ 25.0      /* rumble low-pass corner (two poles): energy < 80 Hz */
+#define SY_CTRL_HZ 1000.0  /* control blocks per second */
+#define SY_RAMP_S 0.03     /* fade at the edges of user events */
+#define SY_LOOKAHEAD_S 0.5 /* sounds are scheduled this far ahead */
+#define SY_RUMBLE_HZ 25.0  /* rumble low-pass corner (two poles): energy < 80 Hz */
 #define SY_MAX_4HZ ((size_t)24 * 3600 * 4)
 #define SY_MIN_BW_HZ 20.0
-#define SY_MOVE_DROP_DB 8.0    /* heart sounds fade while the probe moves off its target */
+#define SY_MOVE_DROP_DB 8.0 /* heart sounds fade while the probe moves off its target */
 
 void fm_synth_config_default(fm_synth_config *c)
 {
@@ -44,7 +44,10 @@ void fm_synth_config_default(fm_synth_config *c)
     c->noise_only = 0;
 }
 
-static int in_range(double x, double lo, double hi) { return isfinite(x) && x >= lo && x <= hi; }
+static int in_range(double x, double lo, double hi)
+{
+    return isfinite(x) && x >= lo && x <= hi;
+}
 
 static int config_ok(const fm_synth_config *c)
 {
@@ -61,9 +64,15 @@ static int config_ok(const fm_synth_config *c)
            in_range(c->beat_sd_db, 0.0, 20.0);
 }
 
-static int bpm_ok(float v) { return isfinite(v) && v >= 50.0f && v <= 240.0f; }
+static int bpm_ok(float v)
+{
+    return isfinite(v) && v >= 50.0f && v <= 240.0f;
+}
 
-static int mhr_ok(const float *m, size_t i) { return isfinite(m[i]) && m[i] >= 30.0f && m[i] <= 240.0f; }
+static int mhr_ok(const float *m, size_t i)
+{
+    return isfinite(m[i]) && m[i] >= 30.0f && m[i] <= 240.0f;
+}
 
 /* The maternal rate. Given with gaps: linear interpolation between the valid neighbours (held at
  * the ends). Not given at all (NULL or no valid value): a plausible one, a resting level drawn in
@@ -319,9 +328,18 @@ fm_status fm_synth_add_random_events(fm_synth *q, uint64_t seed, double per_min)
     }
 }
 
-size_t fm_synth_length(const fm_synth *q) { return q ? q->total : 0; }
-size_t fm_synth_position(const fm_synth *q) { return q ? q->pos : 0; }
-size_t fm_synth_truth_count(const fm_synth *q) { return q ? q->n : 0; }
+size_t fm_synth_length(const fm_synth *q)
+{
+    return q ? q->total : 0;
+}
+size_t fm_synth_position(const fm_synth *q)
+{
+    return q ? q->pos : 0;
+}
+size_t fm_synth_truth_count(const fm_synth *q)
+{
+    return q ? q->n : 0;
+}
 
 void fm_synth_get_stats(const fm_synth *q, fm_synth_stats *s)
 {
@@ -365,9 +383,7 @@ static void eval_gains(const fm_synth *q, size_t lo, double t, sy_gains *g)
                 l_mo = isfinite(e->level_db) ? sy_db_amp(e->level_db) : q->mat_only_default;
             }
             break;
-        case FM_SYNTH_EV_CONTACT_LOSS:
-            g_cl = x > g_cl ? x : g_cl;
-            break;
+        case FM_SYNTH_EV_CONTACT_LOSS: g_cl = x > g_cl ? x : g_cl; break;
         case FM_SYNTH_EV_CLIP:
             if (x > g_clip) {
                 g_clip = x;
@@ -382,8 +398,7 @@ static void eval_gains(const fm_synth *q, size_t lo, double t, sy_gains *g)
         case FM_SYNTH_EV_MOVEMENT: /* its scrapes and thumps are sound events (synth_sched.c) */
             g_mv = x > g_mv ? x : g_mv;
             break;
-        default:
-            break;
+        default: break;
         }
     }
     g->body = 1.0 - g_cl;
@@ -395,8 +410,8 @@ static void eval_gains(const fm_synth *q, size_t lo, double t, sy_gains *g)
 }
 
 /* Amplitude and centre frequency of every voice at time t (power sum of its events). */
-static void eval_voices(const fm_synth *q, double t, const sy_gains *g, double *amp,
-                        double *freq, double *bw)
+static void eval_voices(const fm_synth *q, double t, const sy_gains *g, double *amp, double *freq,
+                        double *bw)
 {
     double p[SY_NVOICE] = {0}, pf[SY_NVOICE] = {0}, pb[SY_NVOICE] = {0};
     for (size_t i = 0; i < q->n_ev; i++) {
@@ -479,8 +494,8 @@ static fm_status control_step(fm_synth *q)
     }
     double x = t1 * 4.0;
     size_t k = (size_t)x;
-    double mod = k + 1 < q->n ? q->rumble_mod[k] + (q->rumble_mod[k + 1] - q->rumble_mod[k]) *
-                                                        (x - (double)k)
+    double mod = k + 1 < q->n ? q->rumble_mod[k] +
+                                    (q->rumble_mod[k + 1] - q->rumble_mod[k]) * (x - (double)k)
                               : q->rumble_mod[q->n - 1];
     q->rumble0 = q->rumble_next;
     q->rumble_next = q->rumble_amp * g.body * mod;
@@ -603,8 +618,8 @@ size_t fm_synth_render(fm_synth *q, float *out, size_t max)
         for (size_t j = 0; j < run; j++) {
             double a = acc[j];
             q->agc_blk += a * a;
-            double gain = (q->agc0 + q->dagc * (double)(inb + j)) *
-                          (q->clip0 + q->dclip * (double)(inb + j));
+            double gain =
+                (q->agc0 + q->dagc * (double)(inb + j)) * (q->clip0 + q->dclip * (double)(inb + j));
             double y = q->scale * gain * a + q->floor_sd * sy_gauss4(&q->rng_floor);
             if (y >= 1.0 || y <= -1.0) {
                 y = y > 0.0 ? 1.0 : -1.0;
@@ -620,9 +635,9 @@ size_t fm_synth_render(fm_synth *q, float *out, size_t max)
 
 /* ---- truth ---- */
 
-static const fm_synth_label ev_label[FM_SYNTH_EV_COUNT] = {
-    FM_SYNTH_MATERNAL_ONLY, FM_SYNTH_NO_CONTACT, FM_SYNTH_MOVEMENT, FM_SYNTH_CLIPPED,
-    FM_SYNTH_NOISE_BURST};
+static const fm_synth_label ev_label[FM_SYNTH_EV_COUNT] = {FM_SYNTH_MATERNAL_ONLY,
+                                                           FM_SYNTH_NO_CONTACT, FM_SYNTH_MOVEMENT,
+                                                           FM_SYNTH_CLIPPED, FM_SYNTH_NOISE_BURST};
 
 fm_status fm_synth_truth_at(const fm_synth *q, size_t k, fm_synth_truth *t)
 {
@@ -633,9 +648,9 @@ fm_status fm_synth_truth_at(const fm_synth *q, size_t k, fm_synth_truth *t)
     for (size_t i = 0; i < q->n_uev && q->uev[i].t0 < w1; i++)
         if (q->uev[i].t1 > w0)
             flags |= 1u << ev_label[q->uev[i].type];
-    static const fm_synth_label order[] = {FM_SYNTH_NO_CONTACT, FM_SYNTH_MATERNAL_ONLY,
+    static const fm_synth_label order[] = {FM_SYNTH_NO_CONTACT,  FM_SYNTH_MATERNAL_ONLY,
                                            FM_SYNTH_NOT_AUDIBLE, FM_SYNTH_MOVEMENT,
-                                           FM_SYNTH_CLIPPED, FM_SYNTH_NOISE_BURST};
+                                           FM_SYNTH_CLIPPED,     FM_SYNTH_NOISE_BURST};
     t->label = FM_SYNTH_FETAL;
     for (size_t i = 0; i < sizeof order / sizeof order[0]; i++)
         if (flags & (1u << order[i])) {
@@ -652,8 +667,8 @@ fm_status fm_synth_truth_at(const fm_synth *q, size_t k, fm_synth_truth *t)
 
 const char *fm_synth_label_name(fm_synth_label l)
 {
-    static const char *names[FM_SYNTH_LABEL_COUNT] = {
-        "fetal", "not_audible", "maternal_only", "no_contact", "movement", "clipped",
-        "noise_burst"};
+    static const char *names[FM_SYNTH_LABEL_COUNT] = {"fetal",      "not_audible", "maternal_only",
+                                                      "no_contact", "movement",    "clipped",
+                                                      "noise_burst"};
     return (int)l >= 0 && l < FM_SYNTH_LABEL_COUNT ? names[l] : "unknown";
 }

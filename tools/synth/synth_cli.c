@@ -167,35 +167,56 @@ int main(int argc, char **argv)
                 ok = parse_event(a, ev_opts[k].type, &evs[n_evs++]);
             }
         if (matched) {
-        } else if (!strcmp(o, "--fhr")) fhr_path = a;
-        else if (!strcmp(o, "--out")) out_path = a;
-        else if (!strcmp(o, "--truth")) truth_path = a;
-        else if (!strcmp(o, "--format")) format = a;
-        else if (!strcmp(o, "--bits")) bits = a;
-        else if (!strcmp(o, "--fhr-const")) ok = parse_double(a, &fhr_const);
-        else if (!strcmp(o, "--mhr-const")) ok = parse_double(a, &mhr_const);
-        else if (!strcmp(o, "--minutes")) ok = parse_double(a, &minutes) && minutes > 0;
-        else if (!strcmp(o, "--start-min")) ok = parse_double(a, &start_min) && start_min >= 0;
-        else if (!strcmp(o, "--rate")) ok = parse_double(a, &cfg.rate_hz);
-        else if (!strcmp(o, "--seed")) ok = parse_double(a, &v) && v >= 0 && v < 1.8e19 &&
-                                            (cfg.seed = (uint64_t)v, 1);
-        else if (!strcmp(o, "--snr-db")) ok = parse_double(a, &cfg.snr_db);
-        else if (!strcmp(o, "--fetal-dbfs")) ok = parse_double(a, &cfg.fetal_dbfs);
-        else if (!strcmp(o, "--maternal-db")) ok = parse_double(a, &cfg.maternal_db);
-        else if (!strcmp(o, "--rumble-db")) ok = parse_double(a, &cfg.rumble_db);
-        else if (!strcmp(o, "--umbilical-db")) ok = parse_double(a, &cfg.umbilical_db);
-        else if (!strcmp(o, "--probe-mhz")) ok = parse_double(a, &cfg.probe_mhz);
-        else if (!strcmp(o, "--random-events")) ok = parse_double(a, &random_per_min);
-        else if (!strcmp(o, "--event-seed")) ok = parse_double(a, &event_seed) && event_seed >= 0 &&
-                                                  event_seed < 1.8e19;
-        else if (!strcmp(o, "--speaker-hp")) ok = parse_double(a, &cfg.speaker_hp_hz);
-        else if (!strcmp(o, "--agc")) ok = parse_double(a, &cfg.agc_s);
-        else if (!strcmp(o, "--hum")) ok = parse_double(a, &cfg.hum_hz);
-        else if (!strcmp(o, "--hum-db")) ok = parse_double(a, &cfg.hum_db);
-        else if (!strcmp(o, "--channels")) ok = parse_double(a, &v) && v >= 1 &&
-                                                v <= MAX_CHANNELS && (channels = (int)v) == v;
-        else if (!strcmp(o, "--signal-channel")) ok = parse_double(a, &v) && v >= 0 &&
-                                                      (sig_ch = (int)v) == v;
+        } else if (!strcmp(o, "--fhr"))
+            fhr_path = a;
+        else if (!strcmp(o, "--out"))
+            out_path = a;
+        else if (!strcmp(o, "--truth"))
+            truth_path = a;
+        else if (!strcmp(o, "--format"))
+            format = a;
+        else if (!strcmp(o, "--bits"))
+            bits = a;
+        else if (!strcmp(o, "--fhr-const"))
+            ok = parse_double(a, &fhr_const);
+        else if (!strcmp(o, "--mhr-const"))
+            ok = parse_double(a, &mhr_const);
+        else if (!strcmp(o, "--minutes"))
+            ok = parse_double(a, &minutes) && minutes > 0;
+        else if (!strcmp(o, "--start-min"))
+            ok = parse_double(a, &start_min) && start_min >= 0;
+        else if (!strcmp(o, "--rate"))
+            ok = parse_double(a, &cfg.rate_hz);
+        else if (!strcmp(o, "--seed"))
+            ok = parse_double(a, &v) && v >= 0 && v < 1.8e19 && (cfg.seed = (uint64_t)v, 1);
+        else if (!strcmp(o, "--snr-db"))
+            ok = parse_double(a, &cfg.snr_db);
+        else if (!strcmp(o, "--fetal-dbfs"))
+            ok = parse_double(a, &cfg.fetal_dbfs);
+        else if (!strcmp(o, "--maternal-db"))
+            ok = parse_double(a, &cfg.maternal_db);
+        else if (!strcmp(o, "--rumble-db"))
+            ok = parse_double(a, &cfg.rumble_db);
+        else if (!strcmp(o, "--umbilical-db"))
+            ok = parse_double(a, &cfg.umbilical_db);
+        else if (!strcmp(o, "--probe-mhz"))
+            ok = parse_double(a, &cfg.probe_mhz);
+        else if (!strcmp(o, "--random-events"))
+            ok = parse_double(a, &random_per_min);
+        else if (!strcmp(o, "--event-seed"))
+            ok = parse_double(a, &event_seed) && event_seed >= 0 && event_seed < 1.8e19;
+        else if (!strcmp(o, "--speaker-hp"))
+            ok = parse_double(a, &cfg.speaker_hp_hz);
+        else if (!strcmp(o, "--agc"))
+            ok = parse_double(a, &cfg.agc_s);
+        else if (!strcmp(o, "--hum"))
+            ok = parse_double(a, &cfg.hum_hz);
+        else if (!strcmp(o, "--hum-db"))
+            ok = parse_double(a, &cfg.hum_db);
+        else if (!strcmp(o, "--channels"))
+            ok = parse_double(a, &v) && v >= 1 && v <= MAX_CHANNELS && (channels = (int)v) == v;
+        else if (!strcmp(o, "--signal-channel"))
+            ok = parse_double(a, &v) && v >= 0 && (sig_ch = (int)v) == v;
         else {
             free(evs);
             return bad_usage("unknown option", o);
@@ -207,9 +228,12 @@ int main(int argc, char **argv)
     }
     int rc = 2;
     const char *why = NULL;
-    if (!out_path) why = "--out is required";
-    else if ((fhr_path != NULL) == !isnan(fhr_const)) why = "give exactly one of --fhr and --fhr-const";
-    else if (sig_ch >= channels) why = "--signal-channel must be below --channels";
+    if (!out_path)
+        why = "--out is required";
+    else if ((fhr_path != NULL) == !isnan(fhr_const))
+        why = "give exactly one of --fhr and --fhr-const";
+    else if (sig_ch >= channels)
+        why = "--signal-channel must be below --channels";
     if (why) {
         free(evs);
         return bad_usage(why, NULL);
@@ -219,14 +243,18 @@ int main(int argc, char **argv)
         format = dot && !strcasecmp(dot, ".flac") ? "flac" : "wav";
     }
     int sf_fmt;
-    if (!strcmp(format, "wav")) sf_fmt = SF_FORMAT_WAV;
-    else if (!strcmp(format, "flac")) sf_fmt = SF_FORMAT_FLAC;
+    if (!strcmp(format, "wav"))
+        sf_fmt = SF_FORMAT_WAV;
+    else if (!strcmp(format, "flac"))
+        sf_fmt = SF_FORMAT_FLAC;
     else {
         free(evs);
         return bad_usage("--format must be wav or flac", format);
     }
-    if (!strcmp(bits, "16")) sf_fmt |= SF_FORMAT_PCM_16;
-    else if (!strcmp(bits, "24")) sf_fmt |= SF_FORMAT_PCM_24;
+    if (!strcmp(bits, "16"))
+        sf_fmt |= SF_FORMAT_PCM_16;
+    else if (!strcmp(bits, "24"))
+        sf_fmt |= SF_FORMAT_PCM_24;
     else if (!strcmp(bits, "float") && (sf_fmt & SF_FORMAT_TYPEMASK) == SF_FORMAT_WAV)
         sf_fmt |= SF_FORMAT_FLOAT;
     else {
@@ -272,7 +300,7 @@ int main(int argc, char **argv)
     }
     for (size_t k = 0; k < n; k++) {
         fhr[k] = tr ? tr->fhr_bpm[first + k] : (float)fhr_const;
-        mhr[k] = !isnan(mhr_const) ? (float)mhr_const
+        mhr[k] = !isnan(mhr_const)   ? (float)mhr_const
                  : tr && tr->mhr_bpm ? tr->mhr_bpm[first + k]
                                      : NAN;
     }
@@ -308,8 +336,7 @@ int main(int argc, char **argv)
         }
     }
 
-    SF_INFO info = {.samplerate = (int)lround(cfg.rate_hz), .channels = channels,
-                    .format = sf_fmt};
+    SF_INFO info = {.samplerate = (int)lround(cfg.rate_hz), .channels = channels, .format = sf_fmt};
     if ((double)info.samplerate != cfg.rate_hz) {
         fprintf(stderr, "fetalmon-synth: --rate must be a whole number of hertz\n");
         goto done;

@@ -30,7 +30,10 @@ static inline void sy_rng_seed(sy_rng *r, uint64_t seed, uint64_t stream)
         r->s[i] = sy_splitmix64(&x);
 }
 
-static inline uint64_t sy_rotl(uint64_t x, int k) { return (x << k) | (x >> (64 - k)); }
+static inline uint64_t sy_rotl(uint64_t x, int k)
+{
+    return (x << k) | (x >> (64 - k));
+}
 
 static inline uint64_t sy_next(sy_rng *r)
 {
@@ -47,15 +50,18 @@ static inline uint64_t sy_next(sy_rng *r)
 }
 
 /* Uniform in [0, 1). */
-static inline double sy_u01(sy_rng *r) { return (double)(sy_next(r) >> 11) * 0x1.0p-53; }
+static inline double sy_u01(sy_rng *r)
+{
+    return (double)(sy_next(r) >> 11) * 0x1.0p-53;
+}
 
 /* Fast near-Gaussian (sum of four 16-bit uniforms, unit variance, bounded at +-3.46): used per
  * audio sample, where it is filtered into band-limited noise and becomes Gaussian anyway. */
 static inline double sy_gauss4(sy_rng *r)
 {
     uint64_t x = sy_next(r);
-    double s = (double)(x & 0xffff) + (double)((x >> 16) & 0xffff) +
-               (double)((x >> 32) & 0xffff) + (double)(x >> 48);
+    double s = (double)(x & 0xffff) + (double)((x >> 16) & 0xffff) + (double)((x >> 32) & 0xffff) +
+               (double)(x >> 48);
     return (s - 131070.0) * (1.0 / (65536.0 * 0.57735026918962576));
 }
 
@@ -149,10 +155,22 @@ static inline void sy_sincos(double x, double *sn, double *cs)
     for (int i = 16; i >= 0; i -= 2)
         c = c * r2 + ((i >> 1) & 1 ? -sy_inv_fact[i] : sy_inv_fact[i]);
     switch (((long long)k) & 3) {
-    case 0: *sn = s; *cs = c; break;
-    case 1: *sn = c; *cs = -s; break;
-    case 2: *sn = -s; *cs = -c; break;
-    default: *sn = -c; *cs = s; break;
+    case 0:
+        *sn = s;
+        *cs = c;
+        break;
+    case 1:
+        *sn = c;
+        *cs = -s;
+        break;
+    case 2:
+        *sn = -s;
+        *cs = -c;
+        break;
+    default:
+        *sn = -c;
+        *cs = s;
+        break;
     }
 }
 
@@ -167,6 +185,9 @@ static inline double sy_gauss(sy_rng *r)
 }
 
 /* Amplitude ratio of a power level in dB. */
-static inline double sy_db_amp(double db) { return sy_exp(db * (SY_LN10 / 20.0)); }
+static inline double sy_db_amp(double db)
+{
+    return sy_exp(db * (SY_LN10 / 20.0));
+}
 
 #endif

@@ -19,13 +19,13 @@
 
 #include "synth_internal.h"
 
-#define SY_TREF_S (60.0 / 140.0)  /* nominal fetal cycle */
+#define SY_TREF_S (60.0 / 140.0) /* nominal fetal cycle */
 #define SY_MAT_TREF_S (60.0 / 80.0)
-#define SY_ANGLE_TAU_S 20.0       /* probe-angle wander time constant */
+#define SY_ANGLE_TAU_S 20.0 /* probe-angle wander time constant */
 #define SY_COS_TAU_S 30.0
-#define SY_COS_SD 0.08            /* relative wander of the Doppler frequencies */
-#define SY_TIMING_SD_S 0.003      /* mechanical jitter of each component */
-#define SY_FETAL_LEAD_S 0.2       /* earliest fetal sound relative to the beat time */
+#define SY_COS_SD 0.08       /* relative wander of the Doppler frequencies */
+#define SY_TIMING_SD_S 0.003 /* mechanical jitter of each component */
+#define SY_FETAL_LEAD_S 0.2  /* earliest fetal sound relative to the beat time */
 
 typedef struct sy_tmpl {
     double off, dur, amp, f_lo, f_hi, peak, floor, rel_bw;
@@ -45,9 +45,12 @@ double sy_bump(double u, double peak)
 static int fetal_template(double T, sy_tmpl *t)
 {
     double s = sqrt(T / SY_TREF_S);
-    if (s < 0.7) s = 0.7;
-    if (s > 1.5) s = 1.5;
+    if (s < 0.7)
+        s = 0.7;
+    if (s > 1.5)
+        s = 1.5;
     double ict = 0.035 * s, et = 0.175 * s, irt = 0.045 * s, pr = 0.10 * s;
+    /* clang-format off */
     const sy_tmpl rows[] = {
         /* off            dur        amp   f_lo  f_hi  peak  floor bw   voice */
         {-pr,             0.070 * s, 0.55, 30,  140,  0.45, 0, 0.6, SY_V_WALL},  /* atrial wall */
@@ -63,6 +66,7 @@ static int fetal_template(double T, sy_tmpl *t)
         /* umbilical artery: systolic peak, positive diastolic flow (low placental resistance) */
         {0.07,            T,         1.00, 200, 900,  0.20, 0.45, 0.35, SY_V_UMB},
     };
+    /* clang-format on */
     memcpy(t, rows, sizeof rows);
     return (int)(sizeof rows / sizeof rows[0]);
 }
@@ -74,16 +78,21 @@ static int fetal_template(double T, sy_tmpl *t)
 static int mat_template(double T, sy_tmpl *t)
 {
     double s = sqrt(T / SY_MAT_TREF_S);
-    if (s < 0.75) s = 0.75;
-    if (s > 1.3) s = 1.3;
+    if (s < 0.75)
+        s = 0.75;
+    if (s > 1.3)
+        s = 1.3;
     double sys = 0.36 * s;
     double dia = T - 0.15 - sys + 0.05;
-    if (dia < 0.1) dia = 0.1;
+    if (dia < 0.1)
+        dia = 0.1;
+    /* clang-format off */
     const sy_tmpl rows[] = {
         {0.15,       sys,  1.00, 50, 350, 0.30, 0,   0.6, SY_V_MAT}, /* systolic flow */
         {0.12,       0.07, 0.60, 20, 80,  0.25, 0,   0.8, SY_V_MAT}, /* vessel wall */
         {0.15 + sys - 0.05, dia, 0.30, 40, 90, 0.50, 0.6, 0.6, SY_V_MAT}, /* diastolic flow */
     };
+    /* clang-format on */
     memcpy(t, rows, sizeof rows);
     return (int)(sizeof rows / sizeof rows[0]);
 }
@@ -124,13 +133,25 @@ static double template_power(int fetal, int from, int to, double T)
     return e / T;
 }
 
-double sy_fetal_nominal_power(void) { return template_power(1, 0, SY_FETAL_HEART_ROWS, SY_TREF_S); }
-double sy_umb_nominal_power(void) { return template_power(1, SY_FETAL_HEART_ROWS, 16, SY_TREF_S); }
-double sy_mat_nominal_power(void) { return template_power(0, 0, 16, SY_MAT_TREF_S); }
+double sy_fetal_nominal_power(void)
+{
+    return template_power(1, 0, SY_FETAL_HEART_ROWS, SY_TREF_S);
+}
+double sy_umb_nominal_power(void)
+{
+    return template_power(1, SY_FETAL_HEART_ROWS, 16, SY_TREF_S);
+}
+double sy_mat_nominal_power(void)
+{
+    return template_power(0, 0, 16, SY_MAT_TREF_S);
+}
 
 /* ---- beat timing ---- */
 
-static double rate_at(const sy_phase *p, size_t i) { return p->bpm[i < p->n ? i : p->n - 1]; }
+static double rate_at(const sy_phase *p, size_t i)
+{
+    return p->bpm[i < p->n ? i : p->n - 1];
+}
 
 /* Next beat: the time where the running integral of the (linearly interpolated) rate crosses
  * the next integer. Returns 0 past t_end. */
@@ -188,7 +209,10 @@ static double ar_step(double x, double dt, double tau, sy_rng *r)
     return rho * x + sqrt(1.0 - rho * rho) * sy_gauss(r);
 }
 
-static double clampd(double x, double lo, double hi) { return x < lo ? lo : x > hi ? hi : x; }
+static double clampd(double x, double lo, double hi)
+{
+    return x < lo ? lo : x > hi ? hi : x;
+}
 
 /* Amplitude factor of a log-normal level with SD sd_db (x standard normal), scaled so that its
  * mean POWER is 1: the nominal levels are then the long-run mean levels. */
@@ -311,7 +335,12 @@ static fm_status expand_movement(fm_synth *q, const sy_user_ev *u, size_t idx, s
     sy_rng r;
     sy_rng_seed(&r, q->cfg.seed, SY_S_ART + idx);
     double A = sy_db_amp(isfinite(u->level_db) ? u->level_db : 15.0);
-    double D = u->t1 - u->t0;
+    double t1 = u->t1, len_s = (double)q->total / q->cfg.rate_hz;
+    if (t1 > len_s + 1.0)
+        t1 = len_s + 1.0; /* nothing is heard past the end: bound the work and memory */
+    if (t1 <= u->t0)
+        return FM_OK;
+    double D = t1 - u->t0;
     int n_thump = 1 + (int)(D * 1.5 * sy_u01(&r));
     size_t need = q->n_art + (size_t)(D / 0.048) + 2 + (size_t)n_thump;
     if (need > *cap) {
@@ -322,12 +351,16 @@ static fm_status expand_movement(fm_synth *q, const sy_user_ev *u, size_t idx, s
         q->art = p;
         *cap = c;
     }
-    for (double t = u->t0; t < u->t1;) {
+    for (double t = u->t0; t < t1;) {
         double d = 0.08 + 0.42 * sy_u01(&r), x = sy_u01(&r);
-        sy_ev e = {.t0 = t, .dur = t + d > u->t1 ? u->t1 - t : d,
+        sy_ev e = {.t0 = t,
+                   .dur = t + d > t1 ? t1 - t : d,
                    .amp = A * 1.2 * sy_db_amp(5.0 * sy_gauss(&r)),
-                   .f_lo = 20.0 + 60.0 * sy_u01(&r), .f_hi = 150.0 + 1350.0 * x * x,
-                   .peak = 0.2 + 0.6 * sy_u01(&r), .floor = 0.0, .rel_bw = 0.9,
+                   .f_lo = 20.0 + 60.0 * sy_u01(&r),
+                   .f_hi = 150.0 + 1350.0 * x * x,
+                   .peak = 0.2 + 0.6 * sy_u01(&r),
+                   .floor = 0.0,
+                   .rel_bw = 0.9,
                    .voice = SY_V_ART};
         if (e.dur < 0.02)
             break;
@@ -336,9 +369,15 @@ static fm_status expand_movement(fm_synth *q, const sy_user_ev *u, size_t idx, s
     }
     for (int i = 0; i < n_thump; i++) {
         double t0 = u->t0 + sy_u01(&r) * (D > 0.1 ? D - 0.1 : 0.0);
-        sy_ev e = {.t0 = t0, .dur = 0.02 + 0.06 * sy_u01(&r), .amp = 2.0 * A,
-                   .f_lo = 15.0, .f_hi = 60.0 + 80.0 * sy_u01(&r), .peak = 0.1, .floor = 0.0,
-                   .rel_bw = 1.2, .voice = SY_V_ART};
+        sy_ev e = {.t0 = t0,
+                   .dur = 0.02 + 0.06 * sy_u01(&r),
+                   .amp = 2.0 * A,
+                   .f_lo = 15.0,
+                   .f_hi = 60.0 + 80.0 * sy_u01(&r),
+                   .peak = 0.1,
+                   .floor = 0.0,
+                   .rel_bw = 1.2,
+                   .voice = SY_V_ART};
         q->art[q->n_art++] = e;
     }
     return FM_OK;

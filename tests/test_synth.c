@@ -167,6 +167,24 @@ static void beats_follow_a_constant_140_bpm(void)
     free(x), free(e), free(fhr);
 }
 
+static void audio_rhythm_follows_a_step_in_the_trace_at_the_right_time(void)
+{
+    size_t n = 4 * 60;
+    float *fhr = const_trace(n, 120.0f);
+    for (size_t i = 4 * 30; i < n; i++)
+        fhr[i] = 160.0f;
+    fm_synth *q = make(8000, 21, fhr, n, 25);
+    size_t len, ne;
+    float *x = render_all(q, &len);
+    double *e1 = envelope(x, len, 8000, 5, 29, &ne);
+    double b1 = strongest_rate(e1, ne, 60, 240);
+    double *e2 = envelope(x, len, 8000, 31, 55, &ne);
+    double b2 = strongest_rate(e2, ne, 60, 240);
+    CHECKF(fabs(b1 - 120.0) <= 2.4 && fabs(b2 - 160.0) <= 3.2, "%.1f then %.1f bpm", b1, b2);
+    fm_synth_destroy(q);
+    free(x), free(e1), free(e2), free(fhr);
+}
+
 static void beat_count_is_the_integral_of_a_changing_trace(void)
 {
     size_t n = 4 * 90;
@@ -586,6 +604,7 @@ int main(void)
     RUN(chunked_render_is_bit_identical_to_one_block);
     RUN(same_seed_is_identical_and_another_seed_differs);
     RUN(beats_follow_a_constant_140_bpm);
+    RUN(audio_rhythm_follows_a_step_in_the_trace_at_the_right_time);
     RUN(beat_count_is_the_integral_of_a_changing_trace);
     RUN(maternal_only_stretch_has_no_fetal_component);
     RUN(contact_loss_leaves_only_hiss);

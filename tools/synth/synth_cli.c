@@ -308,7 +308,12 @@ int main(int argc, char **argv)
     fm_status st;
     q = fm_synth_create(&cfg, fhr, n, mhr, &st);
     if (!q) {
-        fprintf(stderr, "fetalmon-synth: invalid settings: %s\n", fm_strerror(st));
+        if (st == FM_EINVAL) { /* the arrays are fine: an option is out of range */
+            fprintf(stderr, "fetalmon-synth: a setting is out of range (rate 4000..192000, "
+                            "levels, --hum below 0.45 x rate...) (see --help)\n");
+            rc = 2;
+        } else
+            fprintf(stderr, "fetalmon-synth: %s\n", fm_strerror(st));
         goto done;
     }
     for (size_t k = 0; k < n_evs; k++)

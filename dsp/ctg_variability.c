@@ -34,14 +34,20 @@ static fm_status episodes(const fm_ctg_config *c, const float *range, size_t n_m
     size_t ns = 0;
     for (size_t m0 = 0; m0 + w <= n_min; m0++) {
         int q = 0;
+        size_t first = 0, last = 0;
         for (size_t m = m0; m < m0 + w; m++) {
             if (!isfinite(range[m]))
                 continue;
-            q += high ? range[m] >= c->high_episode_ms : range[m] <= c->low_episode_ms;
+            if (high ? range[m] >= c->high_episode_ms : range[m] <= c->low_episode_ms) {
+                if (!q++)
+                    first = m;
+                last = m;
+            }
         }
         if (q < c->episode_min_minutes)
             continue;
-        double a = (double)m0 * 60.0, b = (double)(m0 + w) * 60.0;
+        /* the episode runs from the window's first to its last qualifying minute */
+        double a = (double)first * 60.0, b = (double)(last + 1) * 60.0;
         if (ns && sp[ns - 1].end_s >= a) {
             sp[ns - 1].end_s = b;
         } else {

@@ -7,7 +7,8 @@
  *      enough unmasked signal gets a level (its mean) and a score: residual spread about its
  *      straight-line fit (oscillation) plus the drift of that line over the segment (slope);
  *   3. at each segment centre, the flattest visual_keep_fraction of the segments in the
- *      surrounding 10-min window (at least 2 min of signal, NICHD 4.2) give the level; when a
+ *      surrounding 10-min window (at least 2 min of signal, NICHD 4.2) give the level (median
+ *      of their means); when a
  *      window has too few, it widens (20, 40 min), else the level is carried from neighbours;
  *   4. levels are interpolated between centres; the whole is done three times.
  * Not for the Oxford fitted baseline (ctg_baseline.c). */
@@ -64,7 +65,7 @@ static int cmp_score(const void *a, const void *b)
 
 /* Level at segment j from the flattest segments within +-half_s. */
 static double level_at(const fm_ctg_config *c, const seg *sg, size_t ns, size_t j,
-                       const seg **pick)
+                       const seg **pick, double *tmp)
 {
     for (double half = c->visual_window_s / 2.0; half <= c->visual_window_s * 2.0; half *= 2.0) {
         size_t k = 0;
@@ -77,10 +78,19 @@ static double level_at(const fm_ctg_config *c, const seg *sg, size_t ns, size_t 
         size_t keep = (size_t)ceil(c->visual_keep_fraction * (double)k);
         if (keep < MIN_SEGMENTS)
             keep = MIN_SEGMENTS;
-        double s = 0;
-        for (size_t i = 0; i < keep; i++)
-            s += pick[i]->level;
-        return s / (double)keep;
+        if (keep > k)
+            keep = k;
+        /* the median of their levels: one flat stretch inside a long excursion cannot move it */
+        for (size_t i = 0; i < keep; i++) {
+            double v = pick[i]->level;
+            size_t p = i;
+            while (p > 0 && tmp[p - 1] > v) {
+                tmp[p] = tmp[p - 1];
+                p--;
+            }
+            tmp[p] = v;
+        }
+        return keep % 2 ? tmp[keep / 2] : 0.5 * (tmp[keep / 2 - 1] + tmp[keep / 2]);
     }
     return NAN;
 }
@@ -119,8 +129,9 @@ fm_status ctg_visual_baseline(const fm_ctg_config *c, const float *fhr, size_t n
     uint8_t *mask = malloc(n);
     double *lev = malloc(ns * sizeof *lev);
     float *ref = malloc(n * sizeof *ref);
-    if (!sg || !pick || !mask || !lev || !ref) {
-        free(sg), free(pick), free(mask), free(lev), free(ref);
+    double *tmp = malloc(ns * sizeof *tmp);
+    if (!sg || !pick || !mask || !lev || !ref || !tmp) {
+        free(sg), free(pick), free(mask), free(lev), free(ref), free(tmp);
         return FM_ENOMEM;
     }
     memcpy(ref, ref_bpm, n * sizeof *ref);
@@ -132,7 +143,7 @@ fm_status ctg_visual_baseline(const fm_ctg_config *c, const float *fhr, size_t n
         }
         int any = 0;
         for (size_t j = 0; j < ns; j++) {
-            lev[j] = level_at(c, sg, ns, j, pick);
+            lev[j] = level_at(c, sg, ns, j, pick, tmp);
             any |= isfinite(lev[j]);
         }
         if (!any) {
@@ -171,6 +182,6 @@ fm_status ctg_visual_baseline(const fm_ctg_config *c, const float *fhr, size_t n
         }
     }
     memcpy(out_bpm, ref, n * sizeof *out_bpm);
-    free(sg), free(pick), free(mask), free(lev), free(ref);
+    free(sg), free(pick), free(mask), free(lev), free(ref), free(tmp);
     return FM_OK;
 }

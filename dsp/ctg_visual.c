@@ -1,8 +1,8 @@
 /* The FIGO-style visual baseline (CLINICAL 4.1): "the mean level of the most horizontal and
  * less oscillatory FHR segments", assessed over 10-min windows, accelerations and decelerations
  * excluded. As a per-sample curve:
- *   1. excursions of more than visual_exclude_bpm from a reference (first the fitted baseline,
- *      then the previous pass) are masked out, edge to edge;
+ *   1. samples more than visual_exclude_bpm from a reference (first the fitted baseline, then
+ *      the previous pass) are masked out, with 10 s on each side;
  *   2. the trace is cut into visual_segment_s segments (half-overlapping); each segment with
  *      enough unmasked signal gets a level (its mean) and a score: residual spread about its
  *      straight-line fit (oscillation) plus the drift of that line over the segment (slope);
@@ -19,6 +19,7 @@
 
 #define VISUAL_PASSES 3
 #define SEG_MIN_VALID 0.5  /* a segment needs half its samples unmasked */
+#define MASK_WIDEN_S 10.0 /* seconds masked on each side of a far sample */
 #define MIN_SEGMENTS 4     /* 4 half-overlapping 1-min segments ~ 2 min of signal (4.2) */
 
 typedef struct seg {
@@ -95,23 +96,25 @@ static double level_at(const fm_ctg_config *c, const seg *sg, size_t ns, size_t 
     return NAN;
 }
 
+/* Mask samples further than visual_exclude_bpm from the reference, widened by MASK_WIDEN_S on
+ * each side (the flanks of an acceleration or deceleration). Masking whole excursions edge to
+ * edge would, on a busy intrapartum trace, mask nearly everything. */
 static void mask_excursions(const fm_ctg_config *c, const float *fhr, const float *ref,
                             size_t n, uint8_t *mask)
 {
+    const size_t w = (size_t)(MASK_WIDEN_S * CTG_RATE_HZ);
     memset(mask, 0, n);
-    for (int sign = -1; sign <= 1; sign += 2) {
-        ctg_event_rule r = {sign, c->visual_exclude_bpm, 0.0, 0, 0, 0};
-        fm_ctg_event *ev = NULL;
-        size_t ne = 0;
-        if (ctg_find_events(c, fhr, ref, n, &r, &ev, &ne) != FM_OK)
-            continue; /* out of memory: fall back to no masking for this side */
-        for (size_t i = 0; i < ne; i++) {
-            size_t a = (size_t)(ev[i].start_s * CTG_RATE_HZ);
-            size_t b = (size_t)(ev[i].end_s * CTG_RATE_HZ);
-            for (size_t s = a; s < b && s < n; s++)
-                mask[s] = 1;
-        }
-        free(ev);
+    size_t last_far = (size_t)-1;
+    for (size_t i = 0; i < n; i++) {
+        if (!isfinite(fhr[i]) || !isfinite(ref[i]) ||
+            !(fabs((double)fhr[i] - ref[i]) > c->visual_exclude_bpm))
+            continue;
+        size_t a = i > w ? i - w : 0;
+        if (last_far != (size_t)-1 && a <= last_far)
+            a = last_far + 1;
+        for (size_t s = a; s <= i + w && s < n; s++)
+            mask[s] = 1;
+        last_far = i + w < n ? i + w : n - 1;
     }
 }
 

@@ -249,8 +249,25 @@ fm_status fm_ctg_add_movement(fm_ctg *q, double t_s)
     return FM_OK;
 }
 
-/* Evaluate every checkpoint the trace has reached since the last call (CLINICAL 3.1). */
-static fm_status oxford_advance(fm_ctg *q)
+/* Sinusoidal scan on a core's fitted baseline; accelerations of the 15 bpm class exclude a
+ * window (CLINICAL 4.1: no accelerations). Used for the record and for every checkpoint. */
+static fm_status core_sinus(const fm_ctg_config *c, const ctg_core *k, fm_ctg_sinusoidal *out)
+{
+    fm_ctg_event *big = malloc((k->n_acc ? k->n_acc : 1) * sizeof *big);
+    if (!big)
+        return FM_ENOMEM;
+    size_t nb = 0;
+    for (size_t i = 0; i < k->n_acc; i++)
+        if (k->acc[i].class_bpm >= 15)
+            big[nb++] = k->acc[i];
+    fm_status rc = ctg_sinus_scan(c, k->fhr, k->bl_bpm, k->n, big, nb, out);
+    free(big);
+    return rc;
+}
+
+/* Evaluate every checkpoint the trace has reached since the last call (CLINICAL 3.1). A
+ * checkpoint at the current length reuses the record's core and scan (the same computation). */
+static fm_status oxford_advance(fm_ctg *q, const ctg_core *full, const fm_ctg_sinusoidal *fsin)
 {
     const fm_ctg_config *c = &q->cfg;
     while (!q->ox_complete) {
@@ -262,16 +279,36 @@ static fm_status oxford_advance(fm_ctg *q)
         size_t ns = (size_t)llround(t * 60.0 * CTG_RATE_HZ);
         if (q->n < ns)
             break;
-        ctg_core k;
-        fm_status rc = ctg_core_run(&k, c, q->fhr, ns, q->ep_pi, ns / FM_CTG_EPOCH_SAMPLES);
-        if (rc != FM_OK)
-            return rc;
-        fm_ctg_sinusoidal sin;
-        rc = ctg_sinus_scan(c, q->fhr, k.bl_bpm, ns, k.acc, k.n_acc, &sin);
-        if (rc == FM_OK)
-            ctg_oxford_evaluate(c, &k, t, q->mov, q->n_mov, &sin, &q->ox);
+        ctg_core own;
+        const ctg_core *k = full;
+        fm_status rc = FM_OK;
+        if (ns != full->n) {
+            rc = ctg_core_run(&own, c, q->fhr, ns, q->ep_pi, ns / FM_CTG_EPOCH_SAMPLES);
+            if (rc != FM_OK)
+                return rc;
+            k = &own;
+        }
+        /* The sinusoidal scan (criterion 5) is the costly part. Only the checkpoint that stays
+         * reported needs its reason, so an intermediate checkpoint of a batch skips it unless
+         * every other criterion holds (then it decides met / not met). Either way the status
+         * and the reported checkpoint equal a run that scans every time. */
+        size_t next_ns = (size_t)llround((t + c->oxford_step_min) * 60.0 * CTG_RATE_HZ);
+        int reported = t + c->oxford_step_min > c->oxford_last_min + 1e-9 || q->n < next_ns;
+        fm_ctg_sinusoidal sin = {0};
+        if (!reported) {
+            ctg_oxford_evaluate(c, k, t, q->mov, q->n_mov, NULL, &q->ox);
+            reported = q->ox.status == FM_CTG_OX_MET;
+        }
+        if (reported && k == full) {
+            ctg_oxford_evaluate(c, k, t, q->mov, q->n_mov, fsin, &q->ox);
+        } else if (reported) {
+            rc = core_sinus(c, k, &sin);
+            if (rc == FM_OK)
+                ctg_oxford_evaluate(c, k, t, q->mov, q->n_mov, &sin, &q->ox);
+        }
         free(sin.spans);
-        ctg_core_free(&k);
+        if (k == &own)
+            ctg_core_free(&own);
         if (rc != FM_OK)
             return rc;
         q->ox_have = 1;
@@ -369,6 +406,13 @@ static fm_status analyse(fm_ctg *q)
         return rc;
     int assumed;
     const double ga = ctg_gestation_used(c, &assumed);
+    rc = core_sinus(c, &k, &r->sinusoidal);
+    if (rc == FM_OK)
+        rc = oxford_advance(q, &k, &r->sinusoidal);
+    if (rc != FM_OK) {
+        ctg_core_free(&k);
+        return rc;
+    }
     /* hand the core's arrays over to the result */
     r->baseline_fitted_bpm = k.bl_bpm;
     k.bl_bpm = NULL;
@@ -421,22 +465,6 @@ static fm_status analyse(fm_ctg *q)
     /* CLINICAL 4.1: the baseline is given rounded to 5 bpm */
     r->figo_baseline_bpm = bn ? 5.0 * round(bs / (double)bn / 5.0) : NAN;
 
-    /* sinusoidal: accelerations of the FIGO class exclude it (CLINICAL 4.1) */
-    fm_ctg_event *big = malloc((r->n_acc ? r->n_acc : 1) * sizeof *big);
-    if (!big)
-        return FM_ENOMEM;
-    size_t nb = 0;
-    for (size_t i = 0; i < r->n_acc; i++)
-        if (r->acc[i].flags & FM_CTG_EV_FIGO)
-            big[nb++] = r->acc[i];
-    rc = ctg_sinus_scan(c, q->fhr, r->baseline_fitted_bpm, q->n, big, nb, &r->sinusoidal);
-    free(big);
-    if (rc != FM_OK)
-        return rc;
-
-    rc = oxford_advance(q);
-    if (rc != FM_OK)
-        return rc;
     if (q->ox_have) {
         r->oxford = q->ox;
         r->oxford.complete = q->ox_complete;

@@ -68,9 +68,13 @@ static int cmp_score(const void *a, const void *b)
 static double level_at(const fm_ctg_config *c, const seg *sg, size_t ns, size_t j,
                        const seg **pick, double *tmp)
 {
+    const double hop_s = ns > 1 ? sg[1].t - sg[0].t : 1.0;
     for (double half = c->visual_window_s / 2.0; half <= c->visual_window_s * 2.0; half *= 2.0) {
+        /* segments are evenly spaced: only the neighbours within +-half can qualify */
+        size_t reach = (size_t)(half / hop_s) + 1;
+        size_t i0 = j > reach ? j - reach : 0, i1 = j + reach < ns ? j + reach + 1 : ns;
         size_t k = 0;
-        for (size_t i = 0; i < ns; i++)
+        for (size_t i = i0; i < i1; i++)
             if (sg[i].ok && fabs(sg[i].t - sg[j].t) <= half)
                 pick[k++] = &sg[i];
         if (k < MIN_SEGMENTS)

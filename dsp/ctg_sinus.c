@@ -4,16 +4,19 @@
  * straight-line trend, a Hann-windowed DFT over the 3-5 cycles/min band; the window is
  * sinusoidal when that band holds most of the power (smooth and regular), the estimated peak-to-
  * trough amplitude is 5-15 bpm and no acceleration touches it. Consecutive sinusoidal windows
- * make a stretch; detection needs a stretch of sinus_min_s.
+ * make a stretch (a window too lost to judge does not break it); detection needs a stretch of
+ * sinus_min_s.
  * Not for deciding what the verdicts make of it (ctg_verdict.c). */
 #include <stdlib.h>
 #include <string.h>
 
 #include "ctg_internal.h"
 
-#define SINUS_MIN_VALID 0.8 /* a window needs 80 % valid signal */
+#define SINUS_MIN_VALID 0.6 /* a window needs 60 % valid signal to be judged */
+#define SINUS_BRIDGE_WINDOWS 2 /* unjudged windows a stretch may run through */
 
 typedef struct win_eval {
+    int judged; /* enough signal to say yes or no */
     int ok;
     double freq_cpm, pp_bpm, frac;
 } win_eval;
@@ -32,6 +35,7 @@ static void eval_window(const fm_ctg_config *c, const float *fhr, const float *b
     }
     if (n < SINUS_MIN_VALID * (double)len)
         return;
+    w->judged = 1;
     double den = n * sxx - sx * sx;
     double slope = den > 0 ? (n * sxy - sx * sy) / den : 0, icpt = (sy - slope * sx) / n;
     double var = 0, pw = 0;
@@ -106,7 +110,7 @@ fm_status ctg_sinus_scan(const fm_ctg_config *c, const float *fhr, const float *
         hann[i] = 0.5 - 0.5 * cos(2.0 * M_PI * (double)i / (double)len);
     size_t ns = 0;
     double best_pp = 0, best_f = NAN, run_best_pp = 0, run_best_f = NAN;
-    int prev_ok = 0;
+    int prev_ok = 0, unjudged = 0;
     for (size_t w = 0; w < nw; w++) {
         size_t a = w * hop;
         double ws = ctg_s_of(a), we = ctg_s_of(a + len);
@@ -116,6 +120,13 @@ fm_status ctg_sinus_scan(const fm_ctg_config *c, const float *fhr, const float *
         for (size_t i = 0; ev.ok && i < n_acc; i++)
             if (acc[i].start_s < we && acc[i].end_s > ws)
                 ev.ok = 0;
+        /* lost signal does not end a stretch: up to SINUS_BRIDGE_WINDOWS unjudged windows
+         * are run through (the stretch still ends at its last sinusoidal window) */
+        if (!ev.judged && prev_ok && unjudged < SINUS_BRIDGE_WINDOWS) {
+            unjudged++;
+            continue;
+        }
+        unjudged = 0;
         if (!ev.ok) {
             prev_ok = 0;
             continue;

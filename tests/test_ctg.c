@@ -116,6 +116,21 @@ static void drop_of_15_bpm_is_not_a_figo_deceleration_16_is(void)
     free(f);
 }
 
+static void one_artefact_sample_does_not_make_a_deceleration(void)
+{
+    float *f = flat(1200, FLAT_BPM);
+    plant(f, 300, 40, -6);
+    f[320 * HZ] = FLAT_BPM - 40; /* a single 0.25-s spike inside a shallow 40-s dip */
+    plant(f, 800, 40, -6);
+    plant(f, 815, 3, -34); /* 3 s at -40: a real, if short, nadir */
+    fm_ctg *q;
+    const fm_ctg_result *r = run(&q, f, 1200 * HZ, NULL);
+    CHECK(r && !dec_near(r, 320));
+    CHECK(r && dec_near(r, 816));
+    fm_ctg_destroy(q);
+    free(f);
+}
+
 static void deceleration_of_30_bpm_for_60_s_loses_30_beats(void)
 {
     float *f = flat(1200, FLAT_BPM);
@@ -502,6 +517,7 @@ int main(void)
     RUN(drop_of_21_bpm_for_29_s_is_not_an_oxford_deceleration);
     RUN(drop_of_11_bpm_needs_more_than_60_s_for_oxford);
     RUN(drop_of_15_bpm_is_not_a_figo_deceleration_16_is);
+    RUN(one_artefact_sample_does_not_make_a_deceleration);
     RUN(deceleration_of_30_bpm_for_60_s_loses_30_beats);
     RUN(deceleration_shape_is_abrupt_under_30_s_onset_to_nadir);
     RUN(acceleration_classes_follow_15_and_10_bpm);

@@ -40,8 +40,9 @@ static void jevents(FILE *f, const char *key, const fm_ctg_event *e, size_t n)
 {
     fprintf(f, ",\"%s\":[", key);
     for (size_t i = 0; i < n; i++)
-        fprintf(f, "%s{\"start_s\":%.2f,\"end_s\":%.2f,\"peak_s\":%.2f,\"amp\":%.1f,"
-                   "\"class\":%d,\"figo\":%d,\"lost_beats\":%.1f,\"shape\":\"%s\"}",
+        fprintf(f,
+                "%s{\"start_s\":%.2f,\"end_s\":%.2f,\"peak_s\":%.2f,\"amp\":%.1f,"
+                "\"class\":%d,\"figo\":%d,\"lost_beats\":%.1f,\"shape\":\"%s\"}",
                 i ? "," : "", e[i].start_s, e[i].end_s, e[i].peak_s, e[i].amplitude_bpm,
                 e[i].class_bpm, (e[i].flags & FM_CTG_EV_FIGO) != 0, e[i].lost_beats,
                 fm_ctg_shape_name(e[i].shape));
@@ -77,8 +78,9 @@ static int write_plot_json(const char *path, const char *name, const float *fhr,
     jspans(f, "sinusoidal", r->sinusoidal.spans, r->sinusoidal.n_spans);
     jspans(f, "high", r->high_episodes, r->n_high);
     jspans(f, "low", r->low_episodes, r->n_low);
-    fprintf(f, ",\"summary\":\"basal %.0f bpm, STV %.1f ms, LTV %.0f ms, Oxford %s@%.0f, FIGO %s, "
-               "NICHD %d, NST %s\"}\n",
+    fprintf(f,
+            ",\"summary\":\"basal %.0f bpm, STV %.1f ms, LTV %.0f ms, Oxford %s@%.0f, FIGO %s, "
+            "NICHD %d, NST %s\"}\n",
             r->basal_bpm, r->stv_ms, r->ltv_ms, fm_ctg_oxford_name(r->oxford.status),
             r->oxford.at_min, fm_ctg_figo_name(r->figo), r->nichd_category,
             fm_ctg_nst_name(r->nst));
@@ -108,9 +110,9 @@ static int bench_real(const char *dir, const char *out)
     closedir(d);
     qsort(names, nn, sizeof *names, cmp_str);
     printf("\n== real traces: %s (%zu records) ==\n", dir, nn);
-    printf("%-12s %6s %5s %6s %5s %6s %5s %4s %4s %4s %-12s %-12s %5s %-13s %6s\n", "record",
-           "min", "lost%", "basal", "figoB", "STV", "LTV", "acc", "acc15", "dec", "oxford",
-           "figo", "nichd", "nst", "ms");
+    printf("%-12s %6s %5s %6s %5s %6s %5s %4s %4s %4s %-12s %-12s %5s %-13s %6s\n", "record", "min",
+           "lost%", "basal", "figoB", "STV", "LTV", "acc", "acc15", "dec", "oxford", "figo",
+           "nichd", "nst", "ms");
     int errors = 0;
     double total_ms = 0, total_min = 0;
     for (size_t i = 0; i < nn; i++) {
@@ -153,8 +155,8 @@ static int bench_real(const char *dir, const char *out)
         fm_trace_destroy(t);
         free(names[i]);
     }
-    printf("records %zu, errors %d, %.1f h analysed in %.0f ms (%.2f ms per hour of trace)\n",
-           nn, errors, total_min / 60, total_ms, total_min > 0 ? total_ms / (total_min / 60) : 0);
+    printf("records %zu, errors %d, %.1f h analysed in %.0f ms (%.2f ms per hour of trace)\n", nn,
+           errors, total_min / 60, total_ms, total_min > 0 ? total_ms / (total_min / 60) : 0);
     return errors;
 }
 

@@ -9,7 +9,7 @@
 struct fm_ctg {
     fm_ctg_config cfg;
     size_t n, cap;
-    float *fhr;          /* clean samples: NAN where not usable (CLINICAL 1, 2) */
+    float *fhr; /* clean samples: NAN where not usable (CLINICAL 1, 2) */
     size_t n_maternal;
     size_t n_ep, ep_cap; /* complete epochs, accumulated as samples arrive */
     float *ep_pi;
@@ -28,7 +28,7 @@ void fm_ctg_config_default(fm_ctg_config *c)
 {
     memset(c, 0, sizeof *c);
     c->gestation_weeks = NAN;
-    c->min_valid_percent = 90.0;      /* CLINICAL 2 */
+    c->min_valid_percent = 90.0;       /* CLINICAL 2 */
     c->minute_max_lost_percent = 50.0; /* CLINICAL 2 */
     /* CLINICAL 3.2 fitted baseline */
     c->mode_skip_fraction = 0.125;
@@ -117,11 +117,11 @@ void fm_ctg_config_default(fm_ctg_config *c)
 
 static int config_ok(const fm_ctg_config *c)
 {
-    return c->min_valid_percent >= 0 && c->min_valid_percent <= 100 &&
-           c->lowpass_corner_hz > 0 && c->lowpass_corner_hz < FM_CTG_EPOCHS_PER_MIN / 120.0 &&
-           c->clamp_ms > 0 && c->episode_window_minutes > 0 && c->episode_min_minutes > 0 &&
-           c->oxford_step_min > 0 && c->oxford_first_min > 0 && c->visual_segment_s > 0 &&
-           c->sinus_window_s > 0 && c->sinus_hop_s > 0 && c->mode_peak_halfwidth_ms >= 0 &&
+    return c->min_valid_percent >= 0 && c->min_valid_percent <= 100 && c->lowpass_corner_hz > 0 &&
+           c->lowpass_corner_hz < FM_CTG_EPOCHS_PER_MIN / 120.0 && c->clamp_ms > 0 &&
+           c->episode_window_minutes > 0 && c->episode_min_minutes > 0 && c->oxford_step_min > 0 &&
+           c->oxford_first_min > 0 && c->visual_segment_s > 0 && c->sinus_window_s > 0 &&
+           c->sinus_hop_s > 0 && c->mode_peak_halfwidth_ms >= 0 &&
            (!c->centiles || c->n_centiles > 0);
 }
 
@@ -354,8 +354,12 @@ static fm_status visual_events(const fm_ctg_config *c, fm_ctg_result *r, const f
     const int preterm = ga < c->preterm_weeks;
     const double acc_bpm = preterm ? c->figo_acc_preterm_bpm : c->figo_acc_bpm;
     const double acc_s = preterm ? c->figo_acc_preterm_s : c->figo_acc_s;
-    const ctg_event_rule acc = {+1, fmin(c->figo_acc_preterm_bpm, c->figo_acc_bpm),
-                                fmin(c->figo_acc_preterm_s, c->figo_acc_s), 0, 0, c->acc_max_s};
+    const ctg_event_rule acc = {+1,
+                                fmin(c->figo_acc_preterm_bpm, c->figo_acc_bpm),
+                                fmin(c->figo_acc_preterm_s, c->figo_acc_s),
+                                0,
+                                0,
+                                c->acc_max_s};
     const ctg_event_rule dec = {-1, c->figo_dec_bpm, c->figo_dec_s, 0, 0, 0};
     fm_status rc = ctg_find_events(c, fhr, r->baseline_bpm, r->n, &acc, &r->acc, &r->n_acc);
     if (rc == FM_OK)
@@ -450,8 +454,8 @@ static fm_status analyse(fm_ctg *q)
     if (rc == FM_OK)
         rc = visual_events(c, r, q->fhr, ga);
     if (rc == FM_OK)
-        rc = ctg_bandwidth(c, q->fhr, q->n, r->dec, r->n_dec, r->minute_bandwidth_bpm,
-                           r->n_minutes);
+        rc =
+            ctg_bandwidth(c, q->fhr, q->n, r->dec, r->n_dec, r->minute_bandwidth_bpm, r->n_minutes);
     if (rc != FM_OK)
         return rc;
     r->bandwidth_median_bpm = median_of(r->minute_bandwidth_bpm, r->n_minutes);
@@ -569,12 +573,13 @@ const char *fm_ctg_shape_name(fm_ctg_shape s)
 
 void fm_ctg_result_print(const fm_ctg_result *r, FILE *f)
 {
-    fprintf(f, "ctg: %.1f min, lost %.1f %%, maternal %.1f %%; basal %.1f bpm, FIGO baseline "
-               "%.0f bpm, STV %.2f ms, LTV %.1f ms; %zu acc, %zu dec, sinusoidal %s; Oxford %s "
-               "at %.0f min (%d reasons), FIGO %s, NICHD %d, NST %s\n",
+    fprintf(f,
+            "ctg: %.1f min, lost %.1f %%, maternal %.1f %%; basal %.1f bpm, FIGO baseline "
+            "%.0f bpm, STV %.2f ms, LTV %.1f ms; %zu acc, %zu dec, sinusoidal %s; Oxford %s "
+            "at %.0f min (%d reasons), FIGO %s, NICHD %d, NST %s\n",
             r->duration_s / 60.0, r->lost_percent, r->maternal_percent, r->basal_bpm,
             r->figo_baseline_bpm, r->stv_ms, r->ltv_ms, r->n_acc, r->n_dec,
             r->sinusoidal.detected ? "yes" : "no", fm_ctg_oxford_name(r->oxford.status),
-            r->oxford.at_min, r->oxford.reasons.n, fm_ctg_figo_name(r->figo),
-            r->nichd_category, fm_ctg_nst_name(r->nst));
+            r->oxford.at_min, r->oxford.reasons.n, fm_ctg_figo_name(r->figo), r->nichd_category,
+            fm_ctg_nst_name(r->nst));
 }

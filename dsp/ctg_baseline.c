@@ -54,8 +54,8 @@ static double mode_of_hist(const int *h, const fm_ctg_config *c)
             if (!(s[b] > r && s[b] >= l))
                 peak = 0;
         }
-        if (peak && (fabs((double)(b - mode)) < c->mode_near_ms ||
-                     s[b] / total > c->mode_min_share))
+        if (peak &&
+            (fabs((double)(b - mode)) < c->mode_near_ms || s[b] / total > c->mode_min_share))
             return b;
     }
     return mode;
@@ -122,8 +122,8 @@ void ctg_lowpass_filtfilt(double *x, size_t n, double corner_hz, double rate_hz)
 
 /* Per-epoch centre of the clamp band: the global modified mode, or for long records the local
  * mode of the window centred on each 2-min block. */
-static fm_status clamp_centres(const fm_ctg_config *c, const float *pi, size_t n_ep,
-                               double *centre, double *mode_pi)
+static fm_status clamp_centres(const fm_ctg_config *c, const float *pi, size_t n_ep, double *centre,
+                               double *mode_pi)
 {
     *mode_pi = ctg_modified_mode(pi, n_ep, c);
     size_t win = (size_t)(c->local_window_s * EPOCH_RATE_HZ);
@@ -203,8 +203,8 @@ static double longest_outside(const float *pi, size_t n_ep, const double *centre
     return (double)best / EPOCH_RATE_HZ;
 }
 
-fm_status ctg_fit_baseline(const fm_ctg_config *c, const float *ep_pi, size_t n_ep,
-                           float *bl_pi, double *mode_pi)
+fm_status ctg_fit_baseline(const fm_ctg_config *c, const float *ep_pi, size_t n_ep, float *bl_pi,
+                           double *mode_pi)
 {
     *mode_pi = NAN;
     if (!n_ep)

@@ -2,10 +2,10 @@
  * baseline, at sample resolution (0.25 s). An excursion starts where the FHR leaves the baseline
  * and ends where it comes back (FHRMA convention: the crossing of the baseline); lost signal up to
  * gap_bridge_s (2 epochs) inside it is bridged. It is an event when its amplitude (peak height or
- * nadir depth, on a 2-s running mean) and its extent pass the rule. Decelerations get their lost beats (CLINICAL 1), and
- * a shape from onset to nadir (abrupt < 30 s, else gradual) - never early/late/variable, since
- * there are no contractions to relate them to (CLINICAL 4.1).
- * Not for deciding which baseline to use (the caller passes it) or for verdicts. */
+ * nadir depth, on a 2-s running mean) and its extent pass the rule. Decelerations get their lost
+ * beats (CLINICAL 1), and a shape from onset to nadir (abrupt < 30 s, else gradual) - never
+ * early/late/variable, since there are no contractions to relate them to (CLINICAL 4.1). Not for
+ * deciding which baseline to use (the caller passes it) or for verdicts. */
 #include <stdlib.h>
 
 #include "ctg_internal.h"
@@ -17,8 +17,8 @@
 typedef struct excursion {
     size_t start, last; /* first and last valid sample inside */
     size_t peak;
-    double amp;         /* max sign * (fhr - baseline) */
-    double deficit;     /* sum over valid samples of sign * (fhr - baseline), bpm x samples */
+    double amp;     /* max sign * (fhr - baseline) */
+    double deficit; /* sum over valid samples of sign * (fhr - baseline), bpm x samples */
 } excursion;
 
 static int qualifies(const ctg_event_rule *r, double amp, double dur)
@@ -66,8 +66,7 @@ static void smoothed_peak(const float *fhr, const float *bl, int sign, excursion
 }
 
 static fm_status emit(const fm_ctg_config *c, const ctg_event_rule *r, const float *fhr,
-                      const float *bl, excursion *x, fm_ctg_event **out, size_t *n_out,
-                      size_t *cap)
+                      const float *bl, excursion *x, fm_ctg_event **out, size_t *n_out, size_t *cap)
 {
     double start_s = ctg_s_of(x->start), end_s = ctg_s_of(x->last + 1);
     smoothed_peak(fhr, bl, r->sign, x);
@@ -98,15 +97,14 @@ static fm_status emit(const fm_ctg_config *c, const ctg_event_rule *r, const flo
         /* CLINICAL 1: lost beats = sum of the deficit (bpm) times the time (min) it lasts */
         e->lost_beats = (float)(x->deficit / (CTG_RATE_HZ * 60.0));
         /* CLINICAL 4.1: abrupt when onset to nadir is under 30 s */
-        e->shape = e->peak_s - e->start_s < c->abrupt_onset_s ? FM_CTG_SHAPE_ABRUPT
-                                                               : FM_CTG_SHAPE_GRADUAL;
+        e->shape =
+            e->peak_s - e->start_s < c->abrupt_onset_s ? FM_CTG_SHAPE_ABRUPT : FM_CTG_SHAPE_GRADUAL;
     }
     return FM_OK;
 }
 
-fm_status ctg_find_events(const fm_ctg_config *c, const float *fhr, const float *bl_bpm,
-                          size_t n, const ctg_event_rule *rule, fm_ctg_event **out,
-                          size_t *n_out)
+fm_status ctg_find_events(const fm_ctg_config *c, const float *fhr, const float *bl_bpm, size_t n,
+                          const ctg_event_rule *rule, fm_ctg_event **out, size_t *n_out)
 {
     *out = NULL;
     *n_out = 0;

@@ -12,22 +12,31 @@
 #define CTG_PI_MS_PER_BPM 60000.0
 #define CTG_RATE_HZ ((double)FM_FHR_RATE_HZ)
 
-static inline double ctg_bpm_to_pi(double bpm) { return CTG_PI_MS_PER_BPM / bpm; }
-static inline double ctg_pi_to_bpm(double pi) { return CTG_PI_MS_PER_BPM / pi; }
-static inline double ctg_s_of(size_t i) { return (double)i / CTG_RATE_HZ; }
+static inline double ctg_bpm_to_pi(double bpm)
+{
+    return CTG_PI_MS_PER_BPM / bpm;
+}
+static inline double ctg_pi_to_bpm(double pi)
+{
+    return CTG_PI_MS_PER_BPM / pi;
+}
+static inline double ctg_s_of(size_t i)
+{
+    return (double)i / CTG_RATE_HZ;
+}
 
 /* The part of the analysis that both the Oxford checkpoints (on a prefix) and the whole record
  * need: fitted baseline, Oxford events, minute statistics, episodes, STV/LTV, basal rate. */
 typedef struct ctg_core {
-    size_t n;            /* samples */
-    size_t n_ep, n_min;  /* complete epochs, complete minutes */
-    const float *fhr;    /* borrowed: clean samples, NAN = not usable */
-    const float *ep_pi;  /* borrowed: epoch mean PI, NAN = lost epoch */
+    size_t n;           /* samples */
+    size_t n_ep, n_min; /* complete epochs, complete minutes */
+    const float *fhr;   /* borrowed: clean samples, NAN = not usable */
+    const float *ep_pi; /* borrowed: epoch mean PI, NAN = lost epoch */
     double valid_percent;
 
-    float *bl_pi;        /* fitted baseline per epoch (ms) */
-    float *bl_bpm;       /* fitted baseline per sample (bpm) */
-    double mode_pi;      /* modified mode (ms) */
+    float *bl_pi;   /* fitted baseline per epoch (ms) */
+    float *bl_bpm;  /* fitted baseline per sample (bpm) */
+    double mode_pi; /* modified mode (ms) */
 
     fm_ctg_event *acc, *dec; /* Oxford events (CLINICAL 3.2) */
     size_t n_acc, n_dec;
@@ -46,8 +55,8 @@ double ctg_valid_percent(const float *fhr, size_t n);
 
 /* ctg_baseline.c: CLINICAL 3.2 fitted baseline. */
 double ctg_modified_mode(const float *pi_ms, size_t n, const fm_ctg_config *c);
-fm_status ctg_fit_baseline(const fm_ctg_config *c, const float *ep_pi, size_t n_ep,
-                           float *bl_pi, double *mode_pi);
+fm_status ctg_fit_baseline(const fm_ctg_config *c, const float *ep_pi, size_t n_ep, float *bl_pi,
+                           double *mode_pi);
 void ctg_lowpass_filtfilt(double *x, size_t n, double corner_hz, double rate_hz);
 void ctg_epochs_to_samples(const float *bl_pi, size_t n_ep, size_t n, float *bl_bpm);
 
@@ -57,22 +66,20 @@ fm_status ctg_visual_baseline(const fm_ctg_config *c, const float *fhr, size_t n
 
 /* ctg_events.c */
 typedef struct ctg_event_rule {
-    int sign;              /* +1 accelerations, -1 decelerations */
-    double min_amp_bpm;    /* amplitude strictly above */
-    double min_dur_s;      /* extent strictly above */
-    double alt_amp_bpm;    /* or amplitude above this ... (<= 0: unused) */
-    double alt_dur_s;      /* ... with extent above this */
-    double max_dur_s;      /* extent below (<= 0: unbounded) */
+    int sign;           /* +1 accelerations, -1 decelerations */
+    double min_amp_bpm; /* amplitude strictly above */
+    double min_dur_s;   /* extent strictly above */
+    double alt_amp_bpm; /* or amplitude above this ... (<= 0: unused) */
+    double alt_dur_s;   /* ... with extent above this */
+    double max_dur_s;   /* extent below (<= 0: unbounded) */
 } ctg_event_rule;
-fm_status ctg_find_events(const fm_ctg_config *c, const float *fhr, const float *bl_bpm,
-                          size_t n, const ctg_event_rule *rule, fm_ctg_event **out,
-                          size_t *n_out);
+fm_status ctg_find_events(const fm_ctg_config *c, const float *fhr, const float *bl_bpm, size_t n,
+                          const ctg_event_rule *rule, fm_ctg_event **out, size_t *n_out);
 
 /* ctg_variability.c */
 fm_status ctg_variability(const fm_ctg_config *c, ctg_core *k);
-fm_status ctg_bandwidth(const fm_ctg_config *c, const float *fhr, size_t n,
-                        const fm_ctg_event *dec, size_t n_dec, float *band_bpm,
-                        size_t n_min);
+fm_status ctg_bandwidth(const fm_ctg_config *c, const float *fhr, size_t n, const fm_ctg_event *dec,
+                        size_t n_dec, float *band_bpm, size_t n_min);
 
 /* ctg_core (ctg_variability.c) */
 fm_status ctg_core_run(ctg_core *k, const fm_ctg_config *c, const float *fhr, size_t n,
@@ -80,9 +87,8 @@ fm_status ctg_core_run(ctg_core *k, const fm_ctg_config *c, const float *fhr, si
 void ctg_core_free(ctg_core *k);
 
 /* ctg_sinus.c */
-fm_status ctg_sinus_scan(const fm_ctg_config *c, const float *fhr, const float *bl_bpm,
-                         size_t n, const fm_ctg_event *acc, size_t n_acc,
-                         fm_ctg_sinusoidal *out);
+fm_status ctg_sinus_scan(const fm_ctg_config *c, const float *fhr, const float *bl_bpm, size_t n,
+                         const fm_ctg_event *acc, size_t n_acc, fm_ctg_sinusoidal *out);
 
 /* ctg_verdict.c */
 void ctg_reason_add(fm_ctg_reasons *rs, const char *code, const char *fmt, ...)

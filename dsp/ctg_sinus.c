@@ -12,7 +12,7 @@
 
 #include "ctg_internal.h"
 
-#define SINUS_MIN_VALID 0.6 /* a window needs 60 % valid signal to be judged */
+#define SINUS_MIN_VALID 0.6    /* a window needs 60 % valid signal to be judged */
 #define SINUS_BRIDGE_WINDOWS 2 /* unjudged windows a stretch may run through */
 
 typedef struct win_eval {
@@ -88,9 +88,8 @@ static void eval_window(const fm_ctg_config *c, const float *fhr, const float *b
             w->pp_bpm <= c->sinus_max_pp_bpm;
 }
 
-fm_status ctg_sinus_scan(const fm_ctg_config *c, const float *fhr, const float *bl_bpm,
-                         size_t n, const fm_ctg_event *acc, size_t n_acc,
-                         fm_ctg_sinusoidal *out)
+fm_status ctg_sinus_scan(const fm_ctg_config *c, const float *fhr, const float *bl_bpm, size_t n,
+                         const fm_ctg_event *acc, size_t n_acc, fm_ctg_sinusoidal *out)
 {
     memset(out, 0, sizeof *out);
     size_t len = (size_t)(c->sinus_window_s * CTG_RATE_HZ);

@@ -144,13 +144,12 @@ fm_status ctg_variability(const fm_ctg_config *c, ctg_core *k)
             bn++;
         }
     }
-    k->basal_bpm = bn ? bs / (double)bn
-                      : (isfinite(k->mode_pi) ? ctg_pi_to_bpm(k->mode_pi) : NAN);
+    k->basal_bpm = bn ? bs / (double)bn : (isfinite(k->mode_pi) ? ctg_pi_to_bpm(k->mode_pi) : NAN);
     return FM_OK;
 }
 
-fm_status ctg_bandwidth(const fm_ctg_config *c, const float *fhr, size_t n,
-                        const fm_ctg_event *dec, size_t n_dec, float *band_bpm, size_t n_min)
+fm_status ctg_bandwidth(const fm_ctg_config *c, const float *fhr, size_t n, const fm_ctg_event *dec,
+                        size_t n_dec, float *band_bpm, size_t n_min)
 {
     (void)n;
     size_t di = 0;
@@ -169,9 +168,8 @@ fm_status ctg_bandwidth(const fm_ctg_config *c, const float *fhr, size_t n,
             hi = fmaxf(hi, fhr[i]);
             used++;
         }
-        band_bpm[m] = (double)used >= c->band_minute_min_valid * FM_CTG_SAMPLES_PER_MIN
-                          ? hi - lo
-                          : NAN;
+        band_bpm[m] =
+            (double)used >= c->band_minute_min_valid * FM_CTG_SAMPLES_PER_MIN ? hi - lo : NAN;
     }
     return FM_OK;
 }
@@ -220,8 +218,8 @@ fm_status ctg_core_run(ctg_core *k, const fm_ctg_config *c, const float *fhr, si
     /* CLINICAL 3.2 acceleration: > 15 s above baseline with peak > 10 bpm (and < 10 min) */
     const ctg_event_rule acc = {+1, c->ox_acc_min_bpm, c->ox_acc_min_s, 0, 0, c->acc_max_s};
     /* CLINICAL 3.2 deceleration: > 20 bpm for > 30 s, or > 10 bpm for > 60 s */
-    const ctg_event_rule dec = {-1, c->ox_dec_deep_bpm, c->ox_dec_deep_s, c->ox_dec_long_bpm,
-                                c->ox_dec_long_s, 0};
+    const ctg_event_rule dec = {
+        -1, c->ox_dec_deep_bpm, c->ox_dec_deep_s, c->ox_dec_long_bpm, c->ox_dec_long_s, 0};
     rc = ctg_find_events(c, fhr, k->bl_bpm, n, &acc, &k->acc, &k->n_acc);
     if (rc == FM_OK)
         rc = ctg_find_events(c, fhr, k->bl_bpm, n, &dec, &k->dec, &k->n_dec);

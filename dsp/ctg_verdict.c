@@ -44,8 +44,8 @@ static const fm_ctg_centile_row *centile_row(const fm_ctg_config *c, double ga)
     size_t n = c->centiles ? c->n_centiles : fm_ctg_centiles_builtin_n;
     const fm_ctg_centile_row *best = NULL;
     for (size_t i = 0; i < n; i++)
-        if (!best || fabs(t[i].gestation_weeks - floor(ga)) <
-                         fabs(best->gestation_weeks - floor(ga)))
+        if (!best ||
+            fabs(t[i].gestation_weeks - floor(ga)) < fabs(best->gestation_weeks - floor(ga)))
             best = &t[i];
     return best;
 }
@@ -100,12 +100,13 @@ void ctg_oxford_evaluate(const fm_ctg_config *c, const ctg_core *k, double at_mi
     if (!k->n_high)
         ctg_reason_add(rs, "no_high_variation_episode",
                        "no episode of high variation (minute range >= %.0f ms in %d of %d "
-                       "minutes)", c->high_episode_ms, c->episode_min_minutes,
-                       c->episode_window_minutes);
+                       "minutes)",
+                       c->high_episode_ms, c->episode_min_minutes, c->episode_window_minutes);
     else if (isfinite(p1) && !(k->high_ltv_ms > p1))
         ctg_reason_add(rs, "high_variation_below_1st_centile",
                        "LTV in high episodes %.1f ms is not above the 1st centile %.1f ms at "
-                       "%.0f weeks", k->high_ltv_ms, p1, ga);
+                       "%.0f weeks",
+                       k->high_ltv_ms, p1, ga);
     /* criterion 2 */
     double lb_max = at_min > RECORD_LONG_MIN ? c->dec_lost_beats_long : c->dec_lost_beats_short;
     if (o->max_dec_lost_beats > lb_max)
@@ -116,8 +117,8 @@ void ctg_oxford_evaluate(const fm_ctg_config *c, const ctg_core *k, double at_mi
     if (o->n_movements < c->min_movements && o->n_acc10 < c->min_accelerations)
         ctg_reason_add(rs, "too_few_movements_or_accelerations",
                        "%d movements and %d accelerations (need %d movement or %d "
-                       "accelerations)", o->n_movements, o->n_acc10, c->min_movements,
-                       c->min_accelerations);
+                       "accelerations)",
+                       o->n_movements, o->n_acc10, c->min_movements, c->min_accelerations);
     /* criterion 5 */
     if (sin && sin->longest_s >= c->oxford_sinus_min_s)
         ctg_reason_add(rs, "sinusoidal_rhythm", "sinusoidal rhythm for %.0f min",
@@ -134,8 +135,8 @@ void ctg_oxford_evaluate(const fm_ctg_config *c, const ctg_core *k, double at_mi
     if (o->n_acc10 < 1 && !alt7)
         ctg_reason_add(rs, "no_acceleration_nor_high_ltv_with_movements",
                        "no acceleration, and not (LTV in high episodes above the 10th centile%s "
-                       "and > %.0f movements/hour: %.0f)", isfinite(p10) ? "" : " (unknown)",
-                       c->movements_per_hour, mov_per_h);
+                       "and > %.0f movements/hour: %.0f)",
+                       isfinite(p10) ? "" : " (unknown)", c->movements_per_hour, mov_per_h);
     /* criterion 8 (unverified rule: configurable window and loss) */
     double end_a = rec_s - c->end_window_s;
     double end_lost = end_lost_percent(k, end_a > 0 ? end_a : 0);
@@ -145,8 +146,8 @@ void ctg_oxford_evaluate(const fm_ctg_config *c, const ctg_core *k, double at_mi
     for (size_t i = 0; i < k->n_dec; i++)
         if (k->dec[i].end_s > end_a) {
             ctg_reason_add(rs, "deceleration_at_end",
-                           "deceleration in the last %.0f min (at %.0f s)",
-                           c->end_window_s / 60.0, k->dec[i].start_s);
+                           "deceleration in the last %.0f min (at %.0f s)", c->end_window_s / 60.0,
+                           k->dec[i].start_s);
             break;
         }
     /* criterion 3, last: outside 116-160 may be accepted after 30 min if all else is normal */
@@ -160,8 +161,8 @@ void ctg_oxford_evaluate(const fm_ctg_config *c, const ctg_core *k, double at_mi
             o->basal_accepted_outside = 1;
             ctg_reason_add(&o->notes, "basal_accepted_outside_range",
                            "basal rate %.0f bpm outside %.0f-%.0f accepted after 30 min "
-                           "(all else normal)", k->basal_bpm, c->basal_min_bpm,
-                           c->basal_max_bpm);
+                           "(all else normal)",
+                           k->basal_bpm, c->basal_min_bpm, c->basal_max_bpm);
         } else {
             ctg_reason_add(rs, "basal_rate_out_of_range",
                            "basal heart rate %.0f bpm outside %.0f-%.0f", k->basal_bpm,
@@ -252,8 +253,9 @@ static void figo(const fm_ctg_config *c, fm_ctg_result *r, double reduced_s, dou
         ctg_reason_add(rs, "increased_variability", "variability > %.0f bpm for %.0f min",
                        c->var_increased_bpm, increased_s / 60.0);
     }
-    if (isfinite(r->bandwidth_median_bpm) && (r->bandwidth_median_bpm < c->var_reduced_bpm ||
-                                               r->bandwidth_median_bpm > c->var_increased_bpm) &&
+    if (isfinite(r->bandwidth_median_bpm) &&
+        (r->bandwidth_median_bpm < c->var_reduced_bpm ||
+         r->bandwidth_median_bpm > c->var_increased_bpm) &&
         reduced_s <= c->var_reduced_max_s && increased_s <= c->var_increased_max_s) {
         susp = 1;
         ctg_reason_add(rs, "variability_outside_5_25", "median variability %.1f bpm",
@@ -284,7 +286,8 @@ static void figo(const fm_ctg_config *c, fm_ctg_result *r, double reduced_s, dou
         path = 1;
         ctg_reason_add(rs, "repetitive_gradual_or_prolonged_decelerations",
                        "repetitive gradual or prolonged decelerations for %.0f min (no "
-                       "contraction data: timing unknown)", rep_gp / 60.0);
+                       "contraction data: timing unknown)",
+                       rep_gp / 60.0);
     } else if (rep_all > 0) {
         susp = 1;
         ctg_reason_add(rs, "repetitive_decelerations",
@@ -342,8 +345,7 @@ static void nichd(const fm_ctg_config *c, fm_ctg_result *r)
         ctg_reason_add(rs, "variability_not_moderate", "variability %.1f bpm is not 6-25", bw);
     if (r->n_dec)
         ctg_reason_add(rs, "decelerations_present",
-                       "%zu decelerations (no contraction data: cannot be called early)",
-                       r->n_dec);
+                       "%zu decelerations (no contraction data: cannot be called early)", r->n_dec);
     if (prolonged)
         ctg_reason_add(rs, "prolonged_deceleration", "a deceleration of 2 min or more");
     if (r->duration_s < c->visual_window_s)
@@ -352,8 +354,7 @@ static void nichd(const fm_ctg_config *c, fm_ctg_result *r)
         r->nichd_category = 2;
     } else if (r->insufficient_signal) {
         r->nichd_category = 0;
-        ctg_reason_add(rs, "insufficient_signal", "valid signal %.1f %%",
-                       100.0 - r->lost_percent);
+        ctg_reason_add(rs, "insufficient_signal", "valid signal %.1f %%", 100.0 - r->lost_percent);
     } else {
         r->nichd_category = 1;
     }
@@ -371,8 +372,7 @@ static void nst(const fm_ctg_config *c, fm_ctg_result *r, double ga)
         if (a->start_s >= c->nst_max_s)
             break;
         int cnt = 0;
-        for (size_t j = i; j < r->n_acc && r->acc[j].start_s < a->start_s + c->nst_window_s;
-             j++)
+        for (size_t j = i; j < r->n_acc && r->acc[j].start_s < a->start_s + c->nst_window_s; j++)
             cnt += r->acc[j].amplitude_bpm > amp && r->acc[j].end_s - r->acc[j].start_s > dur &&
                    r->acc[j].start_s < c->nst_max_s;
         best = cnt > best ? cnt : best;

@@ -18,9 +18,9 @@
 #include "ctg_internal.h"
 
 #define VISUAL_PASSES 3
-#define SEG_MIN_VALID 0.5  /* a segment needs half its samples unmasked */
+#define SEG_MIN_VALID 0.5 /* a segment needs half its samples unmasked */
 #define MASK_WIDEN_S 10.0 /* seconds masked on each side of a far sample */
-#define MIN_SEGMENTS 4     /* 4 half-overlapping 1-min segments ~ 2 min of signal (4.2) */
+#define MIN_SEGMENTS 4    /* 4 half-overlapping 1-min segments ~ 2 min of signal (4.2) */
 
 typedef struct seg {
     double t, level, score;
@@ -65,8 +65,8 @@ static int cmp_score(const void *a, const void *b)
 }
 
 /* Level at segment j from the flattest segments within +-half_s. */
-static double level_at(const fm_ctg_config *c, const seg *sg, size_t ns, size_t j,
-                       const seg **pick, double *tmp)
+static double level_at(const fm_ctg_config *c, const seg *sg, size_t ns, size_t j, const seg **pick,
+                       double *tmp)
 {
     const double hop_s = ns > 1 ? sg[1].t - sg[0].t : 1.0;
     for (double half = c->visual_window_s / 2.0; half <= c->visual_window_s * 2.0; half *= 2.0) {
@@ -103,8 +103,8 @@ static double level_at(const fm_ctg_config *c, const seg *sg, size_t ns, size_t 
 /* Mask samples further than visual_exclude_bpm from the reference, widened by MASK_WIDEN_S on
  * each side (the flanks of an acceleration or deceleration). Masking whole excursions edge to
  * edge would, on a busy intrapartum trace, mask nearly everything. */
-static void mask_excursions(const fm_ctg_config *c, const float *fhr, const float *ref,
-                            size_t n, uint8_t *mask)
+static void mask_excursions(const fm_ctg_config *c, const float *fhr, const float *ref, size_t n,
+                            uint8_t *mask)
 {
     const size_t w = (size_t)(MASK_WIDEN_S * CTG_RATE_HZ);
     memset(mask, 0, n);
@@ -167,8 +167,8 @@ fm_status ctg_visual_baseline(const fm_ctg_config *c, const float *fhr, size_t n
                     lev[i] = lev[j];
             else
                 for (size_t i = prev + 1; i < j; i++)
-                    lev[i] = lev[prev] + (lev[j] - lev[prev]) * (double)(i - prev) /
-                                             (double)(j - prev);
+                    lev[i] =
+                        lev[prev] + (lev[j] - lev[prev]) * (double)(i - prev) / (double)(j - prev);
             prev = j;
         }
         for (size_t i = prev + 1; i < ns; i++)

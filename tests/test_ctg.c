@@ -484,8 +484,8 @@ static void bradycardia_below_100_for_more_than_10_min_is_pathological(void)
         f[i] += (float)(4.0 * sin(i * 0.37) + 3.0 * sin(i * 0.05));
     fm_ctg *q;
     const fm_ctg_result *r = run(&q, f, 1800 * HZ, NULL);
-    CHECK(r && r->figo == FM_CTG_FIGO_PATHOLOGICAL && has_reason(&r->figo_reasons,
-                                                                 "baseline_below_100"));
+    CHECK(r && r->figo == FM_CTG_FIGO_PATHOLOGICAL &&
+          has_reason(&r->figo_reasons, "baseline_below_100"));
     CHECK(r && r->nichd_category >= 2);
     fm_ctg_destroy(q);
     free(f);

@@ -13,8 +13,8 @@ static void sane(const fm_ctg_result *r, const char *name)
     CHECKF(r->n > 0 && r->n_minutes == r->n / FM_CTG_SAMPLES_PER_MIN, "%s", name);
     size_t nb = 0;
     for (size_t i = 0; i < r->n; i++)
-        nb += isfinite(r->baseline_bpm[i]) && r->baseline_bpm[i] > 50 &&
-              r->baseline_bpm[i] < 240 && isfinite(r->baseline_fitted_bpm[i]);
+        nb += isfinite(r->baseline_bpm[i]) && r->baseline_bpm[i] > 50 && r->baseline_bpm[i] < 240 &&
+              isfinite(r->baseline_fitted_bpm[i]);
     CHECKF(nb == r->n, "%s: baseline defined on %zu of %zu samples", name, nb, r->n);
     CHECKF(r->basal_bpm > 50 && r->basal_bpm < 240, "%s basal %.1f", name, r->basal_bpm);
     CHECKF(r->stv_ms > 0 && r->stv_ms < 100, "%s STV %.2f", name, r->stv_ms);

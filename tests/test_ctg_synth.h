@@ -25,7 +25,10 @@ static inline uint64_t synth_next(synth_rng *r)
     z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
     return z ^ (z >> 31);
 }
-static inline double synth_unif(synth_rng *r) { return (synth_next(r) >> 11) * 0x1.0p-53; }
+static inline double synth_unif(synth_rng *r)
+{
+    return (synth_next(r) >> 11) * 0x1.0p-53;
+}
 static inline double synth_range(synth_rng *r, double a, double b)
 {
     return a + (b - a) * synth_unif(r);
@@ -45,18 +48,18 @@ typedef struct synth_event {
 typedef struct synth_opts {
     double duration_s;
     uint64_t seed;
-    double lost_fraction;  /* share of samples in lost bursts */
+    double lost_fraction; /* share of samples in lost bursts */
     double acc_per_hour, dec_per_hour;
-    double var_scale;      /* 1 = typical moderate variability */
+    double var_scale; /* 1 = typical moderate variability */
     double sinus_start_s, sinus_len_s, sinus_pp_bpm, sinus_cpm; /* sinus_len_s 0 = none */
-    double drift_bpm;      /* peak slow drift of the baseline */
+    double drift_bpm; /* peak slow drift of the baseline */
 } synth_opts;
 
 typedef struct synth_trace {
     size_t n;
-    float *fhr;          /* NAN where lost */
+    float *fhr; /* NAN where lost */
     uint8_t *state;
-    float *truth_bl;     /* planted baseline per sample */
+    float *truth_bl; /* planted baseline per sample */
     size_t n_acc, n_dec;
     synth_event acc[SYNTH_MAX_EVENTS], dec[SYNTH_MAX_EVENTS];
 } synth_trace;
@@ -111,8 +114,9 @@ static inline synth_trace *synth_make(const synth_opts *o)
     const double level = synth_range(&r, 120, 155);
     const double drift_period = synth_range(&r, 1800, 5400), drift_phase = synth_range(&r, 0, 6.3);
     for (size_t i = 0; i < t->n; i++)
-        t->truth_bl[i] = (float)(level + o->drift_bpm * sin(2 * M_PI * (double)i / 4.0 /
-                                                              drift_period + drift_phase));
+        t->truth_bl[i] =
+            (float)(level +
+                    o->drift_bpm * sin(2 * M_PI * (double)i / 4.0 / drift_period + drift_phase));
     /* events, placed without overlap */
     int n_acc = (int)lround(o->acc_per_hour * o->duration_s / 3600.0);
     int n_dec = (int)lround(o->dec_per_hour * o->duration_s / 3600.0);
@@ -123,8 +127,9 @@ static inline synth_trace *synth_make(const synth_opts *o)
         if (!is_acc && synth_unif(&r) < 0.1)
             len = synth_range(&r, 150, 330); /* some prolonged */
         double a = synth_range(&r, 60, o->duration_s - len - 60);
-        if (a < 0 || (o->sinus_len_s > 0 && a < o->sinus_start_s + o->sinus_len_s + 60 &&
-                      a + len > o->sinus_start_s - 60) ||
+        if (a < 0 ||
+            (o->sinus_len_s > 0 && a < o->sinus_start_s + o->sinus_len_s + 60 &&
+             a + len > o->sinus_start_s - 60) ||
             !synth_free_slot(t, a, a + len) || t->n_acc >= SYNTH_MAX_EVENTS ||
             t->n_dec >= SYNTH_MAX_EVENTS)
             continue;

@@ -140,10 +140,11 @@ void fm_ctg_write_json(const fm_ctg_result *r, jsonw *w)
         jw_int(w, "category", r->nichd_category);
     else
         jw_null(w, "category");
-    jw_str(w, "label", r->nichd_category == 1   ? "I"
-                       : r->nichd_category == 2 ? "II"
-                       : r->nichd_category == 3 ? "III"
-                                                : "insufficient_signal");
+    jw_str(w, "label",
+           r->nichd_category == 1   ? "I"
+           : r->nichd_category == 2 ? "II"
+           : r->nichd_category == 3 ? "III"
+                                    : "insufficient_signal");
     reasons(w, "reasons", &r->nichd_reasons);
     jw_obj_close(w);
     jw_obj_open(w, "nst");

@@ -1,0 +1,585 @@
+/* fm_ctg, the CTG analysis object (see include/fetalmon/ctg.h): configuration defaults, the
+ * growing trace and its epochs, the cached Oxford checkpoints, and the assembly of the result
+ * from the parts in ctg_*.c. Not for the rules themselves: each lives in its own ctg_*.c. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "ctg_internal.h"
+
+struct fm_ctg {
+    fm_ctg_config cfg;
+    size_t n, cap;
+    float *fhr; /* clean samples: NAN where not usable (CLINICAL 1, 2) */
+    size_t n_maternal;
+    size_t n_ep, ep_cap; /* complete epochs, accumulated as samples arrive */
+    float *ep_pi;
+    double *mov;
+    size_t n_mov, mov_cap;
+    /* Oxford checkpoints: evaluated once each, in order; cached (append-only trace) */
+    int ox_have, ox_complete;
+    double ox_next_min;
+    fm_ctg_oxford ox;
+    /* the last result, rebuilt when data arrived since */
+    int dirty;
+    fm_ctg_result res;
+};
+
+void fm_ctg_config_default(fm_ctg_config *c)
+{
+    memset(c, 0, sizeof *c);
+    c->gestation_weeks = NAN;
+    c->min_valid_percent = 90.0;       /* CLINICAL 2 */
+    c->minute_max_lost_percent = 50.0; /* CLINICAL 2 */
+    /* CLINICAL 3.2 fitted baseline */
+    c->mode_skip_fraction = 0.125;
+    c->mode_peak_halfwidth_ms = 5;
+    c->mode_near_ms = 30.0;
+    c->mode_min_share = 0.05;
+    c->lowpass_corner_hz = 0.0017;
+    c->clamp_ms = 60.0;
+    c->widen_ms = 10.0;
+    c->widen_max_ms = 120.0;
+    c->widen_after_s = 600.0;
+    c->local_window_s = 64.0 * 60.0;
+    /* CLINICAL 3.2 events */
+    c->ox_acc_min_bpm = 10.0;
+    c->ox_acc_big_bpm = 15.0;
+    c->ox_acc_min_s = 15.0;
+    c->ox_dec_deep_bpm = 20.0;
+    c->ox_dec_deep_s = 30.0;
+    c->ox_dec_long_bpm = 10.0;
+    c->ox_dec_long_s = 60.0;
+    c->gap_bridge_s = 2.0 * FM_CTG_EPOCH_SAMPLES / CTG_RATE_HZ;
+    /* CLINICAL 3.2 variability */
+    c->high_episode_ms = 32.0;
+    c->low_episode_ms = 30.0;
+    c->episode_min_minutes = 5;
+    c->episode_window_minutes = 6;
+    /* CLINICAL 3.3 */
+    c->basal_min_bpm = 116.0;
+    c->basal_max_bpm = 160.0;
+    c->basal_tolerance_bpm = 5.0;
+    c->stv_min_ms = 3.0;
+    c->min_accelerations = 3;
+    c->min_movements = 1;
+    c->movements_per_hour = 20.0;
+    c->dec_lost_beats_short = 20.0;
+    c->dec_lost_beats_long = 100.0;
+    c->end_window_s = 180.0;
+    c->end_max_lost_percent = 50.0;
+    c->oxford_first_min = 10.0; /* CLINICAL 3.1 */
+    c->oxford_step_min = 2.0;
+    c->oxford_last_min = 60.0;
+    c->oxford_sinus_min_s = 600.0;
+    /* CLINICAL 4.1 */
+    c->figo_acc_bpm = 15.0;
+    c->figo_acc_s = 15.0;
+    c->figo_acc_preterm_bpm = 10.0;
+    c->figo_acc_preterm_s = 10.0;
+    c->preterm_weeks = 32.0;
+    c->acc_max_s = 600.0;
+    c->figo_dec_bpm = 15.0;
+    c->figo_dec_s = 15.0;
+    c->prolonged_dec_s = 180.0;
+    c->prolonged_dec_severe_s = 300.0;
+    c->nichd_prolonged_dec_s = 120.0; /* CLINICAL 4.2 */
+    c->abrupt_onset_s = 30.0;
+    c->visual_window_s = 600.0;
+    c->visual_segment_s = 60.0;
+    c->visual_keep_fraction = 0.5;
+    c->visual_exclude_bpm = 10.0;
+    c->baseline_normal_min_bpm = 110.0;
+    c->baseline_normal_max_bpm = 160.0;
+    c->baseline_pathological_bpm = 100.0;
+    c->baseline_abnormal_s = 600.0;
+    c->var_reduced_bpm = 5.0;
+    c->var_increased_bpm = 25.0;
+    c->var_reduced_max_s = 50.0 * 60.0;
+    c->var_increased_max_s = 30.0 * 60.0;
+    c->var_absent_bpm = 2.0;
+    c->band_minute_min_valid = 0.5;
+    c->repetitive_dec_count = 3;
+    c->repetitive_dec_window_s = 20.0 * 60.0;
+    c->repetitive_path_s = 30.0 * 60.0;
+    c->sinus_min_cpm = 3.0;
+    c->sinus_max_cpm = 5.0;
+    c->sinus_min_pp_bpm = 5.0;
+    c->sinus_max_pp_bpm = 15.0;
+    c->sinus_min_band_fraction = 0.5;
+    c->sinus_window_s = 240.0;
+    c->sinus_hop_s = 60.0;
+    c->sinus_min_s = 30.0 * 60.0;
+    /* CLINICAL 4.3 */
+    c->nst_min_accelerations = 2;
+    c->nst_window_s = 20.0 * 60.0;
+    c->nst_max_s = 40.0 * 60.0;
+}
+
+static int config_ok(const fm_ctg_config *c)
+{
+    return c->min_valid_percent >= 0 && c->min_valid_percent <= 100 && c->lowpass_corner_hz > 0 &&
+           c->lowpass_corner_hz < FM_CTG_EPOCHS_PER_MIN / 120.0 && c->clamp_ms > 0 &&
+           c->episode_window_minutes > 0 && c->episode_min_minutes > 0 && c->oxford_step_min > 0 &&
+           c->oxford_first_min > 0 && c->visual_segment_s > 0 && c->sinus_window_s > 0 &&
+           c->sinus_hop_s > 0 && c->mode_peak_halfwidth_ms >= 0 &&
+           (!c->centiles || c->n_centiles > 0);
+}
+
+fm_ctg *fm_ctg_create(const fm_ctg_config *cfg)
+{
+    fm_ctg *q = calloc(1, sizeof *q);
+    if (!q)
+        return NULL;
+    if (cfg)
+        q->cfg = *cfg;
+    else
+        fm_ctg_config_default(&q->cfg);
+    if (!config_ok(&q->cfg)) {
+        free(q);
+        return NULL;
+    }
+    q->ox_next_min = q->cfg.oxford_first_min;
+    q->dirty = 1;
+    return q;
+}
+
+static void result_free(fm_ctg_result *r)
+{
+    free(r->baseline_bpm);
+    free(r->baseline_fitted_bpm);
+    free(r->minute_lost_percent);
+    free(r->minute_stv_ms);
+    free(r->minute_range_ms);
+    free(r->minute_bandwidth_bpm);
+    free(r->high_episodes);
+    free(r->low_episodes);
+    free(r->acc);
+    free(r->dec);
+    free(r->ox_acc);
+    free(r->ox_dec);
+    free(r->sinusoidal.spans);
+    memset(r, 0, sizeof *r);
+}
+
+void fm_ctg_reset(fm_ctg *q)
+{
+    if (!q)
+        return;
+    result_free(&q->res);
+    q->n = q->n_ep = q->n_mov = q->n_maternal = 0;
+    q->ox_have = q->ox_complete = 0;
+    q->ox_next_min = q->cfg.oxford_first_min;
+    q->dirty = 1;
+}
+
+void fm_ctg_destroy(fm_ctg *q)
+{
+    if (!q)
+        return;
+    result_free(&q->res);
+    free(q->fhr);
+    free(q->ep_pi);
+    free(q->mov);
+    free(q);
+}
+
+static int grow(void **p, size_t *cap, size_t need, size_t elem)
+{
+    if (need <= *cap)
+        return 0;
+    size_t nc = *cap ? *cap : 1024;
+    while (nc < need)
+        nc *= 2;
+    void *np = realloc(*p, nc * elem);
+    if (!np)
+        return -1;
+    *p = np;
+    *cap = nc;
+    return 0;
+}
+
+fm_status fm_ctg_update(fm_ctg *q, const float *fhr_bpm, const uint8_t *state, size_t n)
+{
+    if (!q || (n && !fhr_bpm))
+        return FM_EINVAL;
+    if (n > FM_TRACE_MAX_SAMPLES || q->n + n > FM_TRACE_MAX_SAMPLES)
+        return FM_ERANGE;
+    if (!n)
+        return FM_OK;
+    if (grow((void **)&q->fhr, &q->cap, q->n + n, sizeof *q->fhr))
+        return FM_ENOMEM;
+    size_t ep_need = (q->n + n) / FM_CTG_EPOCH_SAMPLES;
+    if (grow((void **)&q->ep_pi, &q->ep_cap, ep_need ? ep_need : 1, sizeof *q->ep_pi))
+        return FM_ENOMEM;
+    for (size_t i = 0; i < n; i++) {
+        float f = fhr_bpm[i];
+        uint8_t s = state ? state[i] : (uint8_t)FM_STATE_OK;
+        q->n_maternal += s == FM_STATE_MATERNAL;
+        /* CLINICAL 1, 2: only OK samples in 50..240 bpm are used; the rest is lost */
+        int ok = s == FM_STATE_OK && isfinite(f) && f >= FM_FHR_ARTEFACT_MIN_BPM &&
+                 f <= FM_FHR_ARTEFACT_MAX_BPM;
+        q->fhr[q->n++] = ok ? f : NAN;
+        if (q->n % FM_CTG_EPOCH_SAMPLES == 0) {
+            ctg_epoch_compute(q->fhr + q->n - FM_CTG_EPOCH_SAMPLES, &q->ep_pi[q->n_ep]);
+            q->n_ep++;
+        }
+    }
+    q->dirty = 1;
+    return FM_OK;
+}
+
+fm_status fm_ctg_add_movement(fm_ctg *q, double t_s)
+{
+    if (!q || !isfinite(t_s) || t_s < 0)
+        return FM_EINVAL;
+    if (grow((void **)&q->mov, &q->mov_cap, q->n_mov + 1, sizeof *q->mov))
+        return FM_ENOMEM;
+    size_t i = q->n_mov++;
+    while (i > 0 && q->mov[i - 1] > t_s) {
+        q->mov[i] = q->mov[i - 1];
+        i--;
+    }
+    q->mov[i] = t_s;
+    /* a late mark inside an evaluated checkpoint changes it: evaluate them again */
+    if (q->ox_have && t_s < q->ox.at_min * 60.0) {
+        q->ox_have = q->ox_complete = 0;
+        q->ox_next_min = q->cfg.oxford_first_min;
+    }
+    q->dirty = 1;
+    return FM_OK;
+}
+
+/* Sinusoidal scan on a core's fitted baseline; accelerations of the 15 bpm class exclude a
+ * window (CLINICAL 4.1: no accelerations). Used for the record and for every checkpoint. */
+static fm_status core_sinus(const fm_ctg_config *c, const ctg_core *k, fm_ctg_sinusoidal *out)
+{
+    fm_ctg_event *big = malloc((k->n_acc ? k->n_acc : 1) * sizeof *big);
+    if (!big)
+        return FM_ENOMEM;
+    size_t nb = 0;
+    for (size_t i = 0; i < k->n_acc; i++)
+        if (k->acc[i].class_bpm >= 15)
+            big[nb++] = k->acc[i];
+    fm_status rc = ctg_sinus_scan(c, k->fhr, k->bl_bpm, k->n, big, nb, out);
+    free(big);
+    return rc;
+}
+
+/* Evaluate every checkpoint the trace has reached since the last call (CLINICAL 3.1). A
+ * checkpoint at the current length reuses the record's core and scan (the same computation). */
+static fm_status oxford_advance(fm_ctg *q, const ctg_core *full, const fm_ctg_sinusoidal *fsin)
+{
+    const fm_ctg_config *c = &q->cfg;
+    while (!q->ox_complete) {
+        double t = q->ox_next_min;
+        if (t > c->oxford_last_min + 1e-9) {
+            q->ox_complete = 1;
+            break;
+        }
+        size_t ns = (size_t)llround(t * 60.0 * CTG_RATE_HZ);
+        if (q->n < ns)
+            break;
+        ctg_core own;
+        const ctg_core *k = full;
+        fm_status rc = FM_OK;
+        if (ns != full->n) {
+            rc = ctg_core_run(&own, c, q->fhr, ns, q->ep_pi, ns / FM_CTG_EPOCH_SAMPLES);
+            if (rc != FM_OK)
+                return rc;
+            k = &own;
+        }
+        /* The sinusoidal scan (criterion 5) is the costly part. Only the checkpoint that stays
+         * reported needs its reason, so an intermediate checkpoint of a batch skips it unless
+         * every other criterion holds (then it decides met / not met). Either way the status
+         * and the reported checkpoint equal a run that scans every time. */
+        size_t next_ns = (size_t)llround((t + c->oxford_step_min) * 60.0 * CTG_RATE_HZ);
+        int reported = t + c->oxford_step_min > c->oxford_last_min + 1e-9 || q->n < next_ns;
+        fm_ctg_sinusoidal sin = {0};
+        if (!reported) {
+            ctg_oxford_evaluate(c, k, t, q->mov, q->n_mov, NULL, &q->ox);
+            reported = q->ox.status == FM_CTG_OX_MET;
+        }
+        if (reported && k == full) {
+            ctg_oxford_evaluate(c, k, t, q->mov, q->n_mov, fsin, &q->ox);
+        } else if (reported) {
+            rc = core_sinus(c, k, &sin);
+            if (rc == FM_OK)
+                ctg_oxford_evaluate(c, k, t, q->mov, q->n_mov, &sin, &q->ox);
+        }
+        free(sin.spans);
+        if (k == &own)
+            ctg_core_free(&own);
+        if (rc != FM_OK)
+            return rc;
+        q->ox_have = 1;
+        q->ox_next_min = t + c->oxford_step_min;
+        if (q->ox.status == FM_CTG_OX_MET || t >= c->oxford_last_min - 1e-9)
+            q->ox_complete = 1;
+    }
+    return FM_OK;
+}
+
+static double median_of(const float *v, size_t n)
+{
+    float *t = malloc((n ? n : 1) * sizeof *t);
+    if (!t)
+        return NAN;
+    size_t k = 0;
+    for (size_t i = 0; i < n; i++)
+        if (isfinite(v[i]))
+            t[k++] = v[i];
+    double m = NAN;
+    if (k) {
+        /* insertion sort is fine: at most one value per minute */
+        for (size_t i = 1; i < k; i++) {
+            float x = t[i];
+            size_t j = i;
+            while (j > 0 && t[j - 1] > x) {
+                t[j] = t[j - 1];
+                j--;
+            }
+            t[j] = x;
+        }
+        m = k % 2 ? t[k / 2] : 0.5 * (t[k / 2 - 1] + t[k / 2]);
+    }
+    free(t);
+    return m;
+}
+
+/* Visual-baseline events: the clinician's list (CLINICAL 4.1, 4.2). Accelerations down to the
+ * 10 bpm / 10 s class, flagged FIGO when they meet the class for this gestation. */
+static fm_status visual_events(const fm_ctg_config *c, fm_ctg_result *r, const float *fhr,
+                               double ga)
+{
+    const int preterm = ga < c->preterm_weeks;
+    const double acc_bpm = preterm ? c->figo_acc_preterm_bpm : c->figo_acc_bpm;
+    const double acc_s = preterm ? c->figo_acc_preterm_s : c->figo_acc_s;
+    const ctg_event_rule acc = {+1,
+                                fmin(c->figo_acc_preterm_bpm, c->figo_acc_bpm),
+                                fmin(c->figo_acc_preterm_s, c->figo_acc_s),
+                                0,
+                                0,
+                                c->acc_max_s};
+    const ctg_event_rule dec = {-1, c->figo_dec_bpm, c->figo_dec_s, 0, 0, 0};
+    fm_status rc = ctg_find_events(c, fhr, r->baseline_bpm, r->n, &acc, &r->acc, &r->n_acc);
+    if (rc == FM_OK)
+        rc = ctg_find_events(c, fhr, r->baseline_bpm, r->n, &dec, &r->dec, &r->n_dec);
+    if (rc != FM_OK)
+        return rc;
+    for (size_t i = 0; i < r->n_acc; i++) {
+        fm_ctg_event *e = &r->acc[i];
+        double d = e->end_s - e->start_s;
+        /* classes: 15 bpm / 15 s and 10 bpm / 10 s (CLINICAL 4.1, 4.2) */
+        e->class_bpm = e->amplitude_bpm > c->figo_acc_bpm && d > c->figo_acc_s ? 15 : 10;
+        if (e->amplitude_bpm > acc_bpm && d > acc_s)
+            e->flags |= FM_CTG_EV_FIGO;
+    }
+    for (size_t i = 0; i < r->n_dec; i++) {
+        fm_ctg_event *e = &r->dec[i];
+        double d = e->end_s - e->start_s;
+        e->flags |= FM_CTG_EV_FIGO;
+        /* CLINICAL 3.2: the same excursion measured against the Oxford rule */
+        if ((e->amplitude_bpm > c->ox_dec_deep_bpm && d > c->ox_dec_deep_s) ||
+            (e->amplitude_bpm > c->ox_dec_long_bpm && d > c->ox_dec_long_s))
+            e->flags |= FM_CTG_EV_OXFORD;
+        if (d > c->prolonged_dec_s)
+            e->flags |= FM_CTG_EV_PROLONGED;
+        if (d >= c->nichd_prolonged_dec_s)
+            e->flags |= FM_CTG_EV_NICHD_PROLONGED;
+    }
+    return FM_OK;
+}
+
+static fm_status analyse(fm_ctg *q)
+{
+    const fm_ctg_config *c = &q->cfg;
+    fm_ctg_result *r = &q->res;
+    result_free(r);
+    r->n = q->n;
+    r->duration_s = ctg_s_of(q->n);
+    r->n_epochs = q->n_ep;
+    r->n_minutes = q->n_ep / FM_CTG_EPOCHS_PER_MIN;
+    r->lost_percent = 100.0 - ctg_valid_percent(q->fhr, q->n);
+    r->maternal_samples = q->n_maternal;
+    r->maternal_percent = 100.0 * (double)q->n_maternal / (double)q->n;
+    r->insufficient_signal = !(100.0 - r->lost_percent >= c->min_valid_percent);
+
+    ctg_core k;
+    fm_status rc = ctg_core_run(&k, c, q->fhr, q->n, q->ep_pi, q->n_ep);
+    if (rc != FM_OK)
+        return rc;
+    int assumed;
+    const double ga = ctg_gestation_used(c, &assumed);
+    rc = core_sinus(c, &k, &r->sinusoidal);
+    if (rc == FM_OK)
+        rc = oxford_advance(q, &k, &r->sinusoidal);
+    if (rc != FM_OK) {
+        ctg_core_free(&k);
+        return rc;
+    }
+    /* hand the core's arrays over to the result */
+    r->baseline_fitted_bpm = k.bl_bpm;
+    k.bl_bpm = NULL;
+    r->minute_lost_percent = k.min_lost_pct;
+    k.min_lost_pct = NULL;
+    r->minute_stv_ms = k.min_stv;
+    k.min_stv = NULL;
+    r->minute_range_ms = k.min_range_ms;
+    k.min_range_ms = NULL;
+    r->high_episodes = k.high;
+    r->n_high = k.n_high;
+    k.high = NULL;
+    r->low_episodes = k.low;
+    r->n_low = k.n_low;
+    k.low = NULL;
+    r->ox_acc = k.acc;
+    r->n_ox_acc = k.n_acc;
+    k.acc = NULL;
+    r->ox_dec = k.dec;
+    r->n_ox_dec = k.n_dec;
+    k.dec = NULL;
+    r->stv_ms = k.stv_ms;
+    r->ltv_ms = k.ltv_ms;
+    r->ltv_bpm = k.ltv_bpm;
+    r->n_valid_minutes = k.n_valid_min;
+    r->basal_bpm = k.basal_bpm;
+    r->modified_mode_bpm = isfinite(k.mode_pi) ? ctg_pi_to_bpm(k.mode_pi) : NAN;
+    ctg_core_free(&k);
+
+    r->baseline_bpm = malloc(q->n * sizeof *r->baseline_bpm);
+    r->minute_bandwidth_bpm = malloc((r->n_minutes ? r->n_minutes : 1) * sizeof(float));
+    if (!r->baseline_bpm || !r->minute_bandwidth_bpm)
+        return FM_ENOMEM;
+    rc = ctg_visual_baseline(c, q->fhr, q->n, r->baseline_fitted_bpm, r->baseline_bpm);
+    if (rc == FM_OK)
+        rc = visual_events(c, r, q->fhr, ga);
+    if (rc == FM_OK)
+        rc =
+            ctg_bandwidth(c, q->fhr, q->n, r->dec, r->n_dec, r->minute_bandwidth_bpm, r->n_minutes);
+    if (rc != FM_OK)
+        return rc;
+    r->bandwidth_median_bpm = median_of(r->minute_bandwidth_bpm, r->n_minutes);
+    double bs = 0;
+    size_t bn = 0;
+    for (size_t i = 0; i < q->n; i++)
+        if (isfinite(r->baseline_bpm[i])) {
+            bs += r->baseline_bpm[i];
+            bn++;
+        }
+    /* CLINICAL 4.1: the baseline is given rounded to 5 bpm */
+    r->figo_baseline_bpm = bn ? 5.0 * round(bs / (double)bn / 5.0) : NAN;
+
+    if (q->ox_have) {
+        r->oxford = q->ox;
+        r->oxford.complete = q->ox_complete;
+    } else {
+        memset(&r->oxford, 0, sizeof r->oxford);
+        r->oxford.status = FM_CTG_OX_TOO_SHORT;
+        r->oxford.at_min = NAN;
+        r->oxford.gestation_weeks = ga;
+        r->oxford.basal_bpm = r->oxford.stv_ms = r->oxford.ltv_ms = NAN;
+        r->oxford.high_ltv_ms = r->oxford.valid_percent = NAN;
+        ctg_reason_add(&r->oxford.reasons, "record_too_short",
+                       "record of %.1f min: the first analysis is at %.0f min",
+                       r->duration_s / 60.0, c->oxford_first_min);
+    }
+    ctg_figo_nichd_nst(c, r);
+    return FM_OK;
+}
+
+fm_status fm_ctg_get_result(fm_ctg *q, const fm_ctg_result **out)
+{
+    if (!q || !out)
+        return FM_EINVAL;
+    *out = NULL;
+    if (!q->n)
+        return FM_EEMPTY;
+    if (q->dirty) {
+        fm_status rc = analyse(q);
+        if (rc != FM_OK) {
+            result_free(&q->res);
+            return rc;
+        }
+        q->dirty = 0;
+    }
+    *out = &q->res;
+    return FM_OK;
+}
+
+fm_status fm_ctg_analyze_trace(const fm_trace *t, const fm_ctg_config *cfg, fm_ctg **out)
+{
+    if (!out)
+        return FM_EINVAL;
+    *out = NULL;
+    if (!t || (t->n && (!t->fhr_bpm || !t->state)))
+        return FM_EINVAL;
+    if (!t->n)
+        return FM_EEMPTY;
+    if (t->rate_hz != FM_FHR_RATE_HZ)
+        return FM_ERATE;
+    fm_ctg *q = fm_ctg_create(cfg);
+    if (!q)
+        return cfg ? FM_EINVAL : FM_ENOMEM;
+    fm_status rc = fm_ctg_update(q, t->fhr_bpm, t->state, t->n);
+    for (size_t i = 0; rc == FM_OK && i < t->n_movements; i++)
+        rc = fm_ctg_add_movement(q, t->movements_s[i]);
+    const fm_ctg_result *r;
+    if (rc == FM_OK)
+        rc = fm_ctg_get_result(q, &r);
+    if (rc != FM_OK) {
+        fm_ctg_destroy(q);
+        return rc;
+    }
+    *out = q;
+    return FM_OK;
+}
+
+const char *fm_ctg_figo_name(fm_ctg_figo_class c)
+{
+    switch (c) {
+    case FM_CTG_FIGO_NORMAL: return "normal";
+    case FM_CTG_FIGO_SUSPICIOUS: return "suspicious";
+    case FM_CTG_FIGO_PATHOLOGICAL: return "pathological";
+    default: return "insufficient_signal";
+    }
+}
+
+const char *fm_ctg_nst_name(fm_ctg_nst s)
+{
+    switch (s) {
+    case FM_CTG_NST_REACTIVE: return "reactive";
+    case FM_CTG_NST_NONREACTIVE: return "non_reactive";
+    default: return "insufficient_signal";
+    }
+}
+
+const char *fm_ctg_oxford_name(fm_ctg_oxford_status s)
+{
+    switch (s) {
+    case FM_CTG_OX_MET: return "met";
+    case FM_CTG_OX_NOT_MET: return "not_met";
+    default: return "too_short";
+    }
+}
+
+const char *fm_ctg_shape_name(fm_ctg_shape s)
+{
+    switch (s) {
+    case FM_CTG_SHAPE_ABRUPT: return "abrupt";
+    case FM_CTG_SHAPE_GRADUAL: return "gradual";
+    default: return "none";
+    }
+}
+
+void fm_ctg_result_print(const fm_ctg_result *r, FILE *f)
+{
+    fprintf(f,
+            "ctg: %.1f min, lost %.1f %%, maternal %.1f %%; basal %.1f bpm, FIGO baseline "
+            "%.0f bpm, STV %.2f ms, LTV %.1f ms; %zu acc, %zu dec, sinusoidal %s; Oxford %s "
+            "at %.0f min (%d reasons), FIGO %s, NICHD %d, NST %s\n",
+            r->duration_s / 60.0, r->lost_percent, r->maternal_percent, r->basal_bpm,
+            r->figo_baseline_bpm, r->stv_ms, r->ltv_ms, r->n_acc, r->n_dec,
+            r->sinusoidal.detected ? "yes" : "no", fm_ctg_oxford_name(r->oxford.status),
+            r->oxford.at_min, r->oxford.reasons.n, fm_ctg_figo_name(r->figo), r->nichd_category,
+            fm_ctg_nst_name(r->nst));
+}

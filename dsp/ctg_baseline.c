@@ -1,0 +1,271 @@
+/* The Oxford-style fitted baseline (CLINICAL 3.2): histogram of epoch pulse intervals ->
+ * "modified mode"; epoch series clamped to mode +- 60 ms; 4th-order Butterworth low-pass at
+ * ~0.0017 Hz (epoch rate 16/min), run forward and backward; where the trace stays outside the
+ * clamp band for more than 10 min, the band is widened by 10 ms on that side and the fit redone.
+ * Records longer than local_window_s use a sliding local mode (the same histogram rule on the
+ * surrounding hour), so a 7-hour intrapartum baseline can drift.
+ * Not for the FIGO visual baseline (ctg_visual.c) or events (ctg_events.c). */
+#include <stdlib.h>
+#include <string.h>
+
+#include "ctg_internal.h"
+
+#define HIST_BINS 1300 /* 1-ms bins; 50 bpm = 1200 ms is the longest valid PI (CLINICAL 1) */
+#define EPOCH_RATE_HZ (FM_CTG_EPOCHS_PER_MIN / 60.0)
+#define LOCAL_BLOCK_EPOCHS 32 /* the local mode is refreshed every 2 min */
+
+static int bin_of(float pi)
+{
+    int b = (int)lrintf(pi);
+    return b < 0 ? 0 : b >= HIST_BINS ? HIST_BINS - 1 : b;
+}
+
+/* Modified mode of a histogram (CLINICAL 3.2): smooth [1/4 1/2 1/4]; walking from the slow-rate
+ * (long PI) end, skip the first mode_skip_fraction of the distribution (decelerations live
+ * there), then take the first bin that dominates its mode_peak_halfwidth neighbours on both
+ * sides and either lies near the plain mode or holds a real share; else the plain mode. */
+static double mode_of_hist(const int *h, const fm_ctg_config *c)
+{
+    static const int lo = 1, hi = HIST_BINS - 1;
+    double s[HIST_BINS];
+    double total = 0.0;
+    s[0] = s[HIST_BINS - 1] = 0.0;
+    for (int b = lo; b < hi; b++) {
+        s[b] = 0.25 * h[b - 1] + 0.5 * h[b] + 0.25 * h[b + 1];
+        total += s[b];
+    }
+    if (total <= 0.0)
+        return NAN;
+    int mode = lo;
+    for (int b = lo; b < hi; b++)
+        if (s[b] > s[mode])
+            mode = b;
+    const int w = c->mode_peak_halfwidth_ms;
+    double cum = 0.0;
+    for (int b = hi - 1; b >= lo; b--) {
+        cum += s[b];
+        if (cum / total <= c->mode_skip_fraction)
+            continue;
+        if (s[b] <= 0.0)
+            continue;
+        int peak = 1;
+        for (int k = 1; k <= w && peak; k++) {
+            double l = b - k >= 0 ? s[b - k] : 0.0, r = b + k < HIST_BINS ? s[b + k] : 0.0;
+            if (!(s[b] > r && s[b] >= l))
+                peak = 0;
+        }
+        if (peak &&
+            (fabs((double)(b - mode)) < c->mode_near_ms || s[b] / total > c->mode_min_share))
+            return b;
+    }
+    return mode;
+}
+
+double ctg_modified_mode(const float *pi_ms, size_t n, const fm_ctg_config *c)
+{
+    int *h = calloc(HIST_BINS, sizeof *h);
+    if (!h)
+        return NAN;
+    for (size_t i = 0; i < n; i++)
+        if (isfinite(pi_ms[i]))
+            h[bin_of(pi_ms[i])]++;
+    double m = mode_of_hist(h, c);
+    free(h);
+    return m;
+}
+
+/* 4th-order Butterworth low-pass as two biquads (bilinear transform with pre-warping), each
+ * started in its steady state for the first input so the record's edges do not ring. */
+static void biquads_design(double corner_hz, double rate_hz, double b[2][3], double a[2][3])
+{
+    const double k = tan(M_PI * corner_hz / rate_hz);
+    for (int s = 0; s < 2; s++) {
+        /* pole pair s of the 4th-order prototype: Q = 1 / (2 cos(theta)) */
+        double q = 1.0 / (2.0 * cos(M_PI * (2 * s + 1) / 8.0));
+        double norm = 1.0 / (1.0 + k / q + k * k);
+        b[s][0] = k * k * norm;
+        b[s][1] = 2.0 * b[s][0];
+        b[s][2] = b[s][0];
+        a[s][0] = 1.0;
+        a[s][1] = 2.0 * (k * k - 1.0) * norm;
+        a[s][2] = (1.0 - k / q + k * k) * norm;
+    }
+}
+
+static void filter_pass(double *x, size_t n, double b[2][3], double a[2][3], int reverse)
+{
+    for (int s = 0; s < 2; s++) {
+        double x0 = reverse ? x[n - 1] : x[0];
+        /* transposed direct form II, steady state for a constant input x0 (DC gain 1) */
+        double z2 = (b[s][2] - a[s][2]) * x0;
+        double z1 = (b[s][1] - a[s][1]) * x0 + z2;
+        for (size_t j = 0; j < n; j++) {
+            size_t i = reverse ? n - 1 - j : j;
+            double in = x[i];
+            double y = b[s][0] * in + z1;
+            z1 = b[s][1] * in - a[s][1] * y + z2;
+            z2 = b[s][2] * in - a[s][2] * y;
+            x[i] = y;
+        }
+    }
+}
+
+void ctg_lowpass_filtfilt(double *x, size_t n, double corner_hz, double rate_hz)
+{
+    if (n < 2)
+        return;
+    double b[2][3], a[2][3];
+    biquads_design(corner_hz, rate_hz, b, a);
+    filter_pass(x, n, b, a, 0);
+    filter_pass(x, n, b, a, 1);
+}
+
+/* Per-epoch centre of the clamp band: the global modified mode, or for long records the local
+ * mode of the window centred on each 2-min block. */
+static fm_status clamp_centres(const fm_ctg_config *c, const float *pi, size_t n_ep, double *centre,
+                               double *mode_pi)
+{
+    *mode_pi = ctg_modified_mode(pi, n_ep, c);
+    size_t win = (size_t)(c->local_window_s * EPOCH_RATE_HZ);
+    if (n_ep <= win || win < LOCAL_BLOCK_EPOCHS) {
+        for (size_t e = 0; e < n_ep; e++)
+            centre[e] = *mode_pi;
+        return FM_OK;
+    }
+    int *h = calloc(HIST_BINS, sizeof *h);
+    if (!h)
+        return FM_ENOMEM;
+    size_t lo = 0, hi = 0; /* histogram holds epochs [lo, hi) */
+    for (size_t blk = 0; blk < n_ep; blk += LOCAL_BLOCK_EPOCHS) {
+        size_t mid = blk + LOCAL_BLOCK_EPOCHS / 2;
+        size_t want_lo = mid > win / 2 ? mid - win / 2 : 0;
+        if (want_lo + win > n_ep)
+            want_lo = n_ep - win;
+        size_t want_hi = want_lo + win;
+        for (; hi < want_hi; hi++)
+            if (isfinite(pi[hi]))
+                h[bin_of(pi[hi])]++;
+        for (; lo < want_lo; lo++)
+            if (isfinite(pi[lo]))
+                h[bin_of(pi[lo])]--;
+        double m = mode_of_hist(h, c);
+        if (!isfinite(m))
+            m = *mode_pi;
+        for (size_t e = blk; e < blk + LOCAL_BLOCK_EPOCHS && e < n_ep; e++)
+            centre[e] = m;
+    }
+    free(h);
+    return FM_OK;
+}
+
+/* Clamp, fill lost epochs by linear interpolation (edges held), low-pass forward-backward. */
+static void fit_once(const fm_ctg_config *c, const float *pi, size_t n_ep, const double *centre,
+                     double lo_ms, double hi_ms, double *out)
+{
+    size_t last = (size_t)-1;
+    for (size_t e = 0; e < n_ep; e++) {
+        if (!isfinite(pi[e]))
+            continue;
+        double v = pi[e];
+        if (v < centre[e] - lo_ms)
+            v = centre[e] - lo_ms;
+        if (v > centre[e] + hi_ms)
+            v = centre[e] + hi_ms;
+        out[e] = v;
+        if (last == (size_t)-1) {
+            for (size_t j = 0; j < e; j++)
+                out[j] = v;
+        } else {
+            for (size_t j = last + 1; j < e; j++)
+                out[j] = out[last] + (v - out[last]) * (double)(j - last) / (double)(e - last);
+        }
+        last = e;
+    }
+    for (size_t j = last + 1; j < n_ep; j++)
+        out[j] = out[last];
+    ctg_lowpass_filtfilt(out, n_ep, c->lowpass_corner_hz, EPOCH_RATE_HZ);
+}
+
+/* Longest stretch (s) of valid epochs that all lie beyond the band on one side (sign -1: short
+ * PI, fast side; +1: long PI, slow side); lost epochs neither break nor extend a stretch. */
+static double longest_outside(const float *pi, size_t n_ep, const double *centre, double lo_ms,
+                              double hi_ms, int sign)
+{
+    size_t best = 0, run = 0;
+    for (size_t e = 0; e < n_ep; e++) {
+        if (!isfinite(pi[e]))
+            continue;
+        int out = sign < 0 ? pi[e] < centre[e] - lo_ms : pi[e] > centre[e] + hi_ms;
+        run = out ? run + 1 : 0;
+        if (run > best)
+            best = run;
+    }
+    return (double)best / EPOCH_RATE_HZ;
+}
+
+fm_status ctg_fit_baseline(const fm_ctg_config *c, const float *ep_pi, size_t n_ep, float *bl_pi,
+                           double *mode_pi)
+{
+    *mode_pi = NAN;
+    if (!n_ep)
+        return FM_OK;
+    double *centre = malloc(n_ep * sizeof *centre), *fit = malloc(n_ep * sizeof *fit);
+    if (!centre || !fit) {
+        free(centre);
+        free(fit);
+        return FM_ENOMEM;
+    }
+    fm_status rc = clamp_centres(c, ep_pi, n_ep, centre, mode_pi);
+    if (rc == FM_OK && !isfinite(*mode_pi)) {
+        for (size_t e = 0; e < n_ep; e++)
+            bl_pi[e] = NAN; /* no valid epoch at all */
+    } else if (rc == FM_OK) {
+        double lo = c->clamp_ms, hi = c->clamp_ms;
+        for (;;) {
+            fit_once(c, ep_pi, n_ep, centre, lo, hi, fit);
+            int widened = 0;
+            if (lo + c->widen_ms <= c->widen_max_ms &&
+                longest_outside(ep_pi, n_ep, centre, lo, hi, -1) > c->widen_after_s) {
+                lo += c->widen_ms;
+                widened = 1;
+            }
+            if (hi + c->widen_ms <= c->widen_max_ms &&
+                longest_outside(ep_pi, n_ep, centre, lo, hi, +1) > c->widen_after_s) {
+                hi += c->widen_ms;
+                widened = 1;
+            }
+            if (!widened || c->widen_ms <= 0)
+                break;
+        }
+        for (size_t e = 0; e < n_ep; e++)
+            bl_pi[e] = (float)fit[e];
+    }
+    free(centre);
+    free(fit);
+    return rc;
+}
+
+/* Epoch values sit at epoch centres; samples in between are interpolated linearly. */
+void ctg_epochs_to_samples(const float *bl_pi, size_t n_ep, size_t n, float *bl_bpm)
+{
+    if (!n_ep) {
+        for (size_t i = 0; i < n; i++)
+            bl_bpm[i] = NAN;
+        return;
+    }
+    const double half = (FM_CTG_EPOCH_SAMPLES - 1) / 2.0;
+    for (size_t i = 0; i < n; i++) {
+        double pos = ((double)i - half) / FM_CTG_EPOCH_SAMPLES;
+        double v;
+        if (pos <= 0.0) {
+            v = bl_pi[0];
+        } else if (pos >= (double)(n_ep - 1)) {
+            v = bl_pi[n_ep - 1];
+        } else {
+            size_t e = (size_t)pos;
+            double f = pos - (double)e;
+            v = bl_pi[e] + (bl_pi[e + 1] - bl_pi[e]) * f;
+        }
+        bl_bpm[i] = isfinite(v) && v > 0 ? (float)ctg_pi_to_bpm(v) : NAN;
+    }
+}

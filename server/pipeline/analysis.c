@@ -1,6 +1,8 @@
 /* fm_analysis: see analysis.h. The one place that strings the engine modules together. */
 #include "analysis.h"
 
+#include "ctg_json.h"
+
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -70,10 +72,22 @@ fm_status fm_analysis_load(const char *path, const fm_analysis_opts *o, fm_analy
 
 fm_status fm_analysis_run(fm_analysis *an, char *err, size_t err_len)
 {
-    (void)err;
-    (void)err_len;
     if (!an || !an->trace)
         return FM_EINVAL;
+    if (an->trace->n == 0) {
+        snprintf(err, err_len, "the recording holds no samples");
+        return FM_EEMPTY;
+    }
+    fm_ctg_config cfg;
+    fm_ctg_config_default(&cfg);
+    cfg.gestation_weeks = an->opts.gestation_weeks;
+    fm_ctg_destroy(an->ctg);
+    an->ctg = NULL;
+    fm_status rc = fm_ctg_analyze_trace(an->trace, &cfg, &an->ctg);
+    if (rc != FM_OK) {
+        snprintf(err, err_len, "CTG analysis failed: %s", fm_strerror(rc));
+        return rc;
+    }
     return FM_OK;
 }
 
@@ -108,6 +122,9 @@ void fm_analysis_write_json(const fm_analysis *an, jsonw *w)
     if (t->mhr_bpm)
         jw_floats(w, "mhr", t->mhr_bpm, t->n, 2);
     jw_doubles(w, "movements_s", t->movements_s, t->n_movements, 2);
+    const fm_ctg_result *r = NULL;
+    if (an->ctg && fm_ctg_get_result(an->ctg, &r) == FM_OK)
+        fm_ctg_write_json(r, w);
 }
 
 void fm_analysis_print_summary(const fm_analysis *an, FILE *f)
@@ -115,12 +132,16 @@ void fm_analysis_print_summary(const fm_analysis *an, FILE *f)
     const fm_trace *t = an->trace;
     fprintf(f, "%s: %s %s, %.1f min, signal lost %.1f %%\n", an->source, an->input_kind,
             an->input_format, (double)t->n / t->rate_hz / 60.0, fm_trace_lost_percent(t));
+    const fm_ctg_result *r = NULL;
+    if (an->ctg && fm_ctg_get_result(an->ctg, &r) == FM_OK)
+        fm_ctg_result_print(r, f);
 }
 
 void fm_analysis_destroy(fm_analysis *an)
 {
     if (!an)
         return;
+    fm_ctg_destroy(an->ctg);
     fm_trace_destroy(an->trace);
     free(an);
 }

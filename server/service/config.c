@@ -63,8 +63,8 @@ fm_svc_status fm_config_set_listen(fm_config *c, const char *hp, char *err, size
     }
     if (port) {
         int64_t v;
-        if (parse_i64(port, 1, 65535, &v) != 0) {
-            snprintf(err, err_len, "bad port in '%s' (want HOST:PORT, PORT 1..65535)", hp);
+        if (parse_i64(port, 0, 65535, &v) != 0) {
+            snprintf(err, err_len, "bad port in '%s' (want HOST:PORT, PORT 0..65535)", hp);
             return FM_SVC_INVAL;
         }
         c->port = (int)v;
@@ -86,7 +86,7 @@ typedef struct int_key {
 #define IK(f, lo, hi) {#f, offsetof(fm_config, f), 0, lo, hi}
 #define IK64(f, lo, hi) {#f, offsetof(fm_config, f), 1, lo, hi}
 static const int_key int_keys[] = {
-    IK(port, 1, 65535),
+    IK(port, 0, 65535),
     IK64(max_upload_bytes, 1024, (int64_t)1 << 40),
     IK64(max_json_bytes, 1024, 16 * 1024 * 1024),
     IK(session_ttl_s, 1, 366 * 24 * 3600),

@@ -146,8 +146,10 @@ static void route_login(fm_api *api, fm_store *s, const fm_http_req *req, fm_htt
     snprintf(k_ip, sizeof k_ip, "ip:%s", req->peer);
     snprintf(k_user, sizeof k_user, "user:%.*s", FM_NAME_MAX, name);
     int64_t now = fm_now_ms();
-    if (fm_ratelimit_check(api->login_rl, k_ip, now) != FM_SVC_OK ||
-        fm_ratelimit_check(api->login_rl, k_user, now) != FM_SVC_OK) {
+    if (fm_ratelimit_check(api->login_rl, k_ip, api->cfg->login_ip_max_failures, now) !=
+            FM_SVC_OK ||
+        fm_ratelimit_check(api->login_rl, k_user, api->cfg->login_max_failures, now) !=
+            FM_SVC_OK) {
         fm_api_error(resp, 429, "rate_limited", "too many failed logins, try again later");
         snprintf(resp->header_name, sizeof resp->header_name, "Retry-After:");
         snprintf(resp->header_value, sizeof resp->header_value, "%d", api->cfg->login_window_s);

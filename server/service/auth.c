@@ -135,18 +135,16 @@ typedef struct rl_slot {
 
 struct fm_ratelimit {
     pthread_mutex_t mu;
-    int max_failures;
     int64_t window_ms;
     rl_slot slots[RL_SLOTS];
 };
 
-fm_ratelimit *fm_ratelimit_create(int max_failures, int window_s)
+fm_ratelimit *fm_ratelimit_create(int window_s)
 {
     fm_ratelimit *r = calloc(1, sizeof *r);
     if (!r)
         return NULL;
     pthread_mutex_init(&r->mu, NULL);
-    r->max_failures = max_failures;
     r->window_ms = (int64_t)window_s * 1000;
     return r;
 }
@@ -192,12 +190,13 @@ static rl_slot *find(fm_ratelimit *r, const char *key, int64_t now_ms, int creat
     return victim;
 }
 
-fm_svc_status fm_ratelimit_check(fm_ratelimit *r, const char *key, int64_t now_ms)
+fm_svc_status fm_ratelimit_check(fm_ratelimit *r, const char *key, int max_failures,
+                                 int64_t now_ms)
 {
     pthread_mutex_lock(&r->mu);
     rl_slot *s = find(r, key, now_ms, 0);
     fm_svc_status rc = FM_SVC_OK;
-    if (s && now_ms - s->window_start_ms < r->window_ms && s->failures >= r->max_failures)
+    if (s && now_ms - s->window_start_ms < r->window_ms && s->failures >= max_failures)
         rc = FM_SVC_LIMIT;
     pthread_mutex_unlock(&r->mu);
     return rc;

@@ -47,14 +47,16 @@ typedef struct fm_principal {
 fm_svc_status fm_auth_resolve(fm_store *s, const char *authorization, int64_t now_ms,
                               fm_principal *p);
 
-/* The login rate limiter: per client address and per user name, at most max_failures failed
- * logins per window_s; further attempts are refused until the window has passed. Thread-safe;
- * memory is bounded (a fixed table; the oldest entries are recycled). */
+/* The login rate limiter: per key (a user name, a client address), at most `max_failures`
+ * failed logins per window_s; further attempts are refused until the window has passed.
+ * Thread-safe; memory is bounded (a fixed table; the oldest entries are recycled). */
 typedef struct fm_ratelimit fm_ratelimit;
-fm_ratelimit *fm_ratelimit_create(int max_failures, int window_s);
+fm_ratelimit *fm_ratelimit_create(int window_s);
 void fm_ratelimit_destroy(fm_ratelimit *r);
-/* FM_SVC_OK when an attempt with this key may proceed, FM_SVC_LIMIT when it is locked out. */
-fm_svc_status fm_ratelimit_check(fm_ratelimit *r, const char *key, int64_t now_ms);
+/* FM_SVC_OK when an attempt with this key may proceed, FM_SVC_LIMIT when the key has had
+ * max_failures failures within the window. */
+fm_svc_status fm_ratelimit_check(fm_ratelimit *r, const char *key, int max_failures,
+                                 int64_t now_ms);
 void fm_ratelimit_fail(fm_ratelimit *r, const char *key, int64_t now_ms);
 void fm_ratelimit_clear(fm_ratelimit *r, const char *key);
 

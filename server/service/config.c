@@ -20,6 +20,7 @@ void fm_config_defaults(fm_config *c)
     c->api_workers = 4;
     c->analysis_workers = 1;
     c->login_max_failures = 5;
+    c->login_ip_max_failures = 30; /* a clinic behind one NAT address has many users */
     c->login_window_s = 15 * 60;
     c->http_timeout_s = 30;
     c->max_connections = 0;
@@ -94,6 +95,7 @@ static const int_key int_keys[] = {
     IK(api_workers, 1, 64),
     IK(analysis_workers, 1, 64),
     IK(login_max_failures, 1, 1000),
+    IK(login_ip_max_failures, 1, 100000),
     IK(login_window_s, 1, 24 * 3600),
     IK(http_timeout_s, 1, 3600),
     IK(max_connections, 0, 1000000),

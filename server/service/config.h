@@ -23,7 +23,8 @@ typedef struct fm_config {
     int device_token_ttl_s;     /* device token lifetime */
     int api_workers;            /* threads for requests that touch the store */
     int analysis_workers;       /* threads running the engine on recordings */
-    int login_max_failures;     /* per client address and per user name ... */
+    int login_max_failures;     /* failed logins per user name ... */
+    int login_ip_max_failures;  /* ... and per client address ... */
     int login_window_s;         /* ... within this window */
     int http_timeout_s;         /* idle / slow-client timeout */
     int max_connections;        /* 0 = libwebsockets default (the process fd limit) */

@@ -55,7 +55,7 @@ fm_svc_status fm_server_create(const fm_config *cfg, fm_server **out, char *err,
         goto fail;
     fm_datadir_clean_incoming(cfg->data_dir);
 
-    s->login_rl = fm_ratelimit_create(cfg->login_max_failures, cfg->login_window_s);
+    s->login_rl = fm_ratelimit_create(cfg->login_window_s);
     s->bus = fm_bus_create(4096, wake_loop, s);
     if (!s->login_rl || !s->bus) {
         fm_store_close(st);

@@ -7,5 +7,7 @@
 enum { FM_EXIT_OK = 0, FM_EXIT_INPUT = 1, FM_EXIT_USAGE = 2 };
 
 int cmd_analyze(int argc, char **argv);
+int cmd_user(int argc, char **argv);
+int cmd_serve(int argc, char **argv);
 
 #endif

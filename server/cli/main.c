@@ -11,6 +11,8 @@ static const struct {
     const char *summary;
 } commands[] = {
     {"analyze", cmd_analyze, "turn a Doppler recording or FHR trace into a trace + CTG analysis"},
+    {"serve", cmd_serve, "run the remote monitoring service (HTTP API, live streams)"},
+    {"user", cmd_user, "manage accounts: add, passwd, list, disable, device-token"},
 };
 
 static void usage(FILE *f)

@@ -1,0 +1,28 @@
+/* Helpers shared by the API route files (api.c, api_recordings.c). Not a public interface. */
+#ifndef FM_API_INTERNAL_H
+#define FM_API_INTERNAL_H
+
+#include <cjson/cJSON.h>
+
+#include "access.h"
+#include "api.h"
+
+/* Sets a JSON response from a cJSON tree (consumed). */
+void api_json(fm_http_resp *r, int status, cJSON *j);
+/* Appends an audit entry for the request. */
+void api_audit(fm_store *s, const fm_principal *p, const fm_http_req *req, const char *action,
+               const char *object, int status);
+/* Maps a store error to a 503/500 response. */
+void api_store_error(fm_http_resp *r, fm_svc_status rc);
+/* A patient (user + patient row) as JSON; with_team adds the care team. */
+cJSON *api_patient_json(fm_store *s, const fm_patient *pt, int with_team);
+
+void api_recordings_upload(fm_api *api, fm_store *s, const fm_principal *p,
+                           const fm_http_req *req, fm_http_resp *resp);
+void api_recordings_get(fm_api *api, fm_store *s, const fm_principal *p, const fm_http_req *req,
+                        const char *id, fm_http_resp *resp);
+void api_recordings_list(fm_api *api, fm_store *s, const fm_principal *p,
+                         const fm_http_req *req, const fm_patient *pt, fm_http_resp *resp);
+cJSON *api_recording_json(fm_store *s, const fm_recording *r);
+
+#endif

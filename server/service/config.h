@@ -1,0 +1,42 @@
+/* fm_config: the server's settings. Defaults work with no file at all (127.0.0.1:8080, data in
+ * ./fetalmon-data); a config file of "key = value" lines (# comments) overrides them, and
+ * command-line flags override the file. Not for per-user or per-patient settings (the store). */
+#ifndef FM_CONFIG_H
+#define FM_CONFIG_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "svc.h"
+
+#define FM_PATH_MAX 1024
+
+typedef struct fm_config {
+    char data_dir[FM_PATH_MAX];
+    char listen_host[128];
+    int port;
+    char tls_cert[FM_PATH_MAX]; /* both set: serve HTTPS/WSS only */
+    char tls_key[FM_PATH_MAX];
+    int64_t max_upload_bytes;   /* one uploaded recording */
+    int64_t max_json_bytes;     /* one JSON request body */
+    int session_ttl_s;          /* login session lifetime */
+    int device_token_ttl_s;     /* device token lifetime */
+    int api_workers;            /* threads for requests that touch the store */
+    int analysis_workers;       /* threads running the engine on recordings */
+    int login_max_failures;     /* failed logins per user name ... */
+    int login_ip_max_failures;  /* ... and per client address ... */
+    int login_window_s;         /* ... within this window */
+    int http_timeout_s;         /* idle / slow-client timeout */
+    int max_connections;        /* 0 = libwebsockets default (the process fd limit) */
+} fm_config;
+
+void fm_config_defaults(fm_config *c);
+/* Sets one key from its text value. FM_SVC_INVAL with a message for unknown keys or bad values. */
+fm_svc_status fm_config_set(fm_config *c, const char *key, const char *value, char *err,
+                            size_t err_len);
+/* Reads a config file. FM_SVC_NOTFOUND when it does not exist (callers decide if that is fine). */
+fm_svc_status fm_config_load(fm_config *c, const char *path, char *err, size_t err_len);
+/* "HOST:PORT", ":PORT", "PORT" or "HOST" into listen_host / port. */
+fm_svc_status fm_config_set_listen(fm_config *c, const char *hostport, char *err, size_t err_len);
+
+#endif

@@ -1,0 +1,445 @@
+/* The HTTP protocol of the service on the libwebsockets loop: turns each request into an
+ * fm_http_req, receives bodies with bounded memory (JSON bodies up to max_json_bytes in memory;
+ * uploads streamed to DATA/incoming/ *.part, never held whole), hands the request to an API
+ * worker, and writes the worker's response from WRITEABLE callbacks, one lws_write each.
+ *
+ * On the loop thread only cheap work happens: header parsing, limits, write() of body chunks to
+ * the page cache. Authentication, fsync and every database access are on workers. Requests
+ * refused before a worker sees them (too large, no length, unknown method) are answered here.
+ * Not for routing decisions beyond that (api.c), nor WebSockets. */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "files.h"
+#include "server_internal.h"
+
+enum http_state {
+    ST_IDLE = 0,
+    ST_BODY,        /* receiving the body */
+    ST_WORKER,      /* a worker has the request */
+    ST_HEADERS,     /* response ready: write the headers next */
+    ST_BODY_OUT,    /* writing the response body */
+    ST_REFUSED      /* answered early; remaining body bytes are ignored */
+};
+
+typedef struct http_job http_job;
+
+typedef struct pss {
+    struct lws *wsi;
+    http_job *job;
+    enum http_state state;
+    int upload_fd;    /* streamed upload, -1 when none */
+    int64_t body_expected, body_got;
+    size_t sent;      /* response bytes written */
+    int close_after;  /* body left unread: close instead of keep-alive */
+} pss;
+
+struct http_job {
+    fm_job job;
+    fm_server *srv;
+    pss *owner; /* NULL once the connection closed while a worker had the job (loop thread) */
+    fm_http_req req;
+    fm_http_resp resp;
+};
+
+size_t fm_http_pss_size(void) { return sizeof(pss); }
+
+static void job_free(http_job *j)
+{
+    if (!j)
+        return;
+    free(j->req.body);
+    if (j->req.upload_tmp[0])
+        unlink(j->req.upload_tmp);
+    fm_http_resp_free(&j->resp);
+    free(j);
+}
+
+static void job_run(fm_job *job, void *store)
+{
+    http_job *j = (http_job *)job;
+    fm_api_handle(&j->srv->api, store, &j->req, &j->resp);
+    /* fm_api_handle removed or committed the upload; nothing left for job_free to unlink. */
+    j->req.upload_tmp[0] = 0;
+}
+
+/* Loop thread: a worker finished the request. */
+static void job_done(fm_job *job)
+{
+    http_job *j = (http_job *)job;
+    if (!j->owner) {
+        job_free(j);
+        return;
+    }
+    if (!j->resp.body) /* the worker never ran (shutdown): say so rather than hang */
+        fm_api_error(&j->resp, 503, "unavailable", "the server is shutting down");
+    j->owner->state = ST_HEADERS;
+    lws_callback_on_writable(j->owner->wsi);
+}
+
+/* Answers from the loop thread (no worker involved). */
+static void respond_now(pss *p, int status, const char *code, const char *message)
+{
+    fm_api_error(&p->job->resp, status, code, message);
+    p->state = ST_HEADERS;
+    /* A body still on its way is not read: the connection closes after the answer. */
+    if (p->body_expected > p->body_got)
+        p->close_after = 1;
+    lws_callback_on_writable(p->wsi);
+}
+
+static void dispatch(fm_server *srv, pss *p)
+{
+    p->state = ST_WORKER;
+    p->job->owner = p;
+    srv->n_requests++;
+    if (fm_workq_submit(srv->api_q, &p->job->job) != FM_SVC_OK) {
+        srv->n_refused_busy++;
+        respond_now(p, 503, "busy", "the server is busy, retry shortly");
+    }
+}
+
+static fm_method method_of(int m)
+{
+    switch (m) {
+    case LWSHUMETH_GET: return FM_M_GET;
+    case LWSHUMETH_POST: return FM_M_POST;
+    case LWSHUMETH_DELETE: return FM_M_DELETE;
+    default: return FM_M_OTHER;
+    }
+}
+
+/* Copies ?name=value query arguments we use; marks the request when one is too long. */
+static void copy_args(struct lws *wsi, fm_http_req *r)
+{
+    struct {
+        const char *name;
+        char *dst;
+        size_t cap;
+    } args[] = {
+        {"patient=", r->q_patient, sizeof r->q_patient},
+        {"name=", r->q_name, sizeof r->q_name},
+        {"limit=", r->q_limit, sizeof r->q_limit},
+    };
+    char buf[512];
+    for (int n = 0;; n++) {
+        int flen = lws_hdr_fragment_length(wsi, WSI_TOKEN_HTTP_URI_ARGS, n);
+        if (flen <= 0)
+            break;
+        if (flen >= (int)sizeof buf) {
+            r->q_too_long = 1;
+            continue;
+        }
+        if (lws_hdr_copy_fragment(wsi, buf, sizeof buf, WSI_TOKEN_HTTP_URI_ARGS, n) < 0)
+            break;
+        for (size_t i = 0; i < sizeof args / sizeof args[0]; i++) {
+            size_t kl = strlen(args[i].name);
+            if (strncmp(buf, args[i].name, kl))
+                continue;
+            if (strlen(buf + kl) >= args[i].cap)
+                r->q_too_long = 1;
+            else
+                snprintf(args[i].dst, args[i].cap, "%s", buf + kl);
+        }
+    }
+}
+
+/* -1 when absent or not a number. */
+static int64_t content_length(struct lws *wsi)
+{
+    char buf[32];
+    if (lws_hdr_total_length(wsi, WSI_TOKEN_HTTP_CONTENT_LENGTH) <= 0 ||
+        lws_hdr_copy(wsi, buf, sizeof buf, WSI_TOKEN_HTTP_CONTENT_LENGTH) < 0)
+        return -1;
+    char *end;
+    long long v = strtoll(buf, &end, 10);
+    return end == buf || *end || v < 0 ? -1 : v;
+}
+
+static int open_upload(fm_server *srv, pss *p)
+{
+    char id[17];
+    fm_random_id(id);
+    snprintf(p->job->req.upload_tmp, sizeof p->job->req.upload_tmp, "%s/incoming/%s.part",
+             srv->cfg.data_dir, id);
+    p->upload_fd = open(p->job->req.upload_tmp, O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC, 0600);
+    if (p->upload_fd < 0) {
+        p->job->req.upload_tmp[0] = 0;
+        return -1;
+    }
+    return 0;
+}
+
+/* A new request: everything the worker needs is copied out of lws's header storage now. */
+static int on_http(fm_server *srv, pss *p, struct lws *wsi)
+{
+    p->wsi = wsi;
+    p->state = ST_IDLE;
+    p->upload_fd = -1;
+    p->body_expected = p->body_got = 0;
+    p->sent = 0;
+    p->close_after = 0;
+    p->job = calloc(1, sizeof *p->job);
+    if (!p->job)
+        return -1;
+    p->job->srv = srv;
+    p->job->job.run = job_run;
+    p->job->job.done = job_done;
+    fm_http_req *r = &p->job->req;
+
+    char *uri = NULL;
+    int uri_len = 0;
+    int m = lws_http_get_uri_and_method(wsi, &uri, &uri_len);
+    r->method = m < 0 ? FM_M_OTHER : method_of(m);
+    lws_get_peer_simple(wsi, r->peer, sizeof r->peer);
+    int64_t clen = content_length(wsi);
+    if (clen > 0)
+        p->body_expected = clen;
+
+    if (uri_len <= 0 || uri_len >= (int)sizeof r->path) {
+        respond_now(p, 414, "uri_too_long", "the path is too long");
+        return 0;
+    }
+    memcpy(r->path, uri, (size_t)uri_len);
+    r->path[uri_len] = 0;
+    copy_args(wsi, r);
+    int alen = lws_hdr_total_length(wsi, WSI_TOKEN_HTTP_AUTHORIZATION);
+    if (alen >= (int)sizeof r->authorization)
+        snprintf(r->authorization, sizeof r->authorization, "invalid"); /* answered 401 */
+    else if (alen > 0)
+        lws_hdr_copy(wsi, r->authorization, sizeof r->authorization,
+                     WSI_TOKEN_HTTP_AUTHORIZATION);
+
+    if (!strcmp(r->path, "/health")) {
+        fm_http_resp *o = &p->job->resp;
+        o->status = srv->ready ? 200 : 503;
+        o->body = strdup(srv->ready ? "{\"status\":\"ok\"}" : "{\"status\":\"starting\"}");
+        o->len = o->body ? strlen(o->body) : 0;
+        p->state = ST_HEADERS;
+        lws_callback_on_writable(wsi);
+        return 0;
+    }
+    if (strncmp(r->path, "/api/", 5)) {
+        respond_now(p, 404, "not_found", "no such route");
+        return 0;
+    }
+    if (r->method == FM_M_OTHER) {
+        respond_now(p, 405, "method_not_allowed", "use GET, POST or DELETE");
+        return 0;
+    }
+    if (r->method != FM_M_POST) {
+        dispatch(srv, p);
+        return 0;
+    }
+    /* POST: a body of announced length (no chunked uploads), within its limit. */
+    if (clen < 0) {
+        respond_now(p, 411, "length_required", "a POST needs a Content-Length");
+        p->close_after = 1;
+        return 0;
+    }
+    int upload = !strcmp(r->path, "/api/recordings");
+    int64_t limit = upload ? srv->cfg.max_upload_bytes : srv->cfg.max_json_bytes;
+    if (clen > limit) {
+        respond_now(p, 413, "too_large", upload ? "the recording exceeds the upload limit"
+                                                : "the request body is too large");
+        return 0;
+    }
+    if (upload) {
+        if (!r->authorization[0]) { /* no need to receive a file nobody may send */
+            respond_now(p, 401, "unauthorized", "sign in first (Authorization: Bearer TOKEN)");
+            return 0;
+        }
+        if (open_upload(srv, p) != 0) {
+            respond_now(p, 507, "storage_full", "the recording cannot be received now");
+            return 0;
+        }
+        srv->n_uploads++;
+    } else {
+        r->body = malloc((size_t)clen + 1);
+        if (!r->body) {
+            respond_now(p, 503, "busy", "out of memory");
+            return 0;
+        }
+        r->body[0] = 0;
+    }
+    p->state = ST_BODY;
+    return 0;
+}
+
+static int on_body(fm_server *srv, pss *p, const char *in, size_t len)
+{
+    if (p->state != ST_BODY || !p->job || !len || !in)
+        return 0; /* answered early (the rest of the body is ignored), or an empty body */
+    if (p->body_got + (int64_t)len > p->body_expected)
+        len = (size_t)(p->body_expected - p->body_got); /* lws never gives more; be sure */
+    fm_http_req *r = &p->job->req;
+    if (p->upload_fd >= 0) {
+        /* write() into the page cache: short and non-blocking in practice; the fsync that
+         * makes it durable happens on a worker before the client is answered. */
+        size_t off = 0;
+        while (off < len) {
+            ssize_t n = write(p->upload_fd, in + off, len - off);
+            if (n < 0 && errno == EINTR)
+                continue;
+            if (n <= 0) {
+                close(p->upload_fd);
+                p->upload_fd = -1;
+                unlink(r->upload_tmp);
+                r->upload_tmp[0] = 0;
+                respond_now(p, 507, "storage_full", "the recording could not be written");
+                return 0;
+            }
+            off += (size_t)n;
+        }
+    } else if (r->body) {
+        memcpy(r->body + p->body_got, in, len);
+        r->body[p->body_got + (int64_t)len] = 0;
+    }
+    p->body_got += (int64_t)len;
+    (void)srv;
+    return 0;
+}
+
+static int on_body_done(fm_server *srv, pss *p)
+{
+    if (p->state != ST_BODY || !p->job)
+        return 0;
+    fm_http_req *r = &p->job->req;
+    if (p->upload_fd >= 0) {
+        if (close(p->upload_fd) != 0) {
+            p->upload_fd = -1;
+            respond_now(p, 507, "storage_full", "the recording could not be written");
+            return 0;
+        }
+        p->upload_fd = -1;
+        r->upload_bytes = p->body_got;
+    } else {
+        r->body_len = (size_t)p->body_got;
+    }
+    dispatch(srv, p);
+    return 0;
+}
+
+static int write_headers(fm_server *srv, pss *p, struct lws *wsi)
+{
+    fm_http_resp *o = &p->job->resp;
+    unsigned char *start = srv->wbuf + LWS_PRE, *ptr = start,
+                  *end = srv->wbuf + sizeof srv->wbuf - 1;
+    if (lws_add_http_common_headers(wsi, (unsigned)o->status, "application/json", o->len, &ptr,
+                                    end) ||
+        lws_add_http_header_by_name(wsi, (const unsigned char *)"cache-control:",
+                                    (const unsigned char *)"no-store", 8, &ptr, end) ||
+        lws_add_http_header_by_name(wsi, (const unsigned char *)"x-content-type-options:",
+                                    (const unsigned char *)"nosniff", 7, &ptr, end) ||
+        lws_add_http_header_by_name(wsi, (const unsigned char *)"content-security-policy:",
+                                    (const unsigned char *)"default-src 'none'", 18, &ptr,
+                                    end))
+        return -1;
+    if (o->header_name[0] &&
+        lws_add_http_header_by_name(wsi, (const unsigned char *)o->header_name,
+                                    (const unsigned char *)o->header_value,
+                                    (int)strlen(o->header_value), &ptr, end))
+        return -1;
+    if (p->close_after &&
+        lws_add_http_header_by_name(wsi, (const unsigned char *)"connection:",
+                                    (const unsigned char *)"close", 5, &ptr, end))
+        return -1;
+    if (lws_finalize_write_http_header(wsi, start, &ptr, end))
+        return -1;
+    p->state = ST_BODY_OUT;
+    p->sent = 0;
+    lws_callback_on_writable(wsi);
+    return 0;
+}
+
+/* One chunk of the response body per WRITEABLE; the last one ends the transaction. */
+static int write_body(fm_server *srv, pss *p, struct lws *wsi)
+{
+    fm_http_resp *o = &p->job->resp;
+    size_t left = o->len - p->sent, n = left < FM_WRITE_CHUNK ? left : FM_WRITE_CHUNK;
+    int last = n == left;
+    memcpy(srv->wbuf + LWS_PRE, o->body + p->sent, n);
+    if (lws_write(wsi, srv->wbuf + LWS_PRE, n, last ? LWS_WRITE_HTTP_FINAL : LWS_WRITE_HTTP) !=
+        (int)n)
+        return -1;
+    p->sent += n;
+    if (!last) {
+        lws_callback_on_writable(wsi);
+        return 0;
+    }
+    int close_after = p->close_after;
+    job_free(p->job);
+    p->job = NULL;
+    p->state = ST_IDLE;
+    if (close_after)
+        return -1;
+    return lws_http_transaction_completed(wsi) ? -1 : 0;
+}
+
+/* The connection is gone: a job a worker holds is orphaned (freed when it comes back). */
+static void on_closed(pss *p)
+{
+    if (p->upload_fd >= 0) {
+        close(p->upload_fd);
+        p->upload_fd = -1;
+    }
+    if (!p->job)
+        return;
+    if (p->state == ST_WORKER)
+        p->job->owner = NULL;
+    else
+        job_free(p->job);
+    p->job = NULL;
+    p->state = ST_IDLE;
+}
+
+int fm_http_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
+                     size_t len)
+{
+    pss *p = user;
+    fm_server *srv = lws_context_user(lws_get_context(wsi));
+    switch (reason) {
+    case LWS_CALLBACK_HTTP_BIND_PROTOCOL:
+        if (p) {
+            memset(p, 0, sizeof *p);
+            p->upload_fd = -1;
+        }
+        break;
+    case LWS_CALLBACK_HTTP:
+        if (p->job) /* a pipelined request before the previous answer: not supported */
+            return -1;
+        return on_http(srv, p, wsi);
+    case LWS_CALLBACK_HTTP_BODY:
+        return on_body(srv, p, in, len);
+    case LWS_CALLBACK_HTTP_BODY_COMPLETION:
+        return on_body_done(srv, p);
+    case LWS_CALLBACK_HTTP_WRITEABLE:
+        if (!p || !p->job)
+            return 0;
+        if (p->state == ST_HEADERS)
+            return write_headers(srv, p, wsi);
+        if (p->state == ST_BODY_OUT)
+            return write_body(srv, p, wsi);
+        return 0;
+    case LWS_CALLBACK_CLOSED_HTTP:
+    case LWS_CALLBACK_HTTP_DROP_PROTOCOL:
+        if (p)
+            on_closed(p);
+        break;
+    case LWS_CALLBACK_EVENT_WAIT_CANCELLED:
+        /* Woken by a worker or the bus (lws_cancel_service). */
+        if (srv && srv->api_q) {
+            fm_workq_drain(srv->api_q);
+            fm_workq_drain(srv->analysis_q);
+            fm_bus_dispatch(srv->bus);
+        }
+        break;
+    default:
+        break;
+    }
+    return lws_callback_http_dummy(wsi, reason, user, in, len);
+}

@@ -1,0 +1,176 @@
+/* fm_server: see server.h. Wires the config, store, worker pools, bus and the libwebsockets
+ * context together; the protocols themselves live in http.c (and the WebSocket files). */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "files.h"
+#include "server_internal.h"
+
+/* Called from worker threads (and the bus) when there is something for the loop to pick up. */
+static void wake_loop(void *user)
+{
+    fm_server *s = user;
+    if (s->ctx)
+        lws_cancel_service(s->ctx);
+}
+
+static const struct lws_protocols protocols_proto[] = {
+    {"fm-http", fm_http_callback, 0, 0, 0, NULL, 0},
+    {NULL, NULL, 0, 0, 0, NULL, 0},
+};
+
+/* Every URL goes to the fm-http protocol callback (the API; the web app's files later). */
+static const struct lws_http_mount mount_root = {
+    .mountpoint = "/",
+    .mountpoint_len = 1,
+    .origin_protocol = LWSMPRO_CALLBACK,
+    .protocol = "fm-http",
+};
+
+static void requeue(void *ctx, const fm_recording *r)
+{
+    fm_server *s = ctx;
+    fm_api_queue_analysis(&s->api, r->id);
+}
+
+fm_svc_status fm_server_create(const fm_config *cfg, fm_server **out, char *err, size_t err_len)
+{
+    *out = NULL;
+    fm_server *s = calloc(1, sizeof *s);
+    if (!s)
+        return FM_SVC_NOMEM;
+    s->cfg = *cfg;
+    fm_svc_status rc = fm_auth_init();
+    if (rc != FM_SVC_OK) {
+        snprintf(err, err_len, "cannot initialise libsodium");
+        goto fail;
+    }
+    if ((rc = fm_datadir_prepare(cfg->data_dir, err, err_len)) != FM_SVC_OK)
+        goto fail;
+    /* Opening once here runs the migrations before any worker connects, and lists the
+     * recordings a crash left unanalysed. */
+    fm_store *st = NULL;
+    if ((rc = fm_store_open(cfg->data_dir, &st, err, err_len)) != FM_SVC_OK)
+        goto fail;
+    fm_datadir_clean_incoming(cfg->data_dir);
+
+    s->login_rl = fm_ratelimit_create(cfg->login_window_s);
+    s->bus = fm_bus_create(4096, wake_loop, s);
+    if (!s->login_rl || !s->bus) {
+        fm_store_close(st);
+        rc = FM_SVC_NOMEM;
+        goto fail;
+    }
+
+    static struct lws_protocols protocols[sizeof protocols_proto / sizeof protocols_proto[0]];
+    memcpy(protocols, protocols_proto, sizeof protocols);
+    protocols[0].per_session_data_size = fm_http_pss_size();
+
+    struct lws_context_creation_info info;
+    memset(&info, 0, sizeof info);
+    info.port = cfg->port;
+    info.iface = cfg->listen_host;
+    info.protocols = protocols;
+    info.mounts = &mount_root;
+    info.user = s;
+    info.timeout_secs = (unsigned)cfg->http_timeout_s;
+    info.keepalive_timeout = cfg->http_timeout_s;
+    info.options = LWS_SERVER_OPTION_VALIDATE_UTF8 | LWS_SERVER_OPTION_DISABLE_IPV6;
+    if (cfg->max_connections)
+        info.fd_limit_per_thread = (unsigned)cfg->max_connections;
+    if (cfg->tls_cert[0] && cfg->tls_key[0]) {
+        info.options |= LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT;
+        info.ssl_cert_filepath = cfg->tls_cert;
+        info.ssl_private_key_filepath = cfg->tls_key;
+    }
+    lws_set_log_level(LLL_ERR, NULL);
+    s->ctx = lws_create_context(&info);
+    if (!s->ctx) {
+        snprintf(err, err_len, "cannot listen on %s:%d (in use, or bad address/certificate)",
+                 cfg->listen_host, cfg->port);
+        fm_store_close(st);
+        rc = FM_SVC_IO;
+        goto fail;
+    }
+    s->vhost = lws_get_vhost_by_name(s->ctx, "default");
+
+    s->api.cfg = &s->cfg;
+    s->api.login_rl = s->login_rl;
+    s->api.bus = s->bus;
+    fm_workq_config wc = {
+        .threads = cfg->api_workers,
+        .max_pending = 1024,
+        .thread_init = fm_api_worker_init,
+        .thread_fini = fm_api_worker_fini,
+        .user = &s->api,
+        .wake = wake_loop,
+        .wake_user = s,
+    };
+    s->api_q = fm_workq_create(&wc);
+    wc.threads = cfg->analysis_workers;
+    wc.max_pending = 100000;
+    s->analysis_q = fm_workq_create(&wc);
+    if (!s->api_q || !s->analysis_q) {
+        fm_store_close(st);
+        rc = FM_SVC_NOMEM;
+        goto fail;
+    }
+    s->api.analysis = s->analysis_q;
+    fm_store_recording_unfinished(st, requeue, s);
+    fm_store_token_purge(st, fm_now_ms() - 24LL * 3600 * 1000);
+    fm_store_close(st);
+    s->ready = 1;
+    *out = s;
+    return FM_SVC_OK;
+fail:
+    fm_server_destroy(s);
+    return rc;
+}
+
+int fm_server_port(const fm_server *s)
+{
+    return s->vhost ? lws_get_vhost_listen_port(s->vhost) : s->cfg.port;
+}
+
+int fm_server_run(fm_server *s)
+{
+    while (!s->stop) {
+        if (lws_service(s->ctx, 0) < 0)
+            return -1;
+    }
+    return 0;
+}
+
+void fm_server_stop(fm_server *s)
+{
+    s->stop = 1;
+    if (s->ctx)
+        lws_cancel_service(s->ctx);
+}
+
+/* Shutdown order matters: workers first (they finish the requests and durable writes in hand;
+ * queued analyses stay "queued" in the store and resume at the next start), then their
+ * results are handed to their connections, then the context closes every socket and frees the
+ * per-connection state. */
+void fm_server_destroy(fm_server *s)
+{
+    if (!s)
+        return;
+    if (s->api_q)
+        fm_workq_stop(s->api_q, 1);
+    if (s->analysis_q)
+        fm_workq_stop(s->analysis_q, 0);
+    if (s->api_q)
+        fm_workq_drain(s->api_q);
+    if (s->analysis_q)
+        fm_workq_drain(s->analysis_q);
+    if (s->ctx)
+        lws_context_destroy(s->ctx);
+    s->ctx = NULL;
+    fm_workq_destroy(s->api_q);
+    fm_workq_destroy(s->analysis_q);
+    fm_bus_destroy(s->bus);
+    fm_ratelimit_destroy(s->login_rl);
+    free(s);
+}

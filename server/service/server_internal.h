@@ -1,0 +1,37 @@
+/* The server object as the libwebsockets glue files see it (server.c, http.c; later live.c and
+ * ingest.c). Not a public interface: the program uses server.h. */
+#ifndef FM_SERVER_INTERNAL_H
+#define FM_SERVER_INTERNAL_H
+
+#include <libwebsockets.h>
+#include <signal.h>
+
+#include "api.h"
+#include "server.h"
+
+#define FM_WRITE_CHUNK 16384
+
+struct fm_server {
+    fm_config cfg;
+    struct lws_context *ctx;
+    struct lws_vhost *vhost;
+    fm_workq *api_q;      /* requests that touch the store */
+    fm_workq *analysis_q; /* the engine on recordings */
+    fm_bus *bus;
+    fm_ratelimit *login_rl;
+    fm_api api;
+    volatile sig_atomic_t stop;
+    int ready;
+    /* Loop-thread only: one buffer for every HTTP write (one lws_write per callback). */
+    unsigned char wbuf[LWS_PRE + FM_WRITE_CHUNK];
+    /* Metrics (loop thread). */
+    uint64_t n_requests, n_refused_busy, n_uploads;
+    int64_t upload_bytes_in_flight;
+};
+
+/* The HTTP protocol (http.c). */
+int fm_http_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
+                     size_t len);
+size_t fm_http_pss_size(void);
+
+#endif

@@ -1,0 +1,935 @@
+/* The SQLite backend of fm_store: one database file (DATA/fetalmon.db) in WAL mode with
+ * synchronous=FULL, so a commit that returned is on disk (what the server acknowledges must
+ * survive SIGKILL and power loss). Schema migrations run in order at open, keyed by
+ * PRAGMA user_version. Every statement is prepared once per connection and reused.
+ *
+ * All SQL of the service lives here. Not for file bytes (recordings, analysis JSON), which the
+ * callers keep as files beside the database. */
+#include <math.h>
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "store_backend.h"
+
+/* Migrations: entry i takes the schema from version i to i + 1. Never edit a shipped entry;
+ * append a new one. */
+static const char *const migrations[] = {
+    "CREATE TABLE users(id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE,"
+    " display_name TEXT NOT NULL DEFAULT '',"
+    " role TEXT NOT NULL CHECK(role IN ('patient','clinician','admin')),"
+    " pw_hash TEXT NOT NULL, disabled INTEGER NOT NULL DEFAULT 0, created_ms INTEGER NOT NULL);"
+    "CREATE TABLE patients(user_id INTEGER PRIMARY KEY REFERENCES users(id),"
+    " hospital_id TEXT NOT NULL DEFAULT '', due_date TEXT NOT NULL DEFAULT '',"
+    " risk_notes TEXT NOT NULL DEFAULT '');"
+    "CREATE TABLE care_team(patient_id INTEGER NOT NULL REFERENCES users(id),"
+    " clinician_id INTEGER NOT NULL REFERENCES users(id),"
+    " PRIMARY KEY(patient_id, clinician_id)) WITHOUT ROWID;"
+    "CREATE INDEX care_by_clinician ON care_team(clinician_id, patient_id);"
+    "CREATE TABLE tokens(hash BLOB PRIMARY KEY, user_id INTEGER NOT NULL REFERENCES users(id),"
+    " kind INTEGER NOT NULL, patient_id INTEGER NOT NULL DEFAULT 0, created_ms INTEGER NOT NULL,"
+    " expires_ms INTEGER NOT NULL, revoked INTEGER NOT NULL DEFAULT 0) WITHOUT ROWID;"
+    "CREATE INDEX tokens_by_user ON tokens(user_id);"
+    "CREATE TABLE recordings(id TEXT PRIMARY KEY, patient_id INTEGER NOT NULL REFERENCES users(id),"
+    " uploaded_by INTEGER NOT NULL, created_ms INTEGER NOT NULL, kind TEXT NOT NULL,"
+    " source_name TEXT NOT NULL, file TEXT NOT NULL, size_bytes INTEGER NOT NULL,"
+    " status INTEGER NOT NULL, progress REAL NOT NULL DEFAULT 0, error TEXT NOT NULL DEFAULT '',"
+    " analysis_file TEXT NOT NULL DEFAULT '', updated_ms INTEGER NOT NULL);"
+    "CREATE INDEX recordings_by_patient ON recordings(patient_id, created_ms);"
+    "CREATE INDEX recordings_unfinished ON recordings(status) WHERE status < 2;"
+    "CREATE TABLE samples(recording_id TEXT NOT NULL, k INTEGER NOT NULL, fhr_bpm REAL,"
+    " quality REAL NOT NULL, state INTEGER NOT NULL, PRIMARY KEY(recording_id, k)) WITHOUT ROWID;"
+    "CREATE TABLE readings(id INTEGER PRIMARY KEY,"
+    " recording_id TEXT NOT NULL REFERENCES recordings(id),"
+    " clinician_id INTEGER NOT NULL REFERENCES users(id), category TEXT NOT NULL,"
+    " text TEXT NOT NULL, signed_ms INTEGER NOT NULL);"
+    "CREATE INDEX readings_by_recording ON readings(recording_id);"
+    "CREATE TABLE alerts(id INTEGER PRIMARY KEY, patient_id INTEGER NOT NULL REFERENCES users(id),"
+    " recording_id TEXT NOT NULL DEFAULT '', rule TEXT NOT NULL, priority TEXT NOT NULL,"
+    " state TEXT NOT NULL, t_from_s REAL, t_to_s REAL, created_ms INTEGER NOT NULL,"
+    " ack_by INTEGER NOT NULL DEFAULT 0, ack_ms INTEGER NOT NULL DEFAULT 0);"
+    "CREATE INDEX alerts_by_patient ON alerts(patient_id, created_ms);"
+    "CREATE TABLE audit(id INTEGER PRIMARY KEY, t_ms INTEGER NOT NULL, actor_id INTEGER NOT NULL,"
+    " actor TEXT NOT NULL, action TEXT NOT NULL, object TEXT NOT NULL, peer TEXT NOT NULL,"
+    " status INTEGER NOT NULL);",
+};
+
+enum {
+    S_USER_ADD,
+    S_USER_BY_NAME,
+    S_USER_BY_ID,
+    S_USER_SET_PW,
+    S_USER_SET_DISABLED,
+    S_USER_LIST,
+    S_PATIENT_PUT,
+    S_PATIENT_GET,
+    S_CARE_LINK,
+    S_CARE_CHECK,
+    S_PATIENT_LIST_ALL,
+    S_PATIENT_LIST_OF,
+    S_CARE_TEAM,
+    S_TOKEN_ADD,
+    S_TOKEN_GET,
+    S_TOKEN_REVOKE,
+    S_TOKEN_REVOKE_USER,
+    S_TOKEN_PURGE,
+    S_REC_ADD,
+    S_REC_GET,
+    S_REC_SET_STATUS,
+    S_REC_LIST,
+    S_REC_UNFINISHED,
+    S_SAMPLE_ADD,
+    S_SAMPLE_READ,
+    S_READING_ADD,
+    S_READING_LIST,
+    S_ALERT_ADD,
+    S_ALERT_ACK,
+    S_ALERT_LIST,
+    S_AUDIT_ADD,
+    S_AUDIT_LIST,
+    S_BEGIN,
+    S_COMMIT,
+    S_ROLLBACK,
+    S_COUNT
+};
+
+#define USER_COLS "u.id, u.name, u.display_name, u.role, u.disabled, u.created_ms"
+#define PATIENT_COLS "u.id, u.name, u.display_name, p.hospital_id, p.due_date, p.risk_notes"
+#define REC_COLS                                                                               \
+    "id, patient_id, uploaded_by, created_ms, kind, source_name, file, size_bytes, status,"    \
+    " progress, error, analysis_file, updated_ms"
+
+static const char *const sql[S_COUNT] = {
+    [S_USER_ADD] = "INSERT INTO users(name, display_name, role, pw_hash, disabled, created_ms)"
+                   " VALUES(?1, ?2, ?3, ?4, ?5, ?6)",
+    [S_USER_BY_NAME] = "SELECT " USER_COLS ", u.pw_hash FROM users u WHERE u.name = ?1",
+    [S_USER_BY_ID] = "SELECT " USER_COLS ", u.pw_hash FROM users u WHERE u.id = ?1",
+    [S_USER_SET_PW] = "UPDATE users SET pw_hash = ?2 WHERE id = ?1",
+    [S_USER_SET_DISABLED] = "UPDATE users SET disabled = ?2 WHERE id = ?1",
+    [S_USER_LIST] = "SELECT " USER_COLS ", '' FROM users u ORDER BY u.name",
+    [S_PATIENT_PUT] = "INSERT INTO patients(user_id, hospital_id, due_date, risk_notes)"
+                      " VALUES(?1, ?2, ?3, ?4) ON CONFLICT(user_id) DO UPDATE SET"
+                      " hospital_id = ?2, due_date = ?3, risk_notes = ?4",
+    [S_PATIENT_GET] = "SELECT " PATIENT_COLS " FROM patients p JOIN users u ON u.id = p.user_id"
+                      " WHERE p.user_id = ?1",
+    [S_CARE_LINK] = "INSERT OR IGNORE INTO care_team(patient_id, clinician_id) VALUES(?1, ?2)",
+    [S_CARE_CHECK] = "SELECT 1 FROM care_team WHERE patient_id = ?1 AND clinician_id = ?2",
+    [S_PATIENT_LIST_ALL] = "SELECT " PATIENT_COLS " FROM patients p"
+                           " JOIN users u ON u.id = p.user_id ORDER BY u.name",
+    [S_PATIENT_LIST_OF] = "SELECT " PATIENT_COLS " FROM care_team c"
+                          " JOIN patients p ON p.user_id = c.patient_id"
+                          " JOIN users u ON u.id = p.user_id WHERE c.clinician_id = ?1"
+                          " ORDER BY u.name",
+    [S_CARE_TEAM] = "SELECT " USER_COLS ", '' FROM care_team c JOIN users u"
+                    " ON u.id = c.clinician_id WHERE c.patient_id = ?1 ORDER BY u.name",
+    [S_TOKEN_ADD] = "INSERT INTO tokens(hash, user_id, kind, patient_id, created_ms, expires_ms)"
+                    " VALUES(?1, ?2, ?3, ?4, ?5, ?6)",
+    [S_TOKEN_GET] = "SELECT t.user_id, t.kind, t.patient_id, t.created_ms, t.expires_ms"
+                    " FROM tokens t JOIN users u ON u.id = t.user_id"
+                    " WHERE t.hash = ?1 AND t.revoked = 0 AND t.expires_ms > ?2"
+                    " AND u.disabled = 0",
+    [S_TOKEN_REVOKE] = "UPDATE tokens SET revoked = 1 WHERE hash = ?1",
+    [S_TOKEN_REVOKE_USER] = "UPDATE tokens SET revoked = 1 WHERE user_id = ?1",
+    [S_TOKEN_PURGE] = "DELETE FROM tokens WHERE expires_ms < ?1 OR (revoked = 1 AND"
+                      " created_ms < ?1)",
+    [S_REC_ADD] = "INSERT INTO recordings(" REC_COLS ") VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8,"
+                  " ?9, ?10, ?11, ?12, ?13)",
+    [S_REC_GET] = "SELECT " REC_COLS " FROM recordings WHERE id = ?1",
+    [S_REC_SET_STATUS] = "UPDATE recordings SET status = ?2, progress = ?3, error = ?4,"
+                         " analysis_file = COALESCE(?5, analysis_file), updated_ms = ?6"
+                         " WHERE id = ?1",
+    [S_REC_LIST] = "SELECT " REC_COLS " FROM recordings WHERE patient_id = ?1"
+                   " ORDER BY created_ms DESC, id",
+    [S_REC_UNFINISHED] = "SELECT " REC_COLS " FROM recordings WHERE status < 2"
+                         " ORDER BY created_ms",
+    [S_SAMPLE_ADD] = "INSERT OR REPLACE INTO samples(recording_id, k, fhr_bpm, quality, state)"
+                     " VALUES(?1, ?2, ?3, ?4, ?5)",
+    [S_SAMPLE_READ] = "SELECT k, fhr_bpm, quality, state FROM samples WHERE recording_id = ?1"
+                      " AND k >= ?2 AND k < ?3 ORDER BY k",
+    [S_READING_ADD] = "INSERT INTO readings(recording_id, clinician_id, category, text,"
+                      " signed_ms) VALUES(?1, ?2, ?3, ?4, ?5)",
+    [S_READING_LIST] = "SELECT id, recording_id, clinician_id, category, text, signed_ms"
+                       " FROM readings WHERE recording_id = ?1 ORDER BY signed_ms, id",
+    [S_ALERT_ADD] = "INSERT INTO alerts(patient_id, recording_id, rule, priority, state,"
+                    " t_from_s, t_to_s, created_ms) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+    [S_ALERT_ACK] = "UPDATE alerts SET state = 'acknowledged', ack_by = ?2, ack_ms = ?3"
+                    " WHERE id = ?1 AND state = 'raised'",
+    [S_ALERT_LIST] = "SELECT id, patient_id, recording_id, rule, priority, state, t_from_s,"
+                     " t_to_s, created_ms, ack_by, ack_ms FROM alerts WHERE patient_id = ?1"
+                     " ORDER BY created_ms DESC, id DESC",
+    [S_AUDIT_ADD] = "INSERT INTO audit(t_ms, actor_id, actor, action, object, peer, status)"
+                    " VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+    [S_AUDIT_LIST] = "SELECT t_ms, actor_id, actor, action, object, peer, status FROM audit"
+                     " ORDER BY id DESC LIMIT ?1",
+    [S_BEGIN] = "BEGIN IMMEDIATE",
+    [S_COMMIT] = "COMMIT",
+    [S_ROLLBACK] = "ROLLBACK",
+};
+
+typedef struct sq {
+    sqlite3 *db;
+    sqlite3_stmt *st[S_COUNT];
+} sq;
+
+#define DB(s) (((sq *)(s)->impl)->db)
+
+static fm_svc_status map_rc(int rc)
+{
+    switch (rc & 0xff) {
+    case SQLITE_OK:
+    case SQLITE_DONE:
+    case SQLITE_ROW: return FM_SVC_OK;
+    case SQLITE_CONSTRAINT: return FM_SVC_EXISTS;
+    case SQLITE_BUSY:
+    case SQLITE_LOCKED: return FM_SVC_BUSY;
+    case SQLITE_NOMEM: return FM_SVC_NOMEM;
+    case SQLITE_TOOBIG:
+    case SQLITE_FULL: return FM_SVC_LIMIT;
+    default: return FM_SVC_IO;
+    }
+}
+
+/* The prepared statement `which`, reset and unbound, ready for new bindings; NULL on error. */
+static sqlite3_stmt *stmt(fm_store *s, int which)
+{
+    sq *q = s->impl;
+    if (!q->st[which]) {
+        if (sqlite3_prepare_v3(q->db, sql[which], -1, SQLITE_PREPARE_PERSISTENT, &q->st[which],
+                               NULL) != SQLITE_OK)
+            return NULL;
+    }
+    sqlite3_reset(q->st[which]);
+    sqlite3_clear_bindings(q->st[which]);
+    return q->st[which];
+}
+
+/* Runs a statement that returns no rows. */
+static fm_svc_status run(sqlite3_stmt *st)
+{
+    if (!st)
+        return FM_SVC_IO;
+    int rc = sqlite3_step(st);
+    fm_svc_status r = rc == SQLITE_DONE ? FM_SVC_OK : map_rc(rc);
+    sqlite3_reset(st);
+    return r;
+}
+
+static void col_text(sqlite3_stmt *st, int i, char *dst, size_t cap)
+{
+    const unsigned char *t = sqlite3_column_text(st, i);
+    snprintf(dst, cap, "%s", t ? (const char *)t : "");
+}
+
+static void bind_str(sqlite3_stmt *st, int i, const char *v)
+{
+    sqlite3_bind_text(st, i, v ? v : "", -1, SQLITE_TRANSIENT);
+}
+
+static void read_user(sqlite3_stmt *st, fm_user *u)
+{
+    memset(u, 0, sizeof *u);
+    u->id = sqlite3_column_int64(st, 0);
+    col_text(st, 1, u->name, sizeof u->name);
+    col_text(st, 2, u->display_name, sizeof u->display_name);
+    u->role = fm_role_parse((const char *)sqlite3_column_text(st, 3));
+    u->disabled = sqlite3_column_int(st, 4);
+    u->created_ms = sqlite3_column_int64(st, 5);
+}
+
+static void read_patient(sqlite3_stmt *st, fm_patient *p)
+{
+    memset(p, 0, sizeof *p);
+    p->user_id = sqlite3_column_int64(st, 0);
+    col_text(st, 1, p->name, sizeof p->name);
+    col_text(st, 2, p->display_name, sizeof p->display_name);
+    col_text(st, 3, p->hospital_id, sizeof p->hospital_id);
+    col_text(st, 4, p->due_date, sizeof p->due_date);
+    col_text(st, 5, p->risk_notes, sizeof p->risk_notes);
+}
+
+static void read_recording(sqlite3_stmt *st, fm_recording *r)
+{
+    memset(r, 0, sizeof *r);
+    col_text(st, 0, r->id, sizeof r->id);
+    r->patient_id = sqlite3_column_int64(st, 1);
+    r->uploaded_by = sqlite3_column_int64(st, 2);
+    r->created_ms = sqlite3_column_int64(st, 3);
+    col_text(st, 4, r->kind, sizeof r->kind);
+    col_text(st, 5, r->source_name, sizeof r->source_name);
+    col_text(st, 6, r->file, sizeof r->file);
+    r->size_bytes = sqlite3_column_int64(st, 7);
+    r->status = (fm_rec_status)sqlite3_column_int(st, 8);
+    r->progress = sqlite3_column_double(st, 9);
+    col_text(st, 10, r->error, sizeof r->error);
+    col_text(st, 11, r->analysis_file, sizeof r->analysis_file);
+    r->updated_ms = sqlite3_column_int64(st, 12);
+}
+
+/* Runs a one-row query: FM_SVC_OK with the row current (caller reads, then resets),
+ * FM_SVC_NOTFOUND, or an error. */
+static fm_svc_status step_row(sqlite3_stmt *st)
+{
+    if (!st)
+        return FM_SVC_IO;
+    int rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW)
+        return FM_SVC_OK;
+    sqlite3_reset(st);
+    return rc == SQLITE_DONE ? FM_SVC_NOTFOUND : map_rc(rc);
+}
+
+/* ---- users ---- */
+
+static fm_svc_status sq_user_add(fm_store *s, const fm_user *u, const char *h, int64_t *id)
+{
+    sqlite3_stmt *st = stmt(s, S_USER_ADD);
+    if (!st)
+        return FM_SVC_IO;
+    bind_str(st, 1, u->name);
+    bind_str(st, 2, u->display_name);
+    bind_str(st, 3, fm_role_name(u->role));
+    bind_str(st, 4, h);
+    sqlite3_bind_int(st, 5, u->disabled);
+    sqlite3_bind_int64(st, 6, u->created_ms ? u->created_ms : fm_now_ms());
+    fm_svc_status r = run(st);
+    if (r == FM_SVC_OK && id)
+        *id = sqlite3_last_insert_rowid(DB(s));
+    return r;
+}
+
+static fm_svc_status user_row(sqlite3_stmt *st, fm_user *u, char *h, size_t hl)
+{
+    fm_svc_status r = step_row(st);
+    if (r != FM_SVC_OK)
+        return r;
+    read_user(st, u);
+    if (h)
+        col_text(st, 6, h, hl);
+    sqlite3_reset(st);
+    return FM_SVC_OK;
+}
+
+static fm_svc_status sq_user_by_name(fm_store *s, const char *name, fm_user *u, char *h,
+                                     size_t hl)
+{
+    sqlite3_stmt *st = stmt(s, S_USER_BY_NAME);
+    if (!st)
+        return FM_SVC_IO;
+    bind_str(st, 1, name);
+    return user_row(st, u, h, hl);
+}
+
+static fm_svc_status sq_user_by_id(fm_store *s, int64_t id, fm_user *u)
+{
+    sqlite3_stmt *st = stmt(s, S_USER_BY_ID);
+    if (!st)
+        return FM_SVC_IO;
+    sqlite3_bind_int64(st, 1, id);
+    return user_row(st, u, NULL, 0);
+}
+
+static fm_svc_status update_one(fm_store *s, sqlite3_stmt *st)
+{
+    fm_svc_status r = run(st);
+    if (r == FM_SVC_OK && sqlite3_changes(DB(s)) == 0)
+        return FM_SVC_NOTFOUND;
+    return r;
+}
+
+static fm_svc_status sq_user_set_password(fm_store *s, int64_t id, const char *h)
+{
+    sqlite3_stmt *st = stmt(s, S_USER_SET_PW);
+    if (!st)
+        return FM_SVC_IO;
+    sqlite3_bind_int64(st, 1, id);
+    bind_str(st, 2, h);
+    return update_one(s, st);
+}
+
+static fm_svc_status sq_user_set_disabled(fm_store *s, int64_t id, int disabled)
+{
+    sqlite3_stmt *st = stmt(s, S_USER_SET_DISABLED);
+    if (!st)
+        return FM_SVC_IO;
+    sqlite3_bind_int64(st, 1, id);
+    sqlite3_bind_int(st, 2, disabled);
+    return update_one(s, st);
+}
+
+/* Steps through all rows of a prepared query, calling `each` for every row. */
+static fm_svc_status each_row(sqlite3_stmt *st, void (*each)(sqlite3_stmt *, void *), void *ctx)
+{
+    if (!st)
+        return FM_SVC_IO;
+    int rc;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW)
+        each(st, ctx);
+    sqlite3_reset(st);
+    return rc == SQLITE_DONE ? FM_SVC_OK : map_rc(rc);
+}
+
+typedef struct cbpair {
+    void *cb;
+    void *ctx;
+} cbpair;
+
+static void each_user(sqlite3_stmt *st, void *c)
+{
+    cbpair *p = c;
+    fm_user u;
+    read_user(st, &u);
+    ((fm_user_cb)p->cb)(p->ctx, &u);
+}
+
+static fm_svc_status sq_user_list(fm_store *s, fm_user_cb cb, void *ctx)
+{
+    cbpair p = {(void *)cb, ctx};
+    return each_row(stmt(s, S_USER_LIST), each_user, &p);
+}
+
+/* ---- patients and care teams ---- */
+
+static fm_svc_status sq_patient_put(fm_store *s, const fm_patient *p)
+{
+    sqlite3_stmt *st = stmt(s, S_PATIENT_PUT);
+    if (!st)
+        return FM_SVC_IO;
+    sqlite3_bind_int64(st, 1, p->user_id);
+    bind_str(st, 2, p->hospital_id);
+    bind_str(st, 3, p->due_date);
+    bind_str(st, 4, p->risk_notes);
+    return run(st);
+}
+
+static fm_svc_status sq_patient_get(fm_store *s, int64_t id, fm_patient *p)
+{
+    sqlite3_stmt *st = stmt(s, S_PATIENT_GET);
+    if (!st)
+        return FM_SVC_IO;
+    sqlite3_bind_int64(st, 1, id);
+    fm_svc_status r = step_row(st);
+    if (r != FM_SVC_OK)
+        return r;
+    read_patient(st, p);
+    sqlite3_reset(st);
+    return FM_SVC_OK;
+}
+
+static fm_svc_status sq_care_link(fm_store *s, int64_t patient_id, int64_t clinician_id)
+{
+    sqlite3_stmt *st = stmt(s, S_CARE_LINK);
+    if (!st)
+        return FM_SVC_IO;
+    sqlite3_bind_int64(st, 1, patient_id);
+    sqlite3_bind_int64(st, 2, clinician_id);
+    return run(st);
+}
+
+static fm_svc_status sq_care_check(fm_store *s, int64_t patient_id, int64_t clinician_id)
+{
+    sqlite3_stmt *st = stmt(s, S_CARE_CHECK);
+    if (!st)
+        return FM_SVC_IO;
+    sqlite3_bind_int64(st, 1, patient_id);
+    sqlite3_bind_int64(st, 2, clinician_id);
+    fm_svc_status r = step_row(st);
+    if (r == FM_SVC_OK)
+        sqlite3_reset(st);
+    return r;
+}
+
+static void each_patient(sqlite3_stmt *st, void *c)
+{
+    cbpair *p = c;
+    fm_patient pt;
+    read_patient(st, &pt);
+    ((fm_patient_cb)p->cb)(p->ctx, &pt);
+}
+
+static fm_svc_status sq_patient_list(fm_store *s, int64_t clinician_id, fm_patient_cb cb,
+                                     void *ctx)
+{
+    cbpair p = {(void *)cb, ctx};
+    sqlite3_stmt *st = stmt(s, clinician_id ? S_PATIENT_LIST_OF : S_PATIENT_LIST_ALL);
+    if (st && clinician_id)
+        sqlite3_bind_int64(st, 1, clinician_id);
+    return each_row(st, each_patient, &p);
+}
+
+static fm_svc_status sq_care_team(fm_store *s, int64_t patient_id, fm_user_cb cb, void *ctx)
+{
+    cbpair p = {(void *)cb, ctx};
+    sqlite3_stmt *st = stmt(s, S_CARE_TEAM);
+    if (st)
+        sqlite3_bind_int64(st, 1, patient_id);
+    return each_row(st, each_user, &p);
+}
+
+/* ---- tokens ---- */
+
+static fm_svc_status sq_token_add(fm_store *s, const uint8_t *hash, const fm_token_row *t)
+{
+    sqlite3_stmt *st = stmt(s, S_TOKEN_ADD);
+    if (!st)
+        return FM_SVC_IO;
+    sqlite3_bind_blob(st, 1, hash, 32, SQLITE_TRANSIENT);
+    sqlite3_bind_int64(st, 2, t->user_id);
+    sqlite3_bind_int(st, 3, t->kind);
+    sqlite3_bind_int64(st, 4, t->patient_id);
+    sqlite3_bind_int64(st, 5, t->created_ms);
+    sqlite3_bind_int64(st, 6, t->expires_ms);
+    return run(st);
+}
+
+static fm_svc_status sq_token_get(fm_store *s, const uint8_t *hash, int64_t now_ms,
+                                  fm_token_row *t)
+{
+    sqlite3_stmt *st = stmt(s, S_TOKEN_GET);
+    if (!st)
+        return FM_SVC_IO;
+    sqlite3_bind_blob(st, 1, hash, 32, SQLITE_TRANSIENT);
+    sqlite3_bind_int64(st, 2, now_ms);
+    fm_svc_status r = step_row(st);
+    if (r != FM_SVC_OK)
+        return r;
+    t->user_id = sqlite3_column_int64(st, 0);
+    t->kind = (fm_token_kind)sqlite3_column_int(st, 1);
+    t->patient_id = sqlite3_column_int64(st, 2);
+    t->created_ms = sqlite3_column_int64(st, 3);
+    t->expires_ms = sqlite3_column_int64(st, 4);
+    sqlite3_reset(st);
+    return FM_SVC_OK;
+}
+
+static fm_svc_status sq_token_revoke(fm_store *s, const uint8_t *hash)
+{
+    sqlite3_stmt *st = stmt(s, S_TOKEN_REVOKE);
+    if (!st)
+        return FM_SVC_IO;
+    sqlite3_bind_blob(st, 1, hash, 32, SQLITE_TRANSIENT);
+    return update_one(s, st);
+}
+
+static fm_svc_status sq_token_revoke_user(fm_store *s, int64_t user_id)
+{
+    sqlite3_stmt *st = stmt(s, S_TOKEN_REVOKE_USER);
+    if (!st)
+        return FM_SVC_IO;
+    sqlite3_bind_int64(st, 1, user_id);
+    return run(st);
+}
+
+static fm_svc_status sq_token_purge(fm_store *s, int64_t before_ms)
+{
+    sqlite3_stmt *st = stmt(s, S_TOKEN_PURGE);
+    if (!st)
+        return FM_SVC_IO;
+    sqlite3_bind_int64(st, 1, before_ms);
+    return run(st);
+}
+
+/* ---- recordings and samples ---- */
+
+static fm_svc_status sq_recording_add(fm_store *s, const fm_recording *r)
+{
+    sqlite3_stmt *st = stmt(s, S_REC_ADD);
+    if (!st)
+        return FM_SVC_IO;
+    bind_str(st, 1, r->id);
+    sqlite3_bind_int64(st, 2, r->patient_id);
+    sqlite3_bind_int64(st, 3, r->uploaded_by);
+    sqlite3_bind_int64(st, 4, r->created_ms);
+    bind_str(st, 5, r->kind);
+    bind_str(st, 6, r->source_name);
+    bind_str(st, 7, r->file);
+    sqlite3_bind_int64(st, 8, r->size_bytes);
+    sqlite3_bind_int(st, 9, r->status);
+    sqlite3_bind_double(st, 10, r->progress);
+    bind_str(st, 11, r->error);
+    bind_str(st, 12, r->analysis_file);
+    sqlite3_bind_int64(st, 13, r->updated_ms ? r->updated_ms : r->created_ms);
+    return run(st);
+}
+
+static fm_svc_status sq_recording_get(fm_store *s, const char *id, fm_recording *r)
+{
+    sqlite3_stmt *st = stmt(s, S_REC_GET);
+    if (!st)
+        return FM_SVC_IO;
+    bind_str(st, 1, id);
+    fm_svc_status rc = step_row(st);
+    if (rc != FM_SVC_OK)
+        return rc;
+    read_recording(st, r);
+    sqlite3_reset(st);
+    return FM_SVC_OK;
+}
+
+static fm_svc_status sq_recording_set_status(fm_store *s, const char *id, fm_rec_status stt,
+                                             double progress, const char *error,
+                                             const char *analysis_file)
+{
+    sqlite3_stmt *st = stmt(s, S_REC_SET_STATUS);
+    if (!st)
+        return FM_SVC_IO;
+    bind_str(st, 1, id);
+    sqlite3_bind_int(st, 2, stt);
+    sqlite3_bind_double(st, 3, progress);
+    bind_str(st, 4, error);
+    if (analysis_file)
+        bind_str(st, 5, analysis_file);
+    else
+        sqlite3_bind_null(st, 5);
+    sqlite3_bind_int64(st, 6, fm_now_ms());
+    return update_one(s, st);
+}
+
+static void each_recording(sqlite3_stmt *st, void *c)
+{
+    cbpair *p = c;
+    fm_recording r;
+    read_recording(st, &r);
+    ((fm_recording_cb)p->cb)(p->ctx, &r);
+}
+
+static fm_svc_status sq_recording_list(fm_store *s, int64_t patient_id, fm_recording_cb cb,
+                                       void *ctx)
+{
+    cbpair p = {(void *)cb, ctx};
+    sqlite3_stmt *st = stmt(s, S_REC_LIST);
+    if (st)
+        sqlite3_bind_int64(st, 1, patient_id);
+    return each_row(st, each_recording, &p);
+}
+
+static fm_svc_status sq_recording_unfinished(fm_store *s, fm_recording_cb cb, void *ctx)
+{
+    cbpair p = {(void *)cb, ctx};
+    return each_row(stmt(s, S_REC_UNFINISHED), each_recording, &p);
+}
+
+/* Appends a block of samples in one transaction: one fsync per block, not per sample. */
+static fm_svc_status sq_samples_append(fm_store *s, const char *rid, const fm_sample_row *v,
+                                       size_t n)
+{
+    fm_svc_status r = run(stmt(s, S_BEGIN));
+    if (r != FM_SVC_OK)
+        return r;
+    for (size_t i = 0; i < n && r == FM_SVC_OK; i++) {
+        sqlite3_stmt *st = stmt(s, S_SAMPLE_ADD);
+        if (!st) {
+            r = FM_SVC_IO;
+            break;
+        }
+        bind_str(st, 1, rid);
+        sqlite3_bind_int64(st, 2, v[i].k);
+        if (isfinite(v[i].fhr_bpm))
+            sqlite3_bind_double(st, 3, v[i].fhr_bpm);
+        else
+            sqlite3_bind_null(st, 3);
+        sqlite3_bind_double(st, 4, v[i].quality);
+        sqlite3_bind_int(st, 5, v[i].state);
+        r = run(st);
+    }
+    if (r == FM_SVC_OK)
+        r = run(stmt(s, S_COMMIT));
+    if (r != FM_SVC_OK)
+        run(stmt(s, S_ROLLBACK));
+    return r;
+}
+
+static fm_svc_status sq_samples_read(fm_store *s, const char *rid, int64_t k0, int64_t k1,
+                                     fm_sample_row *out, size_t cap, size_t *n)
+{
+    *n = 0;
+    sqlite3_stmt *st = stmt(s, S_SAMPLE_READ);
+    if (!st)
+        return FM_SVC_IO;
+    bind_str(st, 1, rid);
+    sqlite3_bind_int64(st, 2, k0);
+    sqlite3_bind_int64(st, 3, k1);
+    int rc;
+    while (*n < cap && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+        fm_sample_row *o = &out[(*n)++];
+        o->k = sqlite3_column_int64(st, 0);
+        o->fhr_bpm = sqlite3_column_type(st, 1) == SQLITE_NULL
+                         ? NAN
+                         : (float)sqlite3_column_double(st, 1);
+        o->quality = (float)sqlite3_column_double(st, 2);
+        o->state = sqlite3_column_int(st, 3);
+    }
+    sqlite3_reset(st);
+    return FM_SVC_OK;
+}
+
+/* ---- readings, alerts, audit ---- */
+
+static fm_svc_status sq_reading_add(fm_store *s, fm_reading *r)
+{
+    sqlite3_stmt *st = stmt(s, S_READING_ADD);
+    if (!st)
+        return FM_SVC_IO;
+    bind_str(st, 1, r->recording_id);
+    sqlite3_bind_int64(st, 2, r->clinician_id);
+    bind_str(st, 3, r->category);
+    bind_str(st, 4, r->text);
+    sqlite3_bind_int64(st, 5, r->signed_ms);
+    fm_svc_status rc = run(st);
+    if (rc == FM_SVC_OK)
+        r->id = sqlite3_last_insert_rowid(DB(s));
+    return rc;
+}
+
+static void each_reading(sqlite3_stmt *st, void *c)
+{
+    cbpair *p = c;
+    fm_reading r;
+    memset(&r, 0, sizeof r);
+    r.id = sqlite3_column_int64(st, 0);
+    col_text(st, 1, r.recording_id, sizeof r.recording_id);
+    r.clinician_id = sqlite3_column_int64(st, 2);
+    col_text(st, 3, r.category, sizeof r.category);
+    col_text(st, 4, r.text, sizeof r.text);
+    r.signed_ms = sqlite3_column_int64(st, 5);
+    ((fm_reading_cb)p->cb)(p->ctx, &r);
+}
+
+static fm_svc_status sq_reading_list(fm_store *s, const char *rid, fm_reading_cb cb, void *ctx)
+{
+    cbpair p = {(void *)cb, ctx};
+    sqlite3_stmt *st = stmt(s, S_READING_LIST);
+    if (st)
+        bind_str(st, 1, rid);
+    return each_row(st, each_reading, &p);
+}
+
+static fm_svc_status sq_alert_add(fm_store *s, fm_alert *a)
+{
+    sqlite3_stmt *st = stmt(s, S_ALERT_ADD);
+    if (!st)
+        return FM_SVC_IO;
+    sqlite3_bind_int64(st, 1, a->patient_id);
+    bind_str(st, 2, a->recording_id);
+    bind_str(st, 3, a->rule);
+    bind_str(st, 4, a->priority);
+    bind_str(st, 5, a->state[0] ? a->state : "raised");
+    sqlite3_bind_double(st, 6, a->t_from_s);
+    sqlite3_bind_double(st, 7, a->t_to_s);
+    sqlite3_bind_int64(st, 8, a->created_ms);
+    fm_svc_status rc = run(st);
+    if (rc == FM_SVC_OK)
+        a->id = sqlite3_last_insert_rowid(DB(s));
+    return rc;
+}
+
+static fm_svc_status sq_alert_ack(fm_store *s, int64_t id, int64_t by, int64_t t_ms)
+{
+    sqlite3_stmt *st = stmt(s, S_ALERT_ACK);
+    if (!st)
+        return FM_SVC_IO;
+    sqlite3_bind_int64(st, 1, id);
+    sqlite3_bind_int64(st, 2, by);
+    sqlite3_bind_int64(st, 3, t_ms);
+    return update_one(s, st);
+}
+
+static void each_alert(sqlite3_stmt *st, void *c)
+{
+    cbpair *p = c;
+    fm_alert a;
+    memset(&a, 0, sizeof a);
+    a.id = sqlite3_column_int64(st, 0);
+    a.patient_id = sqlite3_column_int64(st, 1);
+    col_text(st, 2, a.recording_id, sizeof a.recording_id);
+    col_text(st, 3, a.rule, sizeof a.rule);
+    col_text(st, 4, a.priority, sizeof a.priority);
+    col_text(st, 5, a.state, sizeof a.state);
+    a.t_from_s = sqlite3_column_double(st, 6);
+    a.t_to_s = sqlite3_column_double(st, 7);
+    a.created_ms = sqlite3_column_int64(st, 8);
+    a.ack_by = sqlite3_column_int64(st, 9);
+    a.ack_ms = sqlite3_column_int64(st, 10);
+    ((fm_alert_cb)p->cb)(p->ctx, &a);
+}
+
+static fm_svc_status sq_alert_list(fm_store *s, int64_t patient_id, fm_alert_cb cb, void *ctx)
+{
+    cbpair p = {(void *)cb, ctx};
+    sqlite3_stmt *st = stmt(s, S_ALERT_LIST);
+    if (st)
+        sqlite3_bind_int64(st, 1, patient_id);
+    return each_row(st, each_alert, &p);
+}
+
+static fm_svc_status sq_audit_add(fm_store *s, const fm_audit_entry *e)
+{
+    sqlite3_stmt *st = stmt(s, S_AUDIT_ADD);
+    if (!st)
+        return FM_SVC_IO;
+    sqlite3_bind_int64(st, 1, e->t_ms ? e->t_ms : fm_now_ms());
+    sqlite3_bind_int64(st, 2, e->actor_id);
+    bind_str(st, 3, e->actor);
+    bind_str(st, 4, e->action);
+    bind_str(st, 5, e->object);
+    bind_str(st, 6, e->peer);
+    sqlite3_bind_int(st, 7, e->status);
+    return run(st);
+}
+
+static void each_audit(sqlite3_stmt *st, void *c)
+{
+    cbpair *p = c;
+    fm_audit_entry e;
+    memset(&e, 0, sizeof e);
+    e.t_ms = sqlite3_column_int64(st, 0);
+    e.actor_id = sqlite3_column_int64(st, 1);
+    col_text(st, 2, e.actor, sizeof e.actor);
+    col_text(st, 3, e.action, sizeof e.action);
+    col_text(st, 4, e.object, sizeof e.object);
+    col_text(st, 5, e.peer, sizeof e.peer);
+    e.status = sqlite3_column_int(st, 6);
+    ((fm_audit_cb)p->cb)(p->ctx, &e);
+}
+
+static fm_svc_status sq_audit_list(fm_store *s, int limit, fm_audit_cb cb, void *ctx)
+{
+    cbpair p = {(void *)cb, ctx};
+    sqlite3_stmt *st = stmt(s, S_AUDIT_LIST);
+    if (st)
+        sqlite3_bind_int(st, 1, limit);
+    return each_row(st, each_audit, &p);
+}
+
+/* ---- life cycle ---- */
+
+static void sq_close(fm_store *s)
+{
+    sq *q = s->impl;
+    if (!q)
+        return;
+    for (int i = 0; i < S_COUNT; i++)
+        sqlite3_finalize(q->st[i]);
+    sqlite3_close(q->db);
+    free(q);
+    s->impl = NULL;
+}
+
+static const char *sq_errmsg(fm_store *s)
+{
+    sq *q = s->impl;
+    return q && q->db ? sqlite3_errmsg(q->db) : "no database";
+}
+
+static const fm_store_backend sqlite_backend = {
+    .name = "sqlite",
+    .close = sq_close,
+    .errmsg = sq_errmsg,
+    .user_add = sq_user_add,
+    .user_by_name = sq_user_by_name,
+    .user_by_id = sq_user_by_id,
+    .user_set_password = sq_user_set_password,
+    .user_set_disabled = sq_user_set_disabled,
+    .user_list = sq_user_list,
+    .patient_put = sq_patient_put,
+    .patient_get = sq_patient_get,
+    .care_link = sq_care_link,
+    .care_check = sq_care_check,
+    .patient_list = sq_patient_list,
+    .care_team = sq_care_team,
+    .token_add = sq_token_add,
+    .token_get = sq_token_get,
+    .token_revoke = sq_token_revoke,
+    .token_revoke_user = sq_token_revoke_user,
+    .token_purge = sq_token_purge,
+    .recording_add = sq_recording_add,
+    .recording_get = sq_recording_get,
+    .recording_set_status = sq_recording_set_status,
+    .recording_list = sq_recording_list,
+    .recording_unfinished = sq_recording_unfinished,
+    .samples_append = sq_samples_append,
+    .samples_read = sq_samples_read,
+    .reading_add = sq_reading_add,
+    .reading_list = sq_reading_list,
+    .alert_add = sq_alert_add,
+    .alert_ack = sq_alert_ack,
+    .alert_list = sq_alert_list,
+    .audit_add = sq_audit_add,
+    .audit_list = sq_audit_list,
+};
+
+/* Brings the schema up to date inside one IMMEDIATE transaction, so two processes opening a
+ * fresh data directory at once (server and CLI) do not both migrate. */
+static int migrate(sqlite3 *db, char *err, size_t err_len)
+{
+    int n_mig = (int)(sizeof migrations / sizeof migrations[0]);
+    char *msg = NULL;
+    if (sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, &msg) != SQLITE_OK)
+        goto fail;
+    sqlite3_stmt *st;
+    int version = 0;
+    if (sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &st, NULL) == SQLITE_OK) {
+        if (sqlite3_step(st) == SQLITE_ROW)
+            version = sqlite3_column_int(st, 0);
+        sqlite3_finalize(st);
+    }
+    if (version > n_mig) {
+        snprintf(err, err_len, "database schema %d is newer than this program (%d)", version,
+                 n_mig);
+        sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+        return -1;
+    }
+    for (int v = version; v < n_mig; v++) {
+        char pragma[48];
+        snprintf(pragma, sizeof pragma, "PRAGMA user_version = %d", v + 1);
+        if (sqlite3_exec(db, migrations[v], NULL, NULL, &msg) != SQLITE_OK ||
+            sqlite3_exec(db, pragma, NULL, NULL, &msg) != SQLITE_OK) {
+            sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+            goto fail;
+        }
+    }
+    if (sqlite3_exec(db, "COMMIT", NULL, NULL, &msg) != SQLITE_OK)
+        goto fail;
+    return 0;
+fail:
+    snprintf(err, err_len, "database migration: %s", msg ? msg : sqlite3_errmsg(db));
+    sqlite3_free(msg);
+    return -1;
+}
+
+fm_svc_status fm_store_sqlite_open(fm_store *s, const char *data_dir, char *err, size_t err_len)
+{
+    char path[4096];
+    snprintf(path, sizeof path, "%s/fetalmon.db", data_dir);
+    sq *q = calloc(1, sizeof *q);
+    if (!q)
+        return FM_SVC_NOMEM;
+    int rc = sqlite3_open_v2(path, &q->db,
+                             SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
+                             NULL);
+    if (rc != SQLITE_OK) {
+        snprintf(err, err_len, "cannot open %s: %s", path,
+                 q->db ? sqlite3_errmsg(q->db) : "out of memory");
+        sqlite3_close(q->db);
+        free(q);
+        return FM_SVC_IO;
+    }
+    sqlite3_busy_timeout(q->db, 5000);
+    /* WAL: readers never block the writer; synchronous=FULL: a COMMIT is durable when it
+     * returns (NORMAL would only protect against application crashes, not power loss). */
+    const char *pragmas = "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;"
+                          " PRAGMA foreign_keys=ON;";
+    char *msg = NULL;
+    if (sqlite3_exec(q->db, pragmas, NULL, NULL, &msg) != SQLITE_OK ||
+        migrate(q->db, err, err_len) != 0) {
+        if (msg)
+            snprintf(err, err_len, "%s: %s", path, msg);
+        sqlite3_free(msg);
+        sqlite3_close(q->db);
+        free(q);
+        return FM_SVC_IO;
+    }
+    s->be = &sqlite_backend;
+    s->impl = q;
+    return FM_SVC_OK;
+}

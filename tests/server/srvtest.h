@@ -1,0 +1,349 @@
+/* Test support for the server: a minimal HTTP/1.1 client over plain sockets (loopback only),
+ * starting and stopping a real `fetalmon serve` process on a temporary data directory, and
+ * running `fetalmon user ...`. Header-only so each test file is one executable. */
+#ifndef FM_SRVTEST_H
+#define FM_SRVTEST_H
+
+#include <arpa/inet.h>
+#include <cjson/cJSON.h>
+#include <errno.h>
+#include <ftw.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+#include <sys/types.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+typedef struct http_resp {
+    int status;
+    char headers[4096];
+    char *body; /* NUL-terminated */
+    size_t len;
+    cJSON *json; /* parsed body, or NULL */
+} http_resp;
+
+static inline void http_resp_free(http_resp *r)
+{
+    free(r->body);
+    cJSON_Delete(r->json);
+    memset(r, 0, sizeof *r);
+}
+
+static inline int tcp_connect(int port, int timeout_s)
+{
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0)
+        return -1;
+    struct timeval tv = {timeout_s, 0};
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
+    struct sockaddr_in a;
+    memset(&a, 0, sizeof a);
+    a.sin_family = AF_INET;
+    a.sin_port = htons((uint16_t)port);
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    if (connect(fd, (struct sockaddr *)&a, sizeof a) != 0) {
+        close(fd);
+        return -1;
+    }
+    return fd;
+}
+
+static inline int send_all(int fd, const void *buf, size_t len)
+{
+    const char *p = buf;
+    while (len) {
+        ssize_t n = send(fd, p, len, MSG_NOSIGNAL);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            return -1;
+        p += n;
+        len -= (size_t)n;
+    }
+    return 0;
+}
+
+/* Reads one response (headers, then content-length bytes or until EOF). 0 on success. */
+static inline int http_read(int fd, http_resp *r)
+{
+    memset(r, 0, sizeof *r);
+    size_t cap = 65536, n = 0;
+    char *buf = malloc(cap);
+    long clen = -1;
+    size_t hdr_end = 0;
+    for (;;) {
+        if (n + 1 >= cap) {
+            cap *= 2;
+            buf = realloc(buf, cap);
+        }
+        ssize_t k = recv(fd, buf + n, cap - n - 1, 0);
+        if (k < 0 && errno == EINTR)
+            continue;
+        if (k <= 0)
+            break;
+        n += (size_t)k;
+        buf[n] = 0;
+        if (!hdr_end) {
+            char *e = strstr(buf, "\r\n\r\n");
+            if (e) {
+                hdr_end = (size_t)(e - buf) + 4;
+                char *cl = strcasestr(buf, "\ncontent-length:");
+                if (cl && cl < e)
+                    clen = strtol(cl + 16, NULL, 10);
+            }
+        }
+        if (hdr_end && clen >= 0 && n >= hdr_end + (size_t)clen)
+            break;
+    }
+    buf[n] = 0;
+    if (!hdr_end || sscanf(buf, "HTTP/1.%*d %d", &r->status) != 1) {
+        free(buf);
+        return -1;
+    }
+    snprintf(r->headers, sizeof r->headers, "%.*s", (int)hdr_end, buf);
+    r->len = n - hdr_end;
+    r->body = malloc(r->len + 1);
+    memcpy(r->body, buf + hdr_end, r->len);
+    r->body[r->len] = 0;
+    r->json = cJSON_ParseWithLength(r->body, r->len);
+    free(buf);
+    return 0;
+}
+
+/* One request on a fresh connection. token may be NULL. Returns 0 when a response came. */
+static inline int http_req(int port, const char *method, const char *path, const char *token,
+                    const void *body, size_t len, http_resp *r)
+{
+    memset(r, 0, sizeof *r);
+    int fd = tcp_connect(port, 60);
+    if (fd < 0)
+        return -1;
+    char head[2048];
+    int hl = snprintf(head, sizeof head,
+                      "%s %s HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n%s%s%s",
+                      method, path, token ? "Authorization: Bearer " : "", token ? token : "",
+                      token ? "\r\n" : "");
+    if (body || !strcmp(method, "POST"))
+        hl += snprintf(head + hl, sizeof head - (size_t)hl, "Content-Length: %zu\r\n", len);
+    hl += snprintf(head + hl, sizeof head - (size_t)hl, "\r\n");
+    int rc = send_all(fd, head, (size_t)hl);
+    if (rc == 0 && body && len)
+        rc = send_all(fd, body, len);
+    if (rc == 0)
+        rc = http_read(fd, r);
+    close(fd);
+    return rc;
+}
+
+static inline int http_get(int port, const char *path, const char *token, http_resp *r)
+{
+    return http_req(port, "GET", path, token, NULL, 0, r);
+}
+
+static inline int http_post_json(int port, const char *path, const char *token, const char *json,
+                          http_resp *r)
+{
+    return http_req(port, "POST", path, token, json, strlen(json), r);
+}
+
+/* Sends raw bytes, then reads a response. */
+static inline int http_raw(int port, const void *req, size_t len, http_resp *r)
+{
+    memset(r, 0, sizeof *r);
+    int fd = tcp_connect(port, 30);
+    if (fd < 0)
+        return -1;
+    int rc = send_all(fd, req, len);
+    if (rc == 0)
+        rc = http_read(fd, r);
+    close(fd);
+    return rc;
+}
+
+static inline const char *jstr(const cJSON *j, const char *key)
+{
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(j, key);
+    return cJSON_IsString(v) ? v->valuestring : NULL;
+}
+
+static inline char *read_whole(const char *path, size_t *len)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return NULL;
+    fseek(f, 0, SEEK_END);
+    long n = ftell(f);
+    fseek(f, 0, SEEK_SET);
+    char *b = malloc((size_t)n + 1);
+    *len = fread(b, 1, (size_t)n, f);
+    b[*len] = 0;
+    fclose(f);
+    return b;
+}
+
+/* ---- the server process ---- */
+
+typedef struct server_proc {
+    pid_t pid;
+    int port;
+    char data[512];
+} server_proc;
+
+static inline const char *fetalmon_bin(void)
+{
+    static char path[1024];
+    const char *b = getenv("FM_BINARY_DIR");
+    snprintf(path, sizeof path, "%s/fetalmon", b ? b : ".");
+    return path;
+}
+
+static inline double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+/* Starts `fetalmon serve --data DATA --listen 127.0.0.1:0 [extra...]` and waits until /health
+ * answers 200. extra is a NULL-terminated list of more arguments (may be NULL). */
+static inline int server_start(server_proc *s, const char *const *extra)
+{
+    int pfd[2];
+    if (pipe(pfd) != 0)
+        return -1;
+    s->pid = fork();
+    if (s->pid == 0) {
+        prctl(PR_SET_PDEATHSIG, SIGKILL); /* a test that dies takes its server with it */
+        dup2(pfd[1], 1);
+        close(pfd[0]);
+        close(pfd[1]);
+        const char *argv[32] = {fetalmon_bin(), "serve", "--data", s->data, "--listen",
+                                "127.0.0.1:0"};
+        int n = 6;
+        for (int i = 0; extra && extra[i] && n < 31; i++)
+            argv[n++] = extra[i];
+        argv[n] = NULL;
+        execv(argv[0], (char *const *)argv);
+        _exit(127);
+    }
+    close(pfd[1]);
+    FILE *f = fdopen(pfd[0], "r");
+    char line[256] = "";
+    s->port = 0;
+    if (f && fgets(line, sizeof line, f)) {
+        char *colon = strrchr(line, ':');
+        if (colon)
+            s->port = atoi(colon + 1);
+    }
+    if (f)
+        fclose(f);
+    if (s->port <= 0)
+        return -1;
+    double t0 = now_s();
+    while (now_s() - t0 < 20) {
+        http_resp r;
+        if (http_get(s->port, "/health", NULL, &r) == 0 && r.status == 200) {
+            http_resp_free(&r);
+            return 0;
+        }
+        http_resp_free(&r);
+        usleep(20000);
+    }
+    return -1;
+}
+
+/* Sends sig and waits for the exit; returns the exit status (or 128 + signal). */
+static inline int server_stop(server_proc *s, int sig)
+{
+    if (s->pid <= 0)
+        return -1;
+    kill(s->pid, sig);
+    int st = 0;
+    double t0 = now_s();
+    while (waitpid(s->pid, &st, WNOHANG) == 0) {
+        if (now_s() - t0 > 30) {
+            kill(s->pid, SIGKILL);
+            waitpid(s->pid, &st, 0);
+            s->pid = 0;
+            return -2;
+        }
+        usleep(10000);
+    }
+    s->pid = 0;
+    return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+}
+
+/* Runs `fetalmon user ARGS...` with `password` (may be NULL) on stdin; returns the exit code.
+ * stdout goes to out (may be NULL). */
+static inline int run_user(const char *password, char *out, size_t out_cap, const char *const *args)
+{
+    int in[2], o[2];
+    if (pipe(in) != 0 || pipe(o) != 0)
+        return -1;
+    pid_t pid = fork();
+    if (pid == 0) {
+        dup2(in[0], 0);
+        dup2(o[1], 1);
+        close(in[0]);
+        close(in[1]);
+        close(o[0]);
+        close(o[1]);
+        const char *argv[32] = {fetalmon_bin(), "user"};
+        int n = 2;
+        for (int i = 0; args[i] && n < 31; i++)
+            argv[n++] = args[i];
+        argv[n] = NULL;
+        execv(argv[0], (char *const *)argv);
+        _exit(127);
+    }
+    close(in[0]);
+    close(o[1]);
+    if (password) {
+        ssize_t w = write(in[1], password, strlen(password));
+        w += write(in[1], "\n", 1);
+        (void)w;
+    }
+    close(in[1]);
+    size_t n = 0;
+    char tmp[512];
+    ssize_t k;
+    while ((k = read(o[0], tmp, sizeof tmp)) > 0) {
+        if (out && n + (size_t)k < out_cap) {
+            memcpy(out + n, tmp, (size_t)k);
+            n += (size_t)k;
+        }
+    }
+    if (out && out_cap)
+        out[n < out_cap ? n : out_cap - 1] = 0;
+    close(o[0]);
+    int st;
+    waitpid(pid, &st, 0);
+    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+static inline int rm_entry(const char *p, const struct stat *sb, int flag, struct FTW *ftw)
+{
+    (void)sb;
+    (void)flag;
+    (void)ftw;
+    return remove(p);
+}
+
+static inline void rm_tree(const char *dir) { nftw(dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS); }
+
+static inline int make_temp_dir(char *out, size_t cap, const char *tag)
+{
+    const char *t = getenv("TMPDIR");
+    snprintf(out, cap, "%s/fm-%s-XXXXXX", t ? t : "/tmp", tag);
+    return mkdtemp(out) ? 0 : -1;
+}
+
+#endif

@@ -1,0 +1,188 @@
+/* The Doppler engine's tracker: from the autocorrelation peaks of one window to one FHR value and
+ * one state (ok, lost, maternal_suspected, doubtful) per 4 Hz sample.
+ *
+ * Why a tracker: the autocorrelation of a heartbeat envelope has peaks at the beat period and at
+ * its multiples (halving of the rate), and, when the two heart sounds of a beat are similar, near
+ * half the period (doubling). A handheld probe also hears the mother's aorta and uterine arteries
+ * (CLINICAL 2), whose pulse gives a perfectly good autocorrelation peak at the maternal rate. The
+ * window alone cannot tell these apart; the recent history can. The rules, in order:
+ *   - octave candidates (x2, x0.5) of the best peak are kept; continuity with the fetal (or
+ *     maternal) track picks among them; unresolved near-equal octaves are doubtful;
+ *   - a value continuous with the maternal track is maternal;
+ *   - a value continuous with the fetal track stays fetal at any level, so a real bradycardia or
+ *     deceleration descending gradually from the baseline stays ok;
+ *   - a value that starts a new track below maternal_max_bpm (after a loss, or by an abrupt jump
+ *     from a fetal level) is maternal, as is a new track within 5 bpm of a recent maternal rate;
+ *   - a new fetal track is doubtful until confirmed for TRACK_CONFIRM_SAMPLES.
+ * Not for signal processing (doppler.c) nor trace-level false-signal detection (falsesig). */
+#include <math.h>
+
+#include "doppler_track.h"
+
+/* Relative tolerance for "an octave apart" (x2 or x0.5). */
+#define OCTAVE_TOL 0.08f
+/* CLINICAL 2 (halving/doubling): an octave candidate scoring at least OCTAVE_CONSIDER_RATIO of
+ * the best peak is an alternative the track may pick; a shorter-lag one scoring at least
+ * OCTAVE_SHORT_RATIO is preferred by default; the maternal track follows only peaks scoring at
+ * least OCTAVE_AMBIG_RATIO. */
+#define OCTAVE_CONSIDER_RATIO 0.50f
+#define OCTAVE_SHORT_RATIO 0.60f
+#define OCTAVE_AMBIG_RATIO 0.80f
+/* Relative distance to the track under which continuity picks an octave candidate. */
+#define TRACK_PREFER_TOL 0.12f
+/* Continuity: a value within TRACK_STEP_BPM per elapsed sample (0.25 s) of the track's last value,
+ * at most TRACK_CONT_SAMPLES after it, continues the track. 8 bpm per 0.25 s is far above the
+ * steepest physiological deceleration slope once smoothed by the window (CLINICAL 4.1: abrupt
+ * = onset to nadir < 30 s, i.e. a few bpm/s), so only jumps break a track. */
+#define TRACK_STEP_BPM 8.0f
+#define TRACK_CONT_SAMPLES 4
+/* A resumption after a gap of at most 10 s within 12 bpm of the last fetal value continues the
+ * track (short dropouts are common with a handheld probe). Below maternal_max_bpm such a
+ * resumption stays doubtful until the track is back above it (CLINICAL 2: could be the mother). */
+#define TRACK_BRIDGE_SAMPLES 40
+#define TRACK_BRIDGE_BPM 12.0f
+/* A new fetal track is doubtful for its first second. */
+#define TRACK_CONFIRM_SAMPLES 4
+/* Maternal track continuity (2 s) and memory (60 s). CLINICAL 2: within 5 bpm of the maternal
+ * rate is flagged (Pinto et al. 2015). */
+#define MATERNAL_CONT_SAMPLES 8
+#define MATERNAL_MEMORY_SAMPLES 240
+#define MATERNAL_COINCIDE_BPM 5.0f
+
+void fm_dop_track_reset(fm_dop_track *t)
+{
+    t->f_valid = 0;
+    t->f_bpm = 0;
+    t->f_k = 0;
+    t->f_run = 0;
+    t->f_low_doubt = 0;
+    t->m_valid = 0;
+    t->m_bpm = 0;
+    t->m_k = 0;
+}
+
+static int octave_of(float a, float b)
+{
+    float r = a / b;
+    return fabsf(r - 2.0f) <= 2.0f * OCTAVE_TOL || fabsf(r - 0.5f) <= 0.5f * OCTAVE_TOL;
+}
+
+/* Among the best peak and its octave alternatives, the one closest to ref_bpm if it lies within
+ * TRACK_PREFER_TOL of it; NULL otherwise. */
+static const fm_dop_cand *closest_to(const fm_dop_cand *const *opt, int n_opt, float ref_bpm)
+{
+    const fm_dop_cand *best = NULL;
+    float best_d = TRACK_PREFER_TOL;
+    for (int i = 0; i < n_opt; i++) {
+        float d = fabsf(opt[i]->bpm - ref_bpm) / ref_bpm;
+        if (d <= best_d) {
+            best_d = d;
+            best = opt[i];
+        }
+    }
+    return best;
+}
+
+static void set_fetal(fm_dop_track *t, int64_t k, float bpm, int run)
+{
+    t->f_valid = 1;
+    t->f_bpm = bpm;
+    t->f_k = k;
+    t->f_run = run;
+}
+
+static void set_maternal(fm_dop_track *t, int64_t k, float bpm)
+{
+    t->m_valid = 1;
+    t->m_bpm = bpm;
+    t->m_k = k;
+}
+
+void fm_dop_track_step(fm_dop_track *t, const fm_doppler_config *cfg, int64_t k, int window_ok,
+                       const fm_dop_cand *c, int n, fm_fhr_sample *out)
+{
+    out->fhr_bpm = NAN;
+    out->quality = 0.0f;
+    out->state = FM_STATE_LOST;
+    if (!window_ok || n <= 0)
+        return;
+
+    /* Octave alternatives of the best peak. With the biased autocorrelation a periodic beat gives
+     * its largest peak at the beat period, the multiples decaying; a best peak at twice the beat
+     * period (halving) means something else adds there, typically a maternal pulse at half the
+     * fetal rate. So the default is the shortest-lag octave alternative that scores at least
+     * OCTAVE_SHORT_RATIO of the best; choosing a weaker peak over the best is a judgement the
+     * track must confirm. */
+    const fm_dop_cand *opt[FM_DOP_MAX_CANDS];
+    int n_opt = 0;
+    opt[n_opt++] = &c[0];
+    for (int i = 1; i < n && n_opt < FM_DOP_MAX_CANDS; i++)
+        if (octave_of(c[i].bpm, c[0].bpm) && c[i].score >= OCTAVE_CONSIDER_RATIO * c[0].score)
+            opt[n_opt++] = &c[i];
+    const fm_dop_cand *dflt = &c[0];
+    for (int i = 1; i < n_opt; i++)
+        if (opt[i]->bpm > dflt->bpm && opt[i]->score >= OCTAVE_SHORT_RATIO * c[0].score)
+            dflt = opt[i];
+    const fm_dop_cand *ch = dflt;
+    int f_recent = t->f_valid && k - t->f_k <= TRACK_BRIDGE_SAMPLES;
+    int m_recent = t->m_valid && k - t->m_k <= MATERNAL_CONT_SAMPLES;
+    const fm_dop_cand *pick = NULL;
+    if (f_recent)
+        pick = closest_to(opt, n_opt, t->f_bpm);
+    if (!pick && m_recent) {
+        /* Follow the mother only to a peak nearly as strong as the best: a fetal heart at twice
+         * the maternal rate must not be captured by the maternal track. */
+        pick = closest_to(opt, n_opt, t->m_bpm);
+        if (pick && pick->score < OCTAVE_AMBIG_RATIO * c[0].score)
+            pick = NULL;
+    }
+    if (pick)
+        ch = pick;
+    out->quality = ch->q;
+    if (ch->q < cfg->quality_min)
+        return; /* lost */
+
+    float r = ch->bpm;
+    int64_t f_gap = k - t->f_k, m_gap = k - t->m_k;
+    int f_cont = t->f_valid && f_gap <= TRACK_CONT_SAMPLES &&
+                 fabsf(r - t->f_bpm) <= TRACK_STEP_BPM * (float)f_gap;
+    int f_bridge = !f_cont && t->f_valid && f_gap <= TRACK_BRIDGE_SAMPLES &&
+                   fabsf(r - t->f_bpm) <= TRACK_BRIDGE_BPM;
+    int m_cont = t->m_valid && m_gap <= MATERNAL_CONT_SAMPLES &&
+                 fabsf(r - t->m_bpm) <= TRACK_STEP_BPM * (float)m_gap;
+    int m_coincide = t->m_valid && m_gap <= MATERNAL_MEMORY_SAMPLES &&
+                     fabsf(r - t->m_bpm) <= MATERNAL_COINCIDE_BPM;
+
+    fm_fhr_state st;
+    if ((m_cont && !f_cont) || (m_cont && m_coincide)) {
+        /* CLINICAL 2: continuing the maternal pulse. */
+        set_maternal(t, k, r);
+        st = FM_STATE_MATERNAL;
+    } else if (f_cont) {
+        set_fetal(t, k, r, t->f_run + 1);
+        if (r >= cfg->maternal_max_bpm)
+            t->f_low_doubt = 0;
+        st = (t->f_run >= TRACK_CONFIRM_SAMPLES && ch->q >= cfg->quality_ok && !t->f_low_doubt)
+                 ? FM_STATE_OK
+                 : FM_STATE_DOUBTFUL;
+    } else if (f_bridge && !m_coincide) {
+        /* Resumption after a short dropout near the last fetal value. */
+        set_fetal(t, k, r, TRACK_CONFIRM_SAMPLES);
+        if (r < cfg->maternal_max_bpm)
+            t->f_low_doubt = 1; /* CLINICAL 2: a low level after a loss may be the mother */
+        st = (ch->q >= cfg->quality_ok && !t->f_low_doubt) ? FM_STATE_OK : FM_STATE_DOUBTFUL;
+    } else if (r < cfg->maternal_max_bpm || m_coincide) {
+        /* CLINICAL 2: a new track at a maternal-looking level, or at the recent maternal rate. */
+        set_maternal(t, k, r);
+        st = FM_STATE_MATERNAL;
+    } else {
+        /* A new fetal track: doubtful until continuity confirms it (which also confirms a
+         * judgement of the octave rule above). */
+        set_fetal(t, k, r, 1);
+        t->f_low_doubt = 0;
+        st = FM_STATE_DOUBTFUL; /* until confirmed */
+    }
+    out->state = st;
+    if (st == FM_STATE_OK || st == FM_STATE_DOUBTFUL)
+        out->fhr_bpm = r;
+}

@@ -1,0 +1,228 @@
+/* Test helpers for the Doppler engine: a small deterministic Doppler-like signal (per-beat bursts
+ * of band-limited noise for the fetal heart, slower and lower-pitched bursts for the maternal
+ * pulse, white noise) from a 4 Hz FHR truth, and the accuracy metrics of the issue. This is a
+ * stand-in used when fm_synth (tools/synth, the project's realistic generator) is not linked;
+ * it is deliberately simple. Not for fixtures. */
+#ifndef FM_TEST_DOPPLER_SIG_H
+#define FM_TEST_DOPPLER_SIG_H
+
+#include <math.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "fetalmon/doppler.h"
+
+typedef struct tsig_rng {
+    uint64_t s;
+} tsig_rng;
+
+static inline double tsig_uniform(tsig_rng *r)
+{
+    r->s ^= r->s >> 12;
+    r->s ^= r->s << 25;
+    r->s ^= r->s >> 27;
+    return ((r->s * 2685821657736338717ULL) >> 11) * (1.0 / 9007199254740992.0);
+}
+
+static inline double tsig_gauss(tsig_rng *r)
+{
+    double u = tsig_uniform(r), v = tsig_uniform(r);
+    if (u < 1e-300)
+        u = 1e-300;
+    return sqrt(-2.0 * log(u)) * cos(2.0 * M_PI * v);
+}
+
+/* Two-pole resonator driven by white noise: band-limited noise around f_hz. */
+typedef struct tsig_reso {
+    double a1, a2, g, y1, y2;
+} tsig_reso;
+
+static inline void tsig_reso_init(tsig_reso *z, double f_hz, double bw_hz, double fs)
+{
+    double rr = exp(-M_PI * bw_hz / fs);
+    z->a1 = 2.0 * rr * cos(2.0 * M_PI * f_hz / fs);
+    z->a2 = -rr * rr;
+    z->g = sqrt(1.0 - rr * rr) * 1.0;
+    z->y1 = z->y2 = 0.0;
+}
+
+static inline double tsig_reso_run(tsig_reso *z, double x)
+{
+    double y = z->g * x + z->a1 * z->y1 + z->a2 * z->y2;
+    z->y2 = z->y1;
+    z->y1 = y;
+    return y;
+}
+
+/* Burst envelope: Hann of width w_s starting at 0. */
+static inline double tsig_hann(double t, double w_s)
+{
+    if (t < 0.0 || t >= w_s)
+        return 0.0;
+    return 0.5 - 0.5 * cos(2.0 * M_PI * t / w_s);
+}
+
+/* Render n4 samples at 4 Hz of truth into audio at fs. fhr4[i] = fetal rate (NAN = no fetal
+ * heart audible), mhr4[i] = maternal rate (NAN = none), mat_amp = maternal pulse amplitude
+ * relative to the fetal one, noise_rel = white noise rms relative to the fetal signal rms.
+ * Returns a malloc'd buffer of *n_out samples. */
+static float *tsig_render(const float *fhr4, const float *mhr4, size_t n4, double fs,
+                          double mat_amp, double noise_rel, uint64_t seed, size_t *n_out)
+{
+    size_t n = (size_t)(n4 * fs / 4.0);
+    float *x = malloc((n ? n : 1) * sizeof *x);
+    if (!x)
+        return NULL;
+    tsig_rng r = {seed * 0x9E3779B97F4A7C15ULL + 1};
+    tsig_reso rf1, rf2, rm;
+    tsig_reso_init(&rf1, 350.0, 250.0, fs); /* fetal walls */
+    tsig_reso_init(&rf2, 700.0, 400.0, fs); /* fetal valves */
+    tsig_reso_init(&rm, 220.0, 150.0, fs);  /* maternal vessel */
+    double ph_f = tsig_uniform(&r), ph_m = tsig_uniform(&r);
+    double tb_f = -10.0, tb_m = -10.0, per_f = 0.43, per_m = 0.8; /* last beat time, period */
+    double amp_f = 0.1, sig_rms = amp_f * 0.45;
+    double beat_amp = 1.0;
+    for (size_t i = 0; i < n; i++) {
+        double t = (double)i / fs;
+        size_t k = (size_t)(t * 4.0);
+        if (k >= n4)
+            k = n4 - 1;
+        double f = fhr4[k], m = mhr4 ? mhr4[k] : NAN;
+        if (isfinite(f)) {
+            ph_f += f / 60.0 / fs;
+            if (ph_f >= 1.0) {
+                ph_f -= 1.0;
+                tb_f = t;
+                per_f = 60.0 / f;
+                beat_amp = 0.8 + 0.4 * tsig_uniform(&r);
+            }
+        }
+        if (isfinite(m)) {
+            ph_m += m / 60.0 / fs;
+            if (ph_m >= 1.0) {
+                ph_m -= 1.0;
+                tb_m = t;
+                per_m = 60.0 / m;
+            }
+        }
+        double ef = 0.0, em = 0.0;
+        if (isfinite(f)) {
+            double dt = t - tb_f;
+            ef = beat_amp * (tsig_hann(dt, 0.07) + 0.6 * tsig_hann(dt - 0.38 * per_f, 0.05));
+        }
+        if (isfinite(m)) {
+            double dt = t - tb_m;
+            em = tsig_hann(dt, 0.18 * (per_m / 0.8 < 1.2 ? per_m / 0.8 : 1.2));
+        }
+        double w1 = tsig_gauss(&r), w2 = tsig_gauss(&r), w3 = tsig_gauss(&r);
+        double v = amp_f * ef * (0.8 * tsig_reso_run(&rf1, w1) + 0.5 * tsig_reso_run(&rf2, w2));
+        v += amp_f * mat_amp * em * tsig_reso_run(&rm, w3);
+        v += noise_rel * sig_rms * tsig_gauss(&r);
+        if (v > 1.0)
+            v = 1.0;
+        if (v < -1.0)
+            v = -1.0;
+        x[i] = (float)v;
+    }
+    *n_out = n;
+    return x;
+}
+
+/* Collects engine output. */
+typedef struct tsig_out {
+    size_t n, cap;
+    fm_fhr_sample *s;
+} tsig_out;
+
+static void tsig_sink(void *user, const fm_fhr_sample *s)
+{
+    tsig_out *o = user;
+    if (o->n == o->cap) {
+        size_t cap = o->cap ? 2 * o->cap : 1024;
+        fm_fhr_sample *ns = realloc(o->s, cap * sizeof *ns);
+        if (!ns)
+            abort();
+        o->s = ns;
+        o->cap = cap;
+    }
+    o->s[o->n++] = *s;
+}
+
+/* Run the engine over x in blocks of `block` samples (0 = one block; SIZE_MAX/2 random 1..100000
+ * with the given seed). Returns 0 on success. */
+static int tsig_run(const float *x, size_t n, double fs, const fm_doppler_config *cfg,
+                    size_t block, uint64_t seed, tsig_out *o)
+{
+    memset(o, 0, sizeof *o);
+    fm_doppler *q = fm_doppler_create(fs, cfg, tsig_sink, o);
+    if (!q)
+        return -1;
+    tsig_rng r = {seed + 7};
+    size_t i = 0;
+    while (i < n) {
+        size_t m = block == 0 ? n - i : block;
+        if (block == (size_t)-1 / 2)
+            m = 1 + (size_t)(tsig_uniform(&r) * 100000.0);
+        if (m > n - i)
+            m = n - i;
+        if (fm_doppler_push(q, x + i, m) != FM_OK) {
+            fm_doppler_destroy(q);
+            return -1;
+        }
+        i += m;
+    }
+    fm_doppler_flush(q);
+    fm_doppler_destroy(q);
+    return 0;
+}
+
+typedef struct tsig_metrics {
+    size_t fetal_n;      /* fetal-present truth samples evaluated */
+    size_t covered;      /* of those, reported ok */
+    size_t within5;      /* of the covered, within +-5 bpm */
+    double abs_err_sum;  /* over covered */
+    size_t mat_n;        /* maternal-only truth samples */
+    size_t mat_ok;       /* of those, reported ok */
+    size_t octave_runs;  /* ok runs at x2 or x0.5 the truth longer than 5 s */
+    double longest_octave_s;
+} tsig_metrics;
+
+/* fhr4 truth (NAN = no fetal heart), maternal_only[i] = 1 when the probe hears only the mother.
+ * Samples within skip_s of the start/end are not scored (windows are incomplete there). */
+static void tsig_score(const tsig_out *o, const float *fhr4, const unsigned char *maternal_only,
+                       size_t n4, double skip_s, tsig_metrics *m)
+{
+    memset(m, 0, sizeof *m);
+    size_t skip = (size_t)(skip_s * 4.0), run = 0;
+    size_t n = o->n < n4 ? o->n : n4;
+    for (size_t i = 0; i < n; i++) {
+        const fm_fhr_sample *s = &o->s[i];
+        int ok = s->state == FM_STATE_OK;
+        int oct = 0;
+        if (ok && isfinite(fhr4[i])) {
+            double ratio = s->fhr_bpm / fhr4[i];
+            oct = fabs(ratio - 2.0) < 0.2 || fabs(ratio - 0.5) < 0.05;
+        }
+        run = oct ? run + 1 : 0;
+        if (run / 4.0 > m->longest_octave_s)
+            m->longest_octave_s = run / 4.0;
+        if (run == 21)
+            m->octave_runs++;
+        if (i < skip || i + skip >= n)
+            continue;
+        if (maternal_only && maternal_only[i]) {
+            m->mat_n++;
+            m->mat_ok += ok;
+        } else if (isfinite(fhr4[i])) {
+            m->fetal_n++;
+            if (ok) {
+                double e = fabs(s->fhr_bpm - fhr4[i]);
+                m->covered++;
+                m->within5 += e <= 5.0;
+                m->abs_err_sum += e;
+            }
+        }
+    }
+}
+#endif

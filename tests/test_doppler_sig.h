@@ -63,10 +63,88 @@ static inline double tsig_hann(double t, double w_s)
     return 0.5 - 0.5 * cos(2.0 * M_PI * t / w_s);
 }
 
-/* Render n4 samples at 4 Hz of truth into audio at fs. fhr4[i] = fetal rate (NAN = no fetal
- * heart audible), mhr4[i] = maternal rate (NAN = none), mat_amp = maternal pulse amplitude
- * relative to the fetal one, noise_rel = white noise rms relative to the fetal signal rms.
- * Returns a malloc'd buffer of *n_out samples. */
+/* Streaming renderer: fhr4[i] = fetal rate at 4 Hz (NAN = no fetal heart audible), mhr4[i] =
+ * maternal rate (NAN = none; mhr4 may be NULL), mat_amp = maternal pulse amplitude relative to
+ * the fetal one, noise_rel = white noise rms relative to the fetal signal rms. The truth arrays
+ * are read at index min(t * 4, n4 - 1), so n4 = 1 renders a constant rate for ever. */
+typedef struct tsig_gen {
+    const float *fhr4, *mhr4;
+    size_t n4, i;
+    double fs, mat_amp, noise_rel;
+    tsig_rng r;
+    tsig_reso rf1, rf2, rm;
+    double ph_f, ph_m, tb_f, tb_m, per_f, per_m, amp_f, sig_rms, beat_amp;
+} tsig_gen;
+
+static void tsig_gen_init(tsig_gen *g, const float *fhr4, const float *mhr4, size_t n4, double fs,
+                          double mat_amp, double noise_rel, uint64_t seed)
+{
+    memset(g, 0, sizeof *g);
+    g->fhr4 = fhr4;
+    g->mhr4 = mhr4;
+    g->n4 = n4;
+    g->fs = fs;
+    g->mat_amp = mat_amp;
+    g->noise_rel = noise_rel;
+    g->r.s = seed * 0x9E3779B97F4A7C15ULL + 1;
+    tsig_reso_init(&g->rf1, 350.0, 250.0, fs); /* fetal walls */
+    tsig_reso_init(&g->rf2, 700.0, 400.0, fs); /* fetal valves */
+    tsig_reso_init(&g->rm, 220.0, 150.0, fs);  /* maternal vessel */
+    g->ph_f = tsig_uniform(&g->r);
+    g->ph_m = tsig_uniform(&g->r);
+    g->tb_f = g->tb_m = -10.0;
+    g->per_f = 0.43;
+    g->per_m = 0.8;
+    g->amp_f = 0.1;
+    g->sig_rms = g->amp_f * 0.45;
+    g->beat_amp = 1.0;
+}
+
+static void tsig_gen_run(tsig_gen *g, float *x, size_t n)
+{
+    const double fs = g->fs;
+    for (size_t j = 0; j < n; j++, g->i++) {
+        double t = (double)g->i / fs;
+        size_t k = (size_t)(t * 4.0);
+        if (k >= g->n4)
+            k = g->n4 - 1;
+        double f = g->fhr4[k], m = g->mhr4 ? g->mhr4[k] : NAN;
+        double ef = 0.0, em = 0.0;
+        if (isfinite(f)) {
+            g->ph_f += f / 60.0 / fs;
+            if (g->ph_f >= 1.0) {
+                g->ph_f -= 1.0;
+                g->tb_f = t;
+                g->per_f = 60.0 / f;
+                g->beat_amp = 0.8 + 0.4 * tsig_uniform(&g->r);
+            }
+            double dt = t - g->tb_f;
+            ef = g->beat_amp * (tsig_hann(dt, 0.07) + 0.6 * tsig_hann(dt - 0.38 * g->per_f, 0.05));
+        }
+        if (isfinite(m)) {
+            g->ph_m += m / 60.0 / fs;
+            if (g->ph_m >= 1.0) {
+                g->ph_m -= 1.0;
+                g->tb_m = t;
+                g->per_m = 60.0 / m;
+            }
+            double dt = t - g->tb_m;
+            em = tsig_hann(dt, 0.18 * (g->per_m / 0.8 < 1.2 ? g->per_m / 0.8 : 1.2));
+        }
+        double w1 = tsig_gauss(&g->r), w2 = tsig_gauss(&g->r), w3 = tsig_gauss(&g->r);
+        double v = g->amp_f * ef *
+                   (0.8 * tsig_reso_run(&g->rf1, w1) + 0.5 * tsig_reso_run(&g->rf2, w2));
+        v += g->amp_f * g->mat_amp * em * tsig_reso_run(&g->rm, w3);
+        v += g->noise_rel * g->sig_rms * tsig_gauss(&g->r);
+        if (v > 1.0)
+            v = 1.0;
+        if (v < -1.0)
+            v = -1.0;
+        x[j] = (float)v;
+    }
+}
+
+/* Render the whole truth (n4 samples at 4 Hz) into a malloc'd buffer of *n_out samples. */
 static float *tsig_render(const float *fhr4, const float *mhr4, size_t n4, double fs,
                           double mat_amp, double noise_rel, uint64_t seed, size_t *n_out)
 {
@@ -74,57 +152,9 @@ static float *tsig_render(const float *fhr4, const float *mhr4, size_t n4, doubl
     float *x = malloc((n ? n : 1) * sizeof *x);
     if (!x)
         return NULL;
-    tsig_rng r = {seed * 0x9E3779B97F4A7C15ULL + 1};
-    tsig_reso rf1, rf2, rm;
-    tsig_reso_init(&rf1, 350.0, 250.0, fs); /* fetal walls */
-    tsig_reso_init(&rf2, 700.0, 400.0, fs); /* fetal valves */
-    tsig_reso_init(&rm, 220.0, 150.0, fs);  /* maternal vessel */
-    double ph_f = tsig_uniform(&r), ph_m = tsig_uniform(&r);
-    double tb_f = -10.0, tb_m = -10.0, per_f = 0.43, per_m = 0.8; /* last beat time, period */
-    double amp_f = 0.1, sig_rms = amp_f * 0.45;
-    double beat_amp = 1.0;
-    for (size_t i = 0; i < n; i++) {
-        double t = (double)i / fs;
-        size_t k = (size_t)(t * 4.0);
-        if (k >= n4)
-            k = n4 - 1;
-        double f = fhr4[k], m = mhr4 ? mhr4[k] : NAN;
-        if (isfinite(f)) {
-            ph_f += f / 60.0 / fs;
-            if (ph_f >= 1.0) {
-                ph_f -= 1.0;
-                tb_f = t;
-                per_f = 60.0 / f;
-                beat_amp = 0.8 + 0.4 * tsig_uniform(&r);
-            }
-        }
-        if (isfinite(m)) {
-            ph_m += m / 60.0 / fs;
-            if (ph_m >= 1.0) {
-                ph_m -= 1.0;
-                tb_m = t;
-                per_m = 60.0 / m;
-            }
-        }
-        double ef = 0.0, em = 0.0;
-        if (isfinite(f)) {
-            double dt = t - tb_f;
-            ef = beat_amp * (tsig_hann(dt, 0.07) + 0.6 * tsig_hann(dt - 0.38 * per_f, 0.05));
-        }
-        if (isfinite(m)) {
-            double dt = t - tb_m;
-            em = tsig_hann(dt, 0.18 * (per_m / 0.8 < 1.2 ? per_m / 0.8 : 1.2));
-        }
-        double w1 = tsig_gauss(&r), w2 = tsig_gauss(&r), w3 = tsig_gauss(&r);
-        double v = amp_f * ef * (0.8 * tsig_reso_run(&rf1, w1) + 0.5 * tsig_reso_run(&rf2, w2));
-        v += amp_f * mat_amp * em * tsig_reso_run(&rm, w3);
-        v += noise_rel * sig_rms * tsig_gauss(&r);
-        if (v > 1.0)
-            v = 1.0;
-        if (v < -1.0)
-            v = -1.0;
-        x[i] = (float)v;
-    }
+    tsig_gen g;
+    tsig_gen_init(&g, fhr4, mhr4, n4, fs, mat_amp, noise_rel, seed);
+    tsig_gen_run(&g, x, n);
     *n_out = n;
     return x;
 }

@@ -36,6 +36,10 @@
 #define CLIP_LEVEL 0.99f
 #define CLIP_MAX_FRACTION 0.01
 
+/* Stationarity: mean envelope of one half of the window above this multiple of the other half
+ * (12 dB in power) marks a window with a level step (CLINICAL 2: contact loss, movement). */
+#define STEP_MAX_RATIO 4.0
+
 /* FFTW's planner is not thread-safe and the server creates engines from worker threads: this
  * one static mutex guards plan creation and destruction, nothing else (doppler.h). */
 static pthread_mutex_t fftw_planner_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -84,10 +88,10 @@ void fm_doppler_config_default(fm_doppler_config *cfg)
     cfg->max_bpm = 240.0f; /* CLINICAL 1 */
     cfg->band_lo_hz = 100.0f;
     cfg->band_hi_hz = 1000.0f;
-    cfg->window_s = 3.0f;
+    cfg->window_s = 2.5f;
     cfg->maternal_max_bpm = 110.0f; /* CLINICAL 2: "< ~100-110 bpm"; FIGO normal baseline 110 */
-    cfg->quality_min = 0.45f;
-    cfg->quality_ok = 0.55f;
+    cfg->quality_min = 0.35f;
+    cfg->quality_ok = 0.50f;
 }
 
 /* RBJ cookbook biquads (bilinear, prewarped). */
@@ -148,7 +152,7 @@ static int config_ok(const fm_doppler_config *c)
            c->band_lo_hz > 10.0f && c->band_hi_hz > c->band_lo_hz &&
            c->band_hi_hz < 0.45f * STAGE1_MIN_RATE_HZ && c->window_s >= 2.0f &&
            c->window_s <= 8.0f && c->quality_min >= 0.0f && c->quality_ok >= c->quality_min &&
-           c->quality_ok <= 1.0f && 60.0f / c->min_bpm < 0.6f * c->window_s;
+           c->quality_ok <= 1.0f && 60.0f / c->min_bpm <= 0.75f * c->window_s;
 }
 
 fm_doppler *fm_doppler_create(double rate_hz, const fm_doppler_config *cfg, fm_fhr_sink sink,
@@ -276,8 +280,28 @@ static int analyse_window(fm_doppler *q, int64_t end, fm_dop_cand *c, int *n)
         return 0;
     if ((double)clipped > CLIP_MAX_FRACTION * (double)len * q->d1 * q->d2)
         return 0;
+    /* Stationarity: a level step inside the window (contact lost or regained, a movement burst)
+     * biases the autocorrelation peaks; such a window is lost (CLINICAL 2). */
+    double m1 = 0.0, m2 = 0.0;
+    for (int i = 0; i < len / 2; i++)
+        m1 += q->fft_in[i];
+    for (int i = len / 2; i < len; i++)
+        m2 += q->fft_in[i];
+    m1 /= len / 2;
+    m2 /= len - len / 2;
+    if (m1 > STEP_MAX_RATIO * m2 || m2 > STEP_MAX_RATIO * m1)
+        return 0;
+    /* Remove the least-squares line, not only the mean: slow level drifts (probe pressure,
+     * angle) otherwise tilt the autocorrelation and shift its peaks. */
+    double sx = 0.0, sxy = 0.0, c0 = 0.5 * (len - 1);
+    for (int i = 0; i < len; i++) {
+        double x = i - c0;
+        sx += x * x;
+        sxy += x * (q->fft_in[i] - mean);
+    }
+    double slope = sx > 0.0 ? sxy / sx : 0.0;
     for (int i = 0; i < len; i++)
-        q->fft_in[i] -= mean;
+        q->fft_in[i] -= mean + slope * (i - c0);
     memset(q->fft_in + len, 0, (size_t)(q->nfft - len) * sizeof *q->fft_in);
     fftw_execute(q->fwd);
     for (int i = 0; i <= q->nfft / 2; i++) {

@@ -43,6 +43,10 @@
 #define TRACK_BRIDGE_BPM 12.0f
 /* A new fetal track is doubtful for its first second. */
 #define TRACK_CONFIRM_SAMPLES 4
+/* A track running for 2 s may keep a window of quality between quality_min and quality_ok as ok
+ * when the value moves by at most 4 bpm per sample. */
+#define TRACK_TRUST_SAMPLES 8
+#define TRACK_TRUST_STEP_BPM 4.0f
 /* Maternal track continuity (2 s) and memory (60 s). CLINICAL 2: within 5 bpm of the maternal
  * rate is flagged (Pinto et al. 2015). */
 #define MATERNAL_CONT_SAMPLES 8
@@ -159,10 +163,15 @@ void fm_dop_track_step(fm_dop_track *t, const fm_doppler_config *cfg, int64_t k,
         set_maternal(t, k, r);
         st = FM_STATE_MATERNAL;
     } else if (f_cont) {
+        /* A weak window (quality_min..quality_ok) is trusted only inside an established track
+         * and close to its last value. */
+        int steady = t->f_run >= TRACK_TRUST_SAMPLES &&
+                     fabsf(r - t->f_bpm) <= TRACK_TRUST_STEP_BPM * (float)f_gap;
         set_fetal(t, k, r, t->f_run + 1);
         if (r >= cfg->maternal_max_bpm)
             t->f_low_doubt = 0;
-        st = (t->f_run >= TRACK_CONFIRM_SAMPLES && ch->q >= cfg->quality_ok && !t->f_low_doubt)
+        st = (t->f_run >= TRACK_CONFIRM_SAMPLES && (ch->q >= cfg->quality_ok || steady) &&
+              !t->f_low_doubt)
                  ? FM_STATE_OK
                  : FM_STATE_DOUBTFUL;
     } else if (f_bridge && !m_coincide) {

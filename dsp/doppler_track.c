@@ -87,6 +87,13 @@ static const fm_dop_cand *closest_to(const fm_dop_cand *const *opt, int n_opt, f
     return best;
 }
 
+/* Largest change that still continues a track after gap samples. */
+static float step_allowed(int64_t gap)
+{
+    float a = TRACK_STEP_BPM * (float)gap;
+    return a < TRACK_BRIDGE_BPM ? a : TRACK_BRIDGE_BPM;
+}
+
 static void set_fetal(fm_dop_track *t, int64_t k, float bpm, int run)
 {
     t->f_valid = 1;
@@ -131,8 +138,16 @@ void fm_dop_track_step(fm_dop_track *t, const fm_doppler_config *cfg, int64_t k,
     int f_recent = t->f_valid && k - t->f_k <= TRACK_BRIDGE_SAMPLES;
     int m_recent = t->m_valid && k - t->m_k <= MATERNAL_CONT_SAMPLES;
     const fm_dop_cand *pick = NULL;
-    if (f_recent)
-        pick = closest_to(opt, n_opt, t->f_bpm);
+    if (f_recent) {
+        /* Continuity with the fetal track may pick any strong enough peak, not only an octave
+         * of the best: with a weak fetal signal the maternal pulse can momentarily win. */
+        const fm_dop_cand *all[FM_DOP_MAX_CANDS];
+        int n_all = 0;
+        for (int i = 0; i < n; i++)
+            if (c[i].score >= OCTAVE_CONSIDER_RATIO * c[0].score)
+                all[n_all++] = &c[i];
+        pick = closest_to(all, n_all, t->f_bpm);
+    }
     if (!pick && m_recent) {
         /* Follow the mother only to a peak nearly as strong as the best: a fetal heart at twice
          * the maternal rate must not be captured by the maternal track. */
@@ -148,17 +163,18 @@ void fm_dop_track_step(fm_dop_track *t, const fm_doppler_config *cfg, int64_t k,
 
     float r = ch->bpm;
     int64_t f_gap = k - t->f_k, m_gap = k - t->m_k;
-    int f_cont = t->f_valid && f_gap <= TRACK_CONT_SAMPLES &&
-                 fabsf(r - t->f_bpm) <= TRACK_STEP_BPM * (float)f_gap;
-    int f_bridge = !f_cont && t->f_valid && f_gap <= TRACK_BRIDGE_SAMPLES &&
-                   fabsf(r - t->f_bpm) <= TRACK_BRIDGE_BPM;
-    int m_cont = t->m_valid && m_gap <= MATERNAL_CONT_SAMPLES &&
-                 fabsf(r - t->m_bpm) <= TRACK_STEP_BPM * (float)m_gap;
-    int m_coincide = t->m_valid && m_gap <= MATERNAL_MEMORY_SAMPLES &&
-                     fabsf(r - t->m_bpm) <= MATERNAL_COINCIDE_BPM;
+    float df = t->f_valid ? fabsf(r - t->f_bpm) : INFINITY;
+    float dm = t->m_valid ? fabsf(r - t->m_bpm) : INFINITY;
+    int f_cont = t->f_valid && f_gap <= TRACK_CONT_SAMPLES && df <= step_allowed(f_gap);
+    int f_bridge = !f_cont && t->f_valid && f_gap <= TRACK_BRIDGE_SAMPLES && df <= TRACK_BRIDGE_BPM;
+    int m_cont = t->m_valid && m_gap <= MATERNAL_CONT_SAMPLES && dm <= step_allowed(m_gap);
+    int m_coincide = t->m_valid && m_gap <= MATERNAL_MEMORY_SAMPLES && dm <= MATERNAL_COINCIDE_BPM;
+    /* When both tracks could claim the value, the closer one does; a value on both (within
+     * MATERNAL_COINCIDE_BPM of the mother) is maternal (CLINICAL 2). */
+    int maternal = m_cont && (!(f_cont || f_bridge) || dm < df || m_coincide);
 
     fm_fhr_state st;
-    if ((m_cont && !f_cont) || (m_cont && m_coincide)) {
+    if (maternal) {
         /* CLINICAL 2: continuing the maternal pulse. */
         set_maternal(t, k, r);
         st = FM_STATE_MATERNAL;

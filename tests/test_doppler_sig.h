@@ -76,7 +76,7 @@ typedef struct tsig_gen {
     double ph_f, ph_m, tb_f, tb_m, per_f, per_m, amp_f, sig_rms, beat_amp;
 } tsig_gen;
 
-static void tsig_gen_init(tsig_gen *g, const float *fhr4, const float *mhr4, size_t n4, double fs,
+static inline void tsig_gen_init(tsig_gen *g, const float *fhr4, const float *mhr4, size_t n4, double fs,
                           double mat_amp, double noise_rel, uint64_t seed)
 {
     memset(g, 0, sizeof *g);
@@ -100,7 +100,7 @@ static void tsig_gen_init(tsig_gen *g, const float *fhr4, const float *mhr4, siz
     g->beat_amp = 1.0;
 }
 
-static void tsig_gen_run(tsig_gen *g, float *x, size_t n)
+static inline void tsig_gen_run(tsig_gen *g, float *x, size_t n)
 {
     const double fs = g->fs;
     for (size_t j = 0; j < n; j++, g->i++) {
@@ -145,7 +145,7 @@ static void tsig_gen_run(tsig_gen *g, float *x, size_t n)
 }
 
 /* Render the whole truth (n4 samples at 4 Hz) into a malloc'd buffer of *n_out samples. */
-static float *tsig_render(const float *fhr4, const float *mhr4, size_t n4, double fs,
+static inline float *tsig_render(const float *fhr4, const float *mhr4, size_t n4, double fs,
                           double mat_amp, double noise_rel, uint64_t seed, size_t *n_out)
 {
     size_t n = (size_t)(n4 * fs / 4.0);
@@ -165,7 +165,7 @@ typedef struct tsig_out {
     fm_fhr_sample *s;
 } tsig_out;
 
-static void tsig_sink(void *user, const fm_fhr_sample *s)
+static inline void tsig_sink(void *user, const fm_fhr_sample *s)
 {
     tsig_out *o = user;
     if (o->n == o->cap) {
@@ -181,7 +181,7 @@ static void tsig_sink(void *user, const fm_fhr_sample *s)
 
 /* Run the engine over x in blocks of `block` samples (0 = one block; SIZE_MAX/2 random 1..100000
  * with the given seed). Returns 0 on success. */
-static int tsig_run(const float *x, size_t n, double fs, const fm_doppler_config *cfg,
+static inline int tsig_run(const float *x, size_t n, double fs, const fm_doppler_config *cfg,
                     size_t block, uint64_t seed, tsig_out *o)
 {
     memset(o, 0, sizeof *o);
@@ -207,52 +207,4 @@ static int tsig_run(const float *x, size_t n, double fs, const fm_doppler_config
     return 0;
 }
 
-typedef struct tsig_metrics {
-    size_t fetal_n;      /* fetal-present truth samples evaluated */
-    size_t covered;      /* of those, reported ok */
-    size_t within5;      /* of the covered, within +-5 bpm */
-    double abs_err_sum;  /* over covered */
-    size_t mat_n;        /* maternal-only truth samples */
-    size_t mat_ok;       /* of those, reported ok */
-    size_t octave_runs;  /* ok runs at x2 or x0.5 the truth longer than 5 s */
-    double longest_octave_s;
-} tsig_metrics;
-
-/* fhr4 truth (NAN = no fetal heart), maternal_only[i] = 1 when the probe hears only the mother.
- * Samples within skip_s of the start/end are not scored (windows are incomplete there). */
-static void tsig_score(const tsig_out *o, const float *fhr4, const unsigned char *maternal_only,
-                       size_t n4, double skip_s, tsig_metrics *m)
-{
-    memset(m, 0, sizeof *m);
-    size_t skip = (size_t)(skip_s * 4.0), run = 0;
-    size_t n = o->n < n4 ? o->n : n4;
-    for (size_t i = 0; i < n; i++) {
-        const fm_fhr_sample *s = &o->s[i];
-        int ok = s->state == FM_STATE_OK;
-        int oct = 0;
-        if (ok && isfinite(fhr4[i])) {
-            double ratio = s->fhr_bpm / fhr4[i];
-            oct = fabs(ratio - 2.0) < 0.2 || fabs(ratio - 0.5) < 0.05;
-        }
-        run = oct ? run + 1 : 0;
-        if (run / 4.0 > m->longest_octave_s)
-            m->longest_octave_s = run / 4.0;
-        if (run == 21)
-            m->octave_runs++;
-        if (i < skip || i + skip >= n)
-            continue;
-        if (maternal_only && maternal_only[i]) {
-            m->mat_n++;
-            m->mat_ok += ok;
-        } else if (isfinite(fhr4[i])) {
-            m->fetal_n++;
-            if (ok) {
-                double e = fabs(s->fhr_bpm - fhr4[i]);
-                m->covered++;
-                m->within5 += e <= 5.0;
-                m->abs_err_sum += e;
-            }
-        }
-    }
-}
 #endif

@@ -65,6 +65,11 @@ struct fm_doppler {
     int c2_i;
     float env_acc;
     biquad envlp[2];
+    /* upper-band envelope (band_split_hz > 0) */
+    biquad split[2];
+    float env_acc_hi;
+    biquad envlp_hi[2];
+    float *ring_hi;
     /* envelope ring */
     float *ring;
     uint32_t *ring_clip;
@@ -76,7 +81,7 @@ struct fm_doppler {
     int flushed;
     /* autocorrelation */
     int nw, nw_min, nfft, lag_min, lag_max;
-    double *fft_in;
+    double *fft_in, *acf, *acf_hi;
     fftw_complex *fft_out;
     fftw_plan fwd, inv;
     fm_dop_track track;
@@ -88,6 +93,7 @@ void fm_doppler_config_default(fm_doppler_config *cfg)
     cfg->max_bpm = 240.0f; /* CLINICAL 1 */
     cfg->band_lo_hz = 100.0f;
     cfg->band_hi_hz = 1000.0f;
+    cfg->band_split_hz = 0.0f; /* measured: no coverage gain (docs/doppler.md) */
     cfg->window_s = 2.5f;
     cfg->maternal_max_bpm = 110.0f; /* CLINICAL 2: "< ~100-110 bpm"; FIGO normal baseline 110 */
     cfg->quality_min = 0.35f;
@@ -132,6 +138,14 @@ static void clear_state(fm_doppler *q)
     biquad_set(&q->envlp[0], 0, ENV_LOWPASS_HZ, 0.54119610, q->fs_env);
     biquad_set(&q->envlp[1], 0, ENV_LOWPASS_HZ, 1.30656296, q->fs_env);
     memset(q->ring, 0, (q->ring_mask + 1) * sizeof *q->ring);
+    if (q->ring_hi) {
+        biquad_set(&q->split[0], 1, q->cfg.band_split_hz, 0.54119610, q->fs1);
+        biquad_set(&q->split[1], 1, q->cfg.band_split_hz, 1.30656296, q->fs1);
+        q->env_acc_hi = 0.0f;
+        biquad_set(&q->envlp_hi[0], 0, ENV_LOWPASS_HZ, 0.54119610, q->fs_env);
+        biquad_set(&q->envlp_hi[1], 0, ENV_LOWPASS_HZ, 1.30656296, q->fs_env);
+        memset(q->ring_hi, 0, (q->ring_mask + 1) * sizeof *q->ring_hi);
+    }
     memset(q->ring_clip, 0, (q->ring_mask + 1) * sizeof *q->ring_clip);
     q->n_env = q->n_in = 0;
     q->k_next = 0;
@@ -150,7 +164,9 @@ static int config_ok(const fm_doppler_config *c)
 {
     return c->min_bpm >= 30.0f && c->max_bpm <= 300.0f && c->min_bpm < c->max_bpm &&
            c->band_lo_hz > 10.0f && c->band_hi_hz > c->band_lo_hz &&
-           c->band_hi_hz < 0.45f * STAGE1_MIN_RATE_HZ && c->window_s >= 2.0f &&
+           c->band_hi_hz < 0.45f * STAGE1_MIN_RATE_HZ &&
+           (c->band_split_hz == 0.0f ||
+            (c->band_split_hz > c->band_lo_hz && c->band_split_hz < c->band_hi_hz)) && c->window_s >= 2.0f &&
            c->window_s <= 8.0f && c->quality_min >= 0.0f && c->quality_ok >= c->quality_min &&
            c->quality_ok <= 1.0f && 60.0f / c->min_bpm <= 0.75f * c->window_s;
 }
@@ -195,8 +211,17 @@ fm_doppler *fm_doppler_create(double rate_hz, const fm_doppler_config *cfg, fm_f
     q->ring = malloc(ring_n * sizeof *q->ring);
     q->ring_clip = malloc(ring_n * sizeof *q->ring_clip);
     q->fft_in = fftw_malloc((size_t)q->nfft * sizeof *q->fft_in);
+    q->acf = malloc((size_t)q->nw * sizeof *q->acf);
+    if (q->cfg.band_split_hz > 0.0f) {
+        q->ring_hi = malloc(ring_n * sizeof *q->ring_hi);
+        q->acf_hi = malloc((size_t)q->nw * sizeof *q->acf_hi);
+        if (!q->ring_hi || !q->acf_hi) {
+            fm_doppler_destroy(q);
+            return NULL;
+        }
+    }
     q->fft_out = fftw_malloc(((size_t)q->nfft / 2 + 1) * sizeof *q->fft_out);
-    if (!q->ring || !q->ring_clip || !q->fft_in || !q->fft_out) {
+    if (!q->ring || !q->ring_clip || !q->fft_in || !q->fft_out || !q->acf) {
         fm_doppler_destroy(q);
         return NULL;
     }
@@ -227,6 +252,9 @@ void fm_doppler_destroy(fm_doppler *q)
     fftw_free(q->fft_out);
     free(q->ring);
     free(q->ring_clip);
+    free(q->ring_hi);
+    free(q->acf);
+    free(q->acf_hi);
     free(q);
 }
 
@@ -256,44 +284,17 @@ static void cand_insert(fm_dop_cand *c, int *n, fm_dop_cand v)
     c[i] = v;
 }
 
-/* Autocorrelate envelope samples [end - len, end) and list the peaks. Returns 0 when the window
- * carries no usable signal (silent, clipped, too short). */
-static int analyse_window(fm_doppler *q, int64_t end, fm_dop_cand *c, int *n)
+/* Normalised autocorrelation (acf[0] = 1, lags 0..len-1) of ring samples [start, start + len)
+ * after removing their least-squares line: slow level drifts (probe pressure, angle) otherwise
+ * tilt the autocorrelation and shift its peaks. Returns 0 when the window has no variation. */
+static int autocorrelate(fm_doppler *q, const float *ring, int64_t start, int len, double *acf)
 {
-    *n = 0;
-    int64_t start = end - q->nw;
-    if (start < 0)
-        start = 0;
-    int len = (int)(end - start);
-    if (len < q->nw_min)
-        return 0;
-    double mean = 0.0;
-    uint64_t clipped = 0;
+    double mean = 0.0, sx = 0.0, sxy = 0.0, c0 = 0.5 * (len - 1);
     for (int i = 0; i < len; i++) {
-        size_t j = (size_t)(start + i) & q->ring_mask;
-        q->fft_in[i] = q->ring[j];
-        mean += q->ring[j];
-        clipped += q->ring_clip[j];
+        q->fft_in[i] = ring[(size_t)(start + i) & q->ring_mask];
+        mean += q->fft_in[i];
     }
     mean /= len;
-    if (mean < SILENCE_LEVEL)
-        return 0;
-    if ((double)clipped > CLIP_MAX_FRACTION * (double)len * q->d1 * q->d2)
-        return 0;
-    /* Stationarity: a level step inside the window (contact lost or regained, a movement burst)
-     * biases the autocorrelation peaks; such a window is lost (CLINICAL 2). */
-    double m1 = 0.0, m2 = 0.0;
-    for (int i = 0; i < len / 2; i++)
-        m1 += q->fft_in[i];
-    for (int i = len / 2; i < len; i++)
-        m2 += q->fft_in[i];
-    m1 /= len / 2;
-    m2 /= len - len / 2;
-    if (m1 > STEP_MAX_RATIO * m2 || m2 > STEP_MAX_RATIO * m1)
-        return 0;
-    /* Remove the least-squares line, not only the mean: slow level drifts (probe pressure,
-     * angle) otherwise tilt the autocorrelation and shift its peaks. */
-    double sx = 0.0, sxy = 0.0, c0 = 0.5 * (len - 1);
     for (int i = 0; i < len; i++) {
         double x = i - c0;
         sx += x * x;
@@ -310,14 +311,61 @@ static int analyse_window(fm_doppler *q, int64_t end, fm_dop_cand *c, int *n)
         q->fft_out[i][1] = 0.0;
     }
     fftw_execute(q->inv);
-    const double *r = q->fft_in;
-    if (!(r[0] > 0.0))
+    double r0 = q->fft_in[0];
+    if (!(r0 > 0.0))
         return 0;
+    for (int l = 0; l < len; l++)
+        acf[l] = q->fft_in[l] / r0;
+    return 1;
+}
+
+/* Autocorrelate the window of envelope samples [end - window, end) and list the peaks. Returns 0
+ * when the window carries no usable signal (too short, silent, clipped, level step). */
+static int analyse_window(fm_doppler *q, int64_t end, fm_dop_cand *c, int *n)
+{
+    *n = 0;
+    int64_t start = end - q->nw;
+    if (start < 0)
+        start = 0;
+    int len = (int)(end - start);
+    if (len < q->nw_min)
+        return 0;
+    double m1 = 0.0, m2 = 0.0;
+    uint64_t clipped = 0;
+    for (int i = 0; i < len; i++) {
+        size_t j = (size_t)(start + i) & q->ring_mask;
+        if (i < len / 2)
+            m1 += q->ring[j];
+        else
+            m2 += q->ring[j];
+        clipped += q->ring_clip[j];
+    }
+    double mean = (m1 + m2) / len;
+    m1 /= len / 2;
+    m2 /= len - len / 2;
+    if (mean < SILENCE_LEVEL)
+        return 0;
+    if ((double)clipped > CLIP_MAX_FRACTION * (double)len * q->d1 * q->d2)
+        return 0;
+    /* Stationarity: a level step inside the window (contact lost or regained, a movement burst)
+     * biases the autocorrelation peaks; such a window is lost (CLINICAL 2). */
+    if (m1 > STEP_MAX_RATIO * m2 || m2 > STEP_MAX_RATIO * m1)
+        return 0;
+    double *r = q->acf;
+    if (!autocorrelate(q, q->ring, start, len, r))
+        return 0;
+    if (q->ring_hi && autocorrelate(q, q->ring_hi, start, len, q->acf_hi)) {
+        /* Mean of the whole-band and upper-band autocorrelations: the fetal valves and flows
+         * are periodic in both, the maternal vessel pulses (low Doppler shifts) mostly in the
+         * first only, so the fetal peaks stand out. */
+        for (int l = 0; l < len; l++)
+            r[l] = 0.5 * (r[l] + q->acf_hi[l]);
+    }
     int lmax = q->lag_max < len - 2 ? q->lag_max : len - 2;
     for (int l = q->lag_min; l <= lmax; l++) {
         if (!(r[l] > r[l - 1] && r[l] >= r[l + 1]) || r[l] <= 0.0)
             continue;
-        double a = r[l - 1] / r[0], b = r[l] / r[0], cc = r[l + 1] / r[0];
+        double a = r[l - 1], b = r[l], cc = r[l + 1];
         double den = a - 2.0 * b + cc, delta = 0.0, peak = b;
         if (den < 0.0) {
             delta = 0.5 * (a - cc) / den;
@@ -358,6 +406,10 @@ static inline void stage2(fm_doppler *q, float y)
     y = biquad_run(&q->band[1], y);
     y = biquad_run(&q->band[2], y);
     q->env_acc += fabsf(y);
+    if (q->ring_hi) {
+        float h = biquad_run(&q->split[1], biquad_run(&q->split[0], y));
+        q->env_acc_hi += fabsf(h);
+    }
     if (++q->c2_i < q->d2)
         return;
     float e = q->env_acc / (float)q->d2;
@@ -367,6 +419,12 @@ static inline void stage2(fm_doppler *q, float y)
     e = biquad_run(&q->envlp[1], e);
     size_t j = (size_t)q->n_env & q->ring_mask;
     q->ring[j] = e;
+    if (q->ring_hi) {
+        float h = q->env_acc_hi / (float)q->d2;
+        q->env_acc_hi = 0.0f;
+        h = biquad_run(&q->envlp_hi[0], h);
+        q->ring_hi[j] = biquad_run(&q->envlp_hi[1], h);
+    }
     q->ring_clip[j] = q->clip_acc;
     q->clip_acc = 0;
     q->n_env++;

@@ -52,6 +52,9 @@
 #define MATERNAL_CONT_SAMPLES 8
 #define MATERNAL_MEMORY_SAMPLES 240
 #define MATERNAL_COINCIDE_BPM 5.0f
+/* A maternal track does not follow a value above this: a resting mother is 60-110 bpm
+ * (CLINICAL 2); above it the value starts a new (doubtful until confirmed) fetal track. */
+#define MATERNAL_TRACK_MAX_BPM 120.0f
 
 void fm_dop_track_reset(fm_dop_track *t)
 {
@@ -167,7 +170,8 @@ void fm_dop_track_step(fm_dop_track *t, const fm_doppler_config *cfg, int64_t k,
     float dm = t->m_valid ? fabsf(r - t->m_bpm) : INFINITY;
     int f_cont = t->f_valid && f_gap <= TRACK_CONT_SAMPLES && df <= step_allowed(f_gap);
     int f_bridge = !f_cont && t->f_valid && f_gap <= TRACK_BRIDGE_SAMPLES && df <= TRACK_BRIDGE_BPM;
-    int m_cont = t->m_valid && m_gap <= MATERNAL_CONT_SAMPLES && dm <= step_allowed(m_gap);
+    int m_cont = t->m_valid && m_gap <= MATERNAL_CONT_SAMPLES && dm <= step_allowed(m_gap) &&
+                 r < MATERNAL_TRACK_MAX_BPM;
     int m_coincide = t->m_valid && m_gap <= MATERNAL_MEMORY_SAMPLES && dm <= MATERNAL_COINCIDE_BPM;
     /* When both tracks could claim the value, the closer one does; a value on both (within
      * MATERNAL_COINCIDE_BPM of the mother) is maternal (CLINICAL 2). */

@@ -40,6 +40,9 @@ typedef struct fm_doppler_config {
     float min_bpm, max_bpm;   /* peak search range, CLINICAL 1 (50..240) */
     float band_lo_hz;         /* Doppler band kept before the envelope */
     float band_hi_hz;
+    float band_split_hz;      /* > 0: also autocorrelate the envelope of band_split..band_hi
+                               * and average (fetal valves/flows vs low maternal shifts);
+                               * 0 = single band */
     float window_s;           /* autocorrelation window, centred on each output sample */
     float maternal_max_bpm;   /* CLINICAL 2: a rate below this is fetal only when reached by a
                                * continuous descent from a fetal level; otherwise maternal */

@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "fetalmon/doppler.h"
 
@@ -211,6 +212,11 @@ fm_status fm_audio_open(const char *path, fm_audio **out, char *err, size_t err_
     if (!out || !path)
         return FM_EINVAL;
     *out = NULL;
+    struct stat st;
+    if (stat(path, &st) == 0 && S_ISREG(st.st_mode) && st.st_size == 0) {
+        set_err(err, err_len, "%s", "the file is empty");
+        return FM_EEMPTY;
+    }
     fm_audio *a = calloc(1, sizeof *a);
     if (!a)
         return FM_ENOMEM;

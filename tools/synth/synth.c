@@ -3,7 +3,7 @@
  * For: mixing the scheduled sound events (synth_sched.c) into audio samples. Each voice is
  * complex band-limited Gaussian noise (two cascaded one-pole low-passes on I and Q) shifted to a
  * Doppler centre frequency by a complex oscillator; its amplitude, centre frequency and bandwidth
- * are updated every control block (~0.5 ms) and the amplitude is interpolated linearly inside
+ * are updated every control block (~1 ms) and the amplitude is interpolated linearly inside
  * the block. The background (receiver noise, rumble, hum, recorder floor), the user events'
  * gates (maternal-only, contact loss, clipping, noise bursts) and the +-1 limit come last.
  * Rendering is a pure function of the absolute sample index: block boundaries depend on the
@@ -15,12 +15,13 @@
 
 #include "synth_internal.h"
 
-#define SY_CTRL_HZ 2000.0      /* control blocks per second */
-#define SY_RAMP_S 0.03         /* fade at the edges of user events */
-#define SY_LOOKAHEAD_S 0.5     /* sounds are scheduled this far ahead */
-#define SY_RUMBLE_HZ 25.0      /* rumble low-pass corner (two poles): energy < 80 Hz */
+#define SY_CTRL_HZ 1000.0  /* control blocks per second */
+#define SY_RAMP_S 0.03     /* fade at the edges of user events */
+#define SY_LOOKAHEAD_S 0.5 /* sounds are scheduled this far ahead */
+#define SY_RUMBLE_HZ 25.0  /* rumble low-pass corner (two poles): energy < 80 Hz */
 #define SY_MAX_4HZ ((size_t)24 * 3600 * 4)
 #define SY_MIN_BW_HZ 20.0
+#define SY_MOVE_DROP_DB 8.0 /* heart sounds fade while the probe moves off its target */
 
 void fm_synth_config_default(fm_synth_config *c)
 {
@@ -37,12 +38,16 @@ void fm_synth_config_default(fm_synth_config *c)
     c->hum_db = -20.0;
     c->device_band_hz = 3000.0;
     c->floor_dbfs = -90.0;
+    c->probe_mhz = 2.0;
     c->angle_sd_db = 4.0;
     c->beat_sd_db = 2.0;
     c->noise_only = 0;
 }
 
-static int in_range(double x, double lo, double hi) { return isfinite(x) && x >= lo && x <= hi; }
+static int in_range(double x, double lo, double hi)
+{
+    return isfinite(x) && x >= lo && x <= hi;
+}
 
 static int config_ok(const fm_synth_config *c)
 {
@@ -53,30 +58,55 @@ static int config_ok(const fm_synth_config *c)
            (c->hum_hz == 0.0 || in_range(c->hum_hz, 1.0, 0.45 * c->rate_hz)) &&
            in_range(c->hum_db, -120.0, 60.0) && in_range(c->device_band_hz, 100.0, 1e6) &&
            in_range(c->floor_dbfs, -200.0, 0.0) && in_range(c->angle_sd_db, 0.0, 20.0) &&
+           in_range(c->probe_mhz, 1.0, 10.0) &&
+           (c->speaker_hp_hz == 0.0 || in_range(c->speaker_hp_hz, 20.0, 0.45 * c->rate_hz)) &&
+           (c->agc_s == 0.0 || in_range(c->agc_s, 0.05, 600.0)) &&
            in_range(c->beat_sd_db, 0.0, 20.0);
 }
 
-static int bpm_ok(float v) { return isfinite(v) && v >= 50.0f && v <= 240.0f; }
+static int bpm_ok(float v)
+{
+    return isfinite(v) && v >= 50.0f && v <= 240.0f;
+}
 
-/* Plausible maternal heart rate where none is given: a resting level drawn in 70-95 bpm, a slow
- * Ornstein-Uhlenbeck drift (SD 5 bpm, 2 min) and respiratory sinus arrhythmia (+-2.5 bpm at
- * 0.2-0.3 Hz), kept in 60-110 bpm. */
+static int mhr_ok(const float *m, size_t i)
+{
+    return isfinite(m[i]) && m[i] >= 30.0f && m[i] <= 240.0f;
+}
+
+/* The maternal rate. Given with gaps: linear interpolation between the valid neighbours (held at
+ * the ends). Not given at all (NULL or no valid value): a plausible one, a resting level drawn in
+ * 70-95 bpm, a slow Ornstein-Uhlenbeck drift (SD 5 bpm, 2 min) and respiratory sinus
+ * arrhythmia (+-2.5 bpm at 0.2-0.3 Hz), kept in 60-110 bpm. */
 static void make_mhr(fm_synth *q, const float *mhr_in)
 {
+    size_t prev = SIZE_MAX;
+    for (size_t i = 0; mhr_in && i < q->n; i++) {
+        if (!mhr_ok(mhr_in, i))
+            continue;
+        q->mhr[i] = mhr_in[i];
+        for (size_t j = prev == SIZE_MAX ? 0 : prev + 1; j < i; j++)
+            q->mhr[j] = prev == SIZE_MAX ? mhr_in[i]
+                                         : mhr_in[prev] + (mhr_in[i] - mhr_in[prev]) *
+                                                              (float)(j - prev) / (float)(i - prev);
+        prev = i;
+    }
+    if (prev != SIZE_MAX) {
+        for (size_t j = prev + 1; j < q->n; j++)
+            q->mhr[j] = mhr_in[prev];
+        return;
+    }
     sy_rng r;
     sy_rng_seed(&r, q->cfg.seed, SY_S_MHR);
     double base = 70.0 + 25.0 * sy_u01(&r), x = 5.0 * sy_gauss(&r);
     double fr = 0.2 + 0.1 * sy_u01(&r), ph = 2.0 * SY_PI * sy_u01(&r);
     double rho = sy_exp(-0.25 / 120.0), k = sqrt(1.0 - rho * rho);
     for (size_t i = 0; i < q->n; i++) {
-        double s, c;
+        double sn, cs;
         x = rho * x + k * 5.0 * sy_gauss(&r);
-        sy_sincos(2.0 * SY_PI * fr * (double)i * 0.25 + ph, &s, &c);
-        double v = base + x + 2.5 * s;
-        v = v < 60.0 ? 60.0 : v > 110.0 ? 110.0 : v;
-        q->mhr[i] = (mhr_in && isfinite(mhr_in[i]) && mhr_in[i] >= 30.0f && mhr_in[i] <= 240.0f)
-                        ? mhr_in[i]
-                        : (float)v;
+        sy_sincos(2.0 * SY_PI * fr * (double)i * 0.25 + ph, &sn, &cs);
+        double v = base + x + 2.5 * sn;
+        q->mhr[i] = (float)(v < 60.0 ? 60.0 : v > 110.0 ? 110.0 : v);
     }
 }
 
@@ -140,6 +170,20 @@ static void make_noise_filter(fm_synth *q)
     q->noise_gain = 1.0 / sqrt(e);
 }
 
+/* The loudspeaker of a handheld Doppler, recorded by a phone held against it, loses the low
+ * frequencies: a 2-pole Butterworth high-pass. */
+static void make_speaker_filter(fm_synth *q)
+{
+    double s, c;
+    sy_sincos(2.0 * SY_PI * q->cfg.speaker_hp_hz / q->cfg.rate_hz, &s, &c);
+    double alpha = s / (2.0 * 0.70710678118654752), a0 = 1.0 + alpha;
+    q->hb0 = (1.0 + c) / 2.0 / a0;
+    q->hb1 = -(1.0 + c) / a0;
+    q->hb2 = q->hb0;
+    q->ha1 = -2.0 * c / a0;
+    q->ha2 = (1.0 - alpha) / a0;
+}
+
 fm_synth *fm_synth_create(const fm_synth_config *c, const float *fhr_bpm, size_t n,
                           const float *mhr_bpm, fm_status *status)
 {
@@ -172,6 +216,11 @@ fm_synth *fm_synth_create(const fm_synth_config *c, const float *fhr_bpm, size_t
     make_mhr(q, mhr_bpm);
     make_rumble_mod(q);
     make_noise_filter(q);
+    if (c->speaker_hp_hz > 0.0)
+        make_speaker_filter(q);
+    q->agc_alpha = c->agc_s > 0.0 ? sy_exp(-(double)q->ctrl_n / (c->agc_s * c->rate_hz)) : 0.0;
+    q->agc_pow = 1.0;
+    q->agc_next = 1.0;
 
     /* levels: amplitudes in units where the nominal fetal heart power is 1 */
     q->scale = sy_db_amp(c->fetal_dbfs);
@@ -184,6 +233,7 @@ fm_synth *fm_synth_create(const fm_synth_config *c, const float *fhr_bpm, size_t
     q->noise_pow = 1.0 / (sy_db_amp(c->snr_db) * sy_db_amp(c->snr_db));
     q->hum_amp = c->hum_hz > 0.0 ? sqrt(2.0) * sy_db_amp(c->hum_db) : 0.0;
     q->floor_sd = sy_db_amp(c->floor_dbfs);
+    q->move_drop = sy_db_amp(-SY_MOVE_DROP_DB);
 
     for (int v = 0; v < SY_NVOICE; v++) {
         sy_voice *w = &q->v[v];
@@ -246,9 +296,50 @@ fm_status fm_synth_add_event(fm_synth *q, fm_synth_event_type type, double start
     return FM_OK;
 }
 
-size_t fm_synth_length(const fm_synth *q) { return q ? q->total : 0; }
-size_t fm_synth_position(const fm_synth *q) { return q ? q->pos : 0; }
-size_t fm_synth_truth_count(const fm_synth *q) { return q ? q->n : 0; }
+fm_status fm_synth_add_random_events(fm_synth *q, uint64_t seed, double per_min)
+{
+    static const struct {
+        fm_synth_event_type type;
+        double weight, min_s, max_s;
+    } kinds[] = {{FM_SYNTH_EV_MOVEMENT, 0.45, 0.3, 3.0},
+                 {FM_SYNTH_EV_CONTACT_LOSS, 0.15, 1.0, 8.0},
+                 {FM_SYNTH_EV_MATERNAL_ONLY, 0.15, 10.0, 60.0},
+                 {FM_SYNTH_EV_NOISE_BURST, 0.15, 0.5, 3.0},
+                 {FM_SYNTH_EV_CLIP, 0.10, 0.3, 2.0}};
+    if (!q || q->started || !in_range(per_min, 0.0, 20.0))
+        return FM_EINVAL;
+    if (per_min == 0.0)
+        return FM_OK;
+    sy_rng r;
+    sy_rng_seed(&r, seed, SY_S_RANDOM_EVENTS);
+    double len_s = (double)q->n * 0.25, t = 0.0;
+    for (;;) {
+        t += -sy_log(1.0 - sy_u01(&r)) * 60.0 / per_min; /* exponential gaps */
+        double u = sy_u01(&r), d = sy_u01(&r), acc = 0.0;
+        if (t >= len_s)
+            return FM_OK;
+        size_t k = 0;
+        while (k + 1 < sizeof kinds / sizeof kinds[0] && u >= acc + kinds[k].weight)
+            acc += kinds[k++].weight;
+        double dur = kinds[k].min_s + (kinds[k].max_s - kinds[k].min_s) * d;
+        fm_status st = fm_synth_add_event(q, kinds[k].type, t, dur, NAN);
+        if (st != FM_OK)
+            return st;
+    }
+}
+
+size_t fm_synth_length(const fm_synth *q)
+{
+    return q ? q->total : 0;
+}
+size_t fm_synth_position(const fm_synth *q)
+{
+    return q ? q->pos : 0;
+}
+size_t fm_synth_truth_count(const fm_synth *q)
+{
+    return q ? q->n : 0;
+}
 
 void fm_synth_get_stats(const fm_synth *q, fm_synth_stats *s)
 {
@@ -260,6 +351,7 @@ void fm_synth_get_stats(const fm_synth *q, fm_synth_stats *s)
 
 typedef struct sy_gains {
     double body;      /* 0 during contact loss */
+    double heart;     /* fetal and maternal sounds while the probe moves */
     double fetal;     /* 0 during maternal-only stretches */
     double mat;       /* maternal level */
     double clip;      /* gain into the limiter */
@@ -278,6 +370,7 @@ static double user_gate(const sy_user_ev *e, double t)
 static void eval_gains(const fm_synth *q, size_t lo, double t, sy_gains *g)
 {
     double g_mo = 0, l_mo = q->mat_only_default, g_cl = 0, g_clip = 0, l_clip = 20.0, nb = 0;
+    double g_mv = 0;
     for (size_t i = lo; i < q->n_uev && q->uev[i].t0 < t; i++) {
         const sy_user_ev *e = &q->uev[i];
         double x = user_gate(e, t);
@@ -290,9 +383,7 @@ static void eval_gains(const fm_synth *q, size_t lo, double t, sy_gains *g)
                 l_mo = isfinite(e->level_db) ? sy_db_amp(e->level_db) : q->mat_only_default;
             }
             break;
-        case FM_SYNTH_EV_CONTACT_LOSS:
-            g_cl = x > g_cl ? x : g_cl;
-            break;
+        case FM_SYNTH_EV_CONTACT_LOSS: g_cl = x > g_cl ? x : g_cl; break;
         case FM_SYNTH_EV_CLIP:
             if (x > g_clip) {
                 g_clip = x;
@@ -304,20 +395,23 @@ static void eval_gains(const fm_synth *q, size_t lo, double t, sy_gains *g)
             nb += x * a * a;
             break;
         }
-        default:
-            break; /* movement is made of sound events, not a gain */
+        case FM_SYNTH_EV_MOVEMENT: /* its scrapes and thumps are sound events (synth_sched.c) */
+            g_mv = x > g_mv ? x : g_mv;
+            break;
+        default: break;
         }
     }
     g->body = 1.0 - g_cl;
+    g->heart = 1.0 + (q->move_drop - 1.0) * g_mv;
     g->fetal = 1.0 - g_mo;
     g->mat = q->mat_bg + (l_mo - q->mat_bg) * g_mo;
-    g->clip = 1.0 + (sy_db_amp(l_clip) - 1.0) * g_clip;
+    g->clip = g_clip > 0.0 ? 1.0 + (sy_db_amp(l_clip) - 1.0) * g_clip : 1.0;
     g->noise_pow = q->noise_pow + nb;
 }
 
 /* Amplitude and centre frequency of every voice at time t (power sum of its events). */
-static void eval_voices(const fm_synth *q, double t, const sy_gains *g, double *amp,
-                        double *freq, double *bw)
+static void eval_voices(const fm_synth *q, double t, const sy_gains *g, double *amp, double *freq,
+                        double *bw)
 {
     double p[SY_NVOICE] = {0}, pf[SY_NVOICE] = {0}, pb[SY_NVOICE] = {0};
     for (size_t i = 0; i < q->n_ev; i++) {
@@ -334,9 +428,9 @@ static void eval_voices(const fm_synth *q, double t, const sy_gains *g, double *
     for (int v = 0; v < SY_NVOICE; v++) {
         double gain = g->body;
         if (v <= SY_V_UMB)
-            gain *= g->fetal;
+            gain *= g->fetal * g->heart;
         else if (v == SY_V_MAT)
-            gain *= g->mat;
+            gain *= g->mat * g->heart;
         amp[v] = p[v] > 0.0 ? gain * sqrt(p[v]) : 0.0;
         freq[v] = p[v] > 0.0 ? pf[v] / p[v] : -1.0;
         bw[v] = p[v] > 0.0 ? pb[v] / p[v] : 0.5;
@@ -400,8 +494,8 @@ static fm_status control_step(fm_synth *q)
     }
     double x = t1 * 4.0;
     size_t k = (size_t)x;
-    double mod = k + 1 < q->n ? q->rumble_mod[k] + (q->rumble_mod[k + 1] - q->rumble_mod[k]) *
-                                                        (x - (double)k)
+    double mod = k + 1 < q->n ? q->rumble_mod[k] +
+                                    (q->rumble_mod[k + 1] - q->rumble_mod[k]) * (x - (double)k)
                               : q->rumble_mod[q->n - 1];
     q->rumble0 = q->rumble_next;
     q->rumble_next = q->rumble_amp * g.body * mod;
@@ -412,6 +506,16 @@ static fm_status control_step(fm_synth *q)
     q->clip0 = q->clip_next;
     q->clip_next = g.clip;
     q->dclip = (q->clip_next - q->clip0) * inv;
+    q->agc0 = q->agc_next;
+    if (q->cfg.agc_s > 0.0 && q->pos > 0) {
+        /* the block that just ended (always complete here) updates the power estimate; the
+         * gain levels it to the nominal fetal power, within +-30 dB */
+        q->agc_pow = q->agc_alpha * q->agc_pow + (1.0 - q->agc_alpha) * q->agc_blk * inv;
+        double gn = 1.0 / sqrt(q->agc_pow + 1e-12);
+        q->agc_next = gn < 0.03 ? 0.03 : gn > 30.0 ? 30.0 : gn;
+    }
+    q->agc_blk = 0.0;
+    q->dagc = (q->agc_next - q->agc0) * inv;
     if (q->hum_amp > 0.0) {
         double m = 1.5 - 0.5 * (q->hc * q->hc + q->hs * q->hs);
         q->hc *= m, q->hs *= m;
@@ -429,8 +533,10 @@ static void render_voice(sy_voice *w, double *acc, size_t run, size_t inb)
     const double a = w->a, g = w->g, cr = w->cr, sr = w->sr;
     for (size_t j = 0; j < run; j++) {
         double amp = w->amp0 + w->damp * (double)(inb + j);
-        i1 = a * i1 + g * sy_gauss4(&w->rng);
-        q1 = a * q1 + g * sy_gauss4(&w->rng);
+        double gi, gq;
+        sy_pair2(&w->rng, &gi, &gq);
+        i1 = a * i1 + g * gi;
+        q1 = a * q1 + g * gq;
         i2 = a * i2 + g * i1;
         q2 = a * q2 + g * q1;
         acc[j] += amp * (i2 * c - q2 * s);
@@ -474,6 +580,18 @@ static void render_background(fm_synth *q, double *acc, size_t run, size_t inb)
     }
 }
 
+static void speaker(fm_synth *q, double *acc, size_t run)
+{
+    double z1 = q->hz1, z2 = q->hz2;
+    for (size_t j = 0; j < run; j++) {
+        double x = acc[j], y = q->hb0 * x + z1;
+        z1 = q->hb1 * x - q->ha1 * y + z2;
+        z2 = q->hb2 * x - q->ha2 * y;
+        acc[j] = y;
+    }
+    q->hz1 = z1, q->hz2 = z2;
+}
+
 size_t fm_synth_render(fm_synth *q, float *out, size_t max)
 {
     if (!q || !out || q->pos >= q->total)
@@ -495,9 +613,14 @@ size_t fm_synth_render(fm_synth *q, float *out, size_t max)
             if (q->v[v].active)
                 render_voice(&q->v[v], acc, run, inb);
         render_background(q, acc, run, inb);
+        if (q->cfg.speaker_hp_hz > 0.0)
+            speaker(q, acc, run);
         for (size_t j = 0; j < run; j++) {
-            double y = q->scale * (q->clip0 + q->dclip * (double)(inb + j)) * acc[j] +
-                       q->floor_sd * sy_gauss4(&q->rng_floor);
+            double a = acc[j];
+            q->agc_blk += a * a;
+            double gain =
+                (q->agc0 + q->dagc * (double)(inb + j)) * (q->clip0 + q->dclip * (double)(inb + j));
+            double y = q->scale * gain * a + q->floor_sd * sy_gauss4(&q->rng_floor);
             if (y >= 1.0 || y <= -1.0) {
                 y = y > 0.0 ? 1.0 : -1.0;
                 q->stats.clipped_samples++;
@@ -512,9 +635,9 @@ size_t fm_synth_render(fm_synth *q, float *out, size_t max)
 
 /* ---- truth ---- */
 
-static const fm_synth_label ev_label[FM_SYNTH_EV_COUNT] = {
-    FM_SYNTH_MATERNAL_ONLY, FM_SYNTH_NO_CONTACT, FM_SYNTH_MOVEMENT, FM_SYNTH_CLIPPED,
-    FM_SYNTH_NOISE_BURST};
+static const fm_synth_label ev_label[FM_SYNTH_EV_COUNT] = {FM_SYNTH_MATERNAL_ONLY,
+                                                           FM_SYNTH_NO_CONTACT, FM_SYNTH_MOVEMENT,
+                                                           FM_SYNTH_CLIPPED, FM_SYNTH_NOISE_BURST};
 
 fm_status fm_synth_truth_at(const fm_synth *q, size_t k, fm_synth_truth *t)
 {
@@ -525,9 +648,9 @@ fm_status fm_synth_truth_at(const fm_synth *q, size_t k, fm_synth_truth *t)
     for (size_t i = 0; i < q->n_uev && q->uev[i].t0 < w1; i++)
         if (q->uev[i].t1 > w0)
             flags |= 1u << ev_label[q->uev[i].type];
-    static const fm_synth_label order[] = {FM_SYNTH_NO_CONTACT, FM_SYNTH_MATERNAL_ONLY,
+    static const fm_synth_label order[] = {FM_SYNTH_NO_CONTACT,  FM_SYNTH_MATERNAL_ONLY,
                                            FM_SYNTH_NOT_AUDIBLE, FM_SYNTH_MOVEMENT,
-                                           FM_SYNTH_CLIPPED, FM_SYNTH_NOISE_BURST};
+                                           FM_SYNTH_CLIPPED,     FM_SYNTH_NOISE_BURST};
     t->label = FM_SYNTH_FETAL;
     for (size_t i = 0; i < sizeof order / sizeof order[0]; i++)
         if (flags & (1u << order[i])) {
@@ -544,8 +667,8 @@ fm_status fm_synth_truth_at(const fm_synth *q, size_t k, fm_synth_truth *t)
 
 const char *fm_synth_label_name(fm_synth_label l)
 {
-    static const char *names[FM_SYNTH_LABEL_COUNT] = {
-        "fetal", "not_audible", "maternal_only", "no_contact", "movement", "clipped",
-        "noise_burst"};
+    static const char *names[FM_SYNTH_LABEL_COUNT] = {"fetal",      "not_audible", "maternal_only",
+                                                      "no_contact", "movement",    "clipped",
+                                                      "noise_burst"};
     return (int)l >= 0 && l < FM_SYNTH_LABEL_COUNT ? names[l] : "unknown";
 }

@@ -57,8 +57,14 @@ typedef struct fm_synth_config {
     double hum_db;           /* hum level (default -20) */
     double device_band_hz;   /* receiver noise band edge (default 3000; capped at 0.45 rate) */
     double floor_dbfs;       /* full-band recorder noise floor, dB re 1.0 (default -90) */
+    double probe_mhz;        /* ultrasound carrier, 1..10 MHz (default 2): every Doppler
+                              * frequency scales with it (f = 2 f0 v cos(theta) / c) */
     double angle_sd_db;      /* slow probe-angle wander of each component, SD in dB (4) */
     double beat_sd_db;       /* beat-to-beat amplitude variation, SD in dB (2) */
+    double speaker_hp_hz;    /* 0 = line-out recording (default); else a phone held to the
+                              * device's loudspeaker: 2-pole high-pass at this corner (~250) */
+    double agc_s;            /* 0 = no automatic gain control (default); else the time constant
+                              * of a recorder AGC that levels the signal (phone recordings) */
     int noise_only;          /* 1: no body sounds at all, only receiver noise and floor (for
                               * the empty channels of a multi-channel file) */
 } fm_synth_config;
@@ -68,9 +74,10 @@ void fm_synth_config_default(fm_synth_config *c);
 
 /* Create a generator for n 4 Hz samples of fetal heart rate (fhr_bpm[k] holds the rate at time
  * k * 0.25 s; NAN, 0 or a value outside 50..240 = the fetal heart is not audible there). The
- * output lasts n * 0.25 s. mhr_bpm (n values, may be NULL) gives the maternal rate; NULL, or NAN
- * entries, are replaced by a seeded plausible maternal rate (60-110 bpm, slowly drifting, with
- * respiratory modulation). Both arrays are copied. Returns NULL on an invalid config, n == 0,
+ * output lasts n * 0.25 s. mhr_bpm (n values, may be NULL) gives the maternal rate; its gaps (NAN
+ * or outside 30..240) are interpolated linearly between valid neighbours; NULL or no valid value
+ * gives a seeded plausible maternal rate (60-110 bpm, slowly drifting, with respiratory
+ * modulation). Both arrays are copied. Returns NULL on an invalid config, n == 0,
  * n above 24 h, or out of memory; *status (when not NULL) says why. */
 fm_synth *fm_synth_create(const fm_synth_config *c, const float *fhr_bpm, size_t n,
                           const float *mhr_bpm, fm_status *status);
@@ -82,7 +89,7 @@ typedef enum fm_synth_event_type {
     FM_SYNTH_EV_CONTACT_LOSS,      /* probe off the skin: every body sound off, receiver hiss
                                     * stays; level_db ignored */
     FM_SYNTH_EV_MOVEMENT,          /* probe moved: loud broadband scrapes and thumps at level_db
-                                    * (NAN: +15 dB) */
+                                    * (NAN: +15 dB); the heart sounds drop 8 dB meanwhile */
     FM_SYNTH_EV_CLIP,              /* gain pushed level_db (NAN: +20 dB) into the +-1 limit */
     FM_SYNTH_EV_NOISE_BURST,       /* extra receiver-band noise at level_db (NAN: +6 dB) */
     FM_SYNTH_EV_COUNT
@@ -94,6 +101,12 @@ typedef enum fm_synth_event_type {
 #define FM_SYNTH_MAX_EVENTS 4096
 fm_status fm_synth_add_event(fm_synth *q, fm_synth_event_type type, double start_s,
                              double duration_s, double level_db);
+
+/* Add a seeded random sequence of home-recording disturbances over the whole length: events
+ * start as a Poisson process of per_min per minute (0..20); each is movement (45 %, 0.3-3 s),
+ * contact loss (15 %, 1-8 s), maternal-only (15 %, 10-60 s), noise burst (15 %, 0.5-3 s) or clip
+ * (10 %, 0.3-2 s), at its default level. Same rules as fm_synth_add_event. */
+fm_status fm_synth_add_random_events(fm_synth *q, uint64_t seed, double per_min);
 
 /* Render the next samples (at most max) into out; returns how many were written, 0 at the end.
  * Samples are in [-1, 1]; the output is hard-limited at +-1 (clipping stretches saturate at

@@ -38,6 +38,9 @@ static void usage(FILE *f)
         "  --maternal-db DB       background maternal vessel level re fetal (default -12)\n"
         "  --rumble-db DB         low-frequency rumble level re fetal (default -12)\n"
         "  --umbilical-db DB      umbilical flow level re fetal (default -10)\n"
+        "  --probe-mhz F          ultrasound carrier 1..10 MHz (default 2): Doppler pitch\n"
+        "  --speaker-hp HZ        recorded off the device's loudspeaker: high-pass at HZ (~250)\n"
+        "  --agc S                recorder automatic gain control, time constant S seconds\n"
         "  --hum HZ               add mains hum at HZ (50/60), level --hum-db (default -20)\n"
         "events (START:DUR in seconds, optionally :LEVEL_DB; each repeatable):\n"
         "  --maternal-only S:D    probe hears only the mother\n"
@@ -45,6 +48,9 @@ static void usage(FILE *f)
         "  --movement S:D         probe movement scrapes and thumps\n"
         "  --clip S:D             gain pushed into the limiter\n"
         "  --noise-burst S:D      extra broadband noise\n"
+        "  --random-events R      also R random disturbances per minute (Poisson; movement,\n"
+        "                         contact loss, maternal-only, noise burst, clip)\n"
+        "  --event-seed N         seed of the random disturbances (default: --seed)\n"
         "output:\n"
         "  --out FILE             audio file to write (required)\n"
         "  --format wav|flac      container (default from the name, else wav)\n"
@@ -124,6 +130,7 @@ int main(int argc, char **argv)
     const char *bits = "16";
     double fhr_const = NAN, mhr_const = NAN, minutes = NAN, start_min = 0.0, v;
     int channels = 1, sig_ch = 0;
+    double random_per_min = 0.0, event_seed = NAN;
     ev_arg *evs = NULL;
     size_t n_evs = 0;
     static const struct {
@@ -160,29 +167,56 @@ int main(int argc, char **argv)
                 ok = parse_event(a, ev_opts[k].type, &evs[n_evs++]);
             }
         if (matched) {
-        } else if (!strcmp(o, "--fhr")) fhr_path = a;
-        else if (!strcmp(o, "--out")) out_path = a;
-        else if (!strcmp(o, "--truth")) truth_path = a;
-        else if (!strcmp(o, "--format")) format = a;
-        else if (!strcmp(o, "--bits")) bits = a;
-        else if (!strcmp(o, "--fhr-const")) ok = parse_double(a, &fhr_const);
-        else if (!strcmp(o, "--mhr-const")) ok = parse_double(a, &mhr_const);
-        else if (!strcmp(o, "--minutes")) ok = parse_double(a, &minutes) && minutes > 0;
-        else if (!strcmp(o, "--start-min")) ok = parse_double(a, &start_min) && start_min >= 0;
-        else if (!strcmp(o, "--rate")) ok = parse_double(a, &cfg.rate_hz);
-        else if (!strcmp(o, "--seed")) ok = parse_double(a, &v) && v >= 0 && v < 1.8e19 &&
-                                            (cfg.seed = (uint64_t)v, 1);
-        else if (!strcmp(o, "--snr-db")) ok = parse_double(a, &cfg.snr_db);
-        else if (!strcmp(o, "--fetal-dbfs")) ok = parse_double(a, &cfg.fetal_dbfs);
-        else if (!strcmp(o, "--maternal-db")) ok = parse_double(a, &cfg.maternal_db);
-        else if (!strcmp(o, "--rumble-db")) ok = parse_double(a, &cfg.rumble_db);
-        else if (!strcmp(o, "--umbilical-db")) ok = parse_double(a, &cfg.umbilical_db);
-        else if (!strcmp(o, "--hum")) ok = parse_double(a, &cfg.hum_hz);
-        else if (!strcmp(o, "--hum-db")) ok = parse_double(a, &cfg.hum_db);
-        else if (!strcmp(o, "--channels")) ok = parse_double(a, &v) && v >= 1 &&
-                                                v <= MAX_CHANNELS && (channels = (int)v) == v;
-        else if (!strcmp(o, "--signal-channel")) ok = parse_double(a, &v) && v >= 0 &&
-                                                      (sig_ch = (int)v) == v;
+        } else if (!strcmp(o, "--fhr"))
+            fhr_path = a;
+        else if (!strcmp(o, "--out"))
+            out_path = a;
+        else if (!strcmp(o, "--truth"))
+            truth_path = a;
+        else if (!strcmp(o, "--format"))
+            format = a;
+        else if (!strcmp(o, "--bits"))
+            bits = a;
+        else if (!strcmp(o, "--fhr-const"))
+            ok = parse_double(a, &fhr_const);
+        else if (!strcmp(o, "--mhr-const"))
+            ok = parse_double(a, &mhr_const);
+        else if (!strcmp(o, "--minutes"))
+            ok = parse_double(a, &minutes) && minutes > 0;
+        else if (!strcmp(o, "--start-min"))
+            ok = parse_double(a, &start_min) && start_min >= 0;
+        else if (!strcmp(o, "--rate"))
+            ok = parse_double(a, &cfg.rate_hz);
+        else if (!strcmp(o, "--seed"))
+            ok = parse_double(a, &v) && v >= 0 && v < 1.8e19 && (cfg.seed = (uint64_t)v, 1);
+        else if (!strcmp(o, "--snr-db"))
+            ok = parse_double(a, &cfg.snr_db);
+        else if (!strcmp(o, "--fetal-dbfs"))
+            ok = parse_double(a, &cfg.fetal_dbfs);
+        else if (!strcmp(o, "--maternal-db"))
+            ok = parse_double(a, &cfg.maternal_db);
+        else if (!strcmp(o, "--rumble-db"))
+            ok = parse_double(a, &cfg.rumble_db);
+        else if (!strcmp(o, "--umbilical-db"))
+            ok = parse_double(a, &cfg.umbilical_db);
+        else if (!strcmp(o, "--probe-mhz"))
+            ok = parse_double(a, &cfg.probe_mhz);
+        else if (!strcmp(o, "--random-events"))
+            ok = parse_double(a, &random_per_min);
+        else if (!strcmp(o, "--event-seed"))
+            ok = parse_double(a, &event_seed) && event_seed >= 0 && event_seed < 1.8e19;
+        else if (!strcmp(o, "--speaker-hp"))
+            ok = parse_double(a, &cfg.speaker_hp_hz);
+        else if (!strcmp(o, "--agc"))
+            ok = parse_double(a, &cfg.agc_s);
+        else if (!strcmp(o, "--hum"))
+            ok = parse_double(a, &cfg.hum_hz);
+        else if (!strcmp(o, "--hum-db"))
+            ok = parse_double(a, &cfg.hum_db);
+        else if (!strcmp(o, "--channels"))
+            ok = parse_double(a, &v) && v >= 1 && v <= MAX_CHANNELS && (channels = (int)v) == v;
+        else if (!strcmp(o, "--signal-channel"))
+            ok = parse_double(a, &v) && v >= 0 && (sig_ch = (int)v) == v;
         else {
             free(evs);
             return bad_usage("unknown option", o);
@@ -194,9 +228,12 @@ int main(int argc, char **argv)
     }
     int rc = 2;
     const char *why = NULL;
-    if (!out_path) why = "--out is required";
-    else if (!fhr_path == isnan(fhr_const)) why = "give exactly one of --fhr and --fhr-const";
-    else if (sig_ch >= channels) why = "--signal-channel must be below --channels";
+    if (!out_path)
+        why = "--out is required";
+    else if ((fhr_path != NULL) == !isnan(fhr_const))
+        why = "give exactly one of --fhr and --fhr-const";
+    else if (sig_ch >= channels)
+        why = "--signal-channel must be below --channels";
     if (why) {
         free(evs);
         return bad_usage(why, NULL);
@@ -206,14 +243,18 @@ int main(int argc, char **argv)
         format = dot && !strcasecmp(dot, ".flac") ? "flac" : "wav";
     }
     int sf_fmt;
-    if (!strcmp(format, "wav")) sf_fmt = SF_FORMAT_WAV;
-    else if (!strcmp(format, "flac")) sf_fmt = SF_FORMAT_FLAC;
+    if (!strcmp(format, "wav"))
+        sf_fmt = SF_FORMAT_WAV;
+    else if (!strcmp(format, "flac"))
+        sf_fmt = SF_FORMAT_FLAC;
     else {
         free(evs);
         return bad_usage("--format must be wav or flac", format);
     }
-    if (!strcmp(bits, "16")) sf_fmt |= SF_FORMAT_PCM_16;
-    else if (!strcmp(bits, "24")) sf_fmt |= SF_FORMAT_PCM_24;
+    if (!strcmp(bits, "16"))
+        sf_fmt |= SF_FORMAT_PCM_16;
+    else if (!strcmp(bits, "24"))
+        sf_fmt |= SF_FORMAT_PCM_24;
     else if (!strcmp(bits, "float") && (sf_fmt & SF_FORMAT_TYPEMASK) == SF_FORMAT_WAV)
         sf_fmt |= SF_FORMAT_FLOAT;
     else {
@@ -259,7 +300,7 @@ int main(int argc, char **argv)
     }
     for (size_t k = 0; k < n; k++) {
         fhr[k] = tr ? tr->fhr_bpm[first + k] : (float)fhr_const;
-        mhr[k] = !isnan(mhr_const) ? (float)mhr_const
+        mhr[k] = !isnan(mhr_const)   ? (float)mhr_const
                  : tr && tr->mhr_bpm ? tr->mhr_bpm[first + k]
                                      : NAN;
     }
@@ -267,7 +308,12 @@ int main(int argc, char **argv)
     fm_status st;
     q = fm_synth_create(&cfg, fhr, n, mhr, &st);
     if (!q) {
-        fprintf(stderr, "fetalmon-synth: invalid settings: %s\n", fm_strerror(st));
+        if (st == FM_EINVAL) { /* the arrays are fine: an option is out of range */
+            fprintf(stderr, "fetalmon-synth: a setting is out of range (rate 4000..192000, "
+                            "levels, --hum below 0.45 x rate...) (see --help)\n");
+            rc = 2;
+        } else
+            fprintf(stderr, "fetalmon-synth: %s\n", fm_strerror(st));
         goto done;
     }
     for (size_t k = 0; k < n_evs; k++)
@@ -276,6 +322,12 @@ int main(int argc, char **argv)
             fprintf(stderr, "fetalmon-synth: bad event %zu: %s\n", k + 1, fm_strerror(st));
             goto done;
         }
+    st = fm_synth_add_random_events(q, isnan(event_seed) ? cfg.seed : (uint64_t)event_seed,
+                                    random_per_min);
+    if (st != FM_OK) {
+        fprintf(stderr, "fetalmon-synth: --random-events: %s\n", fm_strerror(st));
+        goto done;
+    }
     for (int c = 0; c < channels; c++) {
         if (c == sig_ch)
             continue;
@@ -289,8 +341,7 @@ int main(int argc, char **argv)
         }
     }
 
-    SF_INFO info = {.samplerate = (int)lround(cfg.rate_hz), .channels = channels,
-                    .format = sf_fmt};
+    SF_INFO info = {.samplerate = (int)lround(cfg.rate_hz), .channels = channels, .format = sf_fmt};
     if ((double)info.samplerate != cfg.rate_hz) {
         fprintf(stderr, "fetalmon-synth: --rate must be a whole number of hertz\n");
         goto done;

@@ -30,7 +30,10 @@ static inline void sy_rng_seed(sy_rng *r, uint64_t seed, uint64_t stream)
         r->s[i] = sy_splitmix64(&x);
 }
 
-static inline uint64_t sy_rotl(uint64_t x, int k) { return (x << k) | (x >> (64 - k)); }
+static inline uint64_t sy_rotl(uint64_t x, int k)
+{
+    return (x << k) | (x >> (64 - k));
+}
 
 static inline uint64_t sy_next(sy_rng *r)
 {
@@ -47,16 +50,30 @@ static inline uint64_t sy_next(sy_rng *r)
 }
 
 /* Uniform in [0, 1). */
-static inline double sy_u01(sy_rng *r) { return (double)(sy_next(r) >> 11) * 0x1.0p-53; }
+static inline double sy_u01(sy_rng *r)
+{
+    return (double)(sy_next(r) >> 11) * 0x1.0p-53;
+}
 
 /* Fast near-Gaussian (sum of four 16-bit uniforms, unit variance, bounded at +-3.46): used per
  * audio sample, where it is filtered into band-limited noise and becomes Gaussian anyway. */
 static inline double sy_gauss4(sy_rng *r)
 {
     uint64_t x = sy_next(r);
-    double s = (double)(x & 0xffff) + (double)((x >> 16) & 0xffff) +
-               (double)((x >> 32) & 0xffff) + (double)(x >> 48);
+    double s = (double)(x & 0xffff) + (double)((x >> 16) & 0xffff) + (double)((x >> 32) & 0xffff) +
+               (double)(x >> 48);
     return (s - 131070.0) * (1.0 / (65536.0 * 0.57735026918962576));
+}
+
+/* Two independent zero-mean unit-variance values (each the sum of two 16-bit uniforms: a
+ * triangular density) from one draw: the I and Q inputs of a narrow-band voice, whose low-pass
+ * makes them Gaussian. */
+static inline void sy_pair2(sy_rng *r, double *a, double *b)
+{
+    uint64_t x = sy_next(r);
+    const double k = 1.0 / (65536.0 * 0.40824829046386302); /* 1 / sqrt(2 * 65536^2 / 12) */
+    *a = ((double)(x & 0xffff) + (double)((x >> 16) & 0xffff) - 65535.0) * k;
+    *b = ((double)((x >> 32) & 0xffff) + (double)(x >> 48) - 65535.0) * k;
 }
 
 /* ---- deterministic elementary functions ---- */
@@ -67,6 +84,29 @@ static inline double sy_gauss4(sy_rng *r)
 #define SY_PIO2_HI 1.57079632673412561417e+00
 #define SY_PIO2_LO 6.07710050650619224932e-11
 
+/* 1/n! for n = 0..18 (literals: the compiler rounds them the same way everywhere) */
+static const double sy_inv_fact[19] = {
+    1.0,
+    1.0,
+    0.5,
+    0.16666666666666666,
+    0.041666666666666664,
+    0.008333333333333333,
+    0.001388888888888889,
+    0.0001984126984126984,
+    2.48015873015873e-05,
+    2.7557319223985893e-06,
+    2.755731922398589e-07,
+    2.505210838544172e-08,
+    2.08767569878681e-09,
+    1.6059043836821613e-10,
+    1.1470745597729725e-11,
+    7.647163731819816e-13,
+    4.779477332387385e-14,
+    2.8114572543455206e-15,
+    1.5619206968586225e-16,
+};
+
 static inline double sy_exp(double x)
 {
     if (x > 700.0)
@@ -75,12 +115,15 @@ static inline double sy_exp(double x)
         return 0.0;
     double k = floor(x * 1.44269504088896340736 + 0.5);
     double r = (x - k * SY_LN2_HI) - k * SY_LN2_LO;
-    double p = 1.0, term = 1.0;
-    for (int i = 1; i <= 14; i++) {
-        term *= r / i;
-        p += term;
-    }
-    return ldexp(p, (int)k);
+    double p = sy_inv_fact[14];
+    for (int i = 13; i >= 0; i--) /* Taylor to r^14, |r| <= 0.347: < 1e-17 */
+        p = p * r + sy_inv_fact[i];
+    /* times 2^k built from its bits (|k| <= 1010 here): exact, and cheaper than ldexp */
+    union {
+        uint64_t u;
+        double d;
+    } two_k = {.u = (uint64_t)((int64_t)k + 1023) << 52};
+    return p * two_k.d;
 }
 
 static inline double sy_log(double x)
@@ -104,19 +147,30 @@ static inline void sy_sincos(double x, double *sn, double *cs)
 {
     double k = floor(x * 0.63661977236758134308 + 0.5);
     double r = (x - k * SY_PIO2_HI) - k * SY_PIO2_LO, r2 = r * r;
-    double s = 0.0, c = 0.0;
     /* Taylor series to r^17 / r^18: |r| <= pi/4 gives < 1e-17 truncation */
-    for (int i = 17; i >= 3; i -= 2)
-        s = (s + 1.0) * (-r2 / ((double)i * (i - 1)));
-    s = r * (1.0 + s);
-    for (int i = 18; i >= 2; i -= 2)
-        c = (c + 1.0) * (-r2 / ((double)i * (i - 1)));
-    c = 1.0 + c;
+    double s = sy_inv_fact[17], c = -sy_inv_fact[18];
+    for (int i = 15; i >= 1; i -= 2)
+        s = s * r2 + ((i >> 1) & 1 ? -sy_inv_fact[i] : sy_inv_fact[i]);
+    s *= r;
+    for (int i = 16; i >= 0; i -= 2)
+        c = c * r2 + ((i >> 1) & 1 ? -sy_inv_fact[i] : sy_inv_fact[i]);
     switch (((long long)k) & 3) {
-    case 0: *sn = s; *cs = c; break;
-    case 1: *sn = c; *cs = -s; break;
-    case 2: *sn = -s; *cs = -c; break;
-    default: *sn = -c; *cs = s; break;
+    case 0:
+        *sn = s;
+        *cs = c;
+        break;
+    case 1:
+        *sn = c;
+        *cs = -s;
+        break;
+    case 2:
+        *sn = -s;
+        *cs = -c;
+        break;
+    default:
+        *sn = -c;
+        *cs = s;
+        break;
     }
 }
 
@@ -131,6 +185,9 @@ static inline double sy_gauss(sy_rng *r)
 }
 
 /* Amplitude ratio of a power level in dB. */
-static inline double sy_db_amp(double db) { return sy_exp(db * (SY_LN10 / 20.0)); }
+static inline double sy_db_amp(double db)
+{
+    return sy_exp(db * (SY_LN10 / 20.0));
+}
 
 #endif

@@ -10,21 +10,22 @@
  * Cardiac timing (fetal echocardiography and Doppler valve-timing studies: isovolumic
  * contraction ~35 ms, ejection ~170-180 ms, isovolumic relaxation ~45 ms, mechanical PR ~100 ms
  * at 140 bpm) scales with the square root of the cycle length, so systole stays ~0.2-0.25 s while
- * diastole absorbs most rate changes. Doppler shift f = 2 f0 v cos(theta) / c with f0 ~ 2 MHz:
- * walls (2-10 cm/s) give 30-300 Hz, valve leaflets 200-950 Hz, blood 150-1400 Hz. */
+ * diastole absorbs most rate changes. Doppler shift f = 2 f0 v cos(theta) / c; the tables are
+ * for f0 = 2 MHz (walls at 2-10 cm/s give 30-300 Hz, valve leaflets 200-950 Hz, blood
+ * 150-1400 Hz) and scale with the configured probe frequency. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "synth_internal.h"
 
-#define SY_TREF_S (60.0 / 140.0)  /* nominal fetal cycle */
+#define SY_TREF_S (60.0 / 140.0) /* nominal fetal cycle */
 #define SY_MAT_TREF_S (60.0 / 80.0)
-#define SY_ANGLE_TAU_S 20.0       /* probe-angle wander time constant */
+#define SY_ANGLE_TAU_S 20.0 /* probe-angle wander time constant */
 #define SY_COS_TAU_S 30.0
-#define SY_COS_SD 0.08            /* relative wander of the Doppler frequencies */
-#define SY_TIMING_SD_S 0.003      /* mechanical jitter of each component */
-#define SY_FETAL_LEAD_S 0.2       /* earliest fetal sound relative to the beat time */
+#define SY_COS_SD 0.08       /* relative wander of the Doppler frequencies */
+#define SY_TIMING_SD_S 0.003 /* mechanical jitter of each component */
+#define SY_FETAL_LEAD_S 0.2  /* earliest fetal sound relative to the beat time */
 
 typedef struct sy_tmpl {
     double off, dur, amp, f_lo, f_hi, peak, floor, rel_bw;
@@ -44,9 +45,12 @@ double sy_bump(double u, double peak)
 static int fetal_template(double T, sy_tmpl *t)
 {
     double s = sqrt(T / SY_TREF_S);
-    if (s < 0.7) s = 0.7;
-    if (s > 1.5) s = 1.5;
+    if (s < 0.7)
+        s = 0.7;
+    if (s > 1.5)
+        s = 1.5;
     double ict = 0.035 * s, et = 0.175 * s, irt = 0.045 * s, pr = 0.10 * s;
+    /* clang-format off */
     const sy_tmpl rows[] = {
         /* off            dur        amp   f_lo  f_hi  peak  floor bw   voice */
         {-pr,             0.070 * s, 0.55, 30,  140,  0.45, 0, 0.6, SY_V_WALL},  /* atrial wall */
@@ -62,6 +66,7 @@ static int fetal_template(double T, sy_tmpl *t)
         /* umbilical artery: systolic peak, positive diastolic flow (low placental resistance) */
         {0.07,            T,         1.00, 200, 900,  0.20, 0.45, 0.35, SY_V_UMB},
     };
+    /* clang-format on */
     memcpy(t, rows, sizeof rows);
     return (int)(sizeof rows / sizeof rows[0]);
 }
@@ -73,16 +78,21 @@ static int fetal_template(double T, sy_tmpl *t)
 static int mat_template(double T, sy_tmpl *t)
 {
     double s = sqrt(T / SY_MAT_TREF_S);
-    if (s < 0.75) s = 0.75;
-    if (s > 1.3) s = 1.3;
+    if (s < 0.75)
+        s = 0.75;
+    if (s > 1.3)
+        s = 1.3;
     double sys = 0.36 * s;
     double dia = T - 0.15 - sys + 0.05;
-    if (dia < 0.1) dia = 0.1;
+    if (dia < 0.1)
+        dia = 0.1;
+    /* clang-format off */
     const sy_tmpl rows[] = {
         {0.15,       sys,  1.00, 50, 350, 0.30, 0,   0.6, SY_V_MAT}, /* systolic flow */
         {0.12,       0.07, 0.60, 20, 80,  0.25, 0,   0.8, SY_V_MAT}, /* vessel wall */
         {0.15 + sys - 0.05, dia, 0.30, 40, 90, 0.50, 0.6, 0.6, SY_V_MAT}, /* diastolic flow */
     };
+    /* clang-format on */
     memcpy(t, rows, sizeof rows);
     return (int)(sizeof rows / sizeof rows[0]);
 }
@@ -123,13 +133,25 @@ static double template_power(int fetal, int from, int to, double T)
     return e / T;
 }
 
-double sy_fetal_nominal_power(void) { return template_power(1, 0, SY_FETAL_HEART_ROWS, SY_TREF_S); }
-double sy_umb_nominal_power(void) { return template_power(1, SY_FETAL_HEART_ROWS, 16, SY_TREF_S); }
-double sy_mat_nominal_power(void) { return template_power(0, 0, 16, SY_MAT_TREF_S); }
+double sy_fetal_nominal_power(void)
+{
+    return template_power(1, 0, SY_FETAL_HEART_ROWS, SY_TREF_S);
+}
+double sy_umb_nominal_power(void)
+{
+    return template_power(1, SY_FETAL_HEART_ROWS, 16, SY_TREF_S);
+}
+double sy_mat_nominal_power(void)
+{
+    return template_power(0, 0, 16, SY_MAT_TREF_S);
+}
 
 /* ---- beat timing ---- */
 
-static double rate_at(const sy_phase *p, size_t i) { return p->bpm[i < p->n ? i : p->n - 1]; }
+static double rate_at(const sy_phase *p, size_t i)
+{
+    return p->bpm[i < p->n ? i : p->n - 1];
+}
 
 /* Next beat: the time where the running integral of the (linearly interpolated) rate crosses
  * the next integer. Returns 0 past t_end. */
@@ -187,7 +209,10 @@ static double ar_step(double x, double dt, double tau, sy_rng *r)
     return rho * x + sqrt(1.0 - rho * rho) * sy_gauss(r);
 }
 
-static double clampd(double x, double lo, double hi) { return x < lo ? lo : x > hi ? hi : x; }
+static double clampd(double x, double lo, double hi)
+{
+    return x < lo ? lo : x > hi ? hi : x;
+}
 
 /* Amplitude factor of a log-normal level with SD sd_db (x standard normal), scaled so that its
  * mean POWER is 1: the nominal levels are then the long-run mean levels. */
@@ -206,7 +231,7 @@ static fm_status emit_fetal_beat(fm_synth *q, double tb)
     for (int v = SY_V_WALL; v <= SY_V_UMB; v++)
         q->angle[v] = ar_step(q->angle[v], dt, SY_ANGLE_TAU_S, r);
     q->fetal_cos = ar_step(q->fetal_cos, dt, SY_COS_TAU_S, r);
-    double fc = clampd(1.0 + SY_COS_SD * q->fetal_cos, 0.6, 1.15);
+    double fc = clampd(1.0 + SY_COS_SD * q->fetal_cos, 0.6, 1.15) * q->cfg.probe_mhz / 2.0;
 
     sy_tmpl t[16];
     int n = fetal_template(T, t);
@@ -251,7 +276,7 @@ static fm_status emit_mat_beat(fm_synth *q, double tm)
     double dt = tm - q->last_mbeat_t;
     q->last_mbeat_t = tm;
     q->angle[SY_V_MAT] = ar_step(q->angle[SY_V_MAT], dt, SY_ANGLE_TAU_S, r);
-    double fc = clampd(1.0 + SY_COS_SD * sy_gauss(r), 0.7, 1.2);
+    double fc = clampd(1.0 + SY_COS_SD * sy_gauss(r), 0.7, 1.2) * q->cfg.probe_mhz / 2.0;
     sy_tmpl t[8];
     int n = mat_template(T, t);
     if (tm < q->total / q->cfg.rate_hz)
@@ -289,6 +314,7 @@ fm_status sy_sched_init(fm_synth *q)
         q->angle[v] = sy_gauss(&r);
     q->fetal_cos = sy_gauss(&r);
     q->sched_until = -1.0;
+    q->next_fbeat_t = q->next_mbeat_t = -1.0;
     return FM_OK;
 }
 
@@ -309,7 +335,12 @@ static fm_status expand_movement(fm_synth *q, const sy_user_ev *u, size_t idx, s
     sy_rng r;
     sy_rng_seed(&r, q->cfg.seed, SY_S_ART + idx);
     double A = sy_db_amp(isfinite(u->level_db) ? u->level_db : 15.0);
-    double D = u->t1 - u->t0;
+    double t1 = u->t1, len_s = (double)q->total / q->cfg.rate_hz;
+    if (t1 > len_s + 1.0)
+        t1 = len_s + 1.0; /* nothing is heard past the end: bound the work and memory */
+    if (t1 <= u->t0)
+        return FM_OK;
+    double D = t1 - u->t0;
     int n_thump = 1 + (int)(D * 1.5 * sy_u01(&r));
     size_t need = q->n_art + (size_t)(D / 0.048) + 2 + (size_t)n_thump;
     if (need > *cap) {
@@ -320,12 +351,16 @@ static fm_status expand_movement(fm_synth *q, const sy_user_ev *u, size_t idx, s
         q->art = p;
         *cap = c;
     }
-    for (double t = u->t0; t < u->t1;) {
+    for (double t = u->t0; t < t1;) {
         double d = 0.08 + 0.42 * sy_u01(&r), x = sy_u01(&r);
-        sy_ev e = {.t0 = t, .dur = t + d > u->t1 ? u->t1 - t : d,
+        sy_ev e = {.t0 = t,
+                   .dur = t + d > t1 ? t1 - t : d,
                    .amp = A * 1.2 * sy_db_amp(5.0 * sy_gauss(&r)),
-                   .f_lo = 20.0 + 60.0 * sy_u01(&r), .f_hi = 150.0 + 1350.0 * x * x,
-                   .peak = 0.2 + 0.6 * sy_u01(&r), .floor = 0.0, .rel_bw = 0.9,
+                   .f_lo = 20.0 + 60.0 * sy_u01(&r),
+                   .f_hi = 150.0 + 1350.0 * x * x,
+                   .peak = 0.2 + 0.6 * sy_u01(&r),
+                   .floor = 0.0,
+                   .rel_bw = 0.9,
                    .voice = SY_V_ART};
         if (e.dur < 0.02)
             break;
@@ -334,9 +369,15 @@ static fm_status expand_movement(fm_synth *q, const sy_user_ev *u, size_t idx, s
     }
     for (int i = 0; i < n_thump; i++) {
         double t0 = u->t0 + sy_u01(&r) * (D > 0.1 ? D - 0.1 : 0.0);
-        sy_ev e = {.t0 = t0, .dur = 0.02 + 0.06 * sy_u01(&r), .amp = 2.0 * A,
-                   .f_lo = 15.0, .f_hi = 60.0 + 80.0 * sy_u01(&r), .peak = 0.1, .floor = 0.0,
-                   .rel_bw = 1.2, .voice = SY_V_ART};
+        sy_ev e = {.t0 = t0,
+                   .dur = 0.02 + 0.06 * sy_u01(&r),
+                   .amp = 2.0 * A,
+                   .f_lo = 15.0,
+                   .f_hi = 60.0 + 80.0 * sy_u01(&r),
+                   .peak = 0.1,
+                   .floor = 0.0,
+                   .rel_bw = 1.2,
+                   .voice = SY_V_ART};
         q->art[q->n_art++] = e;
     }
     return FM_OK;
@@ -363,27 +404,23 @@ fm_status sy_sched_advance(fm_synth *q, double until)
         return FM_OK;
     double t_end = (double)q->total / q->cfg.rate_hz + 1.0;
     fm_status st = FM_OK;
-    double tb;
-    /* fetal: a beat's first sound starts up to SY_FETAL_LEAD_S before the beat time */
+    /* fetal: a beat's first sound starts up to SY_FETAL_LEAD_S before the beat time; the next
+     * beat time is computed once and kept until it is due */
     while (st == FM_OK) {
-        sy_phase save = q->fphase;
-        if (!phase_next(&q->fphase, t_end, &tb))
+        if (q->next_fbeat_t < 0.0 && !phase_next(&q->fphase, t_end, &q->next_fbeat_t))
+            break; /* past the end: next_fbeat_t stays negative, phase_next keeps saying no */
+        if (q->next_fbeat_t - SY_FETAL_LEAD_S >= until)
             break;
-        if (tb - SY_FETAL_LEAD_S >= until) {
-            q->fphase = save; /* not yet: compute it again next time */
-            break;
-        }
-        st = emit_fetal_beat(q, tb);
+        st = emit_fetal_beat(q, q->next_fbeat_t);
+        q->next_fbeat_t = -1.0;
     }
     while (st == FM_OK) {
-        sy_phase save = q->mphase;
-        if (!phase_next(&q->mphase, t_end, &tb))
+        if (q->next_mbeat_t < 0.0 && !phase_next(&q->mphase, t_end, &q->next_mbeat_t))
             break;
-        if (tb >= until) {
-            q->mphase = save;
+        if (q->next_mbeat_t >= until)
             break;
-        }
-        st = emit_mat_beat(q, tb);
+        st = emit_mat_beat(q, q->next_mbeat_t);
+        q->next_mbeat_t = -1.0;
     }
     while (st == FM_OK && q->art_next < q->n_art && q->art[q->art_next].t0 < until)
         st = push_ev(q, &q->art[q->art_next++]);

@@ -179,7 +179,7 @@ int main(int argc, char **argv)
     const char *data = getenv("FM_SHARED_DATA") ? getenv("FM_SHARED_DATA") : SHARED_DEFAULT;
     /* Traces: every 11th FHRMA training record that has a clean excerpt. */
     float **fhr = calloc((size_t)n_traces, sizeof *fhr);
-    char (*names)[32] = calloc((size_t)n_traces, sizeof *names);
+    char(*names)[32] = calloc((size_t)n_traces, sizeof *names);
     int have = 0;
     for (int idx = 1; idx <= 66 && have < n_traces; idx += 5) {
         char path[4200];
@@ -216,8 +216,9 @@ int main(int argc, char **argv)
     for (int i = 0; i < have; i++)
         printf(" %s", names[i]);
     printf("\n# engine: window %.1f s, band %.0f-%.0f Hz, split %.0f Hz, quality_min %.2f, "
-           "quality_ok %.2f\n", cfg.window_s, cfg.band_lo_hz, cfg.band_hi_hz, cfg.band_split_hz,
-           cfg.quality_min, cfg.quality_ok);
+           "quality_ok %.2f\n",
+           cfg.window_s, cfg.band_lo_hz, cfg.band_hi_hz, cfg.band_split_hz, cfg.quality_min,
+           cfg.quality_ok);
     printf("| SNR dB | within 5 bpm %% | coverage %% | maternal-only ok %% | noise/movement ok %% "
            "| halving/doubling runs > 5 s | mean abs err bpm |\n");
     printf("|---:|---:|---:|---:|---:|---:|---:|\n");

@@ -38,7 +38,10 @@ struct fm_audio {
     char format[32];
 };
 
-static sf_count_t mem_len(void *u) { return ((mem_io *)u)->len; }
+static sf_count_t mem_len(void *u)
+{
+    return ((mem_io *)u)->len;
+}
 
 static sf_count_t mem_seek(sf_count_t off, int whence, void *u)
 {
@@ -70,7 +73,10 @@ static sf_count_t mem_write(const void *src, sf_count_t n, void *u)
     return 0;
 }
 
-static sf_count_t mem_tell(void *u) { return ((mem_io *)u)->pos; }
+static sf_count_t mem_tell(void *u)
+{
+    return ((mem_io *)u)->pos;
+}
 
 static void set_err(char *err, size_t err_len, const char *fmt, const char *a)
 {
@@ -132,8 +138,8 @@ static fm_status choose_channel(fm_audio *a)
     double ahp = exp(-2.0 * M_PI * CHANNEL_BAND_LO_HZ / fs);
     double alp = exp(-2.0 * M_PI * CHANNEL_BAND_HI_HZ / fs);
     sf_count_t left = (sf_count_t)(CHANNEL_SCAN_S * fs), got;
-    while (left > 0 && (got = sf_readf_float(a->sf, a->inter, left < READ_FRAMES ? left
-                                                                                  : READ_FRAMES)) > 0) {
+    while (left > 0 &&
+           (got = sf_readf_float(a->sf, a->inter, left < READ_FRAMES ? left : READ_FRAMES)) > 0) {
         for (sf_count_t i = 0; i < got; i++) {
             for (int c = 0; c < nc; c++) {
                 double x = a->inter[i * nc + c], *s = z + 4 * c;
@@ -189,8 +195,8 @@ static fm_status finish_open(fm_audio *a, fm_audio **out, char *err, size_t err_
     }
     if (rc == FM_OK) {
         const char *sub = sub_name(a->info.format & SF_FORMAT_SUBMASK);
-        snprintf(a->format, sizeof a->format, "%s%s%s", major_name(a->info.format & SF_FORMAT_TYPEMASK),
-                 sub ? "/" : "", sub ? sub : "");
+        snprintf(a->format, sizeof a->format, "%s%s%s",
+                 major_name(a->info.format & SF_FORMAT_TYPEMASK), sub ? "/" : "", sub ? sub : "");
         a->channel_used = 0;
         if (a->info.channels > 1) {
             a->inter = malloc((size_t)READ_FRAMES * (size_t)a->info.channels * sizeof *a->inter);
@@ -244,15 +250,27 @@ fm_status fm_audio_open_memory(const void *buf, size_t len, fm_audio **out, char
     return finish_open(a, out, err, err_len);
 }
 
-double fm_audio_rate_hz(const fm_audio *a) { return a ? a->info.samplerate : 0.0; }
-int fm_audio_channels(const fm_audio *a) { return a ? a->info.channels : 0; }
+double fm_audio_rate_hz(const fm_audio *a)
+{
+    return a ? a->info.samplerate : 0.0;
+}
+int fm_audio_channels(const fm_audio *a)
+{
+    return a ? a->info.channels : 0;
+}
 int64_t fm_audio_frames(const fm_audio *a)
 {
     /* libsndfile reports SF_COUNT_MAX when it cannot tell (e.g. pipes). */
     return a && a->info.frames >= 0 && a->info.frames < SF_COUNT_MAX ? (int64_t)a->info.frames : -1;
 }
-int fm_audio_channel_used(const fm_audio *a) { return a ? a->channel_used : 0; }
-const char *fm_audio_format_name(const fm_audio *a) { return a ? a->format : ""; }
+int fm_audio_channel_used(const fm_audio *a)
+{
+    return a ? a->channel_used : 0;
+}
+const char *fm_audio_format_name(const fm_audio *a)
+{
+    return a ? a->format : "";
+}
 
 fm_status fm_audio_read(fm_audio *a, float *mono, size_t max, size_t *got)
 {

@@ -49,8 +49,8 @@ static void collect_sink(void *user, const fm_fhr_sample *s)
     c->n++;
 }
 
-static fm_status run(fm_audio *a, const fm_doppler_config *cfg, fm_progress_fn progress,
-                     void *user, fm_trace **out, fm_decode_info *info, char *err, size_t err_len)
+static fm_status run(fm_audio *a, const fm_doppler_config *cfg, fm_progress_fn progress, void *user,
+                     fm_trace **out, fm_decode_info *info, char *err, size_t err_len)
 {
     collect c = {0};
     float *block = malloc(DECODE_BLOCK * sizeof *block);
@@ -89,7 +89,8 @@ static fm_status run(fm_audio *a, const fm_doppler_config *cfg, fm_progress_fn p
     }
     if (c.overflow) {
         rc = FM_ERANGE;
-        snprintf(err, err_len, "recording longer than %d hours", (int)(FM_TRACE_MAX_SAMPLES / 14400));
+        snprintf(err, err_len, "recording longer than %d hours",
+                 (int)(FM_TRACE_MAX_SAMPLES / 14400));
         goto done;
     }
     if (c.n == 0) {

@@ -166,9 +166,10 @@ static int config_ok(const fm_doppler_config *c)
            c->band_lo_hz > 10.0f && c->band_hi_hz > c->band_lo_hz &&
            c->band_hi_hz < 0.45f * STAGE1_MIN_RATE_HZ &&
            (c->band_split_hz == 0.0f ||
-            (c->band_split_hz > c->band_lo_hz && c->band_split_hz < c->band_hi_hz)) && c->window_s >= 2.0f &&
-           c->window_s <= 8.0f && c->quality_min >= 0.0f && c->quality_ok >= c->quality_min &&
-           c->quality_ok <= 1.0f && 60.0f / c->min_bpm <= 0.75f * c->window_s;
+            (c->band_split_hz > c->band_lo_hz && c->band_split_hz < c->band_hi_hz)) &&
+           c->window_s >= 2.0f && c->window_s <= 8.0f && c->quality_min >= 0.0f &&
+           c->quality_ok >= c->quality_min && c->quality_ok <= 1.0f &&
+           60.0f / c->min_bpm <= 0.75f * c->window_s;
 }
 
 fm_doppler *fm_doppler_create(double rate_hz, const fm_doppler_config *cfg, fm_fhr_sink sink,
@@ -501,6 +502,6 @@ void fm_doppler_print(const fm_doppler *q, FILE *f)
             "fm_doppler: rate %lld Hz, /%d -> %.1f Hz, band %.0f-%.0f Hz, /%d -> envelope %.2f Hz,"
             " window %.2f s (%d samples, fft %d), lags %d..%d, %lld in, %lld out\n",
             (long long)q->rate_hz, q->d1, q->fs1, q->cfg.band_lo_hz, q->cfg.band_hi_hz, q->d2,
-            q->fs_env, q->cfg.window_s, q->nw, q->nfft, q->lag_min, q->lag_max,
-            (long long)q->n_in, (long long)q->k_next);
+            q->fs_env, q->cfg.window_s, q->nw, q->nfft, q->lag_min, q->lag_max, (long long)q->n_in,
+            (long long)q->k_next);
 }

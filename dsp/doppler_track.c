@@ -162,8 +162,8 @@ void fm_dop_track_step(fm_dop_track *t, const fm_doppler_config *cfg, int64_t k,
         ch = pick;
     /* CLINICAL 2: continuity kept a value while an octave of it is clearly the stronger peak
      * (one the default rule would not have left): a halving/doubling we cannot resolve. */
-    int octave_doubt = ch != &c[0] && octave_of(ch->bpm, c[0].bpm) &&
-                       ch->score < OCTAVE_SHORT_RATIO * c[0].score;
+    int octave_doubt =
+        ch != &c[0] && octave_of(ch->bpm, c[0].bpm) && ch->score < OCTAVE_SHORT_RATIO * c[0].score;
     out->quality = ch->q;
     if (ch->q < cfg->quality_min)
         return; /* lost */
@@ -204,7 +204,7 @@ void fm_dop_track_step(fm_dop_track *t, const fm_doppler_config *cfg, int64_t k,
         if (r < cfg->maternal_max_bpm)
             t->f_low_doubt = 1; /* CLINICAL 2: a low level after a loss may be the mother */
         st = (ch->q >= cfg->quality_ok && !t->f_low_doubt && !octave_doubt) ? FM_STATE_OK
-                                                                           : FM_STATE_DOUBTFUL;
+                                                                            : FM_STATE_DOUBTFUL;
     } else if (r < cfg->maternal_max_bpm || m_coincide) {
         /* CLINICAL 2: a new track at a maternal-looking level, or at the recent maternal rate
          * (which is not moved above the ceiling, so coincidence cannot creep upwards). */

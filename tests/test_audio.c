@@ -109,8 +109,8 @@ static void reads_every_sample_format_and_rate(void)
                 CHECKF(maxerr <= fmts[f].tol + 1e-7, "%s at %d Hz: error %g", fmts[f].name,
                        rates[r], maxerr);
             } else {
-                CHECKF(total + rates[r] / 10 >= n, "%s: %zu of %zu samples", fmts[f].name,
-                       total, n);
+                CHECKF(total + rates[r] / 10 >= n, "%s: %zu of %zu samples", fmts[f].name, total,
+                       n);
             }
             fm_audio_close(a);
         }
@@ -143,8 +143,7 @@ static void multichannel_file_uses_the_doppler_channel(void)
         for (int c = 0; c < nc; c++)
             inter[i * nc + c] = ch[c][i];
     const char *path = tmp_path("multi.wav");
-    CHECK(write_audio(path, SF_FORMAT_WAV | SF_FORMAT_PCM_16, rate, nc, inter, (sf_count_t)n) ==
-          0);
+    CHECK(write_audio(path, SF_FORMAT_WAV | SF_FORMAT_PCM_16, rate, nc, inter, (sf_count_t)n) == 0);
     fm_trace *t = NULL;
     fm_decode_info info;
     char err[256] = "";
@@ -239,9 +238,10 @@ static void bad_inputs_give_clear_errors(void)
     CHECK(fm_decode_file(tmp_path("nope.wav"), NULL, NULL, NULL, &t, NULL, err, sizeof err) !=
           FM_OK);
     /* 0 Hz header: a hand-made 44-byte WAV header with sample rate 0 and 8 data bytes */
-    unsigned char h[52] = {'R', 'I', 'F', 'F', 44, 0, 0, 0, 'W', 'A', 'V', 'E', 'f', 'm', 't',
-                           ' ', 16, 0, 0, 0, 1, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 2, 0, 16, 0,
-                           'd', 'a', 't', 'a', 8, 0, 0, 0, 1, 0, 2, 0, 3, 0, 4, 0};
+    unsigned char h[52] = {'R', 'I', 'F', 'F', 44, 0, 0, 0, 'W', 'A', 'V', 'E', 'f',
+                           'm', 't', ' ', 16,  0,  0, 0, 1, 0,   1,   0,   0,   0,
+                           0,   0,   0,   0,   0,  0, 2, 0, 16,  0,   'd', 'a', 't',
+                           'a', 8,   0,   0,   0,  1, 0, 2, 0,   3,   0,   4,   0};
     p = tmp_path("zero_rate.wav");
     write_bytes(p, h, sizeof h);
     err[0] = 0;
@@ -316,9 +316,9 @@ static void all_zero_audio_is_all_lost(void)
 static void two_hour_file_streams_to_an_all_lost_trace(void)
 {
     const uint32_t rate = 4000, frames = rate * 7200, data = frames * 2;
-    unsigned char h[44] = {'R', 'I', 'F', 'F', 0, 0, 0, 0, 'W', 'A', 'V', 'E', 'f', 'm', 't', ' ',
-                           16, 0, 0, 0, 1, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 2, 0, 16, 0,
-                           'd', 'a', 't', 'a', 0, 0, 0, 0};
+    unsigned char h[44] = {'R', 'I', 'F', 'F', 0,  0, 0,   0,   'W', 'A', 'V', 'E', 'f', 'm', 't',
+                           ' ', 16,  0,   0,   0,  1, 0,   1,   0,   0,   0,   0,   0,   0,   0,
+                           0,   0,   2,   0,   16, 0, 'd', 'a', 't', 'a', 0,   0,   0,   0};
     uint32_t riff = 36 + data, byte_rate = rate * 2;
     for (int i = 0; i < 4; i++) {
         h[4 + i] = (unsigned char)(riff >> (8 * i));

@@ -76,8 +76,8 @@ typedef struct tsig_gen {
     double ph_f, ph_m, tb_f, tb_m, per_f, per_m, amp_f, sig_rms, beat_amp;
 } tsig_gen;
 
-static inline void tsig_gen_init(tsig_gen *g, const float *fhr4, const float *mhr4, size_t n4, double fs,
-                          double mat_amp, double noise_rel, uint64_t seed)
+static inline void tsig_gen_init(tsig_gen *g, const float *fhr4, const float *mhr4, size_t n4,
+                                 double fs, double mat_amp, double noise_rel, uint64_t seed)
 {
     memset(g, 0, sizeof *g);
     g->fhr4 = fhr4;
@@ -132,8 +132,8 @@ static inline void tsig_gen_run(tsig_gen *g, float *x, size_t n)
             em = tsig_hann(dt, 0.18 * (g->per_m / 0.8 < 1.2 ? g->per_m / 0.8 : 1.2));
         }
         double w1 = tsig_gauss(&g->r), w2 = tsig_gauss(&g->r), w3 = tsig_gauss(&g->r);
-        double v = g->amp_f * ef *
-                   (0.8 * tsig_reso_run(&g->rf1, w1) + 0.5 * tsig_reso_run(&g->rf2, w2));
+        double v =
+            g->amp_f * ef * (0.8 * tsig_reso_run(&g->rf1, w1) + 0.5 * tsig_reso_run(&g->rf2, w2));
         v += g->amp_f * g->mat_amp * em * tsig_reso_run(&g->rm, w3);
         v += g->noise_rel * g->sig_rms * tsig_gauss(&g->r);
         if (v > 1.0)
@@ -146,7 +146,7 @@ static inline void tsig_gen_run(tsig_gen *g, float *x, size_t n)
 
 /* Render the whole truth (n4 samples at 4 Hz) into a malloc'd buffer of *n_out samples. */
 static inline float *tsig_render(const float *fhr4, const float *mhr4, size_t n4, double fs,
-                          double mat_amp, double noise_rel, uint64_t seed, size_t *n_out)
+                                 double mat_amp, double noise_rel, uint64_t seed, size_t *n_out)
 {
     size_t n = (size_t)(n4 * fs / 4.0);
     float *x = malloc((n ? n : 1) * sizeof *x);
@@ -182,7 +182,7 @@ static inline void tsig_sink(void *user, const fm_fhr_sample *s)
 /* Run the engine over x in blocks of `block` samples (0 = one block; SIZE_MAX/2 random 1..100000
  * with the given seed). Returns 0 on success. */
 static inline int tsig_run(const float *x, size_t n, double fs, const fm_doppler_config *cfg,
-                    size_t block, uint64_t seed, tsig_out *o)
+                           size_t block, uint64_t seed, tsig_out *o)
 {
     memset(o, 0, sizeof *o);
     fm_doppler *q = fm_doppler_create(fs, cfg, tsig_sink, o);

@@ -20,11 +20,11 @@ extern "C" {
 typedef void (*fm_progress_fn)(void *user, double fraction);
 
 typedef struct fm_decode_info {
-    char format[32];   /* e.g. "WAV/PCM_16", "FLAC/PCM_24", "OGG/VORBIS" */
+    char format[32]; /* e.g. "WAV/PCM_16", "FLAC/PCM_24", "OGG/VORBIS" */
     double rate_hz;
     int channels;
-    int channel_used;  /* 0-based channel analysed, -1 = mix of all channels */
-    int64_t frames;    /* frames read */
+    int channel_used; /* 0-based channel analysed, -1 = mix of all channels */
+    int64_t frames;   /* frames read */
 } fm_decode_info;
 
 /* Decode a file (path) or a buffer in memory (buf, len; path NULL). cfg may be NULL. On success

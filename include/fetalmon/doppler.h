@@ -37,17 +37,17 @@ typedef struct fm_doppler fm_doppler;
 
 /* Every field has a default (fm_doppler_config_default); docs/doppler.md says why. */
 typedef struct fm_doppler_config {
-    float min_bpm, max_bpm;   /* peak search range, CLINICAL 1 (50..240) */
-    float band_lo_hz;         /* Doppler band kept before the envelope */
+    float min_bpm, max_bpm; /* peak search range, CLINICAL 1 (50..240) */
+    float band_lo_hz;       /* Doppler band kept before the envelope */
     float band_hi_hz;
-    float band_split_hz;      /* > 0: also autocorrelate the envelope of band_split..band_hi
-                               * and average (fetal valves/flows vs low maternal shifts);
-                               * 0 = single band */
-    float window_s;           /* autocorrelation window, centred on each output sample */
-    float maternal_max_bpm;   /* CLINICAL 2: a rate below this is fetal only when reached by a
-                               * continuous descent from a fetal level; otherwise maternal */
-    float quality_min;        /* below this quality the sample is lost */
-    float quality_ok;         /* below this (and >= quality_min) the sample is doubtful */
+    float band_split_hz;    /* > 0: also autocorrelate the envelope of band_split..band_hi
+                             * and average (fetal valves/flows vs low maternal shifts);
+                             * 0 = single band */
+    float window_s;         /* autocorrelation window, centred on each output sample */
+    float maternal_max_bpm; /* CLINICAL 2: a rate below this is fetal only when reached by a
+                             * continuous descent from a fetal level; otherwise maternal */
+    float quality_min;      /* below this quality the sample is lost */
+    float quality_ok;       /* below this (and >= quality_min) the sample is doubtful */
 } fm_doppler_config;
 
 void fm_doppler_config_default(fm_doppler_config *cfg);

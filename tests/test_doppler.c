@@ -2,6 +2,7 @@
  * independence, accuracy on real FHR traces rendered by fm_synth, and the safety rules (silence,
  * noise, clipping, maternal-only stretches -> never ok; gradual decelerations stay fetal). */
 #include <math.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -317,6 +318,64 @@ static void clipping_is_lost(void)
     free(x);
 }
 
+static void non_finite_samples_are_lost(void)
+{
+    size_t n = 8000 * 20;
+    float *x = malloc(n * sizeof *x);
+    for (size_t i = 0; i < n; i++)
+        x[i] = i % 3 == 0 ? NAN : i % 3 == 1 ? INFINITY : -INFINITY;
+    tsig_out o;
+    CHECK(tsig_run(x, n, 8000, NULL, 0, 0, &o) == 0);
+    CHECK(o.n == 80 && count_state(&o, 0, o.n, FM_STATE_LOST) == o.n);
+    free(o.s);
+    free(x);
+}
+
+/* Engines created, run and destroyed on several threads at once (the FFTW planner lock) give
+ * the same output as on one thread. */
+typedef struct thread_job {
+    const float *x;
+    size_t n;
+    tsig_out out;
+    int rc;
+} thread_job;
+
+static void *thread_run(void *arg)
+{
+    thread_job *j = arg;
+    j->rc = 0;
+    for (int rep = 0; rep < 5 && j->rc == 0; rep++) {
+        free(j->out.s);
+        j->rc = tsig_run(j->x, j->n, 8000, NULL, 4096, 0, &j->out);
+    }
+    return NULL;
+}
+
+static void engines_run_on_concurrent_threads(void)
+{
+    float fhr = 145.0f;
+    size_t n = 8000 * 20;
+    float *x = malloc(n * sizeof *x);
+    tsig_gen g;
+    tsig_gen_init(&g, &fhr, NULL, 1, 8000, 0, 0.5, 8);
+    tsig_gen_run(&g, x, n);
+    tsig_out ref;
+    CHECK(tsig_run(x, n, 8000, NULL, 0, 0, &ref) == 0);
+    thread_job jobs[4];
+    pthread_t th[4];
+    for (int i = 0; i < 4; i++) {
+        jobs[i] = (thread_job){x, n, {0}, -1};
+        CHECK(pthread_create(&th[i], NULL, thread_run, &jobs[i]) == 0);
+    }
+    for (int i = 0; i < 4; i++) {
+        pthread_join(th[i], NULL);
+        CHECK(jobs[i].rc == 0 && same_output(&ref, &jobs[i].out));
+        free(jobs[i].out.s);
+    }
+    free(ref.s);
+    free(x);
+}
+
 static void maternal_only_recording_is_never_ok(void)
 {
     size_t n4 = 4 * 240, n;
@@ -426,6 +485,8 @@ int main(void)
     RUN(silence_is_lost);
     RUN(white_noise_is_lost);
     RUN(clipping_is_lost);
+    RUN(non_finite_samples_are_lost);
+    RUN(engines_run_on_concurrent_threads);
     RUN(maternal_only_recording_is_never_ok);
     RUN(gradual_deceleration_stays_fetal);
     RUN(resumption_at_maternal_level_is_not_ok);

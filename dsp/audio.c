@@ -171,13 +171,28 @@ static fm_status choose_channel(fm_audio *a)
     return FM_OK;
 }
 
-static fm_status finish_open(fm_audio *a, fm_audio **out, char *err, size_t err_len)
+/* A RIFF/WAVE header whose fmt chunk (at its usual place) says 0 Hz: libsndfile refuses it with
+ * an obscure message, so we name the cause. */
+static int wav_rate_is_zero(const unsigned char *h, size_t n)
+{
+    return n >= 28 && !memcmp(h, "RIFF", 4) && !memcmp(h + 8, "WAVEfmt ", 8) && h[24] == 0 &&
+           h[25] == 0 && h[26] == 0 && h[27] == 0;
+}
+
+static fm_status finish_open(fm_audio *a, fm_audio **out, const unsigned char *head,
+                             size_t head_len, char *err, size_t err_len)
 {
     char num[64];
     if (!a->sf) {
-        set_err(err, err_len, "not an audio file libsndfile can read (%s)", sf_strerror(NULL));
+        fm_status rc = FM_EFORMAT;
+        if (wav_rate_is_zero(head, head_len)) {
+            set_err(err, err_len, "%s", "sample rate 0 Hz in the WAV header");
+            rc = FM_ERATE;
+        } else {
+            set_err(err, err_len, "not an audio file libsndfile can read (%s)", sf_strerror(NULL));
+        }
         free(a);
-        return FM_EFORMAT;
+        return rc;
     }
     fm_status rc = FM_OK;
     if (a->info.channels < 1 || a->info.channels > 64) {
@@ -227,7 +242,16 @@ fm_status fm_audio_open(const char *path, fm_audio **out, char *err, size_t err_
     if (!a)
         return FM_ENOMEM;
     a->sf = sf_open(path, SFM_READ, &a->info);
-    return finish_open(a, out, err, err_len);
+    unsigned char head[32];
+    size_t head_len = 0;
+    if (!a->sf) {
+        FILE *f = fopen(path, "rb");
+        if (f) {
+            head_len = fread(head, 1, sizeof head, f);
+            fclose(f);
+        }
+    }
+    return finish_open(a, out, head, head_len, err, err_len);
 }
 
 fm_status fm_audio_open_memory(const void *buf, size_t len, fm_audio **out, char *err,
@@ -247,7 +271,7 @@ fm_status fm_audio_open_memory(const void *buf, size_t len, fm_audio **out, char
     a->mem.buf = buf;
     a->mem.len = (sf_count_t)len;
     a->sf = sf_open_virtual(&vio, SFM_READ, &a->info, &a->mem);
-    return finish_open(a, out, err, err_len);
+    return finish_open(a, out, buf, len, err, err_len);
 }
 
 double fm_audio_rate_hz(const fm_audio *a)

@@ -4,7 +4,8 @@
  *   SNR, % of ok samples within +-5 bpm, coverage (ok / fetal-present), % of maternal-only
  *   samples reported ok, halving/doubling runs > 5 s, mean |error|, % of noise-only (contact
  *   loss, movement) samples reported ok.
- * Usage: bench_doppler [--traces N] [--minutes M] [--rate HZ] [--snr a,b,c] [--window S]
+ * Usage: bench_doppler [--traces N] [--first I --step S (FHRMA trainI, I+S, ...; 1, 5)]
+ *        [--minutes M] [--rate HZ] [--snr a,b,c] [--window S]
  *        [--band-lo HZ] [--band-hi HZ] [--split HZ] [--qmin Q] [--qok Q] [-v]
  * Without ../shared/data it uses synthetic traces (stated in the output). Not a test. */
 #include <math.h>
@@ -138,7 +139,7 @@ static void run_one(const float *fhr, size_t n4, double rate, double snr_db, uin
 
 int main(int argc, char **argv)
 {
-    int n_traces = 6, verbose = 0;
+    int n_traces = 6, verbose = 0, first = 1, step = 5;
     double minutes = 10, rate = 8000;
     const char *snr_list = "30,20,15,10,5,0,-5";
     fm_doppler_config cfg;
@@ -152,6 +153,10 @@ int main(int argc, char **argv)
             return 2;
         } else if (!strcmp(a, "--traces"))
             n_traces = atoi(v), i++;
+        else if (!strcmp(a, "--first"))
+            first = atoi(v), i++;
+        else if (!strcmp(a, "--step"))
+            step = atoi(v), i++;
         else if (!strcmp(a, "--minutes"))
             minutes = atof(v), i++;
         else if (!strcmp(a, "--rate"))
@@ -177,11 +182,11 @@ int main(int argc, char **argv)
     }
     size_t n4 = (size_t)(minutes * 240.0);
     const char *data = getenv("FM_SHARED_DATA") ? getenv("FM_SHARED_DATA") : SHARED_DEFAULT;
-    /* Traces: every 11th FHRMA training record that has a clean excerpt. */
+    /* Traces: FHRMA training records first, first + step, ... that have a clean excerpt. */
     float **fhr = calloc((size_t)n_traces, sizeof *fhr);
-    char(*names)[32] = calloc((size_t)n_traces, sizeof *names);
+    char(*names)[64] = calloc((size_t)n_traces, sizeof *names);
     int have = 0;
-    for (int idx = 1; idx <= 66 && have < n_traces; idx += 5) {
+    for (int idx = first; idx <= 66 && have<n_traces; idx += step> 0 ? step : 1) {
         char path[4200];
         snprintf(path, sizeof path, "%s/fhrma/train/train%02d.fhr", data, idx);
         fm_trace *t = NULL;

@@ -4,10 +4,12 @@
  *   input (4..192 kHz) -> second-order CIC decimator by d1 to fs1 in [4, 8) kHz (two multiply-adds
  *   per input sample) -> Doppler band-pass (4th-order Butterworth high-pass + 2nd-order low-pass)
  *   -> |x| -> mean over d2 samples to the envelope rate (~250 Hz) -> 4th-order low-pass of the
- *   envelope -> ring buffer. Every 250 ms of input, the window of window_s centred on the output
- *   time is mean-removed and autocorrelated through FFTW (zero-padded, linear); the local maxima
- *   of the normalised autocorrelation in the 50..240 bpm lag range are interpolated (parabola)
- *   and handed to the tracker (doppler_track.c), which chooses the value and the state.
+ *   envelope -> ring buffer (optionally a second envelope of the upper band, band_split_hz).
+ *   Every 250 ms of input, the window of window_s centred on the output time is checked
+ *   (silence, clipping, level step), its least-squares line removed, and autocorrelated through
+ *   FFTW (zero-padded, linear); the local maxima of the normalised autocorrelation in the
+ *   50..240 bpm lag range are interpolated (parabola) and handed to the tracker
+ *   (doppler_track.c), which chooses the value and the state.
  * Everything is sample-sequential state, so the output does not depend on block sizes.
  * Not for file reading (audio.c) nor whole-file decoding (decode.c). */
 #include "fetalmon/doppler.h"
@@ -21,7 +23,8 @@
 
 #include "doppler_track.h"
 
-/* The decimated rate is the first rate >= this reachable by an integer factor. */
+/* First stage: the largest integer factor d1 that keeps the rate >= this, so fs1 is in [4, 8) kHz.
+ */
 #define STAGE1_MIN_RATE_HZ 4000.0
 /* Envelope rate: 4 ms steps; with parabolic interpolation that is far below 1 bpm at 140 bpm. */
 #define ENV_RATE_HZ 250.0

@@ -6,9 +6,12 @@
  * half the period (doubling). A handheld probe also hears the mother's aorta and uterine arteries
  * (CLINICAL 2), whose pulse gives a perfectly good autocorrelation peak at the maternal rate. The
  * window alone cannot tell these apart; the recent history can. The rules, in order:
- *   - octave candidates (x2, x0.5) of the best peak are kept; continuity with the fetal (or
- *     maternal) track picks among them; unresolved near-equal octaves are doubtful;
- *   - a value continuous with the maternal track is maternal;
+ *   - the shortest-lag octave alternative (x2 rate) scoring >= 0.6 of the best peak is the
+ *     default (halving resistance); continuity with the fetal track may pick any peak scoring
+ *     >= 0.5 of the best, the maternal track only an octave scoring >= 0.8; a value kept by
+ *     continuity against a clearly stronger octave is doubtful (unresolved halving/doubling);
+ *   - a value continuous with the maternal track (below 120 bpm) is maternal; when both tracks
+ *     could claim it the closer one does;
  *   - a value continuous with the fetal track stays fetal at any level, so a real bradycardia or
  *     deceleration descending gradually from the baseline stays ok;
  *   - a value that starts a new track below maternal_max_bpm (after a loss, or by an abrupt jump
@@ -28,7 +31,7 @@
 #define OCTAVE_CONSIDER_RATIO 0.50f
 #define OCTAVE_SHORT_RATIO 0.60f
 #define OCTAVE_AMBIG_RATIO 0.80f
-/* Relative distance to the track under which continuity picks an octave candidate. */
+/* Relative distance to the track under which continuity picks a candidate. */
 #define TRACK_PREFER_TOL 0.12f
 /* Continuity: a value within TRACK_STEP_BPM per elapsed sample (0.25 s) of the track's last value,
  * at most TRACK_CONT_SAMPLES after it, continues the track. 8 bpm per 0.25 s is far above the
@@ -74,8 +77,8 @@ static int octave_of(float a, float b)
     return fabsf(r - 2.0f) <= 2.0f * OCTAVE_TOL || fabsf(r - 0.5f) <= 0.5f * OCTAVE_TOL;
 }
 
-/* Among the best peak and its octave alternatives, the one closest to ref_bpm if it lies within
- * TRACK_PREFER_TOL of it; NULL otherwise. */
+/* Among the given peaks, the one closest to ref_bpm if it lies within TRACK_PREFER_TOL of it;
+ * NULL otherwise. */
 static const fm_dop_cand *closest_to(const fm_dop_cand *const *opt, int n_opt, float ref_bpm)
 {
     const fm_dop_cand *best = NULL;

@@ -43,6 +43,13 @@
  * (12 dB in power) marks a window with a level step (CLINICAL 2: contact loss, movement). */
 #define STEP_MAX_RATIO 4.0
 
+/* Loudness burst (CLINICAL 2: probe movement): a window whose mean envelope exceeds
+ * BURST_MAX_RATIO (3x, ~10 dB) times the average level of the recent ok samples (REF_SAMPLES = 40,
+ * ~10 s) is lost; after BURST_RESET_SAMPLES (20 s) of it the new level is accepted. */
+#define BURST_MAX_RATIO 3.0
+#define REF_SAMPLES 40.0
+#define BURST_RESET_SAMPLES 80
+
 /* FFTW's planner is not thread-safe and the server creates engines from worker threads: this
  * one static mutex guards plan creation and destruction, nothing else (doppler.h). */
 static pthread_mutex_t fftw_planner_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -88,6 +95,9 @@ struct fm_doppler {
     fftw_complex *fft_out;
     fftw_plan fwd, inv;
     fm_dop_track track;
+    /* loudness-burst detector */
+    int ref_valid, burst_run;
+    double ref_level, win_level;
 };
 
 void fm_doppler_config_default(fm_doppler_config *cfg)
@@ -154,6 +164,9 @@ static void clear_state(fm_doppler *q)
     q->k_next = 0;
     q->flushed = 0;
     fm_dop_track_reset(&q->track);
+    q->ref_valid = 0;
+    q->ref_level = q->win_level = 0.0;
+    q->burst_run = 0;
 }
 
 /* Envelope count at which output sample k is due: the end of the window centred on k / 4 s. */
@@ -355,6 +368,14 @@ static int analyse_window(fm_doppler *q, int64_t end, fm_dop_cand *c, int *n)
      * biases the autocorrelation peaks; such a window is lost (CLINICAL 2). */
     if (m1 > STEP_MAX_RATIO * m2 || m2 > STEP_MAX_RATIO * m1)
         return 0;
+    /* Loudness burst: far louder than the recent good fetal signal (probe movement, knocks). */
+    q->win_level = mean;
+    if (q->ref_valid && mean > BURST_MAX_RATIO * q->ref_level) {
+        if (++q->burst_run <= BURST_RESET_SAMPLES)
+            return 0;
+        q->ref_valid = 0; /* a lasting new level (gain changed, probe moved): accept it */
+    }
+    q->burst_run = 0;
     double *r = q->acf;
     if (!autocorrelate(q, q->ring, start, len, r))
         return 0;
@@ -397,6 +418,12 @@ static void emit(fm_doppler *q, int64_t end)
     int ok = analyse_window(q, end, c, &n);
     fm_fhr_sample s;
     fm_dop_track_step(&q->track, &q->cfg, q->k_next, ok, c, n, &s);
+    if (s.state == FM_STATE_OK) {
+        /* Reference level of good fetal signal: exponential average over ~10 s of ok samples. */
+        q->ref_level = q->ref_valid ? q->ref_level + (q->win_level - q->ref_level) / REF_SAMPLES
+                                    : q->win_level;
+        q->ref_valid = 1;
+    }
     s.t_s = (double)q->k_next / FM_FHR_RATE_HZ;
     q->sink(q->user, &s);
     q->k_next++;

@@ -376,6 +376,49 @@ static void engines_run_on_concurrent_threads(void)
     free(x);
 }
 
+/* CLINICAL 2: probe movement (fm_synth scrapes and thumps) gives no wrong ok value, and no ok
+ * value at all once the window lies inside it. */
+static void probe_movement_is_lost(void)
+{
+    size_t n4 = 4 * 150, n;
+    float *fhr = malloc(n4 * sizeof *fhr);
+    for (size_t k = 0; k < n4; k++)
+        fhr[k] = 150.0f + 5.0f * (float)sin(k / 25.0);
+    size_t wrong = 0, inside_ok = 0, inside = 0;
+    for (uint64_t seed = 30; seed < 34; seed++) {
+        fm_synth_config c;
+        fm_synth_config_default(&c);
+        c.seed = seed;
+        fm_synth *sy = fm_synth_create(&c, fhr, n4, NULL, NULL);
+        fm_synth_add_event(sy, FM_SYNTH_EV_MOVEMENT, 40.0, 10.0, NAN);
+        fm_synth_add_event(sy, FM_SYNTH_EV_MOVEMENT, 100.0, 6.0, NAN);
+        n = fm_synth_length(sy);
+        float *x = malloc(n * sizeof *x);
+        n = fm_synth_render(sy, x, n);
+        tsig_out o;
+        CHECK(tsig_run(x, n, 8000, NULL, 0, 0, &o) == 0);
+        for (size_t k = 0; k < o.n && k < n4; k++) {
+            fm_synth_truth tr;
+            fm_synth_truth_at(sy, k, &tr);
+            if (tr.label != FM_SYNTH_MOVEMENT)
+                continue;
+            int ok = o.s[k].state == FM_STATE_OK;
+            wrong += ok && fabsf(o.s[k].fhr_bpm - tr.fhr_bpm) > 5.0f;
+            double t = k / 4.0;
+            if ((t >= 41.5 && t < 48.5) || (t >= 101.5 && t < 104.5)) {
+                inside++;
+                inside_ok += ok;
+            }
+        }
+        free(o.s);
+        free(x);
+        fm_synth_destroy(sy);
+    }
+    CHECKF(wrong == 0, "%zu wrong ok values during movement", wrong);
+    CHECKF(inside_ok * 20 <= inside, "%zu of %zu ok inside the movements", inside_ok, inside);
+    free(fhr);
+}
+
 static void maternal_only_recording_is_never_ok(void)
 {
     size_t n4 = 4 * 240, n;
@@ -486,6 +529,7 @@ int main(void)
     RUN(white_noise_is_lost);
     RUN(clipping_is_lost);
     RUN(non_finite_samples_are_lost);
+    RUN(probe_movement_is_lost);
     RUN(engines_run_on_concurrent_threads);
     RUN(maternal_only_recording_is_never_ok);
     RUN(gradual_deceleration_stays_fetal);

@@ -23,29 +23,33 @@ cmake --build build-release -j"$(nproc)" --target fetalmon fetalmon-synth >/dev/
 mkdir -p "$dir"
 
 measure() { # file seconds label
-    local f=$1 secs=$2 label=$3 walls=() rss=0
+    local f=$1 secs=$2 label=$3 walls=() cpus=() rss=0
     cat "$f" >/dev/null # warm the page cache
     for _ in $(seq "$runs"); do
         /usr/bin/time -v -o "$dir/time.txt" ./build-release/fetalmon analyze "$f" \
             --json "$dir/out.json" --csv "$dir/out.csv" -q
-        local w r
+        local w r c
         w=$(awk -F': ' '/Elapsed \(wall clock\)/{n=split($2,a,":"); s=0; for(i=1;i<=n;i++) s=s*60+a[i]; print s}' "$dir/time.txt")
         r=$(awk -F': ' '/Maximum resident set size/{print $2}' "$dir/time.txt")
+        c=$(awk -F': ' '/User time|System time/{s+=$2} END{print s}' "$dir/time.txt")
         walls+=("$w")
+        cpus+=("$c")
         [ "$r" -gt "$rss" ] && rss=$r
     done
-    local med
+    local med cmed
     med=$(printf '%s\n' "${walls[@]}" | sort -g | awk '{a[NR]=$1} END{print a[int((NR+1)/2)]}')
-    awk -v l="$label" -v s="$secs" -v w="$med" -v r="$rss" -v n="$runs" 'BEGIN{
-        x = (w > 0) ? s / w : 0;
-        printf "%-34s wall %.3f s (median of %d)  x-realtime %s  peak RSS %.1f MB\n",
-               l, w, n, (w > 0 ? sprintf("%.0f", x) : ">" s/0.01), r / 1024 }'
+    cmed=$(printf '%s\n' "${cpus[@]}" | sort -g | awk '{a[NR]=$1} END{print a[int((NR+1)/2)]}')
+    awk -v l="$label" -v s="$secs" -v w="$med" -v c="$cmed" -v r="$rss" -v n="$runs" 'BEGIN{
+        printf "%-32s wall %.2f s = %s x realtime | cpu %.2f s = %s x | peak RSS %.1f MB (median of %d)\n",
+               l, w, (w > 0 ? sprintf("%.0f", s / w) : ">" s / 0.01), c,
+               (c > 0 ? sprintf("%.0f", s / c) : ">" s / 0.01), r / 1024, n }'
 }
 
 f20=$dir/speed_20min_44k1.wav
 [ -s "$f20" ] || ./build-release/fetalmon-synth --fhr-const 140 --minutes 20 --rate 44100 \
     --seed 1 --out "$f20" >/dev/null
-echo "cpu: $(awk -F': ' '/model name/{print $2; exit}' /proc/cpuinfo), $(nproc) cores (one used)"
+echo "cpu: $(awk -F': ' '/model name/{print $2; exit}' /proc/cpuinfo), $(nproc) cores (one used);" \
+    "load average $(cut -d' ' -f1-3 /proc/loadavg) (wall time suffers when the machine is busy)"
 measure "$f20" 1200 "20 min 44.1 kHz 16-bit mono WAV"
 if [ "$do_2h" = 1 ]; then
     f2h=$dir/speed_2h_44k1.wav

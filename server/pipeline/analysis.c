@@ -1,12 +1,12 @@
 /* fm_analysis: see analysis.h. The one place that strings the engine modules together. */
 #include "analysis.h"
 
-#include "fetalmon/decode.h"
-
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+
+#include "fetalmon/decode.h"
 
 void fm_analysis_opts_default(fm_analysis_opts *o)
 {

@@ -8,6 +8,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "fetalmon/decode.h"
+
 void fm_analysis_opts_default(fm_analysis_opts *o)
 {
     memset(o, 0, sizeof *o);
@@ -33,6 +35,13 @@ static const char *format_label(fm_trace_format f)
     }
 }
 
+/* Progress of an audio decode on a terminal. */
+static void progress_stderr(void *user, double fraction)
+{
+    (void)user;
+    fprintf(stderr, "\rdecoding audio %3.0f %%", 100.0 * fraction);
+}
+
 fm_status fm_analysis_load(const char *path, const fm_analysis_opts *o, fm_analysis **out,
                            char *err, size_t err_len)
 {
@@ -55,8 +64,24 @@ fm_status fm_analysis_load(const char *path, const fm_analysis_opts *o, fm_analy
         an->input_rate_hz = FM_FHR_RATE_HZ;
         an->input_channels = 1;
     } else {
-        snprintf(err, err_len, "audio input is not available in this build");
-        rc = FM_EUNSUPPORTED;
+        /* Audio: streamed through the Doppler engine (dsp/decode.c). */
+        fm_decode_info info;
+        fm_progress_fn prog = an->opts.on_progress;
+        void *prog_user = an->opts.progress_user;
+        if (!prog && an->opts.progress && isatty(STDERR_FILENO)) {
+            prog = progress_stderr;
+            prog_user = NULL;
+        }
+        rc = fm_decode_file(path, NULL, prog, prog_user, &an->trace, &info, err, err_len);
+        if (prog == progress_stderr)
+            fputs("\r\033[K", stderr);
+        if (rc == FM_OK) {
+            snprintf(an->input_kind, sizeof an->input_kind, "audio");
+            snprintf(an->input_format, sizeof an->input_format, "%s", info.format);
+            an->input_rate_hz = info.rate_hz;
+            an->input_channels = info.channels;
+            an->channel_used = info.channel_used;
+        }
     }
     if (rc != FM_OK) {
         fm_analysis_destroy(an);

@@ -64,6 +64,8 @@ void fm_alerts_destroy(fm_alerts *q)
     free(q->ep);
     free(q->queue);
     free(q->spans);
+    free(q->min_sum);
+    free(q->min_cnt);
     free(q);
 }
 
@@ -289,6 +291,33 @@ void al_compact(fm_alerts *q)
 
 /* ---- entry points ---- */
 
+static fm_status minute_add(fm_alerts *q, float fhr, uint8_t st)
+{
+    size_t m = (size_t)(q->n_samples / FM_CTG_SAMPLES_PER_MIN);
+    if (m >= q->cap_min) {
+        size_t cap = q->cap_min ? q->cap_min * 2 : 64;
+        double *s = realloc(q->min_sum, cap * sizeof *s);
+        if (s)
+            q->min_sum = s;
+        uint32_t *c = realloc(q->min_cnt, cap * sizeof *c);
+        if (c)
+            q->min_cnt = c;
+        if (!s || !c)
+            return FM_ENOMEM;
+        q->cap_min = cap;
+    }
+    if (m >= q->n_min) {
+        q->min_sum[m] = 0;
+        q->min_cnt[m] = 0;
+        q->n_min = m + 1;
+    }
+    if (st == FM_STATE_OK && isfinite(fhr) && fhr >= AL_FHR_MIN_BPM && fhr <= AL_FHR_MAX_BPM) {
+        q->min_sum[m] += fhr;
+        q->min_cnt[m]++;
+    }
+    return FM_OK;
+}
+
 fm_status fm_alerts_push(fm_alerts *q, const float *fhr_bpm, const uint8_t *state, size_t n)
 {
     if (!q || (!fhr_bpm && n))
@@ -298,6 +327,8 @@ fm_status fm_alerts_push(fm_alerts *q, const float *fhr_bpm, const uint8_t *stat
         double t0 = (double)q->n_samples * AL_DT_S;
         uint8_t st = state ? state[i] : FM_STATE_OK;
         al_sample_push(q, fhr_bpm[i], st, t0);
+        if (minute_add(q, fhr_bpm[i], st) != FM_OK)
+            return FM_ENOMEM;
         q->n_samples++;
     }
     if (q->n_ep > 64)

@@ -180,6 +180,35 @@ static size_t series_runs(const float *v, size_t n, double dt, const run_spec *s
 
 #define MAX_RUNS 256
 
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+/* Median of the per-minute mean FHR (valid samples) over [a, b); NAN when no minute. */
+static double fhr_median(const fm_alerts *q, double a, double b)
+{
+    size_t m0 = (size_t)(a / 60.0), m1 = (size_t)ceil(b / 60.0), n = 0;
+    if (m1 > q->n_min)
+        m1 = q->n_min;
+    if (m0 >= m1)
+        return NAN;
+    double *v = malloc((m1 - m0) * sizeof *v);
+    if (!v)
+        return NAN;
+    for (size_t m = m0; m < m1; m++)
+        if (q->min_cnt[m])
+            v[n++] = q->min_sum[m] / q->min_cnt[m];
+    double med = NAN;
+    if (n) {
+        qsort(v, n, sizeof *v, cmp_double);
+        med = n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
+    }
+    free(v);
+    return med;
+}
+
 static void rule_runs(fm_alerts *q, fm_alert_rule rule, const float *v, size_t n, double dt,
                       int sign, double T)
 {
@@ -187,11 +216,15 @@ static void rule_runs(fm_alerts *q, fm_alert_rule rule, const float *v, size_t n
     run_spec sp = {sign, k->on_value, k->off_value, k->min_s, k->gap_s, k->clear_s};
     run_out runs[MAX_RUNS];
     size_t nr = series_runs(v, n, dt, &sp, runs, MAX_RUNS), ns = 0;
+    const int is_rate = rule == FM_ALERT_BRADYCARDIA || rule == FM_ALERT_TACHYCARDIA;
     for (size_t j = 0; j < nr; j++) {
+        const run_out *g = &runs[j];
+        /* a baseline the samples themselves do not show is an artefact of the analysis */
+        if (is_rate && !beyond(sign, fhr_median(q, g->start_s, g->end_s), k->off_value))
+            continue;
         al_span *s = span_new(q, &ns);
         if (!s)
             break;
-        const run_out *g = &runs[j];
         char dur[32];
         s->start_s = g->start_s;
         s->end_s = g->end_s;
@@ -200,7 +233,6 @@ static void rule_runs(fm_alerts *q, fm_alert_rule rule, const float *v, size_t n
                       ? k->priority2
                       : k->priority;
         al_fmt_duration(dur, sizeof dur, g->end_s - g->start_s);
-        const int is_rate = rule == FM_ALERT_BRADYCARDIA || rule == FM_ALERT_TACHYCARDIA;
         al_span_value(s, is_rate ? "worst_baseline_bpm" : "worst_bandwidth_bpm", g->worst);
         al_span_value(s, "duration_s", g->end_s - g->start_s);
         al_span_value(s, "threshold_bpm", k->on_value);

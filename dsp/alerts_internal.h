@@ -88,6 +88,12 @@ struct fm_alerts {
     size_t q_cap, q_head, q_n, dropped;
     fm_status last_emit;
 
+    /* mean FHR of valid samples per minute, to check an analysis-level baseline against the
+     * samples themselves (a run the FHR does not show is an artefact of the analysis) */
+    double *min_sum;
+    uint32_t *min_cnt;
+    size_t n_min, cap_min;
+
     al_span *spans; /* scratch for the analysis pass */
     size_t cap_spans;
 };

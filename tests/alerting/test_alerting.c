@@ -36,7 +36,8 @@ static void on_record(void *u, const fm_al_record *r)
         x->action = r->action;
         x->level = r->level;
         x->n_targets = r->n_targets < 8 ? r->n_targets : 8;
-        memcpy(x->targets, r->targets, x->n_targets * sizeof(int64_t));
+        if (x->n_targets)
+            memcpy(x->targets, r->targets, x->n_targets * sizeof(int64_t));
     }
     fm_al_record_json(r, w->json, sizeof w->json);
 }

@@ -6,8 +6,14 @@
  *      fm_ctg_get_result() re-analysis that precedes it), at 20 and 60 min;
  *   3. cost per sample of fm_alerts_push() over a 60-min trace with conditions.
  * The end-to-end part (to the clinician's browser at 1000 streams) is the server's benchmark.
- * Usage: bench_alerts [runs]   (default 2000) */
+ * With --real DIR: every .fhr recording of DIR (FHRMA), cut to its first 60 min, run live (sample
+ * by sample, re-analysis every 2 min) and as an upload: episodes per hour by rule, events per
+ * episode, and how many live episodes the upload finds too (and the reverse).
+ * Usage: bench_alerts [runs]   (default 2000)
+ *        bench_alerts --real ../shared/data/fhrma/train */
+#include <dirent.h>
 #include <stdio.h>
+#include <string.h>
 #include <stdlib.h>
 #include <time.h>
 
@@ -65,8 +71,107 @@ static double one_latency(const tr *t, fm_alert_rule rule, const fm_ctg_result *
     return dt;
 }
 
+static int matched(const evlist *a, const fm_alert_event *e)
+{
+    for (size_t j = 0; j < a->n; j++)
+        if (a->ev[j].type == FM_ALERT_OPENED && a->ev[j].rule == e->rule &&
+            a->ev[j].start_s <= e->end_s + 60 && e->start_s <= a->ev[j].end_s + 60)
+            return 1;
+    return 0;
+}
+
+static int cmpstr(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+static int real_traces(const char *dir)
+{
+    DIR *d = opendir(dir);
+    if (!d) {
+        printf("no folder %s: skipped\n", dir);
+        return 0;
+    }
+    char *names[1024];
+    size_t nn = 0;
+    struct dirent *de;
+    while ((de = readdir(d)) && nn < 1024) {
+        size_t l = strlen(de->d_name);
+        if (l > 4 && !strcmp(de->d_name + l - 4, ".fhr"))
+            names[nn++] = strdup(de->d_name);
+    }
+    closedir(d);
+    qsort(names, nn, sizeof *names, cmpstr);
+    static evlist L, U;
+    double hours = 0;
+    size_t unmatched_live[FM_ALERT_N_RULES] = {0}, unmatched_up[FM_ALERT_N_RULES] = {0};
+    size_t opened[FM_ALERT_N_RULES] = {0}, events = 0, episodes = 0, live_ok = 0, live_n = 0,
+           up_ok = 0, up_n = 0, worst_dup = 0;
+    double t_live = 0;
+    for (size_t i = 0; i < nn; i++) {
+        char path[4096];
+        snprintf(path, sizeof path, "%s/%s", dir, names[i]);
+        fm_trace *ft = NULL;
+        if (fm_trace_read(path, FM_TRACE_AUTO, &ft, NULL, 0) != FM_OK)
+            continue;
+        tr t = {ft->n < 3600 * 4 ? ft->n : 3600 * 4, ft->fhr_bpm, ft->state, NULL, 0};
+        fm_alerts_config cfg;
+        fm_alerts_config_default(&cfg);
+        L.n = U.n = 0;
+        double t0 = now_ns();
+        tr_run_live(&t, &cfg, NULL, &L);
+        t_live += now_ns() - t0;
+        tr_run_upload(&t, &cfg, NULL, &U);
+        hours += (double)t.n / 4.0 / 3600.0;
+        size_t per_rule[FM_ALERT_N_RULES] = {0};
+        for (size_t k = 0; k < L.n; k++) {
+            events++;
+            if (L.ev[k].type != FM_ALERT_OPENED)
+                continue;
+            episodes++;
+            opened[L.ev[k].rule]++;
+            per_rule[L.ev[k].rule]++;
+            live_n++;
+            int m = matched(&U, &L.ev[k]);
+            live_ok += m;
+            if (!m)
+                unmatched_live[L.ev[k].rule]++;
+        }
+        for (int r = 0; r < FM_ALERT_N_RULES; r++)
+            worst_dup = per_rule[r] > worst_dup ? per_rule[r] : worst_dup;
+        for (size_t k = 0; k < U.n; k++)
+            if (U.ev[k].type == FM_ALERT_OPENED) {
+                up_n++;
+                int m = matched(&L, &U.ev[k]);
+                up_ok += m;
+                if (!m)
+                    unmatched_up[U.ev[k].rule]++;
+            }
+        fm_trace_destroy(ft);
+    }
+    printf("real recordings: %zu from %s, first 60 min each, %.1f h in all\n", nn, dir, hours);
+    printf("live: %.0f ms per hour of trace (rules + re-analysis every 2 min)\n",
+           t_live / 1e6 / hours);
+    printf("episodes per hour (live): %.2f; events per episode: %.2f; most episodes of one rule "
+           "in one recording: %zu\n",
+           episodes / hours, episodes ? (double)events / episodes : 0, worst_dup);
+    for (int r = 0; r < FM_ALERT_N_RULES; r++)
+        if (opened[r])
+            printf("  %-24s %4zu episodes  %.2f /h  (live only %zu, upload only %zu)\n",
+                   fm_alert_rule_code((fm_alert_rule)r), opened[r], opened[r] / hours,
+                   unmatched_live[r], unmatched_up[r]);
+    printf("live episodes also found by the upload: %zu / %zu; upload episodes also found live: "
+           "%zu / %zu\n",
+           live_ok, live_n, up_ok, up_n);
+    for (size_t i = 0; i < nn; i++)
+        free(names[i]);
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
+    if (argc > 2 && !strcmp(argv[1], "--real"))
+        return real_traces(argv[2]);
     int runs = argc > 1 ? atoi(argv[1]) : 2000;
     if (runs < 10)
         runs = 10;

@@ -298,32 +298,64 @@ static int prolonged_overlap(const fm_alerts *q, const fm_ctg_result *r, double 
 
 #define DEC_END_MARGIN_S 7.5 /* two epochs: gaps this short are bridged inside an event */
 
+/* Large decelerations group: decelerations closer than clear_s (20 min: the window in which
+ * FIGO calls decelerations repetitive, CLINICAL 4.1) are one episode, "large decelerations", not
+ * one alert each; it worsens to the second grade with a larger one. One between off and on
+ * lost beats continues a group but never starts one. */
 static void rule_large_decel(fm_alerts *q, const fm_ctg_result *r, double T)
 {
     const fm_alert_rule_config *k = &q->cfg.rule[FM_ALERT_LARGE_DECEL];
     size_t ns = 0;
-    for (size_t i = 0; i < r->n_ox_dec; i++) {
-        const fm_ctg_event *d = &r->ox_dec[i];
+    al_span *g = NULL;
+    const fm_ctg_event *worst = NULL;
+    int count = 0;
+    for (size_t i = 0; i <= r->n_ox_dec; i++) {
+        const fm_ctg_event *d = i < r->n_ox_dec ? &r->ox_dec[i] : NULL;
         /* only a finished deceleration has its final size; one still going at the end of the
          * analysis is the prolonged rule's (sample by sample) until it ends */
-        if (!(d->lost_beats > k->off_value) || prolonged_overlap(q, r, d->start_s, d->end_s) ||
-            (!q->final && d->end_s > T - DEC_END_MARGIN_S))
+        if (d && (!(d->lost_beats > k->off_value) ||
+                  prolonged_overlap(q, r, d->start_s, d->end_s) ||
+                  (!q->final && d->end_s > T - DEC_END_MARGIN_S)))
             continue;
-        al_span *s = span_new(q, &ns);
-        if (!s)
+        if (g && (!d || d->start_s - g->end_s >= k->clear_s)) {
+            /* close the current group */
+            char dur[32];
+            dec_values(g, worst);
+            al_span_value(g, "count", count);
+            al_fmt_duration(dur, sizeof dur, g->end_s - g->start_s);
+            if (count > 1)
+                snprintf(g->message, sizeof g->message,
+                         "%d large decelerations over %s; largest %.0f lost beats, %.0f bpm "
+                         "deep, nadir %.0f bpm",
+                         count, dur, worst->lost_beats, worst->amplitude_bpm, worst->peak_bpm);
+            else
+                snprintf(g->message, sizeof g->message,
+                         "Deceleration of %.0f lost beats (more than %.0f): %s, %.0f bpm deep, "
+                         "nadir %.0f bpm",
+                         worst->lost_beats,
+                         worst->lost_beats > k->grade2_value ? k->grade2_value : k->on_value, dur,
+                         worst->amplitude_bpm, worst->peak_bpm);
+            g = NULL;
+        }
+        if (!d)
             break;
-        char dur[32];
-        s->start_s = d->start_s;
-        s->end_s = d->end_s;
-        s->qualifies = d->lost_beats > k->on_value;
-        s->prio = d->lost_beats > k->grade2_value ? k->priority2 : k->priority;
-        dec_values(s, d);
-        al_fmt_duration(dur, sizeof dur, d->end_s - d->start_s);
-        snprintf(s->message, sizeof s->message,
-                 "Deceleration of %.0f lost beats (more than %.0f): %s, %.0f bpm deep, nadir "
-                 "%.0f bpm",
-                 d->lost_beats, d->lost_beats > k->grade2_value ? k->grade2_value : k->on_value,
-                 dur, d->amplitude_bpm, d->peak_bpm);
+        if (!g) {
+            if (!(g = span_new(q, &ns)))
+                break;
+            g->start_s = d->start_s;
+            g->prio = k->priority;
+            worst = d;
+            count = 0;
+        }
+        g->end_s = d->end_s;
+        if (d->lost_beats > k->on_value) {
+            g->qualifies = 1;
+            count++;
+        }
+        if (d->lost_beats > worst->lost_beats)
+            worst = d;
+        if (d->lost_beats > k->grade2_value)
+            g->prio = k->priority2;
     }
     reconcile(q, FM_ALERT_LARGE_DECEL, ns, T);
 }

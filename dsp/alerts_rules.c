@@ -66,9 +66,11 @@ static const rule_def RULES[FM_ALERT_N_RULES] = {
                                    "CLINICAL 3.3, 5", PHYS,
                                    {1, P_MED, P_MED, 60, NAN, NAN, 0, 0, 0, 0, 0}},
     /* CLINICAL 3.2 lost beats, 3.3 criterion 2 (> 20; > 100 in records > 30 min). A
-     * deceleration that is also prolonged is reported by the prolonged rule (one alert). */
-    [FM_ALERT_LARGE_DECEL] = {"large_deceleration", "Large deceleration", "CLINICAL 3.2, 3.3",
-                              PHYS, {1, P_MED, P_HIGH, 20, 18, 100, 0, 30, 0, 0, 0}},
+     * deceleration that is also prolonged is reported by the prolonged rule (one alert).
+     * clear_s 1200: decelerations within 20 min are one episode (FIGO "repetitive" window,
+     * CLINICAL 4.1; unverified as an alert policy). */
+    [FM_ALERT_LARGE_DECEL] = {"large_deceleration", "Large decelerations", "CLINICAL 3.2, 3.3",
+                              PHYS, {1, P_MED, P_HIGH, 20, 18, 100, 0, 1200, 0, 0, 600}},
     /* CLINICAL 2: a verdict needs >= 90 % valid signal; on/off are lost percent of the record */
     [FM_ALERT_INSUFFICIENT_SIGNAL] = {"insufficient_signal", "Signal too poor for a verdict",
                                       "CLINICAL 2, 5", TECH,
@@ -255,10 +257,12 @@ void al_rules_logic(const fm_alerts_config *c, fm_alert_rule r, char *buf, size_
         break;
     case FM_ALERT_LARGE_DECEL:
         snprintf(buf, len,
-                 "A deceleration (Oxford definition, fitted baseline) with more than %.0f lost "
-                 "beats (MEDIUM), more than %.0f (%s); a prolonged one is reported by the "
+                 "A finished deceleration (Oxford definition, fitted baseline) with more than "
+                 "%.0f lost beats (MEDIUM), more than %.0f (%s); further ones less than %.0f min "
+                 "apart join the same alert; a prolonged one is reported by the "
                  "prolonged-deceleration rule instead.",
-                 k->on_value, k->grade2_value, fm_alert_priority_name(k->priority2));
+                 k->on_value, k->grade2_value, fm_alert_priority_name(k->priority2),
+                 k->clear_s / 60.0);
         break;
     case FM_ALERT_INSUFFICIENT_SIGNAL:
         snprintf(buf, len,

@@ -337,6 +337,28 @@ static void no_duplicates_over_60_minutes(void)
     tr_free(t);
 }
 
+/* A 40-bpm, 45-s deceleration every 6 min for an hour: one "large decelerations" episode
+ * (grouped within 20 min), live and upload, its count growing; closed 20 min after the last. */
+static void repetitive_large_decelerations_are_one_episode(void)
+{
+    fm_alerts_config cfg = defaults();
+    tr *t = tr_new(3600, 140, 8, 45);
+    int n = 0;
+    for (double s = 300; s < 3300; s += 360, n++)
+        tr_dip(t, s, s + 45, 100);
+    run_both(t, &cfg);
+    CHECK(ev_count(&L, FM_ALERT_LARGE_DECEL, FM_ALERT_OPENED) == 1);
+    CHECK(ev_count(&U, FM_ALERT_LARGE_DECEL, FM_ALERT_OPENED) == 1);
+    const fm_alert_event *c = ev_first(&U, FM_ALERT_LARGE_DECEL, FM_ALERT_CLOSED);
+    CHECKF(c && ev_value(c, "count") >= n - 2, "count %.0f of %d", ev_value(c, "count"), n);
+    const fm_alert_event *cl = ev_first(&L, FM_ALERT_LARGE_DECEL, FM_ALERT_CLOSED);
+    CHECK(cl && ev_value(cl, "count") >= n - 2 && strstr(cl->message, "large decelerations"));
+    /* updates as the episode grows (every 10 min of extent), never one per deceleration */
+    size_t u = ev_count(&L, FM_ALERT_LARGE_DECEL, FM_ALERT_UPDATED);
+    CHECKF(u >= 2 && u <= 6, "%zu updates", u);
+    tr_free(t);
+}
+
 /* A 40-min trace with several conditions: live and upload give the same episodes. */
 static void upload_and_live_give_the_same_alerts(void)
 {
@@ -387,6 +409,7 @@ int main(void)
     RUN(large_decelerations_graded_by_lost_beats);
     RUN(insufficient_signal_for_a_verdict);
     RUN(no_duplicates_over_60_minutes);
+    RUN(repetitive_large_decelerations_are_one_episode);
     RUN(upload_and_live_give_the_same_alerts);
     return CHECK_DONE();
 }

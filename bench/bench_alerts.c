@@ -13,8 +13,8 @@
  *        bench_alerts --real ../shared/data/fhrma/train */
 #include <dirent.h>
 #include <stdio.h>
-#include <string.h>
 #include <stdlib.h>
+#include <string.h>
 #include <time.h>
 
 #include "../tests/test_alerts_trace.h"
@@ -47,8 +47,8 @@ static int cmp(const void *a, const void *b)
 static void pct(const char *what, double *v, int n, const char *unit, double scale)
 {
     qsort(v, (size_t)n, sizeof *v, cmp);
-    printf("%-44s p50 %8.2f %s  p99 %8.2f %s  max %8.2f %s  (n=%d)\n", what,
-           v[n / 2] / scale, unit, v[(int)(n * 0.99)] / scale, unit, v[n - 1] / scale, unit, n);
+    printf("%-44s p50 %8.2f %s  p99 %8.2f %s  max %8.2f %s  (n=%d)\n", what, v[n / 2] / scale, unit,
+           v[(int)(n * 0.99)] / scale, unit, v[n - 1] / scale, unit, n);
 }
 
 /* Pushes t up to (not including) the completing sample, then times that one push. */

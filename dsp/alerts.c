@@ -20,8 +20,8 @@ static fm_status validate(const fm_alerts_config *c)
     for (int i = 0; i < FM_ALERT_N_RULES; i++) {
         const fm_alert_rule_config *k = &c->rule[i];
         if (k->priority < FM_ALERT_PRIO_LOW || k->priority > FM_ALERT_PRIO_HIGH ||
-            k->priority2 < FM_ALERT_PRIO_LOW || k->priority2 > FM_ALERT_PRIO_HIGH ||
-            k->min_s < 0 || k->clear_s < 0 || k->window_s < 0 || k->gap_s < 0 || k->update_s < 0)
+            k->priority2 < FM_ALERT_PRIO_LOW || k->priority2 > FM_ALERT_PRIO_HIGH || k->min_s < 0 ||
+            k->clear_s < 0 || k->window_s < 0 || k->gap_s < 0 || k->update_s < 0)
             return FM_EINVAL;
     }
     /* share-based rules need a window of at least one sample */

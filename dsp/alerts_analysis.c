@@ -97,11 +97,11 @@ static void reconcile(fm_alerts *q, fm_alert_rule rule, size_t ns, double T)
 /* ---- runs over a series (baseline per sample, bandwidth per minute) ---- */
 
 typedef struct run_spec {
-    int sign;           /* -1: below, +1: above */
-    double on, off;     /* enter strictly beyond on; stay beyond off */
-    double min_s;       /* strict part longer than this */
-    double gap_s;       /* NAN stretches up to this neither break nor extend a run */
-    double merge_s;     /* runs closer than this form one span */
+    int sign;       /* -1: below, +1: above */
+    double on, off; /* enter strictly beyond on; stay beyond off */
+    double min_s;   /* strict part longer than this */
+    double gap_s;   /* NAN stretches up to this neither break nor extend a run */
+    double merge_s; /* runs closer than this form one span */
 } run_spec;
 
 typedef struct run_out {
@@ -313,9 +313,9 @@ static void rule_large_decel(fm_alerts *q, const fm_ctg_result *r, double T)
         const fm_ctg_event *d = i < r->n_ox_dec ? &r->ox_dec[i] : NULL;
         /* only a finished deceleration has its final size; one still going at the end of the
          * analysis is the prolonged rule's (sample by sample) until it ends */
-        if (d && (!(d->lost_beats > k->off_value) ||
-                  prolonged_overlap(q, r, d->start_s, d->end_s) ||
-                  (!q->final && d->end_s > T - DEC_END_MARGIN_S)))
+        if (d &&
+            (!(d->lost_beats > k->off_value) || prolonged_overlap(q, r, d->start_s, d->end_s) ||
+             (!q->final && d->end_s > T - DEC_END_MARGIN_S)))
             continue;
         if (g && (!d || d->start_s - g->end_s >= k->clear_s)) {
             /* close the current group */
@@ -409,7 +409,7 @@ static void rule_stv(fm_alerts *q, const fm_ctg_result *r, double T)
     if (isfinite(r->stv_ms) && (double)r->n_valid_minutes >= c->stv_min_valid_minutes) {
         int row;
         const double high = stv_high_ms(c, &row), stv = r->stv_ms;
-        fm_alert_priority p = stv < high                ? FM_ALERT_PRIO_HIGH
+        fm_alert_priority p = stv < high               ? FM_ALERT_PRIO_HIGH
                               : stv < c->stv_medium_ms ? FM_ALERT_PRIO_MEDIUM
                               : stv < c->stv_low_ms    ? FM_ALERT_PRIO_LOW
                                                        : FM_ALERT_PRIO_NONE;
@@ -430,9 +430,8 @@ static void rule_stv(fm_alerts *q, const fm_ctg_result *r, double T)
                 al_span_value(s, "outcome_risk_percent", al_stv_risk_percent(stv));
                 char ga[96];
                 if (row >= 0)
-                    snprintf(ga, sizeof ga, "HIGH below %.1f ms at %.0f-%.0f weeks (TRUFFLE)",
-                             high, c->stv_rows[row].from_weeks,
-                             c->stv_rows[row].to_weeks - 1.0 / 7.0);
+                    snprintf(ga, sizeof ga, "HIGH below %.1f ms at %.0f-%.0f weeks (TRUFFLE)", high,
+                             c->stv_rows[row].from_weeks, c->stv_rows[row].to_weeks - 1.0 / 7.0);
                 else
                     snprintf(ga, sizeof ga, "HIGH below %.1f ms%s", high,
                              isfinite(c->gestation_weeks) ? "" : ", gestation unknown");
@@ -525,8 +524,8 @@ fm_status al_analysis_run(fm_alerts *q, const fm_ctg_result *r)
     if (c->rule[FM_ALERT_TACHYCARDIA].enabled && r->baseline_bpm)
         rule_runs(q, FM_ALERT_TACHYCARDIA, r->baseline_bpm, r->n, AL_DT_S, +1, T);
     if (c->rule[FM_ALERT_REDUCED_VARIABILITY].enabled && r->minute_bandwidth_bpm)
-        rule_runs(q, FM_ALERT_REDUCED_VARIABILITY, r->minute_bandwidth_bpm, r->n_minutes, 60.0,
-                  -1, T);
+        rule_runs(q, FM_ALERT_REDUCED_VARIABILITY, r->minute_bandwidth_bpm, r->n_minutes, 60.0, -1,
+                  T);
     if (c->rule[FM_ALERT_INCREASED_VARIABILITY].enabled && r->minute_bandwidth_bpm)
         rule_runs(q, FM_ALERT_INCREASED_VARIABILITY, r->minute_bandwidth_bpm, r->n_minutes, 60.0,
                   +1, T);

@@ -3,7 +3,8 @@
  *   alerts.c          the object, the episode book-keeping (open / update / close), emission
  *   alerts_rules.c    the rule table: names, references, defaults, logic texts
  *   alerts_sample.c   sample-level detectors (low-FHR runs, windowed shares)
- *   alerts_analysis.c analysis-level rules: spans from an fm_ctg_result, reconciled with episodes */
+ *   alerts_analysis.c analysis-level rules: spans from an fm_ctg_result, reconciled with episodes
+ */
 #ifndef FM_ALERTS_INTERNAL_H
 #define FM_ALERTS_INTERNAL_H
 
@@ -13,8 +14,8 @@
 #include "fetalmon/alerts.h"
 
 #define AL_DT_S (1.0 / FM_FHR_RATE_HZ)
-#define AL_SMOOTH_N 8 /* 2 s running mean: one artefact sample cannot start or end a run */
-#define AL_FHR_MIN_BPM 50.0  /* CLINICAL 1: values outside 50..240 are artefact */
+#define AL_SMOOTH_N 8       /* 2 s running mean: one artefact sample cannot start or end a run */
+#define AL_FHR_MIN_BPM 50.0 /* CLINICAL 1: values outside 50..240 are artefact */
 #define AL_FHR_MAX_BPM 240.0
 #define AL_LOGIC_LEN 480
 
@@ -41,8 +42,8 @@ typedef struct al_episode {
 /* Data for opening or updating an episode. */
 typedef struct al_span {
     double start_s, end_s;
-    int ongoing;    /* record-level: holds up to the end of what was analysed */
-    int qualifies;  /* meets the entry threshold (else it may only continue an episode) */
+    int ongoing;   /* record-level: holds up to the end of what was analysed */
+    int qualifies; /* meets the entry threshold (else it may only continue an episode) */
     fm_alert_priority prio;
     int n_values;
     fm_alert_value values[FM_ALERT_MAX_VALUES];

@@ -25,66 +25,111 @@ typedef struct rule_def {
  * update_s. Hysteresis is the off value (on the safe side of on) plus clear_s. */
 static const rule_def RULES[FM_ALERT_N_RULES] = {
     /* CLINICAL 4.1 ("< 80 bpm ... emergency"), 5 (HIGH: FHR < 80 bpm > 3 min) */
-    [FM_ALERT_FHR_BELOW_80] = {"fhr_below_80", "FHR below 80 bpm", "CLINICAL 4.1, 5", PHYS,
+    [FM_ALERT_FHR_BELOW_80] = {"fhr_below_80",
+                               "FHR below 80 bpm",
+                               "CLINICAL 4.1, 5",
+                               PHYS,
                                {1, P_HIGH, P_HIGH, 80, 85, NAN, 180, 60, 0, 10, 120}},
     /* CLINICAL 4.1 deceleration > 15 bpm, prolonged > 3 min (> 5 min pathological: update at
      * 5 min via update_s); 5 (HIGH). on/off are depths below the last known baseline. */
-    [FM_ALERT_PROLONGED_DECEL] = {"prolonged_deceleration", "Prolonged deceleration",
-                                  "CLINICAL 4.1, 5", PHYS,
+    [FM_ALERT_PROLONGED_DECEL] = {"prolonged_deceleration",
+                                  "Prolonged deceleration",
+                                  "CLINICAL 4.1, 5",
+                                  PHYS,
                                   {1, P_HIGH, P_HIGH, 15, 10, NAN, 180, 60, 0, 10, 120}},
     /* CLINICAL 2 (gaps are gaps; a minute > 50 % lost is unusable), 5 (LOW, technical). Shares
      * in percent of the window. */
-    [FM_ALERT_SIGNAL_LOSS] = {"signal_loss", "Signal loss", "CLINICAL 2, 5", TECH,
+    [FM_ALERT_SIGNAL_LOSS] = {"signal_loss",
+                              "Signal loss",
+                              "CLINICAL 2, 5",
+                              TECH,
                               {1, P_LOW, P_LOW, 50, 20, NAN, 0, 60, 120, 0, 0}},
     /* CLINICAL 2 (maternal capture is the most dangerous artefact), 5 (MEDIUM). */
-    [FM_ALERT_MATERNAL_CAPTURE] = {"maternal_capture", "Suspected maternal heart rate",
-                                   "CLINICAL 2, 5", TECH,
+    [FM_ALERT_MATERNAL_CAPTURE] = {"maternal_capture",
+                                   "Suspected maternal heart rate",
+                                   "CLINICAL 2, 5",
+                                   TECH,
                                    {1, P_MED, P_MED, 50, 20, NAN, 0, 60, 60, 0, 0}},
     /* CLINICAL 4.1 baseline < 110 bpm > 10 min (< 100 pathological: grade2 value), 5 (MEDIUM) */
-    [FM_ALERT_BRADYCARDIA] = {"bradycardia", "Bradycardia", "CLINICAL 4.1, 5", PHYS,
+    [FM_ALERT_BRADYCARDIA] = {"bradycardia",
+                              "Bradycardia",
+                              "CLINICAL 4.1, 5",
+                              PHYS,
                               {1, P_MED, P_MED, 110, 112, 100, 600, 120, 0, 60, 600}},
     /* CLINICAL 4.1 baseline > 160 bpm > 10 min, 5 (MEDIUM) */
-    [FM_ALERT_TACHYCARDIA] = {"tachycardia", "Tachycardia", "CLINICAL 4.1, 5", PHYS,
+    [FM_ALERT_TACHYCARDIA] = {"tachycardia",
+                              "Tachycardia",
+                              "CLINICAL 4.1, 5",
+                              PHYS,
                               {1, P_MED, P_MED, 160, 158, NAN, 600, 120, 0, 60, 600}},
     /* CLINICAL 4.1 variability < 5 bpm for > 50 min, 5 (MEDIUM). gap_s: minutes without enough
      * signal neither break nor extend a run (as the CTG verdict counts them). */
-    [FM_ALERT_REDUCED_VARIABILITY] = {"reduced_variability", "Reduced variability",
-                                      "CLINICAL 4.1, 5", PHYS,
+    [FM_ALERT_REDUCED_VARIABILITY] = {"reduced_variability",
+                                      "Reduced variability",
+                                      "CLINICAL 4.1, 5",
+                                      PHYS,
                                       {1, P_MED, P_MED, 5, 6, NAN, 3000, 120, 0, 1e9, 600}},
     /* CLINICAL 4.1 variability > 25 bpm for > 30 min (pathological) */
-    [FM_ALERT_INCREASED_VARIABILITY] = {"increased_variability", "Increased variability",
-                                        "CLINICAL 4.1", PHYS,
+    [FM_ALERT_INCREASED_VARIABILITY] = {"increased_variability",
+                                        "Increased variability",
+                                        "CLINICAL 4.1",
+                                        PHYS,
                                         {1, P_MED, P_MED, 25, 23, NAN, 1800, 120, 0, 1e9, 600}},
     /* CLINICAL 4.1 sinusoidal > 30 min, 5 (MEDIUM) */
-    [FM_ALERT_SINUSOIDAL] = {"sinusoidal", "Sinusoidal pattern", "CLINICAL 4.1, 5", PHYS,
+    [FM_ALERT_SINUSOIDAL] = {"sinusoidal",
+                             "Sinusoidal pattern",
+                             "CLINICAL 4.1, 5",
+                             PHYS,
                              {1, P_MED, P_MED, NAN, NAN, NAN, 1800, 120, 0, 0, 600}},
     /* CLINICAL 3.4 table and TRUFFLE rows, 5 (HIGH: STV < 2.6 ms). Grades in fm_alerts_config. */
-    [FM_ALERT_LOW_STV] = {"low_stv", "Low short-term variation", "CLINICAL 3.4, 5", PHYS,
+    [FM_ALERT_LOW_STV] = {"low_stv",
+                          "Low short-term variation",
+                          "CLINICAL 3.4, 5",
+                          PHYS,
                           {1, P_LOW, P_HIGH, NAN, NAN, NAN, 0, 0, 0, 0, 0}},
     /* CLINICAL 3.3 all criteria at the 60-min checkpoint, 5 (MEDIUM) */
-    [FM_ALERT_CRITERIA_NOT_MET] = {"criteria_not_met", "Antenatal criteria not met at 60 min",
-                                   "CLINICAL 3.3, 5", PHYS,
+    [FM_ALERT_CRITERIA_NOT_MET] = {"criteria_not_met",
+                                   "Antenatal criteria not met at 60 min",
+                                   "CLINICAL 3.3, 5",
+                                   PHYS,
                                    {1, P_MED, P_MED, 60, NAN, NAN, 0, 0, 0, 0, 0}},
     /* CLINICAL 3.2 lost beats, 3.3 criterion 2 (> 20; > 100 in records > 30 min). A
      * deceleration that is also prolonged is reported by the prolonged rule (one alert).
      * clear_s 1200: decelerations within 20 min are one episode (FIGO "repetitive" window,
      * CLINICAL 4.1; unverified as an alert policy). */
-    [FM_ALERT_LARGE_DECEL] = {"large_deceleration", "Large decelerations", "CLINICAL 3.2, 3.3",
-                              PHYS, {1, P_MED, P_HIGH, 20, 18, 100, 0, 1200, 0, 0, 600}},
+    [FM_ALERT_LARGE_DECEL] = {"large_deceleration",
+                              "Large decelerations",
+                              "CLINICAL 3.2, 3.3",
+                              PHYS,
+                              {1, P_MED, P_HIGH, 20, 18, 100, 0, 1200, 0, 0, 600}},
     /* CLINICAL 2: a verdict needs >= 90 % valid signal; on/off are lost percent of the record */
-    [FM_ALERT_INSUFFICIENT_SIGNAL] = {"insufficient_signal", "Signal too poor for a verdict",
-                                      "CLINICAL 2, 5", TECH,
+    [FM_ALERT_INSUFFICIENT_SIGNAL] = {"insufficient_signal",
+                                      "Signal too poor for a verdict",
+                                      "CLINICAL 2, 5",
+                                      TECH,
                                       {1, P_LOW, P_LOW, 10, 8, NAN, 0, 0, 0, 0, 0}},
     /* CLINICAL 5: "a stream that stops is itself a technical alert" (30 s: server config) */
-    [FM_ALERT_STREAM_STALLED] = {"stream_stalled", "Live stream stalled", "CLINICAL 5", TECH,
+    [FM_ALERT_STREAM_STALLED] = {"stream_stalled",
+                                 "Live stream stalled",
+                                 "CLINICAL 5",
+                                 TECH,
                                  {1, P_LOW, P_LOW, 30, NAN, NAN, 0, 0, 0, 0, 0}},
-    [FM_ALERT_UPLOAD_INCOMPLETE] = {"upload_incomplete", "Upload incomplete", "CLINICAL 5", TECH,
+    [FM_ALERT_UPLOAD_INCOMPLETE] = {"upload_incomplete",
+                                    "Upload incomplete",
+                                    "CLINICAL 5",
+                                    TECH,
                                     {1, P_LOW, P_LOW, NAN, NAN, NAN, 0, 0, 0, 0, 0}},
     /* MEDIUM, not LOW: while the analysis fails every analysis-level rule is blind. */
-    [FM_ALERT_ANALYSIS_FAILED] = {"analysis_failed", "Analysis failed", "CLINICAL 5", TECH,
+    [FM_ALERT_ANALYSIS_FAILED] = {"analysis_failed",
+                                  "Analysis failed",
+                                  "CLINICAL 5",
+                                  TECH,
                                   {1, P_MED, P_MED, NAN, NAN, NAN, 0, 0, 0, 0, 0}},
-    [FM_ALERT_DEVICE_DISCONNECTED] = {"device_disconnected", "Device disconnected", "CLINICAL 5",
-                                      TECH, {1, P_LOW, P_LOW, NAN, NAN, NAN, 0, 0, 0, 0, 0}},
+    [FM_ALERT_DEVICE_DISCONNECTED] = {"device_disconnected",
+                                      "Device disconnected",
+                                      "CLINICAL 5",
+                                      TECH,
+                                      {1, P_LOW, P_LOW, NAN, NAN, NAN, 0, 0, 0, 0, 0}},
 };
 
 /* TRUFFLE delivery thresholds (CLINICAL 3.4, unverified): STV < 2.6 ms at 26+0-28+6 weeks,
@@ -278,8 +323,9 @@ void al_rules_logic(const fm_alerts_config *c, fm_alert_rule r, char *buf, size_
         snprintf(buf, len, "The upload ended before the length it announced (server).");
         break;
     case FM_ALERT_ANALYSIS_FAILED:
-        snprintf(buf, len, "The CTG analysis could not run: analysis-level rules are blind "
-                           "until it succeeds (server).");
+        snprintf(buf, len,
+                 "The CTG analysis could not run: analysis-level rules are blind "
+                 "until it succeeds (server).");
         break;
     case FM_ALERT_DEVICE_DISCONNECTED:
         snprintf(buf, len, "The recording device or app connection dropped (server).");
@@ -288,8 +334,7 @@ void al_rules_logic(const fm_alerts_config *c, fm_alert_rule r, char *buf, size_
     }
 }
 
-const char *fm_alert_rule_logic(const fm_alerts_config *cfg, fm_alert_rule r, char *buf,
-                                size_t len)
+const char *fm_alert_rule_logic(const fm_alerts_config *cfg, fm_alert_rule r, char *buf, size_t len)
 {
     fm_alerts_config d;
     if (!buf || !len)

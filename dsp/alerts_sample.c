@@ -247,11 +247,9 @@ void al_sample_push(fm_alerts *q, float fhr_bpm, uint8_t state, double t0_s)
         lowrun_push(q, FM_ALERT_PROLONGED_DECEL, d, fhr_bpm, valid, bl, on, off, t0_s);
     }
     if (c->rule[FM_ALERT_SIGNAL_LOSS].enabled)
-        share_push(q, FM_ALERT_SIGNAL_LOSS, &q->loss, !valid && state != FM_STATE_MATERNAL,
-                   t0_s);
+        share_push(q, FM_ALERT_SIGNAL_LOSS, &q->loss, !valid && state != FM_STATE_MATERNAL, t0_s);
     if (c->rule[FM_ALERT_MATERNAL_CAPTURE].enabled)
-        share_push(q, FM_ALERT_MATERNAL_CAPTURE, &q->maternal, state == FM_STATE_MATERNAL,
-                   t0_s);
+        share_push(q, FM_ALERT_MATERNAL_CAPTURE, &q->maternal, state == FM_STATE_MATERNAL, t0_s);
 }
 
 void al_sample_finish(fm_alerts *q)

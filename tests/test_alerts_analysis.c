@@ -146,7 +146,7 @@ static void sinusoidal_over_30_min(void)
 static fm_alert_priority expected_stv_grade(double stv, double ga)
 {
     double high = ga >= 26 && ga < 29 ? 2.6 : ga >= 29 && ga < 32 ? 3.0 : 2.6;
-    return stv < high ? FM_ALERT_PRIO_HIGH
+    return stv < high  ? FM_ALERT_PRIO_HIGH
            : stv < 3.5 ? FM_ALERT_PRIO_MEDIUM
            : stv < 4.0 ? FM_ALERT_PRIO_LOW
                        : FM_ALERT_PRIO_NONE;
@@ -364,11 +364,11 @@ static void upload_and_live_give_the_same_alerts(void)
 {
     fm_alerts_config cfg = defaults();
     tr *t = tr_new(2400, 140, 10, 44);
-    tr_dip(t, 850, 1090, 105);                              /* prolonged deceleration */
-    tr_dip(t, 1400, 1620, 72);                              /* < 80 bpm and prolonged */
-    tr_dip(t, 1800, 1860, 112);                             /* large deceleration */
+    tr_dip(t, 850, 1090, 105);                                 /* prolonged deceleration */
+    tr_dip(t, 1400, 1620, 72);                                 /* < 80 bpm and prolonged */
+    tr_dip(t, 1800, 1860, 112);                                /* large deceleration */
     tr_lost_share(t, 1950, 2070, 1.0, 1.0, FM_STATE_MATERNAL); /* maternal capture */
-    tr_lost(t, 2150, 2300);                                 /* signal loss */
+    tr_lost(t, 2150, 2300);                                    /* signal loss */
     run_both(t, &cfg);
     size_t nl = 0, nu = 0;
     for (size_t i = 0; i < L.n; i++)

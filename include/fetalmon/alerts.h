@@ -56,24 +56,24 @@ typedef enum fm_alert_kind { FM_ALERT_PHYSIOLOGICAL = 0, FM_ALERT_TECHNICAL = 1 
 /* The rules. The order is the rule table's (dsp/alerts_rules.c) and is part of the API. */
 typedef enum fm_alert_rule {
     /* sample-level: fire with the completing sample */
-    FM_ALERT_FHR_BELOW_80 = 0,   /* FHR < 80 bpm for > 3 min (CLINICAL 4.1, 5) */
-    FM_ALERT_PROLONGED_DECEL,    /* > 15 bpm below baseline for > 3 min (CLINICAL 4.1, 5) */
-    FM_ALERT_SIGNAL_LOSS,        /* lost signal over a sliding window (CLINICAL 2, 5) */
-    FM_ALERT_MATERNAL_CAPTURE,   /* maternal-looking samples over a window (CLINICAL 2, 5) */
+    FM_ALERT_FHR_BELOW_80 = 0, /* FHR < 80 bpm for > 3 min (CLINICAL 4.1, 5) */
+    FM_ALERT_PROLONGED_DECEL,  /* > 15 bpm below baseline for > 3 min (CLINICAL 4.1, 5) */
+    FM_ALERT_SIGNAL_LOSS,      /* lost signal over a sliding window (CLINICAL 2, 5) */
+    FM_ALERT_MATERNAL_CAPTURE, /* maternal-looking samples over a window (CLINICAL 2, 5) */
     /* analysis-level: on each fm_ctg_result */
-    FM_ALERT_BRADYCARDIA,        /* baseline < 110 bpm > 10 min (CLINICAL 4.1, 5) */
-    FM_ALERT_TACHYCARDIA,        /* baseline > 160 bpm > 10 min (CLINICAL 4.1, 5) */
+    FM_ALERT_BRADYCARDIA,           /* baseline < 110 bpm > 10 min (CLINICAL 4.1, 5) */
+    FM_ALERT_TACHYCARDIA,           /* baseline > 160 bpm > 10 min (CLINICAL 4.1, 5) */
     FM_ALERT_REDUCED_VARIABILITY,   /* bandwidth < 5 bpm > 50 min (CLINICAL 4.1, 5) */
     FM_ALERT_INCREASED_VARIABILITY, /* bandwidth > 25 bpm > 30 min (CLINICAL 4.1) */
-    FM_ALERT_SINUSOIDAL,         /* sinusoidal pattern > 30 min (CLINICAL 4.1, 5) */
-    FM_ALERT_LOW_STV,            /* STV graded by the CLINICAL 3.4 table, gestation-aware */
-    FM_ALERT_CRITERIA_NOT_MET,   /* Oxford-style criteria not met at 60 min (CLINICAL 3.3, 5) */
-    FM_ALERT_LARGE_DECEL,        /* deceleration > 20 / > 100 lost beats (CLINICAL 3.2, 3.3) */
-    FM_ALERT_INSUFFICIENT_SIGNAL, /* record valid signal below the verdict minimum (CLINICAL 2) */
+    FM_ALERT_SINUSOIDAL,            /* sinusoidal pattern > 30 min (CLINICAL 4.1, 5) */
+    FM_ALERT_LOW_STV,               /* STV graded by the CLINICAL 3.4 table, gestation-aware */
+    FM_ALERT_CRITERIA_NOT_MET,      /* Oxford-style criteria not met at 60 min (CLINICAL 3.3, 5) */
+    FM_ALERT_LARGE_DECEL,           /* deceleration > 20 / > 100 lost beats (CLINICAL 3.2, 3.3) */
+    FM_ALERT_INSUFFICIENT_SIGNAL,   /* record valid signal below the verdict minimum (CLINICAL 2) */
     /* raised by the server through fm_alerts_technical() */
-    FM_ALERT_STREAM_STALLED,     /* live stream: no data for 30 s (CLINICAL 5) */
-    FM_ALERT_UPLOAD_INCOMPLETE,  /* an upload ended before its announced length (CLINICAL 5) */
-    FM_ALERT_ANALYSIS_FAILED,    /* the CTG analysis could not run: rules blind (CLINICAL 5) */
+    FM_ALERT_STREAM_STALLED,      /* live stream: no data for 30 s (CLINICAL 5) */
+    FM_ALERT_UPLOAD_INCOMPLETE,   /* an upload ended before its announced length (CLINICAL 5) */
+    FM_ALERT_ANALYSIS_FAILED,     /* the CTG analysis could not run: rules blind (CLINICAL 5) */
     FM_ALERT_DEVICE_DISCONNECTED, /* the Doppler/app connection dropped (CLINICAL 5) */
     FM_ALERT_N_RULES
 } fm_alert_rule;
@@ -91,14 +91,14 @@ typedef struct fm_alert_rule_config {
     int enabled;
     fm_alert_priority priority;  /* base priority */
     fm_alert_priority priority2; /* priority of the second grade (e.g. > 100 lost beats) */
-    double on_value;    /* threshold to enter the condition (rule's unit) */
-    double off_value;   /* threshold to leave it (hysteresis: on the safe side of on_value) */
-    double grade2_value;/* threshold of the second grade (priority2), NAN = none */
-    double min_s;       /* the condition must hold longer than this: the clinical window */
-    double clear_s;     /* the condition must be gone this long before the episode closes */
-    double window_s;    /* sliding window (share-based rules) */
-    double gap_s;       /* lost signal bridged inside a run (sample-level rules) */
-    double update_s;    /* an UPDATED event each time the extent grows by this (0 = never) */
+    double on_value;             /* threshold to enter the condition (rule's unit) */
+    double off_value;    /* threshold to leave it (hysteresis: on the safe side of on_value) */
+    double grade2_value; /* threshold of the second grade (priority2), NAN = none */
+    double min_s;        /* the condition must hold longer than this: the clinical window */
+    double clear_s;      /* the condition must be gone this long before the episode closes */
+    double window_s;     /* sliding window (share-based rules) */
+    double gap_s;        /* lost signal bridged inside a run (sample-level rules) */
+    double update_s;     /* an UPDATED event each time the extent grows by this (0 = never) */
 } fm_alert_rule_config;
 
 /* TRUFFLE-style gestation rows for the HIGH low-STV grade (CLINICAL 3.4, unverified values). */
@@ -120,15 +120,15 @@ typedef struct fm_alerts_config {
      * stv_medium_ms, LOW below stv_low_ms. rule[FM_ALERT_LOW_STV].on_value is unused. */
     fm_alert_stv_row stv_rows[FM_ALERT_MAX_STV_ROWS];
     size_t n_stv_rows;
-    double stv_high_default_ms; /* 2.6 (CLINICAL 5) */
-    double stv_medium_ms;       /* 3.5: 29-33 % acidaemia/IUD below (CLINICAL 3.4) */
-    double stv_low_ms;          /* 4.0: 8 % between 3.5 and 4 (CLINICAL 3.4) */
-    double stv_hysteresis_ms;   /* a grade is left only this far above its threshold (0.2) */
+    double stv_high_default_ms;   /* 2.6 (CLINICAL 5) */
+    double stv_medium_ms;         /* 3.5: 29-33 % acidaemia/IUD below (CLINICAL 3.4) */
+    double stv_low_ms;            /* 4.0: 8 % between 3.5 and 4 (CLINICAL 3.4) */
+    double stv_hysteresis_ms;     /* a grade is left only this far above its threshold (0.2) */
     double stv_min_valid_minutes; /* STV judged on at least this many valid minutes (10) */
-    double analysis_first_s;    /* record-level rules wait for this much trace (600, CLINICAL 3.1) */
-    fm_alert_sink sink;         /* NULL: events go to the bounded queue, read with fm_alerts_pop */
+    double analysis_first_s; /* record-level rules wait for this much trace (600, CLINICAL 3.1) */
+    fm_alert_sink sink;      /* NULL: events go to the bounded queue, read with fm_alerts_pop */
     void *sink_user;
-    size_t queue_max;           /* bound of the queue (256) */
+    size_t queue_max; /* bound of the queue (256) */
 } fm_alerts_config;
 
 void fm_alerts_config_default(fm_alerts_config *c);
@@ -144,7 +144,7 @@ typedef struct fm_alert_value {
 
 typedef struct fm_alert_event {
     fm_alert_event_type type;
-    uint64_t episode_id;      /* unique within this fm_alerts object, from 1 */
+    uint64_t episode_id; /* unique within this fm_alerts object, from 1 */
     fm_alert_rule rule;
     const char *rule_code;    /* stable id, e.g. "prolonged_deceleration" */
     const char *rule_name;    /* human name */
@@ -153,13 +153,13 @@ typedef struct fm_alert_event {
     fm_alert_kind kind;
     fm_alert_priority priority;      /* now */
     fm_alert_priority prev_priority; /* before this event (NONE on OPENED) */
-    double start_s, end_s;    /* trace time of the data behind the alert */
-    double at_s;              /* trace time of the sample (or analysis) that caused the event */
+    double start_s, end_s;           /* trace time of the data behind the alert */
+    double at_s; /* trace time of the sample (or analysis) that caused the event */
     int n_values;
     fm_alert_value values[FM_ALERT_MAX_VALUES];
-    int n_reasons;            /* criteria not met: the failed criteria codes */
+    int n_reasons; /* criteria not met: the failed criteria codes */
     const char *reasons[FM_ALERT_MAX_REASONS];
-    char message[320];        /* for the clinician, with the numbers */
+    char message[320]; /* for the clinician, with the numbers */
 } fm_alert_event;
 
 typedef struct fm_alerts fm_alerts;
@@ -205,8 +205,8 @@ fm_alert_kind fm_alert_rule_kind(fm_alert_rule r);
 const char *fm_alert_rule_ref(fm_alert_rule r);
 /* FM_ALERT_N_RULES when unknown. */
 fm_alert_rule fm_alert_rule_parse(const char *code);
-const char *fm_alert_priority_name(fm_alert_priority p); /* "high", "medium", "low", "none" */
-const char *fm_alert_kind_name(fm_alert_kind k);         /* "physiological", "technical" */
+const char *fm_alert_priority_name(fm_alert_priority p);     /* "high", "medium", "low", "none" */
+const char *fm_alert_kind_name(fm_alert_kind k);             /* "physiological", "technical" */
 const char *fm_alert_event_type_name(fm_alert_event_type t); /* "opened", "updated", "closed" */
 /* The logic text of a rule with the numbers of cfg (NULL = defaults), into buf. */
 const char *fm_alert_rule_logic(const fm_alerts_config *cfg, fm_alert_rule r, char *buf,

@@ -96,8 +96,8 @@ static al_alert *find_episode(const fm_alerting *a, const char *source, uint64_t
     return NULL;
 }
 
-static void emit(fm_alerting *a, const al_alert *x, fm_al_action act, int64_t now_ms,
-                 int64_t actor, const int64_t *targets, size_t n_targets, const char *note)
+static void emit(fm_alerting *a, const al_alert *x, fm_al_action act, int64_t now_ms, int64_t actor,
+                 const int64_t *targets, size_t n_targets, const char *note)
 {
     fm_al_record r;
     memset(&r, 0, sizeof r);
@@ -179,8 +179,8 @@ static int has_level(fm_alerting *a, const al_alert *x, int level)
 static void arm(fm_alerting *a, al_alert *x, int64_t now_ms)
 {
     int64_t after = a->cfg.escalate_after_ms[x->prio];
-    x->next_ms = !x->acked && after > 0 && has_level(a, x, x->level + 1) ? now_ms + after
-                                                                          : INT64_MAX;
+    x->next_ms =
+        !x->acked && after > 0 && has_level(a, x, x->level + 1) ? now_ms + after : INT64_MAX;
 }
 
 /* Deliver at the current level; a level with nobody (e.g. a clinician already notified, an
@@ -311,6 +311,16 @@ fm_status fm_alerting_ack(fm_alerting *a, int64_t alert_id, int64_t clinician_id
     return FM_OK;
 }
 
+fm_status fm_alerting_received(fm_alerting *a, int64_t alert_id, int64_t clinician_id,
+                               int64_t now_ms)
+{
+    al_alert *x = a ? find_id(a, alert_id, NULL) : NULL;
+    if (!x || clinician_id <= 0)
+        return FM_EINVAL;
+    emit(a, x, FM_AL_RECEIVED, now_ms, clinician_id, NULL, 0, NULL);
+    return FM_OK;
+}
+
 fm_status fm_alerting_resolve(fm_alerting *a, int64_t alert_id, int64_t clinician_id,
                               int64_t now_ms, const char *note)
 {
@@ -397,6 +407,7 @@ const char *fm_al_action_name(fm_al_action a)
     case FM_AL_UPDATED: return "updated";
     case FM_AL_ACKNOWLEDGED: return "acknowledged";
     case FM_AL_CLEARED: return "cleared";
+    case FM_AL_RECEIVED: return "received";
     default: return "resolved";
     }
 }

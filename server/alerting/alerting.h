@@ -38,13 +38,14 @@ typedef enum fm_al_state {
 
 /* What a record says happened. */
 typedef enum fm_al_action {
-    FM_AL_RAISED = 0, /* a new alert (with the engine event) */
-    FM_AL_DELIVERED,  /* sent to targets[] at escalation level `level` */
-    FM_AL_ESCALATED,  /* unacknowledged past its time: next level (followed by DELIVERED) */
-    FM_AL_UPDATED,    /* the engine updated the episode (worse priority, larger extent) */
+    FM_AL_RAISED = 0,   /* a new alert (with the engine event) */
+    FM_AL_DELIVERED,    /* sent to targets[] at escalation level `level` */
+    FM_AL_ESCALATED,    /* unacknowledged past its time: next level (followed by DELIVERED) */
+    FM_AL_UPDATED,      /* the engine updated the episode (worse priority, larger extent) */
     FM_AL_ACKNOWLEDGED, /* by actor_id */
-    FM_AL_CLEARED,    /* the engine closed the episode: the condition is gone */
-    FM_AL_RESOLVED    /* done (actor_id 0 = automatically, after clear and acknowledgement) */
+    FM_AL_CLEARED,      /* the engine closed the episode: the condition is gone */
+    FM_AL_RESOLVED,     /* done (actor_id 0 = automatically, after clear and acknowledgement) */
+    FM_AL_RECEIVED      /* a clinician's client confirmed it has the alert on screen (actor_id) */
 } fm_al_action;
 
 #define FM_AL_SOURCE_MAX 64
@@ -54,19 +55,19 @@ typedef enum fm_al_action {
 typedef struct fm_al_record {
     int64_t alert_id;
     int64_t patient_id;
-    const char *source;   /* the recording or stream the engine ran on */
-    uint64_t episode_id;  /* the engine's episode */
+    const char *source;  /* the recording or stream the engine ran on */
+    uint64_t episode_id; /* the engine's episode */
     fm_al_action action;
-    fm_al_state state;    /* after this transition */
-    int64_t t_ms;         /* the caller's clock */
-    int64_t actor_id;     /* clinician who acted; 0 = the system */
-    int level;            /* escalation level: 0 first clinician, k the k-th, then on duty */
+    fm_al_state state; /* after this transition */
+    int64_t t_ms;      /* the caller's clock */
+    int64_t actor_id;  /* clinician who acted; 0 = the system */
+    int level;         /* escalation level: 0 first clinician, k the k-th, then on duty */
     size_t n_targets;
     const int64_t *targets; /* DELIVERED: who it was sent to */
     fm_alert_priority priority;
     const char *rule_code;
     const fm_alert_event *event; /* RAISED, UPDATED, CLEARED: the engine event; else the last */
-    const char *note;     /* resolve note, or NULL */
+    const char *note;            /* resolve note, or NULL */
 } fm_al_record;
 
 /* Implemented by the server. record and deliver are called synchronously from the fm_alerting
@@ -89,7 +90,7 @@ typedef struct fm_alerting_config {
     int64_t escalate_after_ms[4];
     /* by priority: latched until acknowledged even if the condition clears (HIGH, MEDIUM) */
     int latching[4];
-    int64_t first_id; /* first alert id (the server resumes after its stored ids) */
+    int64_t first_id;  /* first alert id (the server resumes after its stored ids) */
     size_t max_alerts; /* unresolved alerts held; beyond, new alerts are refused (FM_ERANGE) */
 } fm_alerting_config;
 
@@ -110,6 +111,11 @@ fm_status fm_alerting_event(fm_alerting *a, int64_t patient_id, const char *sour
 
 /* A clinician acknowledges. FM_EINVAL for an unknown (or already resolved) alert. */
 fm_status fm_alerting_ack(fm_alerting *a, int64_t alert_id, int64_t clinician_id, int64_t now_ms);
+
+/* A clinician's browser or phone confirms the alert reached the screen (the WebSocket client
+ * answers the push): recorded, no state change. FM_EINVAL for an unknown alert. */
+fm_status fm_alerting_received(fm_alerting *a, int64_t alert_id, int64_t clinician_id,
+                               int64_t now_ms);
 
 /* A clinician resolves by hand (acknowledges too). */
 fm_status fm_alerting_resolve(fm_alerting *a, int64_t alert_id, int64_t clinician_id,

@@ -75,7 +75,8 @@ int fm_webhook_verify(const unsigned char *secret, size_t secret_len, const char
                       const char *body, size_t body_len, const char *sig_header)
 {
     char want[FM_WEBHOOK_SIG_HEX + 1];
-    if (!sig_header || strncmp(sig_header, "v1=", 3) || strlen(sig_header + 3) != FM_WEBHOOK_SIG_HEX)
+    if (!sig_header || strncmp(sig_header, "v1=", 3) ||
+        strlen(sig_header + 3) != FM_WEBHOOK_SIG_HEX)
         return 0;
     fm_webhook_sign(secret, secret_len, timestamp, body, body_len, want);
     return sodium_memcmp(want, sig_header + 3, FM_WEBHOOK_SIG_HEX) == 0;

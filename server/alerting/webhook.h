@@ -31,7 +31,7 @@
 typedef struct fm_webhook_report {
     uint64_t delivery_id;
     const char *url;
-    int ok;            /* 1 delivered (2xx), 0 failed for good */
+    int ok; /* 1 delivered (2xx), 0 failed for good */
     int attempts;
     int http_status;   /* last status seen, 0 when none */
     const char *error; /* why it failed ("connect: Connection refused", "timeout", "shutdown") */
@@ -42,11 +42,11 @@ typedef struct fm_webhook_config {
     size_t n_urls;
     const unsigned char *secret; /* HMAC key (>= 16 bytes) */
     size_t secret_len;
-    int timeout_ms;          /* per attempt: connect + send + status line (5000) */
-    int max_attempts;        /* then reported as failed (12) */
-    int backoff_initial_ms;  /* first retry after this (500), doubling ... */
-    int backoff_max_ms;      /* ... up to this (60000) */
-    size_t queue_max;        /* deliveries queued (1024); a post beyond is refused */
+    int timeout_ms;         /* per attempt: connect + send + status line (5000) */
+    int max_attempts;       /* then reported as failed (12) */
+    int backoff_initial_ms; /* first retry after this (500), doubling ... */
+    int backoff_max_ms;     /* ... up to this (60000) */
+    size_t queue_max;       /* deliveries queued (1024); a post beyond is refused */
     void (*report)(void *user, const fm_webhook_report *r); /* may be NULL */
     void *user;
 } fm_webhook_config;
@@ -67,7 +67,7 @@ void fm_webhook_destroy(fm_webhook *w);
 fm_status fm_webhook_post(fm_webhook *w, const char *json, uint64_t *delivery_id);
 
 typedef struct fm_webhook_stats {
-    size_t queued;    /* waiting or in flight */
+    size_t queued; /* waiting or in flight */
     uint64_t delivered, failed, refused, attempts;
 } fm_webhook_stats;
 void fm_webhook_stats_get(fm_webhook *w, fm_webhook_stats *s);

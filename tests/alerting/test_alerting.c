@@ -152,6 +152,9 @@ static void acknowledgement_stops_escalation(void)
     int64_t id;
     fm_alerting_event(a, 7, "rec-1", &e, 0, &id);
     fm_alerting_tick(a, 120000); /* escalated once, to 12 */
+    CHECK(fm_alerting_received(a, id, 12, 121500) == FM_OK);
+    const rec *rc = find(&w, id, FM_AL_RECEIVED, 0);
+    CHECK(rc && rc->actor == 12 && rc->t_ms == 121500);
     CHECK(fm_alerting_ack(a, id, 12, 150000) == FM_OK);
     const rec *k = find(&w, id, FM_AL_ACKNOWLEDGED, 0);
     CHECK(k && k->actor == 12 && k->t_ms == 150000);
@@ -266,7 +269,8 @@ static void configurable_escalation_and_json(void)
     CHECK(strstr(w.json, "\"type\":\"alert.delivered\"") && strstr(w.json, "\"targets\":[12]"));
     CHECK(strstr(w.json, "\"source\":\"rec-\\\"1\\\"\"") &&
           strstr(w.json, "\"logic\":\"logic \\\"quoted\\\"\""));
-    CHECK(strstr(w.json, "\"values\":{\"nadir_bpm\":72}") && strstr(w.json, "\"rule\":\"bradycardia\""));
+    CHECK(strstr(w.json, "\"values\":{\"nadir_bpm\":72}") &&
+          strstr(w.json, "\"rule\":\"bradycardia\""));
     char small[16];
     CHECK(fm_al_record_json(&(fm_al_record){.source = "x", .action = FM_AL_RAISED}, small,
                             sizeof small) >= sizeof small &&

@@ -41,8 +41,8 @@ typedef struct got {
 
 typedef struct receiver {
     int fd, port;
-    int fail_first;  /* answer 500 to this many requests */
-    int silent;      /* accept, read, never answer */
+    int fail_first; /* answer 500 to this many requests */
+    int silent;     /* accept, read, never answer */
     atomic_int stop;
     pthread_t th;
     pthread_mutex_t mu;
@@ -120,8 +120,9 @@ static void serve_one(receiver *r, int c)
                 break;
         }
     } else {
-        const char *resp = ok ? "HTTP/1.1 200 OK\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
-                              : "HTTP/1.1 500 Oops\r\nContent-Length: 0\r\nConnection: close\r\n\r\n";
+        const char *resp =
+            ok ? "HTTP/1.1 200 OK\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+               : "HTTP/1.1 500 Oops\r\nContent-Length: 0\r\nConnection: close\r\n\r\n";
         send(c, resp, strlen(resp), MSG_NOSIGNAL);
     }
     close(c);
@@ -146,7 +147,8 @@ static int receiver_start(receiver *r, int port)
     r->fd = socket(AF_INET, SOCK_STREAM, 0);
     int one = 1;
     setsockopt(r->fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port),
+    struct sockaddr_in a = {.sin_family = AF_INET,
+                            .sin_port = htons((uint16_t)port),
                             .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
     if (bind(r->fd, (struct sockaddr *)&a, sizeof a) || listen(r->fd, 16))
         return -1;
@@ -276,8 +278,8 @@ static void delivers_signed_json(void)
     CHECK(fm_webhook_verify(SECRET, SECRET_LEN, g->timestamp, g->body, strlen(g->body),
                             g->signature));
     CHECK(llabs(atoll(g->timestamp) - (long long)time(NULL)) < 60);
-    CHECK(!fm_webhook_verify(SECRET, SECRET_LEN, g->timestamp, "{\"alert_id\":2}", 14,
-                             g->signature));
+    CHECK(
+        !fm_webhook_verify(SECRET, SECRET_LEN, g->timestamp, "{\"alert_id\":2}", 14, g->signature));
     CHECK(!fm_webhook_verify((const unsigned char *)"another-secret-0000", 19, g->timestamp,
                              g->body, strlen(g->body), g->signature));
     fm_webhook_destroy(w);

@@ -208,6 +208,28 @@ static void signal_loss_window_share(void)
     tr_free(t);
 }
 
+static void signal_loss_hovering_at_half_is_one_episode(void)
+{
+    /* 20 min alternating 2 min at 60 % lost and 2 min at 40 %: the 2-min share hovers around
+     * the 50 % entry threshold, far above the 20 % exit: one episode */
+    tr *t = tr_new(1800, 140, 10, 16);
+    for (double s = 300; s < 1500; s += 240) {
+        tr_lost_share(t, s, s + 120, 0.6, 3.0, FM_STATE_LOST);
+        tr_lost_share(t, s + 120, s + 240, 0.4, 2.0, FM_STATE_LOST);
+    }
+    fm_alerts *a = fm_alerts_create(NULL);
+    static evlist l;
+    l.n = 0;
+    CHECK(push_until(a, t, FM_ALERT_SIGNAL_LOSS, &l) > 0);
+    CHECK(ev_count(&l, FM_ALERT_SIGNAL_LOSS, FM_ALERT_OPENED) == 1);
+    CHECK(ev_count(&l, FM_ALERT_SIGNAL_LOSS, FM_ALERT_CLOSED) == 1);
+    CHECK(ev_count(&l, FM_ALERT_SIGNAL_LOSS, FM_ALERT_UPDATED) == 0);
+    const fm_alert_event *c = ev_first(&l, FM_ALERT_SIGNAL_LOSS, FM_ALERT_CLOSED);
+    CHECK(c && c->end_s > 1400 && ev_value(c, "worst_percent") >= 55);
+    fm_alerts_destroy(a);
+    tr_free(t);
+}
+
 static void maternal_capture_fires_at_half_the_window(void)
 {
     tr *t = tr_new(1200, 140, 10, 13);
@@ -320,6 +342,7 @@ int main(void)
     RUN(prolonged_deceleration_below_last_known_baseline);
     RUN(prolonged_deceleration_silent_below_thresholds);
     RUN(signal_loss_window_share);
+    RUN(signal_loss_hovering_at_half_is_one_episode);
     RUN(maternal_capture_fires_at_half_the_window);
     RUN(queue_is_bounded_and_overflow_is_reported);
     RUN(server_technical_conditions);

@@ -14,6 +14,7 @@
 #include "webhook.h"
 
 #define MIN_SECRET_LEN 16
+#define MAX_URLS 64
 
 typedef struct wh_item {
     uint64_t id;
@@ -194,7 +195,7 @@ static void free_parts(fm_webhook *w)
 
 fm_webhook *fm_webhook_create(const fm_webhook_config *cfg)
 {
-    if (!cfg || !cfg->n_urls || !cfg->urls || !cfg->secret || cfg->secret_len < MIN_SECRET_LEN ||
+    if (!cfg || !cfg->n_urls || cfg->n_urls > MAX_URLS || !cfg->urls || !cfg->secret || cfg->secret_len < MIN_SECRET_LEN ||
         cfg->timeout_ms <= 0 || cfg->max_attempts < 1 || cfg->backoff_initial_ms < 1 ||
         cfg->backoff_max_ms < cfg->backoff_initial_ms || !cfg->queue_max || sodium_init() < 0)
         return NULL;
@@ -260,9 +261,7 @@ fm_status fm_webhook_post(fm_webhook *w, const char *json, uint64_t *delivery_id
     if (!w || !json)
         return FM_EINVAL;
     const size_t len = strlen(json), nu = w->cfg.n_urls;
-    wh_item *items[64];
-    if (nu > sizeof items / sizeof items[0])
-        return FM_EINVAL;
+    wh_item *items[MAX_URLS];
     /* allocate outside the lock */
     for (size_t i = 0; i < nu; i++) {
         items[i] = calloc(1, sizeof *items[i]);

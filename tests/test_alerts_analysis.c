@@ -396,6 +396,56 @@ static void upload_and_live_give_the_same_alerts(void)
     tr_free(t);
 }
 
+/* Real FHRMA recordings (intrapartum, first 40 min of the first 6): every episode opens once,
+ * closes once, its events in order with a priority that never lowers; live and upload agree on
+ * most episodes. Skipped when ../shared/data is absent. */
+static void real_recordings_episodes_are_well_formed(void)
+{
+    const char *dir = check_shared_data();
+    if (!dir) {
+        printf("     (no shared data: skipped)\n");
+        return;
+    }
+    size_t live = 0, live_in_upload = 0;
+    for (int k = 1; k <= 6; k++) {
+        char path[4200];
+        snprintf(path, sizeof path, "%s/fhrma/train/train%02d.fhr", dir, k);
+        fm_trace *ft = NULL;
+        if (fm_trace_read(path, FM_TRACE_AUTO, &ft, NULL, 0) != FM_OK)
+            continue;
+        tr t = {ft->n < 2400 * 4 ? ft->n : 2400 * 4, ft->fhr_bpm, ft->state, NULL, 0};
+        fm_alerts_config cfg = defaults();
+        run_both(&t, &cfg);
+        for (size_t i = 0; i < L.n; i++) {
+            const fm_alert_event *e = &L.ev[i];
+            if (e->type != FM_ALERT_OPENED)
+                continue;
+            live++;
+            size_t closed = 0, after = 0;
+            fm_alert_priority p = e->priority;
+            for (size_t j = 0; j < L.n; j++) {
+                const fm_alert_event *f = &L.ev[j];
+                if (f->episode_id != e->episode_id)
+                    continue;
+                CHECK(f->rule == e->rule && f->priority >= p && f->at_s >= e->at_s);
+                p = f->priority;
+                closed += f->type == FM_ALERT_CLOSED;
+                after += j > i && f->type == FM_ALERT_OPENED;
+            }
+            CHECKF(closed == 1 && after == 0, "train%02d %s: %zu closes", k, e->rule_code, closed);
+            for (size_t j = 0; j < U.n; j++)
+                if (U.ev[j].type == FM_ALERT_OPENED && U.ev[j].rule == e->rule &&
+                    U.ev[j].start_s <= e->end_s + 60 && e->start_s <= U.ev[j].end_s + 60) {
+                    live_in_upload++;
+                    break;
+                }
+        }
+        fm_trace_destroy(ft);
+    }
+    printf("     real: %zu live episodes, %zu also in the upload\n", live, live_in_upload);
+    CHECK(live > 0 && live_in_upload * 2 >= live);
+}
+
 int main(void)
 {
     RUN(bradycardia_fires_above_10_min_and_not_just_above_110);
@@ -411,5 +461,6 @@ int main(void)
     RUN(no_duplicates_over_60_minutes);
     RUN(repetitive_large_decelerations_are_one_episode);
     RUN(upload_and_live_give_the_same_alerts);
+    RUN(real_recordings_episodes_are_well_formed);
     return CHECK_DONE();
 }

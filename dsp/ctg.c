@@ -395,7 +395,7 @@ static fm_status analyse(fm_ctg *q)
     r->duration_s = ctg_s_of(q->n);
     r->n_epochs = q->n_ep;
     r->n_minutes = q->n_ep / FM_CTG_EPOCHS_PER_MIN;
-    r->lost_percent = 100.0 - ctg_valid_percent(q->fhr, q->n);
+    r->lost_percent = 100.0 - ctg_record_valid_percent(q->rec);
     r->maternal_samples = q->n_maternal;
     r->maternal_percent = 100.0 * (double)q->n_maternal / (double)q->n;
     r->insufficient_signal = !(100.0 - r->lost_percent >= c->min_valid_percent);

@@ -25,7 +25,7 @@
 #define EPOCH_RATE_HZ (FM_CTG_EPOCHS_PER_MIN / 60.0)
 #define LOCAL_BLOCK_EPOCHS 32 /* the local mode is refreshed every 2 min */
 #define BACKWARD_BLOCK_EPOCHS 32     /* backward pass run per 2-min block ... */
-#define BACKWARD_LOOKAHEAD_EPOCHS 128 /* ... started 8 min after the block (see above) */
+#define BACKWARD_LOOKAHEAD_EPOCHS 256 /* ... started 8 min after the block (see above) */
 
 /* What stays valid as the record grows: the histogram of every epoch so far, and the local mode
  * of each block whose window lies wholly inside the record (it can no longer change). */
@@ -36,7 +36,12 @@ struct ctg_fitcache {
     size_t n_blocks, cap_blocks;
     size_t tail_lo;      /* window start of the cached tail mode (SIZE_MAX = none) */
     double tail_mode;
-    double *x, *tmp;     /* work arrays (epochs) */
+    /* the low-pass, kept: its input (clamped, filled), forward output and filter state after
+     * each epoch, result, and the look-ahead end each backward block was run to */
+    double *x, *y, *st, *out;
+    size_t *blk_end;
+    size_t n_kept;       /* epochs of the kept low-pass */
+    double *xn, *centre, *tmp; /* work arrays */
     size_t cap_ep;
 };
 
@@ -53,8 +58,8 @@ void ctg_fitcache_destroy(ctg_fitcache *f)
     if (!f)
         return;
     free(f->block_mode);
-    free(f->x);
-    free(f->tmp);
+    free(f->x), free(f->y), free(f->st), free(f->out), free(f->blk_end);
+    free(f->xn), free(f->centre), free(f->tmp);
     free(f);
 }
 
@@ -136,39 +141,6 @@ static void biquads_design(double corner_hz, double rate_hz, double b[2][3], dou
     }
 }
 
-static void filter_pass(double *x, size_t n, double b[2][3], double a[2][3], int reverse)
-{
-    for (int s = 0; s < 2; s++) {
-        double x0 = reverse ? x[n - 1] : x[0];
-        /* transposed direct form II, steady state for a constant input x0 (DC gain 1) */
-        double z2 = (b[s][2] - a[s][2]) * x0;
-        double z1 = (b[s][1] - a[s][1]) * x0 + z2;
-        for (size_t j = 0; j < n; j++) {
-            size_t i = reverse ? n - 1 - j : j;
-            double in = x[i];
-            double y = b[s][0] * in + z1;
-            z1 = b[s][1] * in - a[s][1] * y + z2;
-            z2 = b[s][2] * in - a[s][2] * y;
-            x[i] = y;
-        }
-    }
-}
-
-/* The backward pass, per block with a bounded look-ahead (see the top
- * of this file): y holds the forward-filtered series, out receives the result. */
-static void backward_blocks(double *y, size_t n, double b[2][3], double a[2][3], double *tmp,
-                            double *out)
-{
-    for (size_t blk = 0; blk < n; blk += BACKWARD_BLOCK_EPOCHS) {
-        size_t bend = blk + BACKWARD_BLOCK_EPOCHS < n ? blk + BACKWARD_BLOCK_EPOCHS : n;
-        size_t end = bend + BACKWARD_LOOKAHEAD_EPOCHS < n ? bend + BACKWARD_LOOKAHEAD_EPOCHS : n;
-        memcpy(tmp, y + blk, (end - blk) * sizeof *tmp);
-        if (end - blk >= 2)
-            filter_pass(tmp, end - blk, b, a, 1);
-        memcpy(out + blk, tmp, (bend - blk) * sizeof *out);
-    }
-}
-
 /* Local modified mode of the epochs [lo, lo + win). */
 static double window_mode(const fm_ctg_config *c, const float *pi, size_t lo, size_t win)
 {
@@ -226,10 +198,9 @@ static fm_status clamp_centres(const fm_ctg_config *c, ctg_fitcache *f, const fl
     return FM_OK;
 }
 
-/* Clamp, fill lost epochs by linear interpolation (edges held), low-pass forward, then
- * backward per block (tmp: n_ep work values). */
-static void fit_once(const fm_ctg_config *c, const float *pi, size_t n_ep, const double *centre,
-                     double lo_ms, double hi_ms, double *out, double *tmp)
+/* Clamp, fill lost epochs by linear interpolation (edges held). */
+static void fit_input(const float *pi, size_t n_ep, const double *centre, double lo_ms,
+                      double hi_ms, double *out)
 {
     size_t last = (size_t)-1;
     for (size_t e = 0; e < n_ep; e++) {
@@ -252,14 +223,71 @@ static void fit_once(const fm_ctg_config *c, const float *pi, size_t n_ep, const
     }
     for (size_t j = last + 1; j < n_ep; j++)
         out[j] = out[last];
-    if (n_ep < 2)
-        return;
+}
+
+/* One biquad step, transposed direct form II (z: its two states). */
+static inline double biquad_step(const double b[3], const double a[3], double *z, double in)
+{
+    double y = b[0] * in + z[0];
+    z[0] = b[1] * in - a[1] * y + z[1];
+    z[1] = b[2] * in - a[2] * y;
+    return y;
+}
+
+/* Steady state of a biquad for a constant input x0 (DC gain 1). */
+static void biquad_rest(const double b[3], const double a[3], double *z, double x0)
+{
+    z[1] = (b[2] - a[2]) * x0;
+    z[0] = (b[1] - a[1]) * x0 + z[1];
+}
+
+/* Low-pass of f->xn (n_ep epochs) into f->out, forward then backward per block with a bounded
+ * look-ahead (see the top of this file). The forward pass is causal: it restarts from the first
+ * epoch whose input changed, with the filter state kept there. A backward block is run again
+ * only if its look-ahead end moved or its stretch of the forward output changed. */
+static void lowpass(const fm_ctg_config *c, ctg_fitcache *f, size_t n_ep)
+{
     double b[2][3], a[2][3];
     biquads_design(c->lowpass_corner_hz, EPOCH_RATE_HZ, b, a);
-    filter_pass(out, n_ep, b, a, 0);
-    double *y = tmp + n_ep; /* tmp holds 2 n_ep values */
-    memcpy(y, out, n_ep * sizeof *y);
-    backward_blocks(y, n_ep, b, a, tmp, out);
+    size_t e0 = 0;
+    while (e0 < f->n_kept && e0 < n_ep && !memcmp(&f->x[e0], &f->xn[e0], sizeof(double)))
+        e0++;
+    memcpy(f->x + e0, f->xn + e0, (n_ep - e0) * sizeof(double));
+    /* forward: both sections per epoch (the same operations as one section after the other;
+     * the second starts at rest on the first's first output) */
+    for (size_t e = e0; e < n_ep; e++) {
+        double z[4];
+        if (e == 0)
+            biquad_rest(b[0], a[0], z, f->x[0]);
+        else
+            memcpy(z, f->st + 4 * e, sizeof z);
+        double y0 = biquad_step(b[0], a[0], z, f->x[e]);
+        if (e == 0)
+            biquad_rest(b[1], a[1], z + 2, y0);
+        f->y[e] = biquad_step(b[1], a[1], z + 2, y0);
+        memcpy(f->st + 4 * (e + 1), z, sizeof z);
+    }
+    for (size_t blk = 0; blk < n_ep; blk += BACKWARD_BLOCK_EPOCHS) {
+        size_t bi = blk / BACKWARD_BLOCK_EPOCHS;
+        size_t bend = blk + BACKWARD_BLOCK_EPOCHS < n_ep ? blk + BACKWARD_BLOCK_EPOCHS : n_ep;
+        size_t end = bend + BACKWARD_LOOKAHEAD_EPOCHS < n_ep ? bend + BACKWARD_LOOKAHEAD_EPOCHS
+                                                             : n_ep;
+        if (blk + BACKWARD_BLOCK_EPOCHS <= f->n_kept && f->blk_end[bi] == end && end <= e0)
+            continue; /* nothing it reads changed */
+        f->blk_end[bi] = end;
+        double z[4];
+        biquad_rest(b[0], a[0], z, f->y[end - 1]);
+        double *t = f->tmp;
+        for (size_t i = end; i-- > blk;)
+            t[i - blk] = biquad_step(b[0], a[0], z, f->y[i]);
+        biquad_rest(b[1], a[1], z + 2, t[end - 1 - blk]);
+        for (size_t i = end; i-- > blk;) {
+            double v = biquad_step(b[1], a[1], z + 2, t[i - blk]);
+            if (i < bend)
+                f->out[i] = v;
+        }
+    }
+    f->n_kept = n_ep;
 }
 
 /* Longest stretch (s) of valid epochs that all lie beyond the band on one side (sign -1: short
@@ -279,37 +307,57 @@ static double longest_outside(const float *pi, size_t n_ep, const double *centre
     return (double)best / EPOCH_RATE_HZ;
 }
 
+static fm_status reserve(ctg_fitcache *f, size_t n_ep)
+{
+    if (n_ep <= f->cap_ep)
+        return FM_OK;
+    size_t nc = f->cap_ep ? f->cap_ep : 1024;
+    while (nc < n_ep)
+        nc *= 2;
+    double **arr[] = {&f->x, &f->y, &f->out, &f->xn, &f->centre};
+    for (size_t i = 0; i < sizeof arr / sizeof *arr; i++) {
+        double *np = realloc(*arr[i], nc * sizeof *np);
+        if (!np)
+            return FM_ENOMEM;
+        *arr[i] = np;
+    }
+    double *ns = realloc(f->st, 4 * (nc + 1) * sizeof *ns);
+    if (!ns)
+        return FM_ENOMEM;
+    f->st = ns;
+    size_t *nb = realloc(f->blk_end, (nc / BACKWARD_BLOCK_EPOCHS + 1) * sizeof *nb);
+    if (!nb)
+        return FM_ENOMEM;
+    f->blk_end = nb;
+    if (!f->tmp) {
+        f->tmp = malloc((BACKWARD_BLOCK_EPOCHS + BACKWARD_LOOKAHEAD_EPOCHS) * sizeof *f->tmp);
+        if (!f->tmp)
+            return FM_ENOMEM;
+    }
+    f->cap_ep = nc;
+    return FM_OK;
+}
+
 fm_status ctg_fit_baseline(const fm_ctg_config *c, ctg_fitcache *f, const float *ep_pi,
                            size_t n_ep, float *bl_pi, double *mode_pi)
 {
     *mode_pi = NAN;
     if (!n_ep)
         return FM_OK;
-    if (n_ep > f->cap_ep) {
-        size_t nc = f->cap_ep ? f->cap_ep : 1024;
-        while (nc < n_ep)
-            nc *= 2;
-        double *nx = realloc(f->x, 2 * nc * sizeof *nx);
-        if (!nx)
-            return FM_ENOMEM;
-        f->x = nx;
-        double *nt = realloc(f->tmp, 3 * nc * sizeof *nt);
-        if (!nt)
-            return FM_ENOMEM;
-        f->tmp = nt;
-        f->cap_ep = nc;
-    }
-    double *centre = f->x + f->cap_ep, *fit = f->x;
-    fm_status rc = clamp_centres(c, f, ep_pi, n_ep, centre, mode_pi);
+    fm_status rc = reserve(f, n_ep);
+    if (rc == FM_OK)
+        rc = clamp_centres(c, f, ep_pi, n_ep, f->centre, mode_pi);
     if (rc != FM_OK)
         return rc;
     if (!isfinite(*mode_pi)) {
         for (size_t e = 0; e < n_ep; e++)
             bl_pi[e] = NAN; /* no valid epoch at all */
+        f->n_kept = 0;
         return FM_OK;
     }
     /* the band is widened while the trace stays beyond it (the fit does not change that test,
      * so the widths are settled first and the fit run once) */
+    const double *centre = f->centre;
     double lo = c->clamp_ms, hi = c->clamp_ms;
     for (;;) {
         int widened = 0;
@@ -326,9 +374,15 @@ fm_status ctg_fit_baseline(const fm_ctg_config *c, ctg_fitcache *f, const float 
         if (!widened || c->widen_ms <= 0)
             break;
     }
-    fit_once(c, ep_pi, n_ep, centre, lo, hi, fit, f->tmp);
+    fit_input(ep_pi, n_ep, centre, lo, hi, f->xn);
+    if (n_ep < 2) {
+        bl_pi[0] = (float)f->xn[0];
+        f->n_kept = 0;
+        return FM_OK;
+    }
+    lowpass(c, f, n_ep);
     for (size_t e = 0; e < n_ep; e++)
-        bl_pi[e] = (float)fit[e];
+        bl_pi[e] = (float)f->out[e];
     return FM_OK;
 }
 

@@ -146,6 +146,8 @@ fm_status ctg_record_advance(ctg_record *rec, const float *fhr, const float *ep_
 /* The Oxford inputs at the current length, as a checkpoint at at_min (sinus_longest_s NAN when
  * the sinusoidal scan is not up to date). */
 void ctg_record_ox_inputs(const ctg_record *rec, double at_min, ctg_ox_inputs *in);
+/* Usable share (%) of the samples analysed (CLINICAL 1). */
+double ctg_record_valid_percent(const ctg_record *rec);
 /* Fill r's analysis members (arrays borrowed from rec, valid until the next advance). */
 void ctg_record_fill(ctg_record *rec, fm_ctg_result *r);
 

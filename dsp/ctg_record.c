@@ -388,6 +388,11 @@ void ctg_record_ox_inputs(const ctg_record *rec, double at_min, ctg_ox_inputs *i
     in->sinus_longest_s = rec->sin_n == k->n ? rec->sinus.longest_s : NAN;
 }
 
+double ctg_record_valid_percent(const ctg_record *rec)
+{
+    return rec->k.valid_percent;
+}
+
 void ctg_record_fill(ctg_record *rec, fm_ctg_result *r)
 {
     ctg_core *k = &rec->k;

@@ -157,16 +157,26 @@ void ctg_oxford_evaluate(const fm_ctg_config *c, const ctg_ox_inputs *k, const d
     o->status = rs->n == 0 ? FM_CTG_OX_MET : FM_CTG_OX_NOT_MET;
 }
 
-/* Longest stretch (s) over which the baseline stays beyond a level (sign -1 below, +1 above). */
-static double longest_baseline(const float *bl, size_t n, double level, int sign)
+/* Longest stretches (s) over which the baseline stays below lo_path, below lo and above hi
+ * (CLINICAL 4.1 bradycardia / tachycardia), in one pass over the samples. */
+typedef struct baseline_runs {
+    double below_path_s, below_s, above_s;
+} baseline_runs;
+
+static baseline_runs longest_baseline(const float *bl, size_t n, double lo_path, double lo,
+                                      double hi)
 {
-    size_t run = 0, best = 0;
+    size_t run[3] = {0, 0, 0}, best[3] = {0, 0, 0};
     for (size_t i = 0; i < n; i++) {
-        int out = isfinite(bl[i]) && (sign < 0 ? bl[i] < level : bl[i] > level);
-        run = out ? run + 1 : 0;
-        best = run > best ? run : best;
+        int fin = isfinite(bl[i]);
+        int out[3] = {fin && bl[i] < lo_path, fin && bl[i] < lo, fin && bl[i] > hi};
+        for (int k = 0; k < 3; k++) {
+            run[k] = out[k] ? run[k] + 1 : 0;
+            best[k] = run[k] > best[k] ? run[k] : best[k];
+        }
     }
-    return ctg_s_of(best);
+    baseline_runs r = {ctg_s_of(best[0]), ctg_s_of(best[1]), ctg_s_of(best[2])};
+    return r;
 }
 
 /* Longest run of valid minutes with bandwidth beyond a level; invalid minutes neither break
@@ -207,13 +217,12 @@ static double repetitive_span(const fm_ctg_config *c, const fm_ctg_event *d, siz
     return isfinite(first) ? last - first : 0.0;
 }
 
-static void figo(const fm_ctg_config *c, fm_ctg_result *r, double reduced_s, double increased_s)
+static void figo(const fm_ctg_config *c, fm_ctg_result *r, const baseline_runs *br,
+                 double reduced_s, double increased_s)
 {
     fm_ctg_reasons *rs = &r->figo_reasons;
     int path = 0, susp = 0;
-    double low100 = longest_baseline(r->baseline_bpm, r->n, c->baseline_pathological_bpm, -1);
-    double low110 = longest_baseline(r->baseline_bpm, r->n, c->baseline_normal_min_bpm, -1);
-    double hi160 = longest_baseline(r->baseline_bpm, r->n, c->baseline_normal_max_bpm, +1);
+    double low100 = br->below_path_s, low110 = br->below_s, hi160 = br->above_s;
     if (low100 > c->baseline_abnormal_s) {
         path = 1;
         ctg_reason_add(rs, "baseline_below_100", "baseline below %.0f bpm for %.0f min",
@@ -296,16 +305,14 @@ static void figo(const fm_ctg_config *c, fm_ctg_result *r, double reduced_s, dou
     }
 }
 
-static void nichd(const fm_ctg_config *c, fm_ctg_result *r)
+static void nichd(const fm_ctg_config *c, fm_ctg_result *r, const baseline_runs *br)
 {
     fm_ctg_reasons *rs = &r->nichd_reasons;
     double bw = r->bandwidth_median_bpm;
     int absent = isfinite(bw) && bw <= c->var_absent_bpm;
     int moderate = isfinite(bw) && bw > c->var_reduced_bpm && bw <= c->var_increased_bpm;
-    int brady = longest_baseline(r->baseline_bpm, r->n, c->baseline_normal_min_bpm, -1) >
-                c->baseline_abnormal_s;
-    int tachy = longest_baseline(r->baseline_bpm, r->n, c->baseline_normal_max_bpm, +1) >
-                c->baseline_abnormal_s;
+    int brady = br->below_s > c->baseline_abnormal_s;
+    int tachy = br->above_s > c->baseline_abnormal_s;
     int recurrent = repetitive_span(c, r->dec, r->n_dec, 0) > 0;
     int prolonged = 0;
     for (size_t i = 0; i < r->n_dec; i++)
@@ -393,7 +400,9 @@ void ctg_figo_nichd_nst(const fm_ctg_config *c, fm_ctg_result *r)
     double reduced = longest_band(r->minute_bandwidth_bpm, r->n_minutes, c->var_reduced_bpm, -1);
     double increased =
         longest_band(r->minute_bandwidth_bpm, r->n_minutes, c->var_increased_bpm, +1);
-    figo(c, r, reduced, increased);
-    nichd(c, r);
+    baseline_runs br = longest_baseline(r->baseline_bpm, r->n, c->baseline_pathological_bpm,
+                                        c->baseline_normal_min_bpm, c->baseline_normal_max_bpm);
+    figo(c, r, &br, reduced, increased);
+    nichd(c, r, &br);
     nst(c, r, ga);
 }

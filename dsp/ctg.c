@@ -405,7 +405,9 @@ static fm_status analyse(fm_ctg *q)
     rc = oxford_verdict(q, &r->oxford, ctg_gestation_used(c, &assumed));
     if (rc != FM_OK)
         return rc;
-    ctg_figo_nichd_nst(c, r);
+    ctg_baseline_runs br;
+    ctg_record_baseline_runs(q->rec, &br);
+    ctg_figo_nichd_nst(c, r, &br);
     return FM_OK;
 }
 

@@ -131,6 +131,12 @@ typedef struct ctg_ox_inputs {
     double sinus_longest_s; /* NAN: not computed (then criterion 5 is not judged) */
 } ctg_ox_inputs;
 
+/* Longest stretches (s) of the visual baseline below 100, below 110 and above 160 bpm (the
+ * configured levels; CLINICAL 4.1 bradycardia / tachycardia), kept by ctg_record.c. */
+typedef struct ctg_baseline_runs {
+    double below_path_s, below_s, above_s;
+} ctg_baseline_runs;
+
 /* ctg_record.c: the whole-record analysis kept up to date as samples arrive. */
 typedef struct ctg_record ctg_record;
 ctg_record *ctg_record_create(const fm_ctg_config *c);
@@ -146,6 +152,8 @@ fm_status ctg_record_advance(ctg_record *rec, const float *fhr, const float *ep_
 /* The Oxford inputs at the current length, as a checkpoint at at_min (sinus_longest_s NAN when
  * the sinusoidal scan is not up to date). */
 void ctg_record_ox_inputs(const ctg_record *rec, double at_min, ctg_ox_inputs *in);
+/* The visual baseline's longest stretches beyond the FIGO levels. */
+void ctg_record_baseline_runs(const ctg_record *rec, ctg_baseline_runs *br);
 /* Usable share (%) of the samples analysed (CLINICAL 1). */
 double ctg_record_valid_percent(const ctg_record *rec);
 /* Fill r's analysis members (arrays borrowed from rec, valid until the next advance). */
@@ -157,6 +165,6 @@ void ctg_reason_add(fm_ctg_reasons *rs, const char *code, const char *fmt, ...)
 double ctg_gestation_used(const fm_ctg_config *c, int *assumed);
 void ctg_oxford_evaluate(const fm_ctg_config *c, const ctg_ox_inputs *k, const double *mov_s,
                          size_t n_mov, fm_ctg_oxford *o);
-void ctg_figo_nichd_nst(const fm_ctg_config *c, fm_ctg_result *r);
+void ctg_figo_nichd_nst(const fm_ctg_config *c, fm_ctg_result *r, const ctg_baseline_runs *br);
 
 #endif

@@ -26,9 +26,13 @@
 
 #include "ctg_internal.h"
 
+/* What a left-to-right pass over the visual baseline has gathered up to a minute boundary: its
+ * sum (the FIGO baseline value) and its runs beyond the FIGO levels (below 100, below 110,
+ * above 160 bpm), so that the pass resumes at the minute where the curve changed. */
 typedef struct vis_sums {
     double sum;
     size_t n;
+    size_t run[3], best[3];
 } vis_sums;
 
 struct ctg_record {
@@ -54,6 +58,7 @@ struct ctg_record {
     size_t sin_from, vis_from; /* first sample whose fitted baseline changed since then */
     size_t n_vs;
     double figo_mean_bpm;
+    ctg_baseline_runs runs;
 };
 
 ctg_record *ctg_record_create(const fm_ctg_config *c)
@@ -303,14 +308,25 @@ static fm_status update_visual(ctg_record *rec)
         m = rec->n_vs ? rec->n_vs - 1 : 0;
     vis_sums acc = rec->vs[m];
     rec->n_vs = m + 1;
+    const double lo_path = c->baseline_pathological_bpm, lo = c->baseline_normal_min_bpm,
+                 hi = c->baseline_normal_max_bpm;
     for (size_t i = m * FM_CTG_SAMPLES_PER_MIN; i < k->n; i++) {
-        if (isfinite(vb[i])) {
+        int fin = isfinite(vb[i]);
+        if (fin) {
             acc.sum += vb[i];
             acc.n++;
+        }
+        int out[3] = {fin && vb[i] < lo_path, fin && vb[i] < lo, fin && vb[i] > hi};
+        for (int j = 0; j < 3; j++) {
+            acc.run[j] = out[j] ? acc.run[j] + 1 : 0;
+            acc.best[j] = acc.run[j] > acc.best[j] ? acc.run[j] : acc.best[j];
         }
         if ((i + 1) % FM_CTG_SAMPLES_PER_MIN == 0)
             rec->vs[rec->n_vs++] = acc;
     }
+    rec->runs.below_path_s = ctg_s_of(acc.best[0]);
+    rec->runs.below_s = ctg_s_of(acc.best[1]);
+    rec->runs.above_s = ctg_s_of(acc.best[2]);
     /* CLINICAL 4.1: the baseline is given rounded to 5 bpm */
     rec->figo_mean_bpm = acc.n ? 5.0 * round(acc.sum / (double)acc.n / 5.0) : NAN;
     rec->vis_n = rec->vis_from = k->n;
@@ -386,6 +402,11 @@ void ctg_record_ox_inputs(const ctg_record *rec, double at_min, ctg_ox_inputs *i
             break;
         }
     in->sinus_longest_s = rec->sin_n == k->n ? rec->sinus.longest_s : NAN;
+}
+
+void ctg_record_baseline_runs(const ctg_record *rec, ctg_baseline_runs *br)
+{
+    *br = rec->runs;
 }
 
 double ctg_record_valid_percent(const ctg_record *rec)

@@ -157,28 +157,6 @@ void ctg_oxford_evaluate(const fm_ctg_config *c, const ctg_ox_inputs *k, const d
     o->status = rs->n == 0 ? FM_CTG_OX_MET : FM_CTG_OX_NOT_MET;
 }
 
-/* Longest stretches (s) over which the baseline stays below lo_path, below lo and above hi
- * (CLINICAL 4.1 bradycardia / tachycardia), in one pass over the samples. */
-typedef struct baseline_runs {
-    double below_path_s, below_s, above_s;
-} baseline_runs;
-
-static baseline_runs longest_baseline(const float *bl, size_t n, double lo_path, double lo,
-                                      double hi)
-{
-    size_t run[3] = {0, 0, 0}, best[3] = {0, 0, 0};
-    for (size_t i = 0; i < n; i++) {
-        int fin = isfinite(bl[i]);
-        int out[3] = {fin && bl[i] < lo_path, fin && bl[i] < lo, fin && bl[i] > hi};
-        for (int k = 0; k < 3; k++) {
-            run[k] = out[k] ? run[k] + 1 : 0;
-            best[k] = run[k] > best[k] ? run[k] : best[k];
-        }
-    }
-    baseline_runs r = {ctg_s_of(best[0]), ctg_s_of(best[1]), ctg_s_of(best[2])};
-    return r;
-}
-
 /* Longest run of valid minutes with bandwidth beyond a level; invalid minutes neither break
  * nor extend it (home Doppler loses minutes often; hiding reduced variability is the risk). */
 static double longest_band(const float *band, size_t nm, double level, int sign)
@@ -217,7 +195,7 @@ static double repetitive_span(const fm_ctg_config *c, const fm_ctg_event *d, siz
     return isfinite(first) ? last - first : 0.0;
 }
 
-static void figo(const fm_ctg_config *c, fm_ctg_result *r, const baseline_runs *br,
+static void figo(const fm_ctg_config *c, fm_ctg_result *r, const ctg_baseline_runs *br,
                  double reduced_s, double increased_s)
 {
     fm_ctg_reasons *rs = &r->figo_reasons;
@@ -305,7 +283,7 @@ static void figo(const fm_ctg_config *c, fm_ctg_result *r, const baseline_runs *
     }
 }
 
-static void nichd(const fm_ctg_config *c, fm_ctg_result *r, const baseline_runs *br)
+static void nichd(const fm_ctg_config *c, fm_ctg_result *r, const ctg_baseline_runs *br)
 {
     fm_ctg_reasons *rs = &r->nichd_reasons;
     double bw = r->bandwidth_median_bpm;
@@ -393,16 +371,14 @@ static void nst(const fm_ctg_config *c, fm_ctg_result *r, double ga)
                    r->duration_s < c->nst_max_s ? "; may extend to 40 min" : "");
 }
 
-void ctg_figo_nichd_nst(const fm_ctg_config *c, fm_ctg_result *r)
+void ctg_figo_nichd_nst(const fm_ctg_config *c, fm_ctg_result *r, const ctg_baseline_runs *br)
 {
     int assumed;
     double ga = ctg_gestation_used(c, &assumed);
     double reduced = longest_band(r->minute_bandwidth_bpm, r->n_minutes, c->var_reduced_bpm, -1);
     double increased =
         longest_band(r->minute_bandwidth_bpm, r->n_minutes, c->var_increased_bpm, +1);
-    baseline_runs br = longest_baseline(r->baseline_bpm, r->n, c->baseline_pathological_bpm,
-                                        c->baseline_normal_min_bpm, c->baseline_normal_max_bpm);
-    figo(c, r, &br, reduced, increased);
-    nichd(c, r, &br);
+    figo(c, r, br, reduced, increased);
+    nichd(c, r, br);
     nst(c, r, ga);
 }

@@ -1,6 +1,10 @@
 /* fm_ctg, the CTG analysis object (see include/fetalmon/ctg.h): configuration defaults, the
- * growing trace and its epochs, the cached Oxford checkpoints, and the assembly of the result
- * from the parts in ctg_*.c. Not for the rules themselves: each lives in its own ctg_*.c. */
+ * growing trace and its epochs, the Oxford checkpoints, and the assembly of the result from the
+ * parts in ctg_*.c. The whole-record analysis is kept up to date by ctg_record.c; on its way to
+ * the current length it stops at every checkpoint length (10, 12, ... 60 min) it passes and keeps
+ * what the criteria read there (ctg_ox_inputs), so a checkpoint costs nothing more and a late
+ * movement mark only re-reads the kept inputs. Not for the rules themselves: each lives in its
+ * own ctg_*.c. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -15,10 +19,12 @@ struct fm_ctg {
     float *ep_pi;
     double *mov;
     size_t n_mov, mov_cap;
-    /* Oxford checkpoints: evaluated once each, in order; cached (append-only trace) */
-    int ox_have, ox_complete;
-    double ox_next_min;
-    fm_ctg_oxford ox;
+    /* the whole-record analysis, brought up to date at each result */
+    ctg_record *rec;
+    /* Oxford checkpoints reached so far: what the criteria read at each (append-only trace) */
+    ctg_ox_inputs *ck;
+    size_t n_ck, ck_cap;
+    double ck_next_min;
     /* the last result, rebuilt when data arrived since */
     int dirty;
     fm_ctg_result res;
@@ -138,26 +144,19 @@ fm_ctg *fm_ctg_create(const fm_ctg_config *cfg)
         free(q);
         return NULL;
     }
-    q->ox_next_min = q->cfg.oxford_first_min;
+    q->ck_next_min = q->cfg.oxford_first_min;
+    q->rec = ctg_record_create(&q->cfg);
+    if (!q->rec) {
+        free(q);
+        return NULL;
+    }
     q->dirty = 1;
     return q;
 }
 
+/* The result's arrays are borrowed from the record analysis: nothing to free. */
 static void result_free(fm_ctg_result *r)
 {
-    free(r->baseline_bpm);
-    free(r->baseline_fitted_bpm);
-    free(r->minute_lost_percent);
-    free(r->minute_stv_ms);
-    free(r->minute_range_ms);
-    free(r->minute_bandwidth_bpm);
-    free(r->high_episodes);
-    free(r->low_episodes);
-    free(r->acc);
-    free(r->dec);
-    free(r->ox_acc);
-    free(r->ox_dec);
-    free(r->sinusoidal.spans);
     memset(r, 0, sizeof *r);
 }
 
@@ -167,8 +166,15 @@ void fm_ctg_reset(fm_ctg *q)
         return;
     result_free(&q->res);
     q->n = q->n_ep = q->n_mov = q->n_maternal = 0;
-    q->ox_have = q->ox_complete = 0;
-    q->ox_next_min = q->cfg.oxford_first_min;
+    q->n_ck = 0;
+    q->ck_next_min = q->cfg.oxford_first_min;
+    ctg_record *fresh = ctg_record_create(&q->cfg);
+    if (fresh) {
+        ctg_record_destroy(q->rec);
+        q->rec = fresh;
+    } else {
+        q->n_ck = 0; /* keep the old one; the next result reports the failure */
+    }
     q->dirty = 1;
 }
 
@@ -177,6 +183,8 @@ void fm_ctg_destroy(fm_ctg *q)
     if (!q)
         return;
     result_free(&q->res);
+    ctg_record_destroy(q->rec);
+    free(q->ck);
     free(q->fhr);
     free(q->ep_pi);
     free(q->mov);
@@ -240,81 +248,101 @@ fm_status fm_ctg_add_movement(fm_ctg *q, double t_s)
         i--;
     }
     q->mov[i] = t_s;
-    /* a late mark inside an evaluated checkpoint changes it: evaluate them again */
-    if (q->ox_have && t_s < q->ox.at_min * 60.0) {
-        q->ox_have = q->ox_complete = 0;
-        q->ox_next_min = q->cfg.oxford_first_min;
-    }
+    /* the checkpoints are re-read with it at the next result (late marks included) */
     q->dirty = 1;
     return FM_OK;
 }
 
-/* Sinusoidal scan on a core's fitted baseline; accelerations of the 15 bpm class exclude a
- * window (CLINICAL 4.1: no accelerations). Used for the record and for every checkpoint. */
-static fm_status core_sinus(const fm_ctg_config *c, const ctg_core *k, fm_ctg_sinusoidal *out)
+/* The sinusoidal longest stretch at checkpoint i when it was not computed on the way (only a
+ * late movement mark can ask for it): a fresh record analysis up to that length. */
+static fm_status checkpoint_sinus(fm_ctg *q, ctg_ox_inputs *in)
 {
-    fm_ctg_event *big = malloc((k->n_acc ? k->n_acc : 1) * sizeof *big);
-    if (!big)
+    size_t ns = (size_t)llround(in->at_min * 60.0 * CTG_RATE_HZ);
+    ctg_record *tmp = ctg_record_create(&q->cfg);
+    if (!tmp)
         return FM_ENOMEM;
-    size_t nb = 0;
-    for (size_t i = 0; i < k->n_acc; i++)
-        if (k->acc[i].class_bpm >= 15)
-            big[nb++] = k->acc[i];
-    fm_status rc = ctg_sinus_scan(c, k->fhr, k->bl_bpm, k->n, big, nb, out);
-    free(big);
+    fm_status rc = ctg_record_advance(tmp, q->fhr, q->ep_pi, ns, CTG_WANT_SINUS);
+    if (rc == FM_OK) {
+        ctg_ox_inputs full;
+        ctg_record_ox_inputs(tmp, in->at_min, &full);
+        in->sinus_longest_s = full.sinus_longest_s;
+    }
+    ctg_record_destroy(tmp);
     return rc;
 }
 
-/* Evaluate every checkpoint the trace has reached since the last call (CLINICAL 3.1). A
- * checkpoint at the current length reuses the record's core and scan (the same computation). */
-static fm_status oxford_advance(fm_ctg *q, const ctg_core *full, const fm_ctg_sinusoidal *fsin)
+/* Bring the record analysis to the current length, stopping at every checkpoint length on the
+ * way to keep what the criteria read there (CLINICAL 3.1). The sinusoidal scan (criterion 5) is
+ * brought up at a checkpoint only when its verdict can depend on it: the checkpoint that stays
+ * reported (the last one reached) or one where every other criterion holds. */
+static fm_status advance(fm_ctg *q)
 {
     const fm_ctg_config *c = &q->cfg;
-    while (!q->ox_complete) {
-        double t = q->ox_next_min;
-        if (t > c->oxford_last_min + 1e-9) {
-            q->ox_complete = 1;
-            break;
-        }
+    for (;;) {
+        double t = q->ck_next_min;
         size_t ns = (size_t)llround(t * 60.0 * CTG_RATE_HZ);
-        if (q->n < ns)
+        if (t > c->oxford_last_min + 1e-9 || q->n < ns)
             break;
-        ctg_core own;
-        const ctg_core *k = full;
-        fm_status rc = FM_OK;
-        if (ns != full->n) {
-            rc = ctg_core_run(&own, c, q->fhr, ns, q->ep_pi, ns / FM_CTG_EPOCH_SAMPLES);
-            if (rc != FM_OK)
-                return rc;
-            k = &own;
-        }
-        /* The sinusoidal scan (criterion 5) is the costly part. Only the checkpoint that stays
-         * reported needs its reason, so an intermediate checkpoint of a batch skips it unless
-         * every other criterion holds (then it decides met / not met). Either way the status
-         * and the reported checkpoint equal a run that scans every time. */
-        size_t next_ns = (size_t)llround((t + c->oxford_step_min) * 60.0 * CTG_RATE_HZ);
-        int reported = t + c->oxford_step_min > c->oxford_last_min + 1e-9 || q->n < next_ns;
-        fm_ctg_sinusoidal sin = {0};
-        if (!reported) {
-            ctg_oxford_evaluate(c, k, t, q->mov, q->n_mov, NULL, &q->ox);
-            reported = q->ox.status == FM_CTG_OX_MET;
-        }
-        if (reported && k == full) {
-            ctg_oxford_evaluate(c, k, t, q->mov, q->n_mov, fsin, &q->ox);
-        } else if (reported) {
-            rc = core_sinus(c, k, &sin);
-            if (rc == FM_OK)
-                ctg_oxford_evaluate(c, k, t, q->mov, q->n_mov, &sin, &q->ox);
-        }
-        free(sin.spans);
-        if (k == &own)
-            ctg_core_free(&own);
+        fm_status rc = ctg_record_advance(q->rec, q->fhr, q->ep_pi, ns, 0);
         if (rc != FM_OK)
             return rc;
-        q->ox_have = 1;
-        q->ox_next_min = t + c->oxford_step_min;
-        if (q->ox.status == FM_CTG_OX_MET || t >= c->oxford_last_min - 1e-9)
-            q->ox_complete = 1;
+        if (q->n_ck == q->ck_cap) {
+            size_t nc = q->ck_cap ? 2 * q->ck_cap : 32;
+            ctg_ox_inputs *nk = realloc(q->ck, nc * sizeof *nk);
+            if (!nk)
+                return FM_ENOMEM;
+            q->ck = nk;
+            q->ck_cap = nc;
+        }
+        ctg_ox_inputs *in = &q->ck[q->n_ck++];
+        ctg_record_ox_inputs(q->rec, t, in);
+        q->ck_next_min = t + c->oxford_step_min;
+        size_t next_ns = (size_t)llround(q->ck_next_min * 60.0 * CTG_RATE_HZ);
+        int reported = q->ck_next_min > c->oxford_last_min + 1e-9 || q->n < next_ns;
+        fm_ctg_oxford o;
+        if (!reported) {
+            ctg_oxford_evaluate(c, in, q->mov, q->n_mov, &o);
+            reported = o.status == FM_CTG_OX_MET;
+        }
+        if (reported) {
+            rc = ctg_record_advance(q->rec, q->fhr, q->ep_pi, ns, CTG_WANT_SINUS);
+            if (rc != FM_OK)
+                return rc;
+            ctg_record_ox_inputs(q->rec, t, in);
+        }
+    }
+    return ctg_record_advance(q->rec, q->fhr, q->ep_pi, q->n, CTG_WANT_ALL);
+}
+
+/* The Oxford-criteria-style verdict (CLINICAL 3.1): checkpoints in order, stopping at the first
+ * where the criteria are met; the last one evaluated is reported. */
+static fm_status oxford_verdict(fm_ctg *q, fm_ctg_oxford *o, double ga)
+{
+    const fm_ctg_config *c = &q->cfg;
+    if (!q->n_ck) {
+        memset(o, 0, sizeof *o);
+        o->status = FM_CTG_OX_TOO_SHORT;
+        o->at_min = NAN;
+        o->gestation_weeks = ga;
+        o->basal_bpm = o->stv_ms = o->ltv_ms = NAN;
+        o->high_ltv_ms = o->valid_percent = NAN;
+        ctg_reason_add(&o->reasons, "record_too_short",
+                       "record of %.1f min: the first analysis is at %.0f min",
+                       ctg_s_of(q->n) / 60.0, c->oxford_first_min);
+        return FM_OK;
+    }
+    for (size_t i = 0; i < q->n_ck; i++) {
+        ctg_ox_inputs *in = &q->ck[i];
+        ctg_oxford_evaluate(c, in, q->mov, q->n_mov, o);
+        if (isnan(in->sinus_longest_s) && (o->status == FM_CTG_OX_MET || i + 1 == q->n_ck)) {
+            fm_status rc = checkpoint_sinus(q, in);
+            if (rc != FM_OK)
+                return rc;
+            ctg_oxford_evaluate(c, in, q->mov, q->n_mov, o);
+        }
+        o->complete = o->status == FM_CTG_OX_MET || in->at_min >= c->oxford_last_min - 1e-9;
+        if (o->status == FM_CTG_OX_MET)
+            break;
     }
     return FM_OK;
 }
@@ -346,144 +374,40 @@ static double median_of(const float *v, size_t n)
     return m;
 }
 
-/* Visual-baseline events: the clinician's list (CLINICAL 4.1, 4.2). Accelerations down to the
- * 10 bpm / 10 s class, flagged FIGO when they meet the class for this gestation. */
-static fm_status visual_events(const fm_ctg_config *c, fm_ctg_result *r, const float *fhr,
-                               double ga)
-{
-    const int preterm = ga < c->preterm_weeks;
-    const double acc_bpm = preterm ? c->figo_acc_preterm_bpm : c->figo_acc_bpm;
-    const double acc_s = preterm ? c->figo_acc_preterm_s : c->figo_acc_s;
-    const ctg_event_rule acc = {+1,
-                                fmin(c->figo_acc_preterm_bpm, c->figo_acc_bpm),
-                                fmin(c->figo_acc_preterm_s, c->figo_acc_s),
-                                0,
-                                0,
-                                c->acc_max_s};
-    const ctg_event_rule dec = {-1, c->figo_dec_bpm, c->figo_dec_s, 0, 0, 0};
-    fm_status rc = ctg_find_events(c, fhr, r->baseline_bpm, r->n, &acc, &r->acc, &r->n_acc);
-    if (rc == FM_OK)
-        rc = ctg_find_events(c, fhr, r->baseline_bpm, r->n, &dec, &r->dec, &r->n_dec);
-    if (rc != FM_OK)
-        return rc;
-    for (size_t i = 0; i < r->n_acc; i++) {
-        fm_ctg_event *e = &r->acc[i];
-        double d = e->end_s - e->start_s;
-        /* classes: 15 bpm / 15 s and 10 bpm / 10 s (CLINICAL 4.1, 4.2) */
-        e->class_bpm = e->amplitude_bpm > c->figo_acc_bpm && d > c->figo_acc_s ? 15 : 10;
-        if (e->amplitude_bpm > acc_bpm && d > acc_s)
-            e->flags |= FM_CTG_EV_FIGO;
-    }
-    for (size_t i = 0; i < r->n_dec; i++) {
-        fm_ctg_event *e = &r->dec[i];
-        double d = e->end_s - e->start_s;
-        e->flags |= FM_CTG_EV_FIGO;
-        /* CLINICAL 3.2: the same excursion measured against the Oxford rule */
-        if ((e->amplitude_bpm > c->ox_dec_deep_bpm && d > c->ox_dec_deep_s) ||
-            (e->amplitude_bpm > c->ox_dec_long_bpm && d > c->ox_dec_long_s))
-            e->flags |= FM_CTG_EV_OXFORD;
-        if (d > c->prolonged_dec_s)
-            e->flags |= FM_CTG_EV_PROLONGED;
-        if (d >= c->nichd_prolonged_dec_s)
-            e->flags |= FM_CTG_EV_NICHD_PROLONGED;
-    }
-    return FM_OK;
-}
-
 static fm_status analyse(fm_ctg *q)
 {
     const fm_ctg_config *c = &q->cfg;
     fm_ctg_result *r = &q->res;
     result_free(r);
+    fm_status rc = advance(q);
+    if (rc != FM_OK) {
+        /* the kept analysis may be half updated: start it again at the next result */
+        ctg_record *fresh = ctg_record_create(c);
+        if (fresh) {
+            ctg_record_destroy(q->rec);
+            q->rec = fresh;
+            q->n_ck = 0;
+            q->ck_next_min = c->oxford_first_min;
+        }
+        return rc;
+    }
     r->n = q->n;
     r->duration_s = ctg_s_of(q->n);
     r->n_epochs = q->n_ep;
     r->n_minutes = q->n_ep / FM_CTG_EPOCHS_PER_MIN;
-    r->lost_percent = 100.0 - ctg_valid_percent(q->fhr, q->n);
+    r->lost_percent = 100.0 - ctg_record_valid_percent(q->rec);
     r->maternal_samples = q->n_maternal;
     r->maternal_percent = 100.0 * (double)q->n_maternal / (double)q->n;
     r->insufficient_signal = !(100.0 - r->lost_percent >= c->min_valid_percent);
-
-    ctg_core k;
-    fm_status rc = ctg_core_run(&k, c, q->fhr, q->n, q->ep_pi, q->n_ep);
-    if (rc != FM_OK)
-        return rc;
-    int assumed;
-    const double ga = ctg_gestation_used(c, &assumed);
-    rc = core_sinus(c, &k, &r->sinusoidal);
-    if (rc == FM_OK)
-        rc = oxford_advance(q, &k, &r->sinusoidal);
-    if (rc != FM_OK) {
-        ctg_core_free(&k);
-        return rc;
-    }
-    /* hand the core's arrays over to the result */
-    r->baseline_fitted_bpm = k.bl_bpm;
-    k.bl_bpm = NULL;
-    r->minute_lost_percent = k.min_lost_pct;
-    k.min_lost_pct = NULL;
-    r->minute_stv_ms = k.min_stv;
-    k.min_stv = NULL;
-    r->minute_range_ms = k.min_range_ms;
-    k.min_range_ms = NULL;
-    r->high_episodes = k.high;
-    r->n_high = k.n_high;
-    k.high = NULL;
-    r->low_episodes = k.low;
-    r->n_low = k.n_low;
-    k.low = NULL;
-    r->ox_acc = k.acc;
-    r->n_ox_acc = k.n_acc;
-    k.acc = NULL;
-    r->ox_dec = k.dec;
-    r->n_ox_dec = k.n_dec;
-    k.dec = NULL;
-    r->stv_ms = k.stv_ms;
-    r->ltv_ms = k.ltv_ms;
-    r->ltv_bpm = k.ltv_bpm;
-    r->n_valid_minutes = k.n_valid_min;
-    r->basal_bpm = k.basal_bpm;
-    r->modified_mode_bpm = isfinite(k.mode_pi) ? ctg_pi_to_bpm(k.mode_pi) : NAN;
-    ctg_core_free(&k);
-
-    r->baseline_bpm = malloc(q->n * sizeof *r->baseline_bpm);
-    r->minute_bandwidth_bpm = malloc((r->n_minutes ? r->n_minutes : 1) * sizeof(float));
-    if (!r->baseline_bpm || !r->minute_bandwidth_bpm)
-        return FM_ENOMEM;
-    rc = ctg_visual_baseline(c, q->fhr, q->n, r->baseline_fitted_bpm, r->baseline_bpm);
-    if (rc == FM_OK)
-        rc = visual_events(c, r, q->fhr, ga);
-    if (rc == FM_OK)
-        rc =
-            ctg_bandwidth(c, q->fhr, q->n, r->dec, r->n_dec, r->minute_bandwidth_bpm, r->n_minutes);
-    if (rc != FM_OK)
-        return rc;
+    ctg_record_fill(q->rec, r);
     r->bandwidth_median_bpm = median_of(r->minute_bandwidth_bpm, r->n_minutes);
-    double bs = 0;
-    size_t bn = 0;
-    for (size_t i = 0; i < q->n; i++)
-        if (isfinite(r->baseline_bpm[i])) {
-            bs += r->baseline_bpm[i];
-            bn++;
-        }
-    /* CLINICAL 4.1: the baseline is given rounded to 5 bpm */
-    r->figo_baseline_bpm = bn ? 5.0 * round(bs / (double)bn / 5.0) : NAN;
-
-    if (q->ox_have) {
-        r->oxford = q->ox;
-        r->oxford.complete = q->ox_complete;
-    } else {
-        memset(&r->oxford, 0, sizeof r->oxford);
-        r->oxford.status = FM_CTG_OX_TOO_SHORT;
-        r->oxford.at_min = NAN;
-        r->oxford.gestation_weeks = ga;
-        r->oxford.basal_bpm = r->oxford.stv_ms = r->oxford.ltv_ms = NAN;
-        r->oxford.high_ltv_ms = r->oxford.valid_percent = NAN;
-        ctg_reason_add(&r->oxford.reasons, "record_too_short",
-                       "record of %.1f min: the first analysis is at %.0f min",
-                       r->duration_s / 60.0, c->oxford_first_min);
-    }
-    ctg_figo_nichd_nst(c, r);
+    int assumed;
+    rc = oxford_verdict(q, &r->oxford, ctg_gestation_used(c, &assumed));
+    if (rc != FM_OK)
+        return rc;
+    ctg_baseline_runs br;
+    ctg_record_baseline_runs(q->rec, &br);
+    ctg_figo_nichd_nst(c, r, &br);
     return FM_OK;
 }
 

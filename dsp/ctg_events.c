@@ -4,8 +4,12 @@
  * gap_bridge_s (2 epochs) inside it is bridged. It is an event when its amplitude (peak height or
  * nadir depth, on a 2-s running mean) and its extent pass the rule. Decelerations get their lost
  * beats (CLINICAL 1), and a shape from onset to nadir (abrupt < 30 s, else gradual) - never
- * early/late/variable, since there are no contractions to relate them to (CLINICAL 4.1). Not for
- * deciding which baseline to use (the caller passes it) or for verdicts. */
+ * early/late/variable, since there are no contractions to relate them to (CLINICAL 4.1).
+ * The scan runs left to right with a small state (in an excursion or not, and the excursion so
+ * far); that state is kept at every minute boundary, so when the baseline changes only from some
+ * sample on (a live stream), the scan resumes at the minute before it instead of at the start,
+ * with the same events as a scan from the start. Not for deciding which baseline to use (the
+ * caller passes it) or for verdicts. */
 #include <stdlib.h>
 
 #include "ctg_internal.h"
@@ -20,6 +24,43 @@ typedef struct excursion {
     double amp;     /* max sign * (fhr - baseline) */
     double deficit; /* sum over valid samples of sign * (fhr - baseline), bpm x samples */
 } excursion;
+
+typedef struct scan_state {
+    int in;
+    excursion x;
+    size_t n_out; /* events emitted before this point */
+} scan_state;
+
+struct ctg_evscan {
+    ctg_event_rule rule;
+    fm_ctg_event *ev;
+    size_t n_ev, cap;
+    scan_state *st; /* st[m]: the state before sample m * FM_CTG_SAMPLES_PER_MIN */
+    size_t n_st, cap_st;
+};
+
+ctg_evscan *ctg_evscan_create(const ctg_event_rule *rule)
+{
+    ctg_evscan *s = calloc(1, sizeof *s);
+    if (s)
+        s->rule = *rule;
+    return s;
+}
+
+void ctg_evscan_destroy(ctg_evscan *s)
+{
+    if (!s)
+        return;
+    free(s->ev);
+    free(s->st);
+    free(s);
+}
+
+fm_ctg_event *ctg_evscan_events(ctg_evscan *s, size_t *n)
+{
+    *n = s->n_ev;
+    return s->ev;
+}
 
 static int qualifies(const ctg_event_rule *r, double amp, double dur)
 {
@@ -103,44 +144,66 @@ static fm_status emit(const fm_ctg_config *c, const ctg_event_rule *r, const flo
     return FM_OK;
 }
 
-fm_status ctg_find_events(const fm_ctg_config *c, const float *fhr, const float *bl_bpm, size_t n,
-                          const ctg_event_rule *rule, fm_ctg_event **out, size_t *n_out)
+fm_status ctg_evscan_run(const fm_ctg_config *c, ctg_evscan *s, const float *fhr,
+                         const float *bl_bpm, size_t n, size_t from, size_t *first_ev,
+                         double *changed_s)
 {
-    *out = NULL;
-    *n_out = 0;
-    size_t cap = 0;
+    const ctg_event_rule *rule = &s->rule;
     const size_t bridge = (size_t)lround(c->gap_bridge_s * CTG_RATE_HZ);
-    int in = 0;
-    excursion x = {0};
+    size_t m0 = from / FM_CTG_SAMPLES_PER_MIN;
+    if (m0 + 1 > s->n_st)
+        m0 = s->n_st ? s->n_st - 1 : 0;
+    scan_state cur = {0};
+    if (s->n_st)
+        cur = s->st[m0];
+    s->n_st = m0;
+    /* events from here on may change: the earliest start among the old ones */
+    *first_ev = cur.n_out;
+    *changed_s = cur.n_out < s->n_ev ? s->ev[cur.n_out].start_s : INFINITY;
+    s->n_ev = cur.n_out;
+    size_t need = n / FM_CTG_SAMPLES_PER_MIN + 1;
+    if (need > s->cap_st) {
+        scan_state *ns = realloc(s->st, 2 * need * sizeof *ns);
+        if (!ns)
+            return FM_ENOMEM;
+        s->st = ns;
+        s->cap_st = 2 * need;
+    }
     fm_status rc = FM_OK;
-    for (size_t i = 0; i < n && rc == FM_OK; i++) {
+    for (size_t i = m0 * FM_CTG_SAMPLES_PER_MIN; i < n && rc == FM_OK; i++) {
+        if (i % FM_CTG_SAMPLES_PER_MIN == 0) {
+            cur.n_out = s->n_ev;
+            s->st[s->n_st++] = cur;
+        }
         int valid = isfinite(fhr[i]) && isfinite(bl_bpm[i]);
         double d = valid ? rule->sign * ((double)fhr[i] - bl_bpm[i]) : 0.0;
-        if (in && (!valid ? i - x.last > bridge : d <= 0.0)) {
-            rc = emit(c, rule, fhr, bl_bpm, &x, out, n_out, &cap);
-            in = 0;
+        if (cur.in && (!valid ? i - cur.x.last > bridge : d <= 0.0)) {
+            rc = emit(c, rule, fhr, bl_bpm, &cur.x, &s->ev, &s->n_ev, &s->cap);
+            cur.in = 0;
         }
         if (!valid || d <= 0.0)
             continue;
-        if (!in) {
-            in = 1;
-            x.start = x.peak = i;
-            x.amp = d;
-            x.deficit = 0.0;
+        if (!cur.in) {
+            cur.in = 1;
+            cur.x.start = cur.x.peak = i;
+            cur.x.amp = d;
+            cur.x.deficit = 0.0;
         }
-        x.last = i;
-        x.deficit += d;
-        if (d > x.amp) {
-            x.amp = d;
-            x.peak = i;
+        cur.x.last = i;
+        cur.x.deficit += d;
+        if (d > cur.x.amp) {
+            cur.x.amp = d;
+            cur.x.peak = i;
         }
     }
-    if (in && rc == FM_OK)
-        rc = emit(c, rule, fhr, bl_bpm, &x, out, n_out, &cap);
+    if (cur.in && rc == FM_OK)
+        rc = emit(c, rule, fhr, bl_bpm, &cur.x, &s->ev, &s->n_ev, &s->cap);
     if (rc != FM_OK) {
-        free(*out);
-        *out = NULL;
-        *n_out = 0;
+        s->n_ev = 0;
+        s->n_st = 0;
+        return rc;
     }
-    return rc;
+    if (*first_ev < s->n_ev && s->ev[*first_ev].start_s < *changed_s)
+        *changed_s = s->ev[*first_ev].start_s;
+    return FM_OK;
 }

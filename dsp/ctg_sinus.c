@@ -5,7 +5,9 @@
  * sinusoidal when that band holds most of the power (smooth and regular), the estimated peak-to-
  * trough amplitude is 5-15 bpm and no acceleration touches it. Consecutive sinusoidal windows
  * make a stretch (a window too lost to judge does not break it); detection needs a stretch of
- * sinus_min_s.
+ * sinus_min_s. A window's spectral judgement depends only on its own samples, so it is kept
+ * (ctg_sinus) and recomputed only when the fitted baseline under it changed; the stretches are
+ * rebuilt from the kept judgements each time (a few hundred windows at most).
  * Not for deciding what the verdicts make of it (ctg_verdict.c). */
 #include <stdlib.h>
 #include <string.h>
@@ -20,6 +22,41 @@ typedef struct win_eval {
     int ok;
     double freq_cpm, pp_bpm, frac;
 } win_eval;
+
+struct ctg_sinus {
+    size_t len, hop;    /* window and hop (samples) */
+    double *hann, *x;   /* len each */
+    win_eval *ev;       /* kept judgements */
+    size_t n_ev, cap_ev;
+    fm_ctg_span *sp;    /* stretches of the last scan */
+    size_t cap_sp;
+};
+
+ctg_sinus *ctg_sinus_create(const fm_ctg_config *c)
+{
+    ctg_sinus *s = calloc(1, sizeof *s);
+    if (!s)
+        return NULL;
+    s->len = (size_t)(c->sinus_window_s * CTG_RATE_HZ);
+    s->hop = (size_t)(c->sinus_hop_s * CTG_RATE_HZ);
+    s->hann = malloc((s->len ? s->len : 1) * sizeof *s->hann);
+    s->x = malloc((s->len ? s->len : 1) * sizeof *s->x);
+    if (!s->hann || !s->x) {
+        ctg_sinus_destroy(s);
+        return NULL;
+    }
+    for (size_t i = 0; i < s->len; i++)
+        s->hann[i] = 0.5 - 0.5 * cos(2.0 * M_PI * (double)i / (double)s->len);
+    return s;
+}
+
+void ctg_sinus_destroy(ctg_sinus *s)
+{
+    if (!s)
+        return;
+    free(s->hann), free(s->x), free(s->ev), free(s->sp);
+    free(s);
+}
 
 static void eval_window(const fm_ctg_config *c, const float *fhr, const float *bl, size_t a,
                         size_t len, const double *hann, double *x, win_eval *w)
@@ -88,33 +125,45 @@ static void eval_window(const fm_ctg_config *c, const float *fhr, const float *b
             w->pp_bpm <= c->sinus_max_pp_bpm;
 }
 
-fm_status ctg_sinus_scan(const fm_ctg_config *c, const float *fhr, const float *bl_bpm, size_t n,
-                         const fm_ctg_event *acc, size_t n_acc, fm_ctg_sinusoidal *out)
+fm_status ctg_sinus_update(const fm_ctg_config *c, ctg_sinus *s, const float *fhr,
+                           const float *bl_bpm, size_t n, size_t from, const fm_ctg_event *acc,
+                           size_t n_acc, fm_ctg_sinusoidal *out)
 {
     memset(out, 0, sizeof *out);
-    size_t len = (size_t)(c->sinus_window_s * CTG_RATE_HZ);
-    size_t hop = (size_t)(c->sinus_hop_s * CTG_RATE_HZ);
-    if (len < 16 || hop < 1 || n < len)
+    const size_t len = s->len, hop = s->hop;
+    if (len < 16 || hop < 1 || n < len) {
+        s->n_ev = 0;
         return FM_OK;
-    size_t nw = (n - len) / hop + 1;
-    double *x = malloc(len * sizeof *x), *hann = malloc(len * sizeof *hann);
-    fm_ctg_span *sp = malloc(nw * sizeof *sp);
-    if (!x || !hann || !sp) {
-        free(x);
-        free(hann);
-        free(sp);
-        return FM_ENOMEM;
     }
-    for (size_t i = 0; i < len; i++)
-        hann[i] = 0.5 - 0.5 * cos(2.0 * M_PI * (double)i / (double)len);
+    size_t nw = (n - len) / hop + 1;
+    if (nw > s->cap_ev) {
+        size_t nc = 2 * nw;
+        win_eval *ne = realloc(s->ev, nc * sizeof *ne);
+        if (!ne)
+            return FM_ENOMEM;
+        s->ev = ne;
+        s->cap_ev = nc;
+        fm_ctg_span *np = realloc(s->sp, nc * sizeof *np);
+        if (!np)
+            return FM_ENOMEM;
+        s->sp = np;
+        s->cap_sp = nc;
+    }
+    /* windows that hold a sample at or after `from` are judged again, and the new ones */
+    size_t w0 = from >= len ? (from - len) / hop + 1 : 0;
+    if (w0 > s->n_ev)
+        w0 = s->n_ev;
+    for (size_t w = w0; w < nw; w++)
+        eval_window(c, fhr, bl_bpm, w * hop, len, s->hann, s->x, &s->ev[w]);
+    s->n_ev = nw;
+    fm_ctg_span *sp = s->sp;
     size_t ns = 0;
     double best_pp = 0, best_f = NAN, run_best_pp = 0, run_best_f = NAN;
     int prev_ok = 0, unjudged = 0;
     for (size_t w = 0; w < nw; w++) {
         size_t a = w * hop;
         double ws = ctg_s_of(a), we = ctg_s_of(a + len);
-        win_eval ev;
-        eval_window(c, fhr, bl_bpm, a, len, hann, x, &ev);
+        win_eval ev = s->ev[w];
         /* CLINICAL 4.1: no accelerations in a sinusoidal pattern */
         for (size_t i = 0; ev.ok && i < n_acc; i++)
             if (acc[i].start_s < we && acc[i].end_s > ws)
@@ -150,13 +199,9 @@ fm_status ctg_sinus_scan(const fm_ctg_config *c, const float *fhr, const float *
         }
         prev_ok = 1;
     }
-    free(x);
-    free(hann);
     for (size_t i = 0; i < ns; i++)
         out->total_s += sp[i].end_s - sp[i].start_s;
     out->spans = ns ? sp : NULL;
-    if (!ns)
-        free(sp);
     out->n_spans = ns;
     out->amplitude_bpm = ns ? best_pp : NAN;
     out->freq_cpm = ns ? best_f : NAN;

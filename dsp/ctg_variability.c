@@ -1,7 +1,10 @@
 /* Variability (CLINICAL 3.2, 4.1): per-minute STV and minute range about the fitted baseline,
  * STV and LTV of the record, episodes of high and low variation, basal heart rate, and the FIGO
- * bandwidth per minute. Also ctg_core_run(), which strings the Oxford-style parts together for a
- * prefix of the trace (a checkpoint) or the whole record.
+ * bandwidth per minute. A minute's figures depend only on its own samples, its stretch of the
+ * fitted baseline and the decelerations touching it, so a growing record recomputes them from
+ * the first minute whose inputs changed; the record means restart from running sums kept per
+ * minute (the same additions in the same order as a computation from scratch). Episodes and
+ * the basal rate are redone from the minute figures (a few hundred minutes at most).
  * Not for the baselines themselves (ctg_baseline.c, ctg_visual.c) nor for verdicts. */
 #include <stdlib.h>
 #include <string.h>
@@ -71,53 +74,68 @@ static int in_spans(const fm_ctg_span *sp, size_t n, double t)
     return 0;
 }
 
-fm_status ctg_variability(const fm_ctg_config *c, ctg_core *k)
+/* STV and minute range of minute m (CLINICAL 3.2); 0 when it has no pair of valid epochs. */
+static int minute_figures(ctg_core *k, size_t m)
+{
+    const float *pi = k->ep_pi + m * FM_CTG_EPOCHS_PER_MIN;
+    const float *bl = k->bl_pi + m * FM_CTG_EPOCHS_PER_MIN;
+    double dsum = 0.0, up = 0.0, down = 0.0, up_bpm = 0.0, down_bpm = 0.0;
+    int nd = 0;
+    for (int e = 0; e < FM_CTG_EPOCHS_PER_MIN; e++) {
+        if (!isfinite(pi[e]))
+            continue;
+        if (e + 1 < FM_CTG_EPOCHS_PER_MIN && isfinite(pi[e + 1])) {
+            dsum += fabs((double)pi[e + 1] - pi[e]);
+            nd++;
+        }
+        double dev = (double)pi[e] - bl[e];
+        double dev_bpm = ctg_pi_to_bpm(pi[e]) - ctg_pi_to_bpm(bl[e]);
+        up = fmax(up, dev);
+        down = fmax(down, -dev);
+        up_bpm = fmax(up_bpm, dev_bpm);
+        down_bpm = fmax(down_bpm, -dev_bpm);
+    }
+    if (!nd)
+        return 0;
+    k->min_stv[m] = (float)(dsum / nd);
+    k->min_range_ms[m] = (float)(up + down);
+    k->min_range_bpm[m] = (float)(up_bpm + down_bpm);
+    return 1;
+}
+
+fm_status ctg_variability(const fm_ctg_config *c, ctg_core *k, size_t m0)
 {
     const size_t nm = k->n_min;
-    double stv_sum = 0.0, rng_sum = 0.0, rng_bpm_sum = 0.0;
-    k->n_valid_min = 0;
-    for (size_t m = 0; m < nm; m++) {
+    if (m0 > nm)
+        m0 = nm;
+    double stv_sum = k->ps[m0].stv, rng_sum = k->ps[m0].rng, rng_bpm_sum = k->ps[m0].rng_bpm;
+    k->n_valid_min = k->ps[m0].n_valid;
+    for (size_t m = m0; m < nm; m++) {
         size_t s0 = m * FM_CTG_SAMPLES_PER_MIN, lost = 0;
         for (size_t i = s0; i < s0 + FM_CTG_SAMPLES_PER_MIN; i++)
             lost += !isfinite(k->fhr[i]);
         k->min_lost_pct[m] = (float)(100.0 * (double)lost / FM_CTG_SAMPLES_PER_MIN);
         k->min_stv[m] = k->min_range_ms[m] = k->min_range_bpm[m] = NAN;
         /* CLINICAL 3.2 / 2: minutes with a deceleration or > 50 % loss are excluded */
-        if (k->min_lost_pct[m] > c->minute_max_lost_percent ||
-            minute_has_event(k->dec, k->n_dec, m))
-            continue;
-        const float *pi = k->ep_pi + m * FM_CTG_EPOCHS_PER_MIN;
-        const float *bl = k->bl_pi + m * FM_CTG_EPOCHS_PER_MIN;
-        double dsum = 0.0, up = 0.0, down = 0.0, up_bpm = 0.0, down_bpm = 0.0;
-        int nd = 0;
-        for (int e = 0; e < FM_CTG_EPOCHS_PER_MIN; e++) {
-            if (!isfinite(pi[e]))
-                continue;
-            if (e + 1 < FM_CTG_EPOCHS_PER_MIN && isfinite(pi[e + 1])) {
-                dsum += fabs((double)pi[e + 1] - pi[e]);
-                nd++;
-            }
-            double dev = (double)pi[e] - bl[e];
-            double dev_bpm = ctg_pi_to_bpm(pi[e]) - ctg_pi_to_bpm(bl[e]);
-            up = fmax(up, dev);
-            down = fmax(down, -dev);
-            up_bpm = fmax(up_bpm, dev_bpm);
-            down_bpm = fmax(down_bpm, -dev_bpm);
+        if (!(k->min_lost_pct[m] > c->minute_max_lost_percent ||
+              minute_has_event(k->dec, k->n_dec, m)) &&
+            minute_figures(k, m)) {
+            stv_sum += k->min_stv[m];
+            rng_sum += k->min_range_ms[m];
+            rng_bpm_sum += k->min_range_bpm[m];
+            k->n_valid_min++;
         }
-        if (!nd)
-            continue;
-        k->min_stv[m] = (float)(dsum / nd);
-        k->min_range_ms[m] = (float)(up + down);
-        k->min_range_bpm[m] = (float)(up_bpm + down_bpm);
-        stv_sum += k->min_stv[m];
-        rng_sum += k->min_range_ms[m];
-        rng_bpm_sum += k->min_range_bpm[m];
-        k->n_valid_min++;
+        ctg_minute_sums *ps = &k->ps[m + 1];
+        ps->stv = stv_sum, ps->rng = rng_sum, ps->rng_bpm = rng_bpm_sum;
+        ps->n_valid = k->n_valid_min;
     }
     k->stv_ms = k->n_valid_min ? stv_sum / (double)k->n_valid_min : NAN;
     k->ltv_ms = k->n_valid_min ? rng_sum / (double)k->n_valid_min : NAN;
     k->ltv_bpm = k->n_valid_min ? rng_bpm_sum / (double)k->n_valid_min : NAN;
 
+    free(k->high);
+    free(k->low);
+    k->high = k->low = NULL;
     fm_status rc = episodes(c, k->min_range_ms, nm, 1, &k->high, &k->n_high, &k->high_minutes);
     if (rc == FM_OK)
         rc = episodes(c, k->min_range_ms, nm, 0, &k->low, &k->n_low, &k->low_minutes);
@@ -137,23 +155,31 @@ fm_status ctg_variability(const fm_ctg_config *c, ctg_core *k)
     /* CLINICAL 3.2 basal heart rate: mean FHR in low-variation episodes, else the mode */
     double bs = 0.0;
     size_t bn = 0;
-    for (size_t e = 0; e < k->n_ep; e++) {
-        double t = ((double)e + 0.5) * FM_CTG_EPOCH_SAMPLES / CTG_RATE_HZ;
-        if (isfinite(k->ep_pi[e]) && in_spans(k->low, k->n_low, t)) {
-            bs += ctg_pi_to_bpm(k->ep_pi[e]);
-            bn++;
+    for (size_t i = 0; i < k->n_low; i++) {
+        /* the epochs whose centre lies in the span, in order (spans are sorted, disjoint) */
+        size_t e = (size_t)(k->low[i].start_s * CTG_RATE_HZ / FM_CTG_EPOCH_SAMPLES);
+        e = e > 0 ? e - 1 : 0;
+        for (; e < k->n_ep; e++) {
+            double t = ((double)e + 0.5) * FM_CTG_EPOCH_SAMPLES / CTG_RATE_HZ;
+            if (t >= k->low[i].end_s)
+                break;
+            if (t >= k->low[i].start_s && isfinite(k->ep_pi[e])) {
+                bs += ctg_pi_to_bpm(k->ep_pi[e]);
+                bn++;
+            }
         }
     }
     k->basal_bpm = bn ? bs / (double)bn : (isfinite(k->mode_pi) ? ctg_pi_to_bpm(k->mode_pi) : NAN);
     return FM_OK;
 }
 
-fm_status ctg_bandwidth(const fm_ctg_config *c, const float *fhr, size_t n, const fm_ctg_event *dec,
-                        size_t n_dec, float *band_bpm, size_t n_min)
+fm_status ctg_bandwidth(const fm_ctg_config *c, const float *fhr, const fm_ctg_event *dec,
+                        size_t n_dec, float *band_bpm, size_t m0, size_t n_min)
 {
-    (void)n;
     size_t di = 0;
-    for (size_t m = 0; m < n_min; m++) {
+    while (di < n_dec && dec[di].end_s <= (double)m0 * 60.0)
+        di++;
+    for (size_t m = m0; m < n_min; m++) {
         size_t s0 = m * FM_CTG_SAMPLES_PER_MIN;
         float lo = INFINITY, hi = -INFINITY;
         size_t used = 0;
@@ -172,68 +198,4 @@ fm_status ctg_bandwidth(const fm_ctg_config *c, const float *fhr, size_t n, cons
             (double)used >= c->band_minute_min_valid * FM_CTG_SAMPLES_PER_MIN ? hi - lo : NAN;
     }
     return FM_OK;
-}
-
-void ctg_core_free(ctg_core *k)
-{
-    free(k->bl_pi);
-    free(k->bl_bpm);
-    free(k->acc);
-    free(k->dec);
-    free(k->min_lost_pct);
-    free(k->min_stv);
-    free(k->min_range_ms);
-    free(k->min_range_bpm);
-    free(k->high);
-    free(k->low);
-    memset(k, 0, sizeof *k);
-}
-
-fm_status ctg_core_run(ctg_core *k, const fm_ctg_config *c, const float *fhr, size_t n,
-                       const float *ep_pi, size_t n_ep)
-{
-    memset(k, 0, sizeof *k);
-    k->n = n;
-    k->fhr = fhr;
-    k->ep_pi = ep_pi;
-    k->n_ep = n_ep;
-    k->n_min = n_ep / FM_CTG_EPOCHS_PER_MIN;
-    k->valid_percent = ctg_valid_percent(fhr, n);
-    size_t nm = k->n_min ? k->n_min : 1;
-    k->bl_pi = malloc((n_ep ? n_ep : 1) * sizeof *k->bl_pi);
-    k->bl_bpm = malloc((n ? n : 1) * sizeof *k->bl_bpm);
-    k->min_lost_pct = malloc(nm * sizeof(float));
-    k->min_stv = malloc(nm * sizeof(float));
-    k->min_range_ms = malloc(nm * sizeof(float));
-    k->min_range_bpm = malloc(nm * sizeof(float));
-    if (!k->bl_pi || !k->bl_bpm || !k->min_lost_pct || !k->min_stv || !k->min_range_ms ||
-        !k->min_range_bpm) {
-        ctg_core_free(k);
-        return FM_ENOMEM;
-    }
-    fm_status rc = ctg_fit_baseline(c, ep_pi, n_ep, k->bl_pi, &k->mode_pi);
-    if (rc != FM_OK)
-        goto fail;
-    ctg_epochs_to_samples(k->bl_pi, n_ep, n, k->bl_bpm);
-    /* CLINICAL 3.2 acceleration: > 15 s above baseline with peak > 10 bpm (and < 10 min) */
-    const ctg_event_rule acc = {+1, c->ox_acc_min_bpm, c->ox_acc_min_s, 0, 0, c->acc_max_s};
-    /* CLINICAL 3.2 deceleration: > 20 bpm for > 30 s, or > 10 bpm for > 60 s */
-    const ctg_event_rule dec = {
-        -1, c->ox_dec_deep_bpm, c->ox_dec_deep_s, c->ox_dec_long_bpm, c->ox_dec_long_s, 0};
-    rc = ctg_find_events(c, fhr, k->bl_bpm, n, &acc, &k->acc, &k->n_acc);
-    if (rc == FM_OK)
-        rc = ctg_find_events(c, fhr, k->bl_bpm, n, &dec, &k->dec, &k->n_dec);
-    if (rc != FM_OK)
-        goto fail;
-    for (size_t i = 0; i < k->n_acc; i++)
-        k->acc[i].flags |= FM_CTG_EV_OXFORD;
-    for (size_t i = 0; i < k->n_dec; i++)
-        k->dec[i].flags |= FM_CTG_EV_OXFORD;
-    rc = ctg_variability(c, k);
-    if (rc != FM_OK)
-        goto fail;
-    return FM_OK;
-fail:
-    ctg_core_free(k);
-    return rc;
 }

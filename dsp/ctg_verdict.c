@@ -50,20 +50,13 @@ static const fm_ctg_centile_row *centile_row(const fm_ctg_config *c, double ga)
     return best;
 }
 
-static double end_lost_percent(const ctg_core *k, double end_s)
-{
-    size_t a = (size_t)(end_s * CTG_RATE_HZ);
-    return a < k->n ? 100.0 - ctg_valid_percent(k->fhr + a, k->n - a) : 0.0;
-}
-
-void ctg_oxford_evaluate(const fm_ctg_config *c, const ctg_core *k, double at_min,
-                         const double *mov_s, size_t n_mov, const fm_ctg_sinusoidal *sin,
-                         fm_ctg_oxford *o)
+void ctg_oxford_evaluate(const fm_ctg_config *c, const ctg_ox_inputs *k, const double *mov_s,
+                         size_t n_mov, fm_ctg_oxford *o)
 {
     memset(o, 0, sizeof *o);
     int assumed;
     const double ga = ctg_gestation_used(c, &assumed);
-    const double rec_s = at_min * 60.0;
+    const double at_min = k->at_min, rec_s = at_min * 60.0;
     o->at_min = at_min;
     o->gestation_weeks = ga;
     o->valid_percent = k->valid_percent;
@@ -73,14 +66,12 @@ void ctg_oxford_evaluate(const fm_ctg_config *c, const ctg_core *k, double at_mi
     o->high_ltv_ms = k->high_ltv_ms;
     o->high_episode_minutes = k->high_minutes;
     o->low_episode_minutes = k->low_minutes;
-    o->n_dec = (int)k->n_dec;
-    o->n_acc10 = (int)k->n_acc;
-    for (size_t i = 0; i < k->n_acc; i++)
-        o->n_acc15 += k->acc[i].class_bpm >= 15;
+    o->n_dec = k->n_dec;
+    o->n_acc10 = k->n_acc10;
+    o->n_acc15 = k->n_acc15;
     for (size_t i = 0; i < n_mov; i++)
         o->n_movements += mov_s[i] < rec_s;
-    for (size_t i = 0; i < k->n_dec; i++)
-        o->max_dec_lost_beats = fmax(o->max_dec_lost_beats, k->dec[i].lost_beats);
+    o->max_dec_lost_beats = k->max_dec_lost_beats;
     if (assumed)
         ctg_reason_add(&o->notes, "gestation_unknown_term_assumed",
                        "gestational age not given: %.0f weeks assumed", ga);
@@ -120,9 +111,9 @@ void ctg_oxford_evaluate(const fm_ctg_config *c, const ctg_core *k, double at_mi
                        "accelerations)",
                        o->n_movements, o->n_acc10, c->min_movements, c->min_accelerations);
     /* criterion 5 */
-    if (sin && sin->longest_s >= c->oxford_sinus_min_s)
+    if (k->sinus_longest_s >= c->oxford_sinus_min_s)
         ctg_reason_add(rs, "sinusoidal_rhythm", "sinusoidal rhythm for %.0f min",
-                       sin->longest_s / 60.0);
+                       k->sinus_longest_s / 60.0);
     /* criterion 6 */
     if (!isfinite(k->stv_ms))
         ctg_reason_add(rs, "stv_not_computable", "no valid minute to compute the STV");
@@ -138,18 +129,12 @@ void ctg_oxford_evaluate(const fm_ctg_config *c, const ctg_core *k, double at_mi
                        "and > %.0f movements/hour: %.0f)",
                        isfinite(p10) ? "" : " (unknown)", c->movements_per_hour, mov_per_h);
     /* criterion 8 (unverified rule: configurable window and loss) */
-    double end_a = rec_s - c->end_window_s;
-    double end_lost = end_lost_percent(k, end_a > 0 ? end_a : 0);
-    if (end_lost > c->end_max_lost_percent)
+    if (k->end_lost_percent > c->end_max_lost_percent)
         ctg_reason_add(rs, "signal_loss_at_end", "%.0f %% signal loss in the last %.0f min",
-                       end_lost, c->end_window_s / 60.0);
-    for (size_t i = 0; i < k->n_dec; i++)
-        if (k->dec[i].end_s > end_a) {
-            ctg_reason_add(rs, "deceleration_at_end",
-                           "deceleration in the last %.0f min (at %.0f s)", c->end_window_s / 60.0,
-                           k->dec[i].start_s);
-            break;
-        }
+                       k->end_lost_percent, c->end_window_s / 60.0);
+    if (isfinite(k->end_dec_start_s))
+        ctg_reason_add(rs, "deceleration_at_end", "deceleration in the last %.0f min (at %.0f s)",
+                       c->end_window_s / 60.0, k->end_dec_start_s);
     /* criterion 3, last: outside 116-160 may be accepted after 30 min if all else is normal */
     int basal_ok = isfinite(k->basal_bpm) && k->basal_bpm >= c->basal_min_bpm &&
                    k->basal_bpm <= c->basal_max_bpm;
@@ -170,18 +155,6 @@ void ctg_oxford_evaluate(const fm_ctg_config *c, const ctg_core *k, double at_mi
         }
     }
     o->status = rs->n == 0 ? FM_CTG_OX_MET : FM_CTG_OX_NOT_MET;
-}
-
-/* Longest stretch (s) over which the baseline stays beyond a level (sign -1 below, +1 above). */
-static double longest_baseline(const float *bl, size_t n, double level, int sign)
-{
-    size_t run = 0, best = 0;
-    for (size_t i = 0; i < n; i++) {
-        int out = isfinite(bl[i]) && (sign < 0 ? bl[i] < level : bl[i] > level);
-        run = out ? run + 1 : 0;
-        best = run > best ? run : best;
-    }
-    return ctg_s_of(best);
 }
 
 /* Longest run of valid minutes with bandwidth beyond a level; invalid minutes neither break
@@ -222,13 +195,12 @@ static double repetitive_span(const fm_ctg_config *c, const fm_ctg_event *d, siz
     return isfinite(first) ? last - first : 0.0;
 }
 
-static void figo(const fm_ctg_config *c, fm_ctg_result *r, double reduced_s, double increased_s)
+static void figo(const fm_ctg_config *c, fm_ctg_result *r, const ctg_baseline_runs *br,
+                 double reduced_s, double increased_s)
 {
     fm_ctg_reasons *rs = &r->figo_reasons;
     int path = 0, susp = 0;
-    double low100 = longest_baseline(r->baseline_bpm, r->n, c->baseline_pathological_bpm, -1);
-    double low110 = longest_baseline(r->baseline_bpm, r->n, c->baseline_normal_min_bpm, -1);
-    double hi160 = longest_baseline(r->baseline_bpm, r->n, c->baseline_normal_max_bpm, +1);
+    double low100 = br->below_path_s, low110 = br->below_s, hi160 = br->above_s;
     if (low100 > c->baseline_abnormal_s) {
         path = 1;
         ctg_reason_add(rs, "baseline_below_100", "baseline below %.0f bpm for %.0f min",
@@ -311,16 +283,14 @@ static void figo(const fm_ctg_config *c, fm_ctg_result *r, double reduced_s, dou
     }
 }
 
-static void nichd(const fm_ctg_config *c, fm_ctg_result *r)
+static void nichd(const fm_ctg_config *c, fm_ctg_result *r, const ctg_baseline_runs *br)
 {
     fm_ctg_reasons *rs = &r->nichd_reasons;
     double bw = r->bandwidth_median_bpm;
     int absent = isfinite(bw) && bw <= c->var_absent_bpm;
     int moderate = isfinite(bw) && bw > c->var_reduced_bpm && bw <= c->var_increased_bpm;
-    int brady = longest_baseline(r->baseline_bpm, r->n, c->baseline_normal_min_bpm, -1) >
-                c->baseline_abnormal_s;
-    int tachy = longest_baseline(r->baseline_bpm, r->n, c->baseline_normal_max_bpm, +1) >
-                c->baseline_abnormal_s;
+    int brady = br->below_s > c->baseline_abnormal_s;
+    int tachy = br->above_s > c->baseline_abnormal_s;
     int recurrent = repetitive_span(c, r->dec, r->n_dec, 0) > 0;
     int prolonged = 0;
     for (size_t i = 0; i < r->n_dec; i++)
@@ -401,14 +371,14 @@ static void nst(const fm_ctg_config *c, fm_ctg_result *r, double ga)
                    r->duration_s < c->nst_max_s ? "; may extend to 40 min" : "");
 }
 
-void ctg_figo_nichd_nst(const fm_ctg_config *c, fm_ctg_result *r)
+void ctg_figo_nichd_nst(const fm_ctg_config *c, fm_ctg_result *r, const ctg_baseline_runs *br)
 {
     int assumed;
     double ga = ctg_gestation_used(c, &assumed);
     double reduced = longest_band(r->minute_bandwidth_bpm, r->n_minutes, c->var_reduced_bpm, -1);
     double increased =
         longest_band(r->minute_bandwidth_bpm, r->n_minutes, c->var_increased_bpm, +1);
-    figo(c, r, reduced, increased);
-    nichd(c, r);
+    figo(c, r, br, reduced, increased);
+    nichd(c, r, br);
     nst(c, r, ga);
 }

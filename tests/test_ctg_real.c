@@ -141,6 +141,118 @@ static void live_updates_every_2_min_equal_batch_runs(void)
     synth_free(t);
 }
 
+static int same_floats(const float *a, const float *b, size_t n)
+{
+    return n == 0 || !memcmp(a, b, n * sizeof *a);
+}
+
+static int same_reasons(const fm_ctg_reasons *a, const fm_ctg_reasons *b)
+{
+    if (a->n != b->n)
+        return 0;
+    for (int i = 0; i < a->n; i++)
+        if (strcmp(a->r[i].code, b->r[i].code) || strcmp(a->r[i].text, b->r[i].text))
+            return 0;
+    return 1;
+}
+
+static int same_spans(const fm_ctg_span *a, size_t na, const fm_ctg_span *b, size_t nb)
+{
+    return na == nb && (na == 0 || !memcmp(a, b, na * sizeof *a));
+}
+
+/* Everything a result holds, bit for bit (doubles compared as bits, so NAN == NAN). */
+static int same_everything(const fm_ctg_result *a, const fm_ctg_result *b)
+{
+    const size_t nm = a->n_minutes;
+    const fm_ctg_oxford *x = &a->oxford, *y = &b->oxford;
+    return same_result(a, b) && a->n_minutes == b->n_minutes && a->n_epochs == b->n_epochs &&
+           !memcmp(&a->lost_percent, &b->lost_percent, sizeof(double)) &&
+           !memcmp(&a->ltv_bpm, &b->ltv_bpm, sizeof(double)) &&
+           !memcmp(&a->modified_mode_bpm, &b->modified_mode_bpm, sizeof(double)) &&
+           !memcmp(&a->figo_baseline_bpm, &b->figo_baseline_bpm, sizeof(double)) &&
+           !memcmp(&a->bandwidth_median_bpm, &b->bandwidth_median_bpm, sizeof(double)) &&
+           a->n_valid_minutes == b->n_valid_minutes &&
+           same_floats(a->minute_lost_percent, b->minute_lost_percent, nm) &&
+           same_floats(a->minute_stv_ms, b->minute_stv_ms, nm) &&
+           same_floats(a->minute_range_ms, b->minute_range_ms, nm) &&
+           same_floats(a->minute_bandwidth_bpm, b->minute_bandwidth_bpm, nm) &&
+           same_spans(a->high_episodes, a->n_high, b->high_episodes, b->n_high) &&
+           same_spans(a->low_episodes, a->n_low, b->low_episodes, b->n_low) &&
+           a->n_ox_acc == b->n_ox_acc && a->n_ox_dec == b->n_ox_dec &&
+           same_events(a->ox_acc, b->ox_acc, a->n_ox_acc) &&
+           same_events(a->ox_dec, b->ox_dec, a->n_ox_dec) &&
+           same_spans(a->sinusoidal.spans, a->sinusoidal.n_spans, b->sinusoidal.spans,
+                      b->sinusoidal.n_spans) &&
+           !memcmp(&a->sinusoidal.longest_s, &b->sinusoidal.longest_s, sizeof(double)) &&
+           !memcmp(&a->sinusoidal.amplitude_bpm, &b->sinusoidal.amplitude_bpm, sizeof(double)) &&
+           !memcmp(&a->sinusoidal.freq_cpm, &b->sinusoidal.freq_cpm, sizeof(double)) &&
+           x->complete == y->complete && x->n_movements == y->n_movements &&
+           x->n_acc10 == y->n_acc10 && x->n_acc15 == y->n_acc15 && x->n_dec == y->n_dec &&
+           !memcmp(&x->max_dec_lost_beats, &y->max_dec_lost_beats, sizeof(double)) &&
+           !memcmp(&x->high_ltv_ms, &y->high_ltv_ms, sizeof(double)) &&
+           same_reasons(&x->reasons, &y->reasons) && same_reasons(&x->notes, &y->notes) &&
+           same_reasons(&a->figo_reasons, &b->figo_reasons) &&
+           same_reasons(&a->nichd_reasons, &b->nichd_reasons) &&
+           same_reasons(&a->nst_reasons, &b->nst_reasons);
+}
+
+/* A live stream of 3 hours (hours-long streams are what the incremental analysis is for):
+ * frames of irregular size, results asked at irregular times (not on the 2-min checkpoint
+ * grid), movement marks arriving late (some before checkpoints already evaluated), a
+ * sinusoidal stretch, lost bursts; every result equals a batch run on the same prefix. */
+static void three_hour_live_stream_equals_batch_everywhere(void)
+{
+    synth_opts o;
+    synth_opts_default(&o, 3 * 3600, 11);
+    o.lost_fraction = 0.06;
+    o.sinus_start_s = 4000;
+    o.sinus_len_s = 2400;
+    o.sinus_pp_bpm = 9;
+    o.sinus_cpm = 4;
+    synth_trace *t = synth_make(&o);
+    /* marks as (time, arrival): most arrive at once, some minutes late */
+    const double mark_t[] = {95, 700, 1300, 1500, 2290, 3100, 5000, 7300, 9000};
+    const double mark_arrive[] = {95, 1900, 1310, 3000, 2300, 3120, 9500, 7300, 10700};
+    const size_t n_marks = sizeof mark_t / sizeof *mark_t;
+    int sent[sizeof mark_t / sizeof *mark_t] = {0};
+    fm_ctg *live = fm_ctg_create(NULL);
+    synth_rng rng = {2024};
+    size_t at = 0, next_check = 0;
+    int checks = 0, equal = 0;
+    while (at < t->n) {
+        size_t len = 1 + (size_t)(synth_unif(&rng) * 700);
+        if (at + len > t->n)
+            len = t->n - at;
+        CHECK(fm_ctg_update(live, t->fhr + at, t->state + at, len) == FM_OK);
+        at += len;
+        for (size_t m = 0; m < n_marks; m++)
+            if (!sent[m] && mark_arrive[m] * 4 <= (double)at) {
+                CHECK(fm_ctg_add_movement(live, mark_t[m]) == FM_OK);
+                sent[m] = 1;
+            }
+        if (at < next_check && at < t->n)
+            continue;
+        /* about every 4 min, off the checkpoint grid */
+        next_check = at + 3 * FM_CTG_SAMPLES_PER_MIN + (size_t)(synth_unif(&rng) * 480);
+        const fm_ctg_result *ri = NULL, *rb = NULL;
+        fm_ctg *batch = fm_ctg_create(NULL);
+        fm_ctg_update(batch, t->fhr, t->state, at);
+        for (size_t m = 0; m < n_marks; m++)
+            if (sent[m])
+                fm_ctg_add_movement(batch, mark_t[m]);
+        CHECK(fm_ctg_get_result(live, &ri) == FM_OK && fm_ctg_get_result(batch, &rb) == FM_OK);
+        int same = ri && rb && same_everything(ri, rb);
+        CHECKF(same, "differs at %.2f min", at / 240.0);
+        equal += same;
+        fm_ctg_destroy(batch);
+        checks++;
+    }
+    CHECKF(checks >= 35 && equal == checks, "%d of %d checks equal", equal, checks);
+    fm_ctg_destroy(live);
+    synth_free(t);
+}
+
 static void empty_input_is_a_clear_error(void)
 {
     fm_ctg *q = fm_ctg_create(NULL);
@@ -230,6 +342,7 @@ int main(void)
     RUN(fixture_trace_is_analysed);
     RUN(shared_fhrma_traces_are_analysed);
     RUN(live_updates_every_2_min_equal_batch_runs);
+    RUN(three_hour_live_stream_equals_batch_everywhere);
     RUN(empty_input_is_a_clear_error);
     RUN(bad_config_is_refused);
     RUN(all_lost_trace_gives_insufficient_signal);

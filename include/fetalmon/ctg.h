@@ -20,13 +20,14 @@
  *     fm_ctg_destroy(q);
  * or, for a whole recording, fm_ctg_analyze_trace(trace, &cfg, &q) then fm_ctg_get_result().
  *
- * Incremental cost: epochs (3.75 s) are accumulated as samples arrive and never recomputed; each
- * Oxford checkpoint (10, 12, ... 60 min) is evaluated once, on its prefix, when the trace first
- * reaches it, and cached (the trace is append-only, so a checkpoint never changes). What
- * fm_ctg_get_result() recomputes is the whole-record part (fitted baseline low-pass O(epochs),
- * visual baseline, events, minute statistics, sinusoidal scan, FIGO/NICHD/NST): O(n), a few
- * milliseconds for an hour. The result at a given length is identical (bit for bit) whether the
- * samples came in one block or many. */
+ * Incremental cost: the analysis is kept between results and each fm_ctg_get_result() recomputes
+ * only what the new samples can change: every stage restarts from the first place its input
+ * changed (bit for bit), and the fitted baseline's backward low-pass has a bounded look-ahead
+ * (16 min) so that its older part settles. Past 64 min an update costs about the last 20 min of
+ * analysis whatever the length (~0.5 ms); up to 64 min the record-wide modified mode can still
+ * move older parts. Each Oxford checkpoint (10, 12, ... 60 min) is taken when the record passes
+ * its length and kept. The result at a given length is identical (bit for bit) whether the
+ * samples came in one block or many, and whenever results were asked (docs/ctg.md). */
 #ifndef FETALMON_CTG_H
 #define FETALMON_CTG_H
 

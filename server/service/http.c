@@ -403,6 +403,8 @@ int fm_http_callback(struct lws *wsi, enum lws_callback_reasons reason, void *us
     pss *p = user;
     fm_server *srv = lws_context_user(lws_get_context(wsi));
     switch (reason) {
+    case LWS_CALLBACK_FILTER_PROTOCOL_CONNECTION:
+        return 1; /* a WebSocket upgrade must name its protocol (fm-live ...) */
     case LWS_CALLBACK_HTTP_BIND_PROTOCOL:
         if (p) {
             memset(p, 0, sizeof *p);

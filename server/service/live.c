@@ -23,9 +23,9 @@
 #include "server_internal.h"
 
 #define FM_LIVE_AUTH_TIMEOUT_S 10
-#define FM_LIVE_QUEUE 256       /* messages waiting per viewer before drop-and-resync */
-#define FM_LIVE_MAX_IN 4096     /* largest control message a viewer may send */
-#define FM_LIVE_MAX_SUBS 64     /* patients per connection */
+#define FM_LIVE_QUEUE 256   /* messages waiting per viewer before drop-and-resync */
+#define FM_LIVE_MAX_IN 4096 /* largest control message a viewer may send */
+#define FM_LIVE_MAX_SUBS 64 /* patients per connection */
 
 typedef struct live_msg {
     int refs;
@@ -67,7 +67,10 @@ struct live_pss {
     int in_too_big;
 };
 
-size_t fm_live_pss_size(void) { return sizeof(live_pss); }
+size_t fm_live_pss_size(void)
+{
+    return sizeof(live_pss);
+}
 
 static live_msg *msg_new(const char *json)
 {
@@ -165,8 +168,7 @@ static void job_run(fm_job *job, void *store)
     }
     if (j->kind == 0) {
         j->ok = fm_auth_resolve(s, j->token, fm_now_ms(), &j->principal) == FM_SVC_OK &&
-                j->principal.kind == FM_TOKEN_SESSION &&
-                j->principal.user.role != FM_ROLE_ADMIN;
+                j->principal.kind == FM_TOKEN_SESSION && j->principal.user.role != FM_ROLE_ADMIN;
         if (!j->ok)
             snprintf(j->error, sizeof j->error, "invalid token, or not a viewer");
         return;
@@ -363,8 +365,7 @@ static int on_writeable(live_pss *p, struct lws *wsi)
     msg_unref(m);
     if (lws_write(wsi, srv->wbuf + LWS_PRE, n, LWS_WRITE_TEXT) < (int)n)
         return -1;
-    if (p->resync || (p->ring && lws_ring_get_count_waiting_elements(p->ring, NULL)) ||
-        p->closing)
+    if (p->resync || (p->ring && lws_ring_get_count_waiting_elements(p->ring, NULL)) || p->closing)
         lws_callback_on_writable(wsi);
     return 0;
 }
@@ -390,8 +391,7 @@ int fm_live_callback(struct lws *wsi, enum lws_callback_reasons reason, void *us
     switch (reason) {
     case LWS_CALLBACK_FILTER_PROTOCOL_CONNECTION: {
         char uri[64];
-        if (lws_hdr_copy(wsi, uri, sizeof uri, WSI_TOKEN_GET_URI) < 0 ||
-            strcmp(uri, FM_LIVE_PATH))
+        if (lws_hdr_copy(wsi, uri, sizeof uri, WSI_TOKEN_GET_URI) < 0 || strcmp(uri, FM_LIVE_PATH))
             return 1; /* refuse the upgrade elsewhere */
         break;
     }
@@ -405,10 +405,8 @@ int fm_live_callback(struct lws *wsi, enum lws_callback_reasons reason, void *us
         lws_set_timeout(wsi, PENDING_TIMEOUT_USER_OK, FM_LIVE_AUTH_TIMEOUT_S);
         p->srv->n_viewers++;
         break;
-    case LWS_CALLBACK_RECEIVE:
-        return on_receive(p, wsi, in, len);
-    case LWS_CALLBACK_SERVER_WRITEABLE:
-        return on_writeable(p, wsi);
+    case LWS_CALLBACK_RECEIVE: return on_receive(p, wsi, in, len);
+    case LWS_CALLBACK_SERVER_WRITEABLE: return on_writeable(p, wsi);
     case LWS_CALLBACK_CLOSED:
         if (p && p->srv) { /* not when the upgrade was refused before ESTABLISHED */
             on_closed(p);
@@ -416,8 +414,7 @@ int fm_live_callback(struct lws *wsi, enum lws_callback_reasons reason, void *us
             p->srv = NULL;
         }
         break;
-    default:
-        break;
+    default: break;
     }
     return 0;
 }

@@ -96,8 +96,8 @@ enum {
 
 #define USER_COLS "u.id, u.name, u.display_name, u.role, u.disabled, u.created_ms"
 #define PATIENT_COLS "u.id, u.name, u.display_name, p.hospital_id, p.due_date, p.risk_notes"
-#define REC_COLS                                                                               \
-    "id, patient_id, uploaded_by, created_ms, kind, source_name, file, size_bytes, status,"    \
+#define REC_COLS                                                                                   \
+    "id, patient_id, uploaded_by, created_ms, kind, source_name, file, size_bytes, status,"        \
     " progress, error, analysis_file, updated_ms"
 
 static const char *const sql[S_COUNT] = {
@@ -310,8 +310,7 @@ static fm_svc_status user_row(sqlite3_stmt *st, fm_user *u, char *h, size_t hl)
     return FM_SVC_OK;
 }
 
-static fm_svc_status sq_user_by_name(fm_store *s, const char *name, fm_user *u, char *h,
-                                     size_t hl)
+static fm_svc_status sq_user_by_name(fm_store *s, const char *name, fm_user *u, char *h, size_t hl)
 {
     sqlite3_stmt *st = stmt(s, S_USER_BY_NAME);
     if (!st)
@@ -447,8 +446,7 @@ static void each_patient(sqlite3_stmt *st, void *c)
     ((fm_patient_cb)p->cb)(p->ctx, &pt);
 }
 
-static fm_svc_status sq_patient_list(fm_store *s, int64_t clinician_id, fm_patient_cb cb,
-                                     void *ctx)
+static fm_svc_status sq_patient_list(fm_store *s, int64_t clinician_id, fm_patient_cb cb, void *ctx)
 {
     cbpair p = {(void *)cb, ctx};
     sqlite3_stmt *st = stmt(s, clinician_id ? S_PATIENT_LIST_OF : S_PATIENT_LIST_ALL);
@@ -482,8 +480,7 @@ static fm_svc_status sq_token_add(fm_store *s, const uint8_t *hash, const fm_tok
     return run(st);
 }
 
-static fm_svc_status sq_token_get(fm_store *s, const uint8_t *hash, int64_t now_ms,
-                                  fm_token_row *t)
+static fm_svc_status sq_token_get(fm_store *s, const uint8_t *hash, int64_t now_ms, fm_token_row *t)
 {
     sqlite3_stmt *st = stmt(s, S_TOKEN_GET);
     if (!st)
@@ -653,9 +650,8 @@ static fm_svc_status sq_samples_read(fm_store *s, const char *rid, int64_t k0, i
     while (*n < cap && (rc = sqlite3_step(st)) == SQLITE_ROW) {
         fm_sample_row *o = &out[(*n)++];
         o->k = sqlite3_column_int64(st, 0);
-        o->fhr_bpm = sqlite3_column_type(st, 1) == SQLITE_NULL
-                         ? NAN
-                         : (float)sqlite3_column_double(st, 1);
+        o->fhr_bpm =
+            sqlite3_column_type(st, 1) == SQLITE_NULL ? NAN : (float)sqlite3_column_double(st, 1);
         o->quality = (float)sqlite3_column_double(st, 2);
         o->state = sqlite3_column_int(st, 3);
     }
@@ -904,9 +900,8 @@ fm_svc_status fm_store_sqlite_open(fm_store *s, const char *data_dir, char *err,
     sq *q = calloc(1, sizeof *q);
     if (!q)
         return FM_SVC_NOMEM;
-    int rc = sqlite3_open_v2(path, &q->db,
-                             SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
-                             NULL);
+    int rc = sqlite3_open_v2(
+        path, &q->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL);
     if (rc != SQLITE_OK) {
         snprintf(err, err_len, "cannot open %s: %s", path,
                  q->db ? sqlite3_errmsg(q->db) : "out of memory");

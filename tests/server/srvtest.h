@@ -120,17 +120,17 @@ static inline int http_read(int fd, http_resp *r)
 
 /* One request on a fresh connection. token may be NULL. Returns 0 when a response came. */
 static inline int http_req(int port, const char *method, const char *path, const char *token,
-                    const void *body, size_t len, http_resp *r)
+                           const void *body, size_t len, http_resp *r)
 {
     memset(r, 0, sizeof *r);
     int fd = tcp_connect(port, 60);
     if (fd < 0)
         return -1;
     char head[2048];
-    int hl = snprintf(head, sizeof head,
-                      "%s %s HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n%s%s%s",
-                      method, path, token ? "Authorization: Bearer " : "", token ? token : "",
-                      token ? "\r\n" : "");
+    int hl =
+        snprintf(head, sizeof head,
+                 "%s %s HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n%s%s%s", method, path,
+                 token ? "Authorization: Bearer " : "", token ? token : "", token ? "\r\n" : "");
     if (body || !strcmp(method, "POST"))
         hl += snprintf(head + hl, sizeof head - (size_t)hl, "Content-Length: %zu\r\n", len);
     hl += snprintf(head + hl, sizeof head - (size_t)hl, "\r\n");
@@ -149,7 +149,7 @@ static inline int http_get(int port, const char *path, const char *token, http_r
 }
 
 static inline int http_post_json(int port, const char *path, const char *token, const char *json,
-                          http_resp *r)
+                                 http_resp *r)
 {
     return http_req(port, "POST", path, token, json, strlen(json), r);
 }
@@ -337,8 +337,8 @@ static inline cJSON *ws_wait_type(int fd, const char *type, const char *needle, 
         }
         cJSON *j = op == 1 ? cJSON_Parse(m) : NULL;
         const cJSON *t = cJSON_GetObjectItemCaseSensitive(j, "type");
-        int match = cJSON_IsString(t) && !strcmp(t->valuestring, type) &&
-                    (!needle || strstr(m, needle));
+        int match =
+            cJSON_IsString(t) && !strcmp(t->valuestring, type) && (!needle || strstr(m, needle));
         free(m);
         if (match)
             return j;
@@ -382,8 +382,8 @@ static inline int server_start(server_proc *s, const char *const *extra)
         dup2(pfd[1], 1);
         close(pfd[0]);
         close(pfd[1]);
-        const char *argv[32] = {fetalmon_bin(), "serve", "--data", s->data, "--listen",
-                                "127.0.0.1:0"};
+        const char *argv[32] = {fetalmon_bin(), "serve",    "--data",
+                                s->data,        "--listen", "127.0.0.1:0"};
         int n = 6;
         for (int i = 0; extra && extra[i] && n < 31; i++)
             argv[n++] = extra[i];
@@ -494,7 +494,10 @@ static inline int rm_entry(const char *p, const struct stat *sb, int flag, struc
     return remove(p);
 }
 
-static inline void rm_tree(const char *dir) { nftw(dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS); }
+static inline void rm_tree(const char *dir)
+{
+    nftw(dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+}
 
 static inline int make_temp_dir(char *out, size_t cap, const char *tag)
 {

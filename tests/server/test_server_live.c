@@ -25,8 +25,7 @@ enum { ALICE, BETH, DRBOB, DRCAROL, ROOT, N_ACC };
 static int login(account *a)
 {
     char body[256];
-    snprintf(body, sizeof body, "{\"username\":\"%s\",\"password\":\"%s\"}", a->name,
-             a->password);
+    snprintf(body, sizeof body, "{\"username\":\"%s\",\"password\":\"%s\"}", a->name, a->password);
     http_resp r;
     int st = http_post_json(srv.port, "/api/login", NULL, body, &r) == 0 ? r.status : -1;
     if (st == 200 && jstr(r.json, "token"))
@@ -99,7 +98,8 @@ static void a_viewer_must_sign_in_with_a_valid_session(void)
     cJSON *e = ws_wait_type(fd, "error", "unauthorized", 5000);
     CHECK(e != NULL);
     cJSON_Delete(e);
-    ws_send_text(fd, "{\"type\":\"auth\",\"token\":\"fms_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA\"}");
+    ws_send_text(
+        fd, "{\"type\":\"auth\",\"token\":\"fms_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA\"}");
     e = ws_wait_type(fd, "error", "unauthorized", 5000);
     CHECK(e != NULL);
     cJSON_Delete(e);
@@ -147,8 +147,8 @@ static void recording_events_reach_every_subscribed_viewer_and_no_other(void)
     size_t len;
     char *data = read_whole(fixture, &len);
     http_resp r;
-    CHECK(http_req(srv.port, "POST", "/api/recordings?name=live.fhr", acc[ALICE].token, data,
-                   len, &r) == 0 &&
+    CHECK(http_req(srv.port, "POST", "/api/recordings?name=live.fhr", acc[ALICE].token, data, len,
+                   &r) == 0 &&
           r.status == 201);
     char id[32];
     snprintf(id, sizeof id, "%s", jstr(r.json, "id") ? jstr(r.json, "id") : "none");
@@ -260,8 +260,8 @@ int main(void)
     int order[N_ACC] = {DRBOB, DRCAROL, ROOT, ALICE, BETH};
     for (int i = 0; i < N_ACC; i++) {
         account *a = &acc[order[i]];
-        const char *args[16] = {"add", "--data", srv.data, "--role", a->role, "--name", a->name,
-                                "--password-stdin"};
+        const char *args[16] = {"add",   "--data", srv.data, "--role",
+                                a->role, "--name", a->name,  "--password-stdin"};
         int n = 8;
         if (a->clinician) {
             args[n++] = "--clinician";

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "files.h"
+#include "ingest.h"
 #include "live.h"
 #include "server_internal.h"
 
@@ -19,6 +20,7 @@ static void wake_loop(void *user)
 static const struct lws_protocols protocols_proto[] = {
     {"fm-http", fm_http_callback, 0, 0, 0, NULL, 0},
     {"fm-live", fm_live_callback, 0, 4096, 0, NULL, 0},
+    {"fm-ingest", fm_ingest_callback, 0, 65536, 0, NULL, 0},
     {NULL, NULL, 0, 0, 0, NULL, 0},
 };
 
@@ -69,6 +71,7 @@ fm_svc_status fm_server_create(const fm_config *cfg, fm_server **out, char *err,
     memcpy(protocols, protocols_proto, sizeof protocols);
     protocols[0].per_session_data_size = fm_http_pss_size();
     protocols[1].per_session_data_size = fm_live_pss_size();
+    protocols[2].per_session_data_size = fm_ingest_pss_size();
 
     struct lws_context_creation_info info;
     memset(&info, 0, sizeof info);

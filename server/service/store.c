@@ -48,6 +48,7 @@ const char *fm_rec_status_name(fm_rec_status s)
     case FM_REC_ANALYSING: return "analysing";
     case FM_REC_DONE: return "done";
     case FM_REC_FAILED: return "failed";
+    case FM_REC_RECEIVING: return "receiving";
     }
     return "unknown";
 }
@@ -163,6 +164,11 @@ fm_svc_status fm_store_recording_set_status(fm_store *s, const char *id, fm_rec_
                                             const char *analysis_file)
 {
     return s->be->recording_set_status(s, id, st, progress, error, analysis_file);
+}
+fm_svc_status fm_store_recording_set_file(fm_store *s, const char *id, const char *file,
+                                          int64_t size_bytes)
+{
+    return s->be->recording_set_file(s, id, file, size_bytes);
 }
 fm_svc_status fm_store_recording_list(fm_store *s, int64_t patient_id, fm_recording_cb cb,
                                       void *ctx)

@@ -69,7 +69,8 @@ typedef enum fm_rec_status {
     FM_REC_QUEUED = 0,
     FM_REC_ANALYSING,
     FM_REC_DONE,
-    FM_REC_FAILED
+    FM_REC_FAILED,
+    FM_REC_RECEIVING /* a live stream still open (or waiting for its device to resume) */
 } fm_rec_status;
 const char *fm_rec_status_name(fm_rec_status s);
 
@@ -176,6 +177,9 @@ fm_svc_status fm_store_recording_get(fm_store *s, const char *id, fm_recording *
 fm_svc_status fm_store_recording_set_status(fm_store *s, const char *id, fm_rec_status st,
                                             double progress, const char *error,
                                             const char *analysis_file);
+/* Where a recording's bytes now are (a finished live stream becomes one audio file). */
+fm_svc_status fm_store_recording_set_file(fm_store *s, const char *id, const char *file,
+                                          int64_t size_bytes);
 typedef void (*fm_recording_cb)(void *ctx, const fm_recording *r);
 fm_svc_status fm_store_recording_list(fm_store *s, int64_t patient_id, fm_recording_cb cb,
                                       void *ctx);

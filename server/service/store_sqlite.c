@@ -77,6 +77,7 @@ enum {
     S_REC_ADD,
     S_REC_GET,
     S_REC_SET_STATUS,
+    S_REC_SET_FILE,
     S_REC_LIST,
     S_REC_UNFINISHED,
     S_SAMPLE_ADD,
@@ -139,6 +140,8 @@ static const char *const sql[S_COUNT] = {
     [S_REC_SET_STATUS] = "UPDATE recordings SET status = ?2, progress = ?3, error = ?4,"
                          " analysis_file = COALESCE(?5, analysis_file), updated_ms = ?6"
                          " WHERE id = ?1",
+    [S_REC_SET_FILE] = "UPDATE recordings SET file = ?2, size_bytes = ?3, updated_ms = ?4"
+                       " WHERE id = ?1",
     [S_REC_LIST] = "SELECT " REC_COLS " FROM recordings WHERE patient_id = ?1"
                    " ORDER BY created_ms DESC, id",
     [S_REC_UNFINISHED] = "SELECT " REC_COLS " FROM recordings WHERE status < 2"
@@ -582,6 +585,19 @@ static fm_svc_status sq_recording_set_status(fm_store *s, const char *id, fm_rec
     return update_one(s, st);
 }
 
+static fm_svc_status sq_recording_set_file(fm_store *s, const char *id, const char *file,
+                                           int64_t size_bytes)
+{
+    sqlite3_stmt *st = stmt(s, S_REC_SET_FILE);
+    if (!st)
+        return FM_SVC_IO;
+    bind_str(st, 1, id);
+    bind_str(st, 2, file);
+    sqlite3_bind_int64(st, 3, size_bytes);
+    sqlite3_bind_int64(st, 4, fm_now_ms());
+    return update_one(s, st);
+}
+
 static void each_recording(sqlite3_stmt *st, void *c)
 {
     cbpair *p = c;
@@ -841,6 +857,7 @@ static const fm_store_backend sqlite_backend = {
     .recording_add = sq_recording_add,
     .recording_get = sq_recording_get,
     .recording_set_status = sq_recording_set_status,
+    .recording_set_file = sq_recording_set_file,
     .recording_list = sq_recording_list,
     .recording_unfinished = sq_recording_unfinished,
     .samples_append = sq_samples_append,

@@ -234,6 +234,8 @@ static void run_open(ingest_job *j, fm_store *s)
                 close(j->fd);
                 j->fd = -1;
                 unlink(path);
+            } else {
+                fm_api_publish_recording(&j->srv->api, s, &r); /* viewers see it go live */
             }
         }
     }

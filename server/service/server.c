@@ -82,6 +82,7 @@ fm_svc_status fm_server_create(const fm_config *cfg, fm_server **out, char *err,
     info.user = s;
     info.timeout_secs = (unsigned)cfg->http_timeout_s;
     info.keepalive_timeout = cfg->http_timeout_s;
+    info.timeout_secs_ah_idle = (unsigned)cfg->http_timeout_s; /* slow headers (slow-loris) */
     info.options = LWS_SERVER_OPTION_VALIDATE_UTF8 | LWS_SERVER_OPTION_DISABLE_IPV6;
     if (cfg->max_connections)
         info.fd_limit_per_thread = (unsigned)cfg->max_connections;

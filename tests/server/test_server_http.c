@@ -5,6 +5,7 @@
  * test_server_crash.c.) */
 #include "../check.h"
 #include "srvtest.h"
+#include "store.h"
 
 static server_proc srv;
 static char fixture[1024];
@@ -296,6 +297,89 @@ static void access_matrix_never_leaks_another_patients_data(void)
     http_resp_free(&r);
 }
 
+static void a_clinician_signs_a_reading_the_patient_sees(void)
+{
+    char path[96];
+    snprintf(path, sizeof path, "/api/recordings/%s/readings", rec_alice);
+    http_resp r;
+    const char *ok = "{\"category\":\"normal\",\"text\":\"Reassuring trace.\"}";
+    CHECK(http_post_json(srv.port, path, acc[DRBOB].token, ok, &r) == 0 && r.status == 201);
+    http_resp_free(&r);
+    struct {
+        int who, expect;
+        const char *body;
+    } posts[] = {
+        {DRCAROL, 404, ok},
+        {ALICE, 403, ok},
+        {ROOT, 404, ok},
+        {DRBOB, 400, "{\"category\":\"fine\",\"text\":\"x\"}"},
+        {DRBOB, 400, "{\"category\":\"normal\",\"text\":5}"},
+        {DRBOB, 400, "{nope"},
+    };
+    for (size_t i = 0; i < sizeof posts / sizeof posts[0]; i++) {
+        CHECK(http_post_json(srv.port, path, acc[posts[i].who].token, posts[i].body, &r) == 0);
+        CHECKF(r.status == posts[i].expect, "reading %zu -> %d", i, r.status);
+        http_resp_free(&r);
+    }
+    CHECK(http_get(srv.port, path, acc[ALICE].token, &r) == 0 && r.status == 200);
+    const cJSON *list = cJSON_GetObjectItemCaseSensitive(r.json, "readings");
+    CHECK(cJSON_GetArraySize(list) == 1);
+    const cJSON *rd = cJSON_GetArrayItem(list, 0);
+    CHECK(rd && !strcmp(jstr(rd, "category"), "normal") &&
+          !strcmp(jstr(rd, "text"), "Reassuring trace.") &&
+          !strcmp(jstr(rd, "clinician"), "drbob"));
+    http_resp_free(&r);
+    CHECK(http_get(srv.port, path, acc[BETH].token, &r) == 0 && r.status == 404);
+    CHECK(r.body && !strstr(r.body, "Reassuring"));
+    http_resp_free(&r);
+}
+
+static void alerts_are_listed_and_acknowledged_by_the_care_team(void)
+{
+    /* The alerting engine raises alerts; here the test plays it through the store. */
+    fm_store *s = NULL;
+    char err[256];
+    CHECK(fm_store_open(srv.data, &s, err, sizeof err) == FM_SVC_OK);
+    if (!s)
+        return;
+    fm_user alice;
+    CHECK(fm_store_user_by_name(s, "alice", &alice, NULL, 0) == FM_SVC_OK);
+    fm_alert a = {.patient_id = alice.id, .t_from_s = 600, .t_to_s = 800};
+    snprintf(a.recording_id, sizeof a.recording_id, "%.16s", rec_alice);
+    snprintf(a.rule, sizeof a.rule, "prolonged_deceleration");
+    snprintf(a.priority, sizeof a.priority, "high");
+    a.created_ms = fm_now_ms();
+    CHECK(fm_store_alert_add(s, &a) == FM_SVC_OK && a.id > 0);
+    fm_store_close(s);
+    http_resp r;
+    CHECK(http_get(srv.port, "/api/patients/alice/alerts", acc[DRBOB].token, &r) == 0);
+    CHECK(r.status == 200 && r.body && strstr(r.body, "prolonged_deceleration"));
+    http_resp_free(&r);
+    CHECK(http_get(srv.port, "/api/patients/alice/alerts", acc[DRCAROL].token, &r) == 0);
+    CHECK(r.status == 404 && r.body && !strstr(r.body, "prolonged"));
+    http_resp_free(&r);
+    CHECK(http_get(srv.port, "/api/patients/alice/alerts", acc[ALICE].token, &r) == 0);
+    CHECK(r.status == 403);
+    http_resp_free(&r);
+    char path[64];
+    snprintf(path, sizeof path, "/api/alerts/%lld/ack", (long long)a.id);
+    CHECK(http_post_json(srv.port, path, acc[DRCAROL].token, "", &r) == 0 && r.status == 404);
+    http_resp_free(&r);
+    CHECK(http_post_json(srv.port, path, acc[ALICE].token, "", &r) == 0 && r.status == 404);
+    http_resp_free(&r);
+    CHECK(http_post_json(srv.port, path, acc[DRBOB].token, "", &r) == 0 && r.status == 200);
+    CHECK(jstr(r.json, "state") && !strcmp(jstr(r.json, "state"), "acknowledged"));
+    http_resp_free(&r);
+    CHECK(http_post_json(srv.port, path, acc[DRBOB].token, "", &r) == 0 && r.status == 409);
+    http_resp_free(&r);
+    CHECK(http_post_json(srv.port, "/api/alerts/99999/ack", acc[DRBOB].token, "", &r) == 0 &&
+          r.status == 404);
+    http_resp_free(&r);
+    CHECK(http_post_json(srv.port, "/api/alerts/x1/ack", acc[DRBOB].token, "", &r) == 0 &&
+          r.status == 404);
+    http_resp_free(&r);
+}
+
 static void bad_input_gets_a_clear_json_error(void)
 {
     struct {
@@ -498,6 +582,8 @@ int main(void)
     RUN(upload_is_analysed_and_the_result_readable);
     RUN(a_trace_the_engine_rejects_ends_failed_with_a_reason);
     RUN(access_matrix_never_leaks_another_patients_data);
+    RUN(a_clinician_signs_a_reading_the_patient_sees);
+    RUN(alerts_are_listed_and_acknowledged_by_the_care_team);
     RUN(bad_input_gets_a_clear_json_error);
     RUN(huge_or_unbounded_bodies_are_refused_early);
     RUN(a_device_token_may_only_upload_for_its_patient);

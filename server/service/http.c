@@ -182,20 +182,22 @@ static int open_upload(fm_server *srv, pss *p)
 static void metrics(fm_server *srv, fm_http_resp *o)
 {
     char buf[2048];
-    int n = snprintf(
-        buf, sizeof buf,
-        "# TYPE fetalmon_http_requests_total counter\nfetalmon_http_requests_total %llu\n"
-        "# TYPE fetalmon_http_refused_busy_total counter\n"
-        "fetalmon_http_refused_busy_total %llu\n"
-        "# TYPE fetalmon_uploads_total counter\nfetalmon_uploads_total %llu\n"
-        "# TYPE fetalmon_live_viewers gauge\nfetalmon_live_viewers %d\n"
-        "# TYPE fetalmon_api_queue_depth gauge\nfetalmon_api_queue_depth %zu\n"
-        "# TYPE fetalmon_analysis_queue_depth gauge\nfetalmon_analysis_queue_depth %zu\n"
-        "# TYPE fetalmon_bus_queue_depth gauge\nfetalmon_bus_queue_depth %zu\n"
-        "# TYPE fetalmon_bus_dropped_total counter\nfetalmon_bus_dropped_total %zu\n",
-        (unsigned long long)srv->n_requests, (unsigned long long)srv->n_refused_busy,
-        (unsigned long long)srv->n_uploads, srv->n_viewers, fm_workq_pending(srv->api_q),
-        fm_workq_pending(srv->analysis_q), fm_bus_depth(srv->bus), fm_bus_dropped(srv->bus));
+    int n =
+        snprintf(buf, sizeof buf,
+                 "# TYPE fetalmon_http_requests_total counter\nfetalmon_http_requests_total %llu\n"
+                 "# TYPE fetalmon_http_refused_busy_total counter\n"
+                 "fetalmon_http_refused_busy_total %llu\n"
+                 "# TYPE fetalmon_uploads_total counter\nfetalmon_uploads_total %llu\n"
+                 "# TYPE fetalmon_live_viewers gauge\nfetalmon_live_viewers %d\n"
+                 "# TYPE fetalmon_api_queue_depth gauge\nfetalmon_api_queue_depth %zu\n"
+                 "# TYPE fetalmon_analysis_queue_depth gauge\nfetalmon_analysis_queue_depth %zu\n"
+                 "# TYPE fetalmon_ingest_queue_depth gauge\nfetalmon_ingest_queue_depth %zu\n"
+                 "# TYPE fetalmon_bus_queue_depth gauge\nfetalmon_bus_queue_depth %zu\n"
+                 "# TYPE fetalmon_bus_dropped_total counter\nfetalmon_bus_dropped_total %zu\n",
+                 (unsigned long long)srv->n_requests, (unsigned long long)srv->n_refused_busy,
+                 (unsigned long long)srv->n_uploads, srv->n_viewers, fm_workq_pending(srv->api_q),
+                 fm_workq_pending(srv->analysis_q), fm_workq_pending(srv->ingest_q),
+                 fm_bus_depth(srv->bus), fm_bus_dropped(srv->bus));
     o->status = 200;
     o->content_type = "text/plain; version=0.0.4";
     o->body = strndup(buf, (size_t)n);
@@ -467,6 +469,7 @@ int fm_http_callback(struct lws *wsi, enum lws_callback_reasons reason, void *us
         if (srv && srv->api_q) {
             fm_workq_drain(srv->api_q);
             fm_workq_drain(srv->analysis_q);
+            fm_workq_drain(srv->ingest_q);
             fm_bus_dispatch(srv->bus);
         }
         break;

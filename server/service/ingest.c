@@ -446,7 +446,7 @@ static void start(ingest_pss *p, ingest_job *j)
     j->srv = p->srv;
     j->owner = p;
     p->job = j;
-    if (fm_workq_submit(p->srv->api_q, &j->job) != FM_SVC_OK) {
+    if (fm_workq_submit(p->srv->ingest_q, &j->job) != FM_SVC_OK) {
         p->job = NULL;
         free(j->buf);
         free(j);

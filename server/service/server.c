@@ -123,6 +123,14 @@ fm_svc_status fm_server_create(const fm_config *cfg, fm_server **out, char *err,
         rc = FM_SVC_NOMEM;
         goto fail;
     }
+    wc.threads = cfg->ingest_workers;
+    wc.max_pending = 100000;
+    s->ingest_q = fm_workq_create(&wc);
+    if (!s->ingest_q) {
+        fm_store_close(st);
+        rc = FM_SVC_NOMEM;
+        goto fail;
+    }
     s->api.analysis = s->analysis_q;
     fm_store_recording_unfinished(st, requeue, s);
     fm_store_token_purge(st, fm_now_ms() - 24LL * 3600 * 1000);
@@ -166,17 +174,22 @@ void fm_server_destroy(fm_server *s)
         return;
     if (s->api_q)
         fm_workq_stop(s->api_q, 1);
+    if (s->ingest_q)
+        fm_workq_stop(s->ingest_q, 1); /* frames in hand become durable */
     if (s->analysis_q)
         fm_workq_stop(s->analysis_q, 0);
     if (s->api_q)
         fm_workq_drain(s->api_q);
     if (s->analysis_q)
         fm_workq_drain(s->analysis_q);
+    if (s->ingest_q)
+        fm_workq_drain(s->ingest_q);
     if (s->ctx)
         lws_context_destroy(s->ctx);
     s->ctx = NULL;
     fm_workq_destroy(s->api_q);
     fm_workq_destroy(s->analysis_q);
+    fm_workq_destroy(s->ingest_q);
     fm_bus_destroy(s->bus);
     fm_ratelimit_destroy(s->login_rl);
     free(s);

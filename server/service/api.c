@@ -16,6 +16,9 @@ void fm_http_resp_free(fm_http_resp *r)
     free(r->body);
     r->body = NULL;
     r->len = 0;
+    if (r->has_file)
+        close(r->file_fd);
+    r->has_file = 0;
 }
 
 static void set_body(fm_http_resp *r, int status, char *text)
@@ -347,6 +350,13 @@ static void route_authed(fm_api *api, fm_store *s, const fm_principal *p, const 
     if (!strncmp(path, "/api/recordings/", 16)) {
         const char *id = path + 16, *slash = strchr(id, '/');
         char rid[FM_REC_ID_MAX];
+        if (slash && !strcmp(slash, "/audio") && (size_t)(slash - id) < sizeof rid) {
+            if (req->method != FM_M_GET)
+                return method_not_allowed(resp, "GET");
+            memcpy(rid, id, (size_t)(slash - id));
+            rid[slash - id] = 0;
+            return api_recordings_audio(api, s, p, req, rid, resp);
+        }
         if (slash && !strcmp(slash, "/readings") && (size_t)(slash - id) < sizeof rid) {
             if (req->method != FM_M_GET && req->method != FM_M_POST)
                 return method_not_allowed(resp, "GET, POST");

@@ -226,6 +226,56 @@ static void upload_is_analysed_and_the_result_readable(void)
     free(data);
 }
 
+static void audio_downloads_support_ranges(void)
+{
+    size_t len;
+    char *data = fixture_bytes(&len);
+    char path[96];
+    snprintf(path, sizeof path, "/api/recordings/%s/audio", rec_alice);
+    http_resp r;
+    CHECK(http_get(srv.port, path, acc[DRBOB].token, &r) == 0 && r.status == 200);
+    CHECK(data && r.len == len && !memcmp(r.body, data, len));
+    CHECK(strcasestr(r.headers, "accept-ranges: bytes"));
+    http_resp_free(&r);
+    struct {
+        const char *range;
+        int status;
+        size_t off, n;
+    } cases[] = {
+        {"bytes=100-199", 206, 100, 100},
+        {"bytes=-10", 206, len - 10, 10},
+        {"bytes=28000-", 206, 28000, len - 28000},
+        {"bytes=0-999999", 206, 0, len},
+        {"bytes=999999-", 416, 0, 0},
+        {"bytes=5-1", 416, 0, 0},
+        {"bytes=0-1,5-6", 416, 0, 0},
+        {"items=0-1", 416, 0, 0},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        char req[512];
+        int n = snprintf(req, sizeof req,
+                         "GET %s HTTP/1.1\r\nHost: x\r\nConnection: close\r\n"
+                         "Authorization: Bearer %s\r\nRange: %s\r\n\r\n",
+                         path, acc[ALICE].token, cases[i].range);
+        CHECK(http_raw(srv.port, req, (size_t)n, &r) == 0);
+        CHECKF(r.status == cases[i].status, "%s -> %d", cases[i].range, r.status);
+        if (r.status == 206) {
+            char cr[96];
+            snprintf(cr, sizeof cr, "content-range: bytes %zu-%zu/%zu", cases[i].off,
+                     cases[i].off + cases[i].n - 1, len);
+            CHECKF(strcasestr(r.headers, cr) != NULL, "%s: %s", cases[i].range, r.headers);
+            CHECK(r.len == cases[i].n && !memcmp(r.body, data + cases[i].off, cases[i].n));
+        }
+        http_resp_free(&r);
+    }
+    CHECK(http_get(srv.port, path, acc[BETH].token, &r) == 0 && r.status == 404);
+    CHECK(r.len < 200);
+    http_resp_free(&r);
+    CHECK(http_get(srv.port, path, acc[ROOT].token, &r) == 0 && r.status == 404);
+    http_resp_free(&r);
+    free(data);
+}
+
 static void a_trace_the_engine_rejects_ends_failed_with_a_reason(void)
 {
     const char *csv = "this,is\nnot,a trace\n";
@@ -580,6 +630,7 @@ int main(void)
     RUN(requests_without_a_valid_token_are_401);
     RUN(logout_invalidates_the_token);
     RUN(upload_is_analysed_and_the_result_readable);
+    RUN(audio_downloads_support_ranges);
     RUN(a_trace_the_engine_rejects_ends_failed_with_a_reason);
     RUN(access_matrix_never_leaks_another_patients_data);
     RUN(a_clinician_signs_a_reading_the_patient_sees);

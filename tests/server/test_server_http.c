@@ -102,6 +102,33 @@ static void health_answers_ok(void)
     http_resp_free(&r);
 }
 
+/* Browsers reuse connections: several requests, one after the other, on one socket. */
+static void keep_alive_connections_serve_several_requests(void)
+{
+    int fd = tcp_connect(srv.port, 10);
+    CHECK(fd >= 0);
+    if (fd < 0)
+        return;
+    for (int i = 0; i < 3; i++) {
+        char req[512];
+        const char *body = "{\"username\":\"nobody\",\"password\":\"x-password\"}";
+        int n = i == 1 ? snprintf(req, sizeof req,
+                                  "POST /api/login HTTP/1.1\r\nHost: x\r\n"
+                                  "Content-Length: %zu\r\n\r\n%s",
+                                  strlen(body), body)
+                       : snprintf(req, sizeof req,
+                                  "GET /api/me HTTP/1.1\r\nHost: x\r\n"
+                                  "Authorization: Bearer %s\r\n\r\n",
+                                  acc[ALICE].token);
+        CHECK(send_all(fd, req, (size_t)n) == 0);
+        http_resp r;
+        CHECK(http_read(fd, &r) == 0);
+        CHECKF(r.status == (i == 1 ? 401 : 200), "request %d -> %d", i, r.status);
+        http_resp_free(&r);
+    }
+    close(fd);
+}
+
 static void metrics_are_prometheus_text(void)
 {
     http_resp r;
@@ -625,6 +652,7 @@ int main(void)
         }
     RUN(health_answers_ok);
     RUN(metrics_are_prometheus_text);
+    RUN(keep_alive_connections_serve_several_requests);
     RUN(login_gives_a_token_and_me_knows_the_user);
     RUN(login_with_a_wrong_password_or_unknown_user_is_401);
     RUN(requests_without_a_valid_token_are_401);

@@ -78,7 +78,8 @@ static void job_done(fm_job *job)
         job_free(j);
         return;
     }
-    if (!j->resp.body && !j->resp.has_file) /* the worker never ran (shutdown): say so rather than hang */
+    if (!j->resp.body &&
+        !j->resp.has_file) /* the worker never ran (shutdown): say so rather than hang */
         fm_api_error(&j->resp, 503, "unavailable", "the server is shutting down");
     j->owner->state = ST_HEADERS;
     lws_callback_on_writable(j->owner->wsi);
@@ -148,6 +149,27 @@ static void copy_args(struct lws *wsi, fm_http_req *r)
             else
                 snprintf(args[i].dst, args[i].cap, "%s", buf + kl);
         }
+    }
+}
+
+/* The browser's session cookie (fm_session=TOKEN), for GET requests such as <audio src>. */
+static void copy_session_cookie(struct lws *wsi, fm_http_req *r)
+{
+    char buf[1024];
+    int n = lws_hdr_total_length(wsi, WSI_TOKEN_HTTP_COOKIE);
+    if (n <= 0 || n >= (int)sizeof buf ||
+        lws_hdr_copy(wsi, buf, sizeof buf, WSI_TOKEN_HTTP_COOKIE) < 0)
+        return;
+    for (char *c = buf; (c = strstr(c, "fm_session=")); c++) {
+        if (c != buf && c[-1] != ' ' && c[-1] != ';')
+            continue;
+        c += 11;
+        size_t len = strcspn(c, "; ");
+        if (len < sizeof r->cookie_token) {
+            memcpy(r->cookie_token, c, len);
+            r->cookie_token[len] = 0;
+        }
+        return;
     }
 }
 
@@ -237,6 +259,7 @@ static int on_http(fm_server *srv, pss *p, struct lws *wsi)
     memcpy(r->path, uri, (size_t)uri_len);
     r->path[uri_len] = 0;
     copy_args(wsi, r);
+    copy_session_cookie(wsi, r);
     if (lws_hdr_total_length(wsi, WSI_TOKEN_HTTP_RANGE) > 0 &&
         lws_hdr_copy(wsi, r->range, sizeof r->range, WSI_TOKEN_HTTP_RANGE) < 0)
         snprintf(r->range, sizeof r->range, "invalid");

@@ -214,6 +214,40 @@ static void logout_invalidates_the_token(void)
     http_resp_free(&r);
 }
 
+/* A request with only the browser's session cookie. */
+static int with_cookie(const char *method, const char *path, const char *token)
+{
+    char req[512];
+    int n = snprintf(req, sizeof req,
+                     "%s %s HTTP/1.1\r\nHost: x\r\nConnection: close\r\n"
+                     "Cookie: theme=dark; fm_session=%s\r\n%s\r\n",
+                     method, path, token, strcmp(method, "POST") ? "" : "Content-Length: 0\r\n");
+    http_resp r;
+    int st = http_raw(srv.port, req, (size_t)n, &r) == 0 ? r.status : -1;
+    http_resp_free(&r);
+    return st;
+}
+
+static void the_session_cookie_authenticates_reads_only(void)
+{
+    char body[128];
+    snprintf(body, sizeof body, "{\"username\":\"beth\",\"password\":\"beth-password\"}");
+    http_resp r;
+    CHECK(http_post_json(srv.port, "/api/login", NULL, body, &r) == 0 && r.status == 200);
+    CHECK(strcasestr(r.headers, "set-cookie: fm_session=fms_") &&
+          strcasestr(r.headers, "HttpOnly") && strcasestr(r.headers, "SameSite=Strict"));
+    char tok[128];
+    snprintf(tok, sizeof tok, "%s", jstr(r.json, "token") ? jstr(r.json, "token") : "");
+    http_resp_free(&r);
+    CHECK(with_cookie("GET", "/api/me", tok) == 200);
+    CHECK(with_cookie("POST", "/api/logout", tok) == 401); /* no writes by cookie (CSRF) */
+    CHECK(with_cookie("GET", "/api/me", "fms_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA") == 401);
+    CHECK(http_post_json(srv.port, "/api/logout", tok, "", &r) == 0 && r.status == 200);
+    CHECK(strcasestr(r.headers, "Max-Age=0") != NULL);
+    http_resp_free(&r);
+    CHECK(with_cookie("GET", "/api/me", tok) == 401);
+}
+
 static char rec_alice[32], rec_beth[32];
 
 static void upload_is_analysed_and_the_result_readable(void)
@@ -657,6 +691,7 @@ int main(void)
     RUN(login_with_a_wrong_password_or_unknown_user_is_401);
     RUN(requests_without_a_valid_token_are_401);
     RUN(logout_invalidates_the_token);
+    RUN(the_session_cookie_authenticates_reads_only);
     RUN(upload_is_analysed_and_the_result_readable);
     RUN(audio_downloads_support_ranges);
     RUN(a_trace_the_engine_rejects_ends_failed_with_a_reason);

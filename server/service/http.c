@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "files.h"
+#include "log.h"
 #include "server_internal.h"
 
 enum http_state {
@@ -36,6 +37,7 @@ typedef struct pss {
     int64_t body_expected, body_got;
     size_t sent;     /* response bytes written */
     int close_after; /* body left unread: close instead of keep-alive */
+    int64_t t0_ms;   /* request start, for the log */
 } pss;
 
 struct http_job {
@@ -235,6 +237,7 @@ static int on_http(fm_server *srv, pss *p, struct lws *wsi)
     p->body_expected = p->body_got = 0;
     p->sent = 0;
     p->close_after = 0;
+    p->t0_ms = fm_now_ms();
     p->job = calloc(1, sizeof *p->job);
     if (!p->job)
         return -1;
@@ -424,6 +427,21 @@ static int write_headers(fm_server *srv, pss *p, struct lws *wsi)
     return 0;
 }
 
+static void log_request(pss *p)
+{
+    static const char *const m[] = {"OTHER", "GET", "POST", "DELETE"};
+    const fm_http_req *r = &p->job->req;
+    if (!strcmp(r->path, "/health") || !strcmp(r->path, "/metrics"))
+        return; /* probes would drown the log */
+    char path[160], extra[320];
+    fm_log_path(r->path, path, sizeof path);
+    snprintf(extra, sizeof extra,
+             "\"method\":\"%s\",\"path\":\"%s\",\"status\":%d,\"bytes\":%zu,\"ms\":%lld",
+             m[r->method], path, p->job->resp.status, p->job->resp.len,
+             (long long)(fm_now_ms() - p->t0_ms));
+    fm_log("info", "http", extra);
+}
+
 /* One chunk of the response body per WRITEABLE; the last one ends the transaction. */
 static int write_body(fm_server *srv, pss *p, struct lws *wsi)
 {
@@ -448,6 +466,7 @@ static int write_body(fm_server *srv, pss *p, struct lws *wsi)
         return 0;
     }
     int close_after = p->close_after;
+    log_request(p);
     job_free(p->job);
     p->job = NULL;
     p->state = ST_IDLE;

@@ -649,6 +649,34 @@ static void sigterm_shuts_down_cleanly(void)
     CHECK(server_stop(&srv, SIGTERM) == 0);
 }
 
+/* The server's log (stderr) has a JSON line per request and never a patient's name, a password
+ * or a token. */
+static void logs_hold_no_patient_data_or_secrets(void)
+{
+    size_t len;
+    char *log = read_whole(srv.log, &len);
+    CHECK(log != NULL && strstr(log, "\"event\":\"http\"") && strstr(log, "\"stopped\""));
+    if (!log)
+        return;
+    const char *secrets[] = {"alice", "beth", "password", "fms_", "fmd_", "Bearer"};
+    for (size_t i = 0; i < sizeof secrets / sizeof secrets[0]; i++)
+        CHECKF(!strstr(log, secrets[i]), "the log contains '%s'", secrets[i]);
+    for (char *line = log; *line;) {
+        char *nl = strchr(line, '\n');
+        if (nl)
+            *nl = 0;
+        if (*line == '{') {
+            cJSON *j = cJSON_Parse(line);
+            CHECKF(j != NULL, "not JSON: %s", line);
+            cJSON_Delete(j);
+        }
+        if (!nl)
+            break;
+        line = nl + 1;
+    }
+    free(log);
+}
+
 int main(void)
 {
     const char *src = getenv("FM_SOURCE_DIR");
@@ -672,6 +700,7 @@ int main(void)
     run_user(NULL, dev_beth, sizeof dev_beth, db);
     dev_alice[strcspn(dev_alice, "\n")] = 0;
     dev_beth[strcspn(dev_beth, "\n")] = 0;
+    snprintf(srv.log, sizeof srv.log, "%s/server.log", srv.data);
     const char *extra[] = {"--set", "login_max_failures=3", "--set", "max_upload_bytes=1M", NULL};
     if (server_start(&srv, extra) != 0) {
         fprintf(stderr, "fetalmon serve did not start\n");
@@ -704,6 +733,7 @@ int main(void)
     RUN(login_is_rate_limited_per_user);
     RUN(cli_passwd_and_disable_end_sessions);
     RUN(sigterm_shuts_down_cleanly);
+    RUN(logs_hold_no_patient_data_or_secrets);
     if (srv.pid)
         server_stop(&srv, SIGKILL);
     rm_tree(srv.data);

@@ -16,6 +16,9 @@ void fm_http_resp_free(fm_http_resp *r)
     free(r->body);
     r->body = NULL;
     r->len = 0;
+    if (r->has_file)
+        close(r->file_fd);
+    r->has_file = 0;
 }
 
 static void set_body(fm_http_resp *r, int status, char *text)
@@ -148,8 +151,7 @@ static void route_login(fm_api *api, fm_store *s, const fm_http_req *req, fm_htt
     int64_t now = fm_now_ms();
     if (fm_ratelimit_check(api->login_rl, k_ip, api->cfg->login_ip_max_failures, now) !=
             FM_SVC_OK ||
-        fm_ratelimit_check(api->login_rl, k_user, api->cfg->login_max_failures, now) !=
-            FM_SVC_OK) {
+        fm_ratelimit_check(api->login_rl, k_user, api->cfg->login_max_failures, now) != FM_SVC_OK) {
         fm_api_error(resp, 429, "rate_limited", "too many failed logins, try again later");
         snprintf(resp->header_name, sizeof resp->header_name, "Retry-After:");
         snprintf(resp->header_value, sizeof resp->header_value, "%d", api->cfg->login_window_s);
@@ -192,6 +194,10 @@ static void route_login(fm_api *api, fm_store *s, const fm_http_req *req, fm_htt
         goto out;
     }
     fm_ratelimit_clear(api->login_rl, k_user);
+    snprintf(resp->header_name, sizeof resp->header_name, "Set-Cookie:");
+    snprintf(resp->header_value, sizeof resp->header_value,
+             "fm_session=%s; Path=/; HttpOnly; SameSite=Strict; Max-Age=%d%s", token,
+             api->cfg->session_ttl_s, api->cfg->tls_cert[0] ? "; Secure" : "");
     cJSON *j = cJSON_CreateObject();
     cJSON_AddStringToObject(j, "token", token);
     cJSON_AddNumberToObject(j, "expires_ms", (double)t.expires_ms);
@@ -210,6 +216,9 @@ static void route_logout(fm_store *s, const fm_principal *p, const fm_http_req *
         api_store_error(resp, rc);
         return;
     }
+    snprintf(resp->header_name, sizeof resp->header_name, "Set-Cookie:");
+    snprintf(resp->header_value, sizeof resp->header_value,
+             "fm_session=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0");
     cJSON *j = cJSON_CreateObject();
     cJSON_AddBoolToObject(j, "ok", 1);
     api_json(resp, 200, j);
@@ -267,14 +276,13 @@ static void route_patients(fm_store *s, const fm_principal *p, const fm_http_req
 
 /* Finds a patient by name and checks access; on refusal fills resp (404) and returns -1. */
 static int load_patient(fm_store *s, const fm_principal *p, const fm_http_req *req,
-                        const char *name, fm_access_kind kind, fm_patient *pt,
-                        fm_http_resp *resp)
+                        const char *name, fm_access_kind kind, fm_patient *pt, fm_http_resp *resp)
 {
     char object[96];
     snprintf(object, sizeof object, "patient:%.*s", FM_NAME_MAX, name);
     fm_user u;
-    fm_svc_status rc = fm_user_name_valid(name) ? fm_store_user_by_name(s, name, &u, NULL, 0)
-                                                : FM_SVC_NOTFOUND;
+    fm_svc_status rc =
+        fm_user_name_valid(name) ? fm_store_user_by_name(s, name, &u, NULL, 0) : FM_SVC_NOTFOUND;
     if (rc == FM_SVC_OK)
         rc = u.role == FM_ROLE_PATIENT ? fm_store_patient_get(s, u.id, pt) : FM_SVC_NOTFOUND;
     if (rc == FM_SVC_OK)
@@ -329,8 +337,8 @@ static void method_not_allowed(fm_http_resp *resp, const char *allow)
 }
 
 /* Routes that need a signed-in principal. */
-static void route_authed(fm_api *api, fm_store *s, const fm_principal *p,
-                         const fm_http_req *req, fm_http_resp *resp)
+static void route_authed(fm_api *api, fm_store *s, const fm_principal *p, const fm_http_req *req,
+                         fm_http_resp *resp)
 {
     const char *path = req->path;
     if (!strcmp(path, "/api/recordings")) {
@@ -346,6 +354,35 @@ static void route_authed(fm_api *api, fm_store *s, const fm_principal *p,
     if (!strcmp(path, "/api/logout"))
         return req->method == FM_M_POST ? route_logout(s, p, req, resp)
                                         : method_not_allowed(resp, "POST");
+    if (!strncmp(path, "/api/recordings/", 16)) {
+        const char *id = path + 16, *slash = strchr(id, '/');
+        char rid[FM_REC_ID_MAX];
+        if (slash && !strcmp(slash, "/audio") && (size_t)(slash - id) < sizeof rid) {
+            if (req->method != FM_M_GET)
+                return method_not_allowed(resp, "GET");
+            memcpy(rid, id, (size_t)(slash - id));
+            rid[slash - id] = 0;
+            return api_recordings_audio(api, s, p, req, rid, resp);
+        }
+        if (slash && !strcmp(slash, "/readings") && (size_t)(slash - id) < sizeof rid) {
+            if (req->method != FM_M_GET && req->method != FM_M_POST)
+                return method_not_allowed(resp, "GET, POST");
+            memcpy(rid, id, (size_t)(slash - id));
+            rid[slash - id] = 0;
+            return api_readings(api, s, p, req, rid, resp);
+        }
+    }
+    if (!strncmp(path, "/api/alerts/", 12)) {
+        const char *id = path + 12, *slash = strchr(id, '/');
+        char aid[24];
+        if (slash && !strcmp(slash, "/ack") && (size_t)(slash - id) < sizeof aid) {
+            if (req->method != FM_M_POST)
+                return method_not_allowed(resp, "POST");
+            memcpy(aid, id, (size_t)(slash - id));
+            aid[slash - id] = 0;
+            return api_alert_ack(api, s, p, req, aid, resp);
+        }
+    }
     if (req->method != FM_M_GET)
         return method_not_allowed(resp, "GET");
     if (!strcmp(path, "/api/me"))
@@ -377,6 +414,11 @@ static void route_authed(fm_api *api, fm_store *s, const fm_principal *p,
                 api_recordings_list(api, s, p, req, &pt, resp);
             return;
         }
+        if (!strcmp(slash, "/alerts")) {
+            if (load_patient(s, p, req, name, FM_ACCESS_CLINICAL, &pt, resp) == 0)
+                api_alerts_list(s, p, req, &pt, resp);
+            return;
+        }
     }
     if (!strncmp(path, "/api/recordings/", 16) && !strchr(path + 16, '/'))
         return api_recordings_get(api, s, p, req, path + 16, resp);
@@ -405,7 +447,12 @@ void fm_api_handle(fm_api *api, fm_store *s, const fm_http_req *req, fm_http_res
             method_not_allowed(resp, "POST");
     } else {
         fm_principal p;
-        fm_svc_status rc = fm_auth_resolve(s, req->authorization, fm_now_ms(), &p);
+        /* The session cookie authenticates reads only: a cross-site form can never make the
+         * browser change anything (writes need the Authorization header). */
+        const char *cred = req->authorization[0]                             ? req->authorization
+                           : req->method == FM_M_GET && req->cookie_token[0] ? req->cookie_token
+                                                                             : "";
+        fm_svc_status rc = fm_auth_resolve(s, cred, fm_now_ms(), &p);
         if (rc == FM_SVC_DENIED) {
             fm_api_error(resp, 401, "unauthorized",
                          req->authorization[0] ? "the token is invalid or expired"

@@ -15,15 +15,16 @@
 #include <unistd.h>
 
 #include "files.h"
+#include "log.h"
 #include "server_internal.h"
 
 enum http_state {
     ST_IDLE = 0,
-    ST_BODY,        /* receiving the body */
-    ST_WORKER,      /* a worker has the request */
-    ST_HEADERS,     /* response ready: write the headers next */
-    ST_BODY_OUT,    /* writing the response body */
-    ST_REFUSED      /* answered early; remaining body bytes are ignored */
+    ST_BODY,     /* receiving the body */
+    ST_WORKER,   /* a worker has the request */
+    ST_HEADERS,  /* response ready: write the headers next */
+    ST_BODY_OUT, /* writing the response body */
+    ST_REFUSED   /* answered early; remaining body bytes are ignored */
 };
 
 typedef struct http_job http_job;
@@ -32,10 +33,11 @@ typedef struct pss {
     struct lws *wsi;
     http_job *job;
     enum http_state state;
-    int upload_fd;    /* streamed upload, -1 when none */
+    int upload_fd; /* streamed upload, -1 when none */
     int64_t body_expected, body_got;
-    size_t sent;      /* response bytes written */
-    int close_after;  /* body left unread: close instead of keep-alive */
+    size_t sent;     /* response bytes written */
+    int close_after; /* body left unread: close instead of keep-alive */
+    int64_t t0_ms;   /* request start, for the log */
 } pss;
 
 struct http_job {
@@ -46,7 +48,10 @@ struct http_job {
     fm_http_resp resp;
 };
 
-size_t fm_http_pss_size(void) { return sizeof(pss); }
+size_t fm_http_pss_size(void)
+{
+    return sizeof(pss);
+}
 
 static void job_free(http_job *j)
 {
@@ -75,7 +80,8 @@ static void job_done(fm_job *job)
         job_free(j);
         return;
     }
-    if (!j->resp.body) /* the worker never ran (shutdown): say so rather than hang */
+    if (!j->resp.body &&
+        !j->resp.has_file) /* the worker never ran (shutdown): say so rather than hang */
         fm_api_error(&j->resp, 503, "unavailable", "the server is shutting down");
     j->owner->state = ST_HEADERS;
     lws_callback_on_writable(j->owner->wsi);
@@ -148,6 +154,27 @@ static void copy_args(struct lws *wsi, fm_http_req *r)
     }
 }
 
+/* The browser's session cookie (fm_session=TOKEN), for GET requests such as <audio src>. */
+static void copy_session_cookie(struct lws *wsi, fm_http_req *r)
+{
+    char buf[1024];
+    int n = lws_hdr_total_length(wsi, WSI_TOKEN_HTTP_COOKIE);
+    if (n <= 0 || n >= (int)sizeof buf ||
+        lws_hdr_copy(wsi, buf, sizeof buf, WSI_TOKEN_HTTP_COOKIE) < 0)
+        return;
+    for (char *c = buf; (c = strstr(c, "fm_session=")); c++) {
+        if (c != buf && c[-1] != ' ' && c[-1] != ';')
+            continue;
+        c += 11;
+        size_t len = strcspn(c, "; ");
+        if (len < sizeof r->cookie_token) {
+            memcpy(r->cookie_token, c, len);
+            r->cookie_token[len] = 0;
+        }
+        return;
+    }
+}
+
 /* -1 when absent or not a number. */
 static int64_t content_length(struct lws *wsi)
 {
@@ -174,6 +201,33 @@ static int open_upload(fm_server *srv, pss *p)
     return 0;
 }
 
+/* Prometheus text exposition of the loop's counters and queue depths. No patient data; served
+ * on the loop (no store access). */
+static void metrics(fm_server *srv, fm_http_resp *o)
+{
+    char buf[2048];
+    int n =
+        snprintf(buf, sizeof buf,
+                 "# TYPE fetalmon_http_requests_total counter\nfetalmon_http_requests_total %llu\n"
+                 "# TYPE fetalmon_http_refused_busy_total counter\n"
+                 "fetalmon_http_refused_busy_total %llu\n"
+                 "# TYPE fetalmon_uploads_total counter\nfetalmon_uploads_total %llu\n"
+                 "# TYPE fetalmon_live_viewers gauge\nfetalmon_live_viewers %d\n"
+                 "# TYPE fetalmon_api_queue_depth gauge\nfetalmon_api_queue_depth %zu\n"
+                 "# TYPE fetalmon_analysis_queue_depth gauge\nfetalmon_analysis_queue_depth %zu\n"
+                 "# TYPE fetalmon_ingest_queue_depth gauge\nfetalmon_ingest_queue_depth %zu\n"
+                 "# TYPE fetalmon_bus_queue_depth gauge\nfetalmon_bus_queue_depth %zu\n"
+                 "# TYPE fetalmon_bus_dropped_total counter\nfetalmon_bus_dropped_total %zu\n",
+                 (unsigned long long)srv->n_requests, (unsigned long long)srv->n_refused_busy,
+                 (unsigned long long)srv->n_uploads, srv->n_viewers, fm_workq_pending(srv->api_q),
+                 fm_workq_pending(srv->analysis_q), fm_workq_pending(srv->ingest_q),
+                 fm_bus_depth(srv->bus), fm_bus_dropped(srv->bus));
+    o->status = 200;
+    o->content_type = "text/plain; version=0.0.4";
+    o->body = strndup(buf, (size_t)n);
+    o->len = o->body ? (size_t)n : 0;
+}
+
 /* A new request: everything the worker needs is copied out of lws's header storage now. */
 static int on_http(fm_server *srv, pss *p, struct lws *wsi)
 {
@@ -183,6 +237,7 @@ static int on_http(fm_server *srv, pss *p, struct lws *wsi)
     p->body_expected = p->body_got = 0;
     p->sent = 0;
     p->close_after = 0;
+    p->t0_ms = fm_now_ms();
     p->job = calloc(1, sizeof *p->job);
     if (!p->job)
         return -1;
@@ -207,18 +262,27 @@ static int on_http(fm_server *srv, pss *p, struct lws *wsi)
     memcpy(r->path, uri, (size_t)uri_len);
     r->path[uri_len] = 0;
     copy_args(wsi, r);
+    copy_session_cookie(wsi, r);
+    if (lws_hdr_total_length(wsi, WSI_TOKEN_HTTP_RANGE) > 0 &&
+        lws_hdr_copy(wsi, r->range, sizeof r->range, WSI_TOKEN_HTTP_RANGE) < 0)
+        snprintf(r->range, sizeof r->range, "invalid");
     int alen = lws_hdr_total_length(wsi, WSI_TOKEN_HTTP_AUTHORIZATION);
     if (alen >= (int)sizeof r->authorization)
         snprintf(r->authorization, sizeof r->authorization, "invalid"); /* answered 401 */
     else if (alen > 0)
-        lws_hdr_copy(wsi, r->authorization, sizeof r->authorization,
-                     WSI_TOKEN_HTTP_AUTHORIZATION);
+        lws_hdr_copy(wsi, r->authorization, sizeof r->authorization, WSI_TOKEN_HTTP_AUTHORIZATION);
 
     if (!strcmp(r->path, "/health")) {
         fm_http_resp *o = &p->job->resp;
         o->status = srv->ready ? 200 : 503;
         o->body = strdup(srv->ready ? "{\"status\":\"ok\"}" : "{\"status\":\"starting\"}");
         o->len = o->body ? strlen(o->body) : 0;
+        p->state = ST_HEADERS;
+        lws_callback_on_writable(wsi);
+        return 0;
+    }
+    if (!strcmp(r->path, "/metrics") && r->method == FM_M_GET) {
+        metrics(srv, &p->job->resp);
         p->state = ST_HEADERS;
         lws_callback_on_writable(wsi);
         return 0;
@@ -244,8 +308,9 @@ static int on_http(fm_server *srv, pss *p, struct lws *wsi)
     int upload = !strcmp(r->path, "/api/recordings");
     int64_t limit = upload ? srv->cfg.max_upload_bytes : srv->cfg.max_json_bytes;
     if (clen > limit) {
-        respond_now(p, 413, "too_large", upload ? "the recording exceeds the upload limit"
-                                                : "the request body is too large");
+        respond_now(p, 413, "too_large",
+                    upload ? "the recording exceeds the upload limit"
+                           : "the request body is too large");
         return 0;
     }
     if (upload) {
@@ -329,24 +394,30 @@ static int write_headers(fm_server *srv, pss *p, struct lws *wsi)
     fm_http_resp *o = &p->job->resp;
     unsigned char *start = srv->wbuf + LWS_PRE, *ptr = start,
                   *end = srv->wbuf + sizeof srv->wbuf - 1;
-    if (lws_add_http_common_headers(wsi, (unsigned)o->status, "application/json", o->len, &ptr,
-                                    end) ||
+    if (lws_add_http_common_headers(wsi, (unsigned)o->status,
+                                    o->content_type ? o->content_type : "application/json", o->len,
+                                    &ptr, end) ||
         lws_add_http_header_by_name(wsi, (const unsigned char *)"cache-control:",
                                     (const unsigned char *)"no-store", 8, &ptr, end) ||
         lws_add_http_header_by_name(wsi, (const unsigned char *)"x-content-type-options:",
                                     (const unsigned char *)"nosniff", 7, &ptr, end) ||
         lws_add_http_header_by_name(wsi, (const unsigned char *)"content-security-policy:",
-                                    (const unsigned char *)"default-src 'none'", 18, &ptr,
-                                    end))
+                                    (const unsigned char *)"default-src 'none'", 18, &ptr, end))
         return -1;
-    if (o->header_name[0] &&
-        lws_add_http_header_by_name(wsi, (const unsigned char *)o->header_name,
-                                    (const unsigned char *)o->header_value,
-                                    (int)strlen(o->header_value), &ptr, end))
+    if (o->header_name[0] && lws_add_http_header_by_name(wsi, (const unsigned char *)o->header_name,
+                                                         (const unsigned char *)o->header_value,
+                                                         (int)strlen(o->header_value), &ptr, end))
         return -1;
-    if (p->close_after &&
-        lws_add_http_header_by_name(wsi, (const unsigned char *)"connection:",
-                                    (const unsigned char *)"close", 5, &ptr, end))
+    if (o->has_file && lws_add_http_header_by_name(wsi, (const unsigned char *)"accept-ranges:",
+                                                   (const unsigned char *)"bytes", 5, &ptr, end))
+        return -1;
+    if (o->content_range[0] &&
+        lws_add_http_header_by_name(
+            wsi, (const unsigned char *)"content-range:", (const unsigned char *)o->content_range,
+            (int)strlen(o->content_range), &ptr, end))
+        return -1;
+    if (p->close_after && lws_add_http_header_by_name(wsi, (const unsigned char *)"connection:",
+                                                      (const unsigned char *)"close", 5, &ptr, end))
         return -1;
     if (lws_finalize_write_http_header(wsi, start, &ptr, end))
         return -1;
@@ -356,13 +427,36 @@ static int write_headers(fm_server *srv, pss *p, struct lws *wsi)
     return 0;
 }
 
+static void log_request(pss *p)
+{
+    static const char *const m[] = {"OTHER", "GET", "POST", "DELETE"};
+    const fm_http_req *r = &p->job->req;
+    if (!strcmp(r->path, "/health") || !strcmp(r->path, "/metrics"))
+        return; /* probes would drown the log */
+    char path[160], extra[320];
+    fm_log_path(r->path, path, sizeof path);
+    snprintf(extra, sizeof extra,
+             "\"method\":\"%s\",\"path\":\"%s\",\"status\":%d,\"bytes\":%zu,\"ms\":%lld",
+             m[r->method], path, p->job->resp.status, p->job->resp.len,
+             (long long)(fm_now_ms() - p->t0_ms));
+    fm_log("info", "http", extra);
+}
+
 /* One chunk of the response body per WRITEABLE; the last one ends the transaction. */
 static int write_body(fm_server *srv, pss *p, struct lws *wsi)
 {
     fm_http_resp *o = &p->job->resp;
     size_t left = o->len - p->sent, n = left < FM_WRITE_CHUNK ? left : FM_WRITE_CHUNK;
     int last = n == left;
-    memcpy(srv->wbuf + LWS_PRE, o->body + p->sent, n);
+    if (o->has_file) {
+        /* A page-cache read of one chunk, as libwebsockets' own file serving does; the open,
+         * the access check and the range were settled on a worker. */
+        ssize_t got = pread(o->file_fd, srv->wbuf + LWS_PRE, n, o->file_off + (off_t)p->sent);
+        if (got != (ssize_t)n)
+            return -1; /* the file changed under us: drop the connection, never send junk */
+    } else {
+        memcpy(srv->wbuf + LWS_PRE, o->body + p->sent, n);
+    }
     if (lws_write(wsi, srv->wbuf + LWS_PRE, n, last ? LWS_WRITE_HTTP_FINAL : LWS_WRITE_HTTP) !=
         (int)n)
         return -1;
@@ -372,6 +466,7 @@ static int write_body(fm_server *srv, pss *p, struct lws *wsi)
         return 0;
     }
     int close_after = p->close_after;
+    log_request(p);
     job_free(p->job);
     p->job = NULL;
     p->state = ST_IDLE;
@@ -403,6 +498,8 @@ int fm_http_callback(struct lws *wsi, enum lws_callback_reasons reason, void *us
     pss *p = user;
     fm_server *srv = lws_context_user(lws_get_context(wsi));
     switch (reason) {
+    case LWS_CALLBACK_FILTER_PROTOCOL_CONNECTION:
+        return 1; /* a WebSocket upgrade must name its protocol (fm-live ...) */
     case LWS_CALLBACK_HTTP_BIND_PROTOCOL:
         if (p) {
             memset(p, 0, sizeof *p);
@@ -413,10 +510,8 @@ int fm_http_callback(struct lws *wsi, enum lws_callback_reasons reason, void *us
         if (p->job) /* a pipelined request before the previous answer: not supported */
             return -1;
         return on_http(srv, p, wsi);
-    case LWS_CALLBACK_HTTP_BODY:
-        return on_body(srv, p, in, len);
-    case LWS_CALLBACK_HTTP_BODY_COMPLETION:
-        return on_body_done(srv, p);
+    case LWS_CALLBACK_HTTP_BODY: return on_body(srv, p, in, len);
+    case LWS_CALLBACK_HTTP_BODY_COMPLETION: return on_body_done(srv, p);
     case LWS_CALLBACK_HTTP_WRITEABLE:
         if (!p || !p->job)
             return 0;
@@ -435,11 +530,11 @@ int fm_http_callback(struct lws *wsi, enum lws_callback_reasons reason, void *us
         if (srv && srv->api_q) {
             fm_workq_drain(srv->api_q);
             fm_workq_drain(srv->analysis_q);
+            fm_workq_drain(srv->ingest_q);
             fm_bus_dispatch(srv->bus);
         }
         break;
-    default:
-        break;
+    default: break;
     }
     return lws_callback_http_dummy(wsi, reason, user, in, len);
 }

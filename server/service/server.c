@@ -5,6 +5,8 @@
 #include <string.h>
 
 #include "files.h"
+#include "ingest.h"
+#include "live.h"
 #include "server_internal.h"
 
 /* Called from worker threads (and the bus) when there is something for the loop to pick up. */
@@ -17,6 +19,8 @@ static void wake_loop(void *user)
 
 static const struct lws_protocols protocols_proto[] = {
     {"fm-http", fm_http_callback, 0, 0, 0, NULL, 0},
+    {"fm-live", fm_live_callback, 0, 4096, 0, NULL, 0},
+    {"fm-ingest", fm_ingest_callback, 0, 65536, 0, NULL, 0},
     {NULL, NULL, 0, 0, 0, NULL, 0},
 };
 
@@ -66,6 +70,8 @@ fm_svc_status fm_server_create(const fm_config *cfg, fm_server **out, char *err,
     static struct lws_protocols protocols[sizeof protocols_proto / sizeof protocols_proto[0]];
     memcpy(protocols, protocols_proto, sizeof protocols);
     protocols[0].per_session_data_size = fm_http_pss_size();
+    protocols[1].per_session_data_size = fm_live_pss_size();
+    protocols[2].per_session_data_size = fm_ingest_pss_size();
 
     struct lws_context_creation_info info;
     memset(&info, 0, sizeof info);
@@ -76,6 +82,7 @@ fm_svc_status fm_server_create(const fm_config *cfg, fm_server **out, char *err,
     info.user = s;
     info.timeout_secs = (unsigned)cfg->http_timeout_s;
     info.keepalive_timeout = cfg->http_timeout_s;
+    info.timeout_secs_ah_idle = (unsigned)cfg->http_timeout_s; /* slow headers (slow-loris) */
     info.options = LWS_SERVER_OPTION_VALIDATE_UTF8 | LWS_SERVER_OPTION_DISABLE_IPV6;
     if (cfg->max_connections)
         info.fd_limit_per_thread = (unsigned)cfg->max_connections;
@@ -112,6 +119,14 @@ fm_svc_status fm_server_create(const fm_config *cfg, fm_server **out, char *err,
     wc.max_pending = 100000;
     s->analysis_q = fm_workq_create(&wc);
     if (!s->api_q || !s->analysis_q) {
+        fm_store_close(st);
+        rc = FM_SVC_NOMEM;
+        goto fail;
+    }
+    wc.threads = cfg->ingest_workers;
+    wc.max_pending = 100000;
+    s->ingest_q = fm_workq_create(&wc);
+    if (!s->ingest_q) {
         fm_store_close(st);
         rc = FM_SVC_NOMEM;
         goto fail;
@@ -159,17 +174,22 @@ void fm_server_destroy(fm_server *s)
         return;
     if (s->api_q)
         fm_workq_stop(s->api_q, 1);
+    if (s->ingest_q)
+        fm_workq_stop(s->ingest_q, 1); /* frames in hand become durable */
     if (s->analysis_q)
         fm_workq_stop(s->analysis_q, 0);
     if (s->api_q)
         fm_workq_drain(s->api_q);
     if (s->analysis_q)
         fm_workq_drain(s->analysis_q);
+    if (s->ingest_q)
+        fm_workq_drain(s->ingest_q);
     if (s->ctx)
         lws_context_destroy(s->ctx);
     s->ctx = NULL;
     fm_workq_destroy(s->api_q);
     fm_workq_destroy(s->analysis_q);
+    fm_workq_destroy(s->ingest_q);
     fm_bus_destroy(s->bus);
     fm_ratelimit_destroy(s->login_rl);
     free(s);

@@ -17,6 +17,7 @@ struct fm_server {
     struct lws_vhost *vhost;
     fm_workq *api_q;      /* requests that touch the store */
     fm_workq *analysis_q; /* the engine on recordings */
+    fm_workq *ingest_q;   /* live stream writes (fdatasync), apart so logins never wait on them */
     fm_bus *bus;
     fm_ratelimit *login_rl;
     fm_api api;
@@ -26,6 +27,7 @@ struct fm_server {
     unsigned char wbuf[LWS_PRE + FM_WRITE_CHUNK];
     /* Metrics (loop thread). */
     uint64_t n_requests, n_refused_busy, n_uploads;
+    int n_viewers;
     int64_t upload_bytes_in_flight;
 };
 

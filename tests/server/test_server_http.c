@@ -5,6 +5,7 @@
  * test_server_crash.c.) */
 #include "../check.h"
 #include "srvtest.h"
+#include "store.h"
 
 static server_proc srv;
 static char fixture[1024];
@@ -40,8 +41,8 @@ static int login(const char *name, const char *pw, char *token, size_t cap)
 
 static int add_user(const account *a)
 {
-    const char *args[16] = {"add", "--data", srv.data, "--role", a->role, "--name", a->name,
-                            "--password-stdin"};
+    const char *args[16] = {"add",   "--data", srv.data, "--role",
+                            a->role, "--name", a->name,  "--password-stdin"};
     int n = 8;
     if (a->clinician) {
         args[n++] = "--clinician";
@@ -53,11 +54,14 @@ static int add_user(const account *a)
     return run_user(a->password, NULL, 0, args);
 }
 
-static char *fixture_bytes(size_t *len) { return read_whole(fixture, len); }
+static char *fixture_bytes(size_t *len)
+{
+    return read_whole(fixture, len);
+}
 
 /* Uploads body as `query` (e.g. "?name=x.fhr"); returns the status, id copied when 201. */
-static int upload(const char *token, const char *query, const char *body, size_t len,
-                  char *id, size_t id_cap)
+static int upload(const char *token, const char *query, const char *body, size_t len, char *id,
+                  size_t id_cap)
 {
     char path[512];
     snprintf(path, sizeof path, "/api/recordings%s", query);
@@ -95,6 +99,43 @@ static void health_answers_ok(void)
     CHECK(r.status == 200);
     CHECK(jstr(r.json, "status") && !strcmp(jstr(r.json, "status"), "ok"));
     CHECK(strcasestr(r.headers, "cache-control: no-store") != NULL);
+    http_resp_free(&r);
+}
+
+/* Browsers reuse connections: several requests, one after the other, on one socket. */
+static void keep_alive_connections_serve_several_requests(void)
+{
+    int fd = tcp_connect(srv.port, 10);
+    CHECK(fd >= 0);
+    if (fd < 0)
+        return;
+    for (int i = 0; i < 3; i++) {
+        char req[512];
+        const char *body = "{\"username\":\"nobody\",\"password\":\"x-password\"}";
+        int n = i == 1 ? snprintf(req, sizeof req,
+                                  "POST /api/login HTTP/1.1\r\nHost: x\r\n"
+                                  "Content-Length: %zu\r\n\r\n%s",
+                                  strlen(body), body)
+                       : snprintf(req, sizeof req,
+                                  "GET /api/me HTTP/1.1\r\nHost: x\r\n"
+                                  "Authorization: Bearer %s\r\n\r\n",
+                                  acc[ALICE].token);
+        CHECK(send_all(fd, req, (size_t)n) == 0);
+        http_resp r;
+        CHECK(http_read(fd, &r) == 0);
+        CHECKF(r.status == (i == 1 ? 401 : 200), "request %d -> %d", i, r.status);
+        http_resp_free(&r);
+    }
+    close(fd);
+}
+
+static void metrics_are_prometheus_text(void)
+{
+    http_resp r;
+    CHECK(http_get(srv.port, "/metrics", NULL, &r) == 0 && r.status == 200);
+    CHECK(strcasestr(r.headers, "content-type: text/plain"));
+    CHECK(r.body && strstr(r.body, "\nfetalmon_http_requests_total ") &&
+          strstr(r.body, "fetalmon_analysis_queue_depth "));
     http_resp_free(&r);
 }
 
@@ -173,6 +214,40 @@ static void logout_invalidates_the_token(void)
     http_resp_free(&r);
 }
 
+/* A request with only the browser's session cookie. */
+static int with_cookie(const char *method, const char *path, const char *token)
+{
+    char req[512];
+    int n = snprintf(req, sizeof req,
+                     "%s %s HTTP/1.1\r\nHost: x\r\nConnection: close\r\n"
+                     "Cookie: theme=dark; fm_session=%s\r\n%s\r\n",
+                     method, path, token, strcmp(method, "POST") ? "" : "Content-Length: 0\r\n");
+    http_resp r;
+    int st = http_raw(srv.port, req, (size_t)n, &r) == 0 ? r.status : -1;
+    http_resp_free(&r);
+    return st;
+}
+
+static void the_session_cookie_authenticates_reads_only(void)
+{
+    char body[128];
+    snprintf(body, sizeof body, "{\"username\":\"beth\",\"password\":\"beth-password\"}");
+    http_resp r;
+    CHECK(http_post_json(srv.port, "/api/login", NULL, body, &r) == 0 && r.status == 200);
+    CHECK(strcasestr(r.headers, "set-cookie: fm_session=fms_") &&
+          strcasestr(r.headers, "HttpOnly") && strcasestr(r.headers, "SameSite=Strict"));
+    char tok[128];
+    snprintf(tok, sizeof tok, "%s", jstr(r.json, "token") ? jstr(r.json, "token") : "");
+    http_resp_free(&r);
+    CHECK(with_cookie("GET", "/api/me", tok) == 200);
+    CHECK(with_cookie("POST", "/api/logout", tok) == 401); /* no writes by cookie (CSRF) */
+    CHECK(with_cookie("GET", "/api/me", "fms_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA") == 401);
+    CHECK(http_post_json(srv.port, "/api/logout", tok, "", &r) == 0 && r.status == 200);
+    CHECK(strcasestr(r.headers, "Max-Age=0") != NULL);
+    http_resp_free(&r);
+    CHECK(with_cookie("GET", "/api/me", tok) == 401);
+}
+
 static char rec_alice[32], rec_beth[32];
 
 static void upload_is_analysed_and_the_result_readable(void)
@@ -182,8 +257,8 @@ static void upload_is_analysed_and_the_result_readable(void)
     CHECK(data != NULL);
     if (!data)
         return;
-    CHECK(upload(acc[ALICE].token, "?name=train01.fhr", data, len, rec_alice,
-                 sizeof rec_alice) == 201);
+    CHECK(upload(acc[ALICE].token, "?name=train01.fhr", data, len, rec_alice, sizeof rec_alice) ==
+          201);
     CHECK(strlen(rec_alice) == 16);
     http_resp r;
     CHECK(wait_analysis(acc[ALICE].token, rec_alice, &r) == 0);
@@ -212,6 +287,56 @@ static void upload_is_analysed_and_the_result_readable(void)
     free(data);
 }
 
+static void audio_downloads_support_ranges(void)
+{
+    size_t len;
+    char *data = fixture_bytes(&len);
+    char path[96];
+    snprintf(path, sizeof path, "/api/recordings/%s/audio", rec_alice);
+    http_resp r;
+    CHECK(http_get(srv.port, path, acc[DRBOB].token, &r) == 0 && r.status == 200);
+    CHECK(data && r.len == len && !memcmp(r.body, data, len));
+    CHECK(strcasestr(r.headers, "accept-ranges: bytes"));
+    http_resp_free(&r);
+    struct {
+        const char *range;
+        int status;
+        size_t off, n;
+    } cases[] = {
+        {"bytes=100-199", 206, 100, 100},
+        {"bytes=-10", 206, len - 10, 10},
+        {"bytes=28000-", 206, 28000, len - 28000},
+        {"bytes=0-999999", 206, 0, len},
+        {"bytes=999999-", 416, 0, 0},
+        {"bytes=5-1", 416, 0, 0},
+        {"bytes=0-1,5-6", 416, 0, 0},
+        {"items=0-1", 416, 0, 0},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        char req[512];
+        int n = snprintf(req, sizeof req,
+                         "GET %s HTTP/1.1\r\nHost: x\r\nConnection: close\r\n"
+                         "Authorization: Bearer %s\r\nRange: %s\r\n\r\n",
+                         path, acc[ALICE].token, cases[i].range);
+        CHECK(http_raw(srv.port, req, (size_t)n, &r) == 0);
+        CHECKF(r.status == cases[i].status, "%s -> %d", cases[i].range, r.status);
+        if (r.status == 206) {
+            char cr[96];
+            snprintf(cr, sizeof cr, "content-range: bytes %zu-%zu/%zu", cases[i].off,
+                     cases[i].off + cases[i].n - 1, len);
+            CHECKF(strcasestr(r.headers, cr) != NULL, "%s: %s", cases[i].range, r.headers);
+            CHECK(r.len == cases[i].n && !memcmp(r.body, data + cases[i].off, cases[i].n));
+        }
+        http_resp_free(&r);
+    }
+    CHECK(http_get(srv.port, path, acc[BETH].token, &r) == 0 && r.status == 404);
+    CHECK(r.len < 200);
+    http_resp_free(&r);
+    CHECK(http_get(srv.port, path, acc[ROOT].token, &r) == 0 && r.status == 404);
+    http_resp_free(&r);
+    free(data);
+}
+
 static void a_trace_the_engine_rejects_ends_failed_with_a_reason(void)
 {
     const char *csv = "this,is\nnot,a trace\n";
@@ -228,8 +353,8 @@ static void a_trace_the_engine_rejects_ends_failed_with_a_reason(void)
 /* Who gets what: expected status of each principal on each route about alice's data. */
 static void access_matrix_never_leaks_another_patients_data(void)
 {
-    const char *who[] = {acc[ALICE].token, acc[BETH].token, acc[DRBOB].token,
-                         acc[DRCAROL].token, acc[ROOT].token, dev_alice, dev_beth};
+    const char *who[] = {acc[ALICE].token, acc[BETH].token, acc[DRBOB].token, acc[DRCAROL].token,
+                         acc[ROOT].token,  dev_alice,       dev_beth};
     const char *names[] = {"alice", "beth", "drbob", "drcarol", "root", "dev_alice", "dev_beth"};
     char rec_path[64];
     snprintf(rec_path, sizeof rec_path, "/api/recordings/%s", rec_alice);
@@ -277,8 +402,92 @@ static void access_matrix_never_leaks_another_patients_data(void)
     /* The audit log recorded the refusals and the reads, with the client address. */
     http_resp r;
     CHECK(http_get(srv.port, "/api/audit?limit=1000", acc[ROOT].token, &r) == 0);
-    CHECK(r.body && strstr(r.body, "\"recording.denied\"") && strstr(r.body, "\"recording.read\"") &&
-          strstr(r.body, "\"login.failed\"") && strstr(r.body, "127.0.0.1"));
+    CHECK(r.body && strstr(r.body, "\"recording.denied\"") &&
+          strstr(r.body, "\"recording.read\"") && strstr(r.body, "\"login.failed\"") &&
+          strstr(r.body, "127.0.0.1"));
+    http_resp_free(&r);
+}
+
+static void a_clinician_signs_a_reading_the_patient_sees(void)
+{
+    char path[96];
+    snprintf(path, sizeof path, "/api/recordings/%s/readings", rec_alice);
+    http_resp r;
+    const char *ok = "{\"category\":\"normal\",\"text\":\"Reassuring trace.\"}";
+    CHECK(http_post_json(srv.port, path, acc[DRBOB].token, ok, &r) == 0 && r.status == 201);
+    http_resp_free(&r);
+    struct {
+        int who, expect;
+        const char *body;
+    } posts[] = {
+        {DRCAROL, 404, ok},
+        {ALICE, 403, ok},
+        {ROOT, 404, ok},
+        {DRBOB, 400, "{\"category\":\"fine\",\"text\":\"x\"}"},
+        {DRBOB, 400, "{\"category\":\"normal\",\"text\":5}"},
+        {DRBOB, 400, "{nope"},
+    };
+    for (size_t i = 0; i < sizeof posts / sizeof posts[0]; i++) {
+        CHECK(http_post_json(srv.port, path, acc[posts[i].who].token, posts[i].body, &r) == 0);
+        CHECKF(r.status == posts[i].expect, "reading %zu -> %d", i, r.status);
+        http_resp_free(&r);
+    }
+    CHECK(http_get(srv.port, path, acc[ALICE].token, &r) == 0 && r.status == 200);
+    const cJSON *list = cJSON_GetObjectItemCaseSensitive(r.json, "readings");
+    CHECK(cJSON_GetArraySize(list) == 1);
+    const cJSON *rd = cJSON_GetArrayItem(list, 0);
+    CHECK(rd && !strcmp(jstr(rd, "category"), "normal") &&
+          !strcmp(jstr(rd, "text"), "Reassuring trace.") &&
+          !strcmp(jstr(rd, "clinician"), "drbob"));
+    http_resp_free(&r);
+    CHECK(http_get(srv.port, path, acc[BETH].token, &r) == 0 && r.status == 404);
+    CHECK(r.body && !strstr(r.body, "Reassuring"));
+    http_resp_free(&r);
+}
+
+static void alerts_are_listed_and_acknowledged_by_the_care_team(void)
+{
+    /* The alerting engine raises alerts; here the test plays it through the store. */
+    fm_store *s = NULL;
+    char err[256];
+    CHECK(fm_store_open(srv.data, &s, err, sizeof err) == FM_SVC_OK);
+    if (!s)
+        return;
+    fm_user alice;
+    CHECK(fm_store_user_by_name(s, "alice", &alice, NULL, 0) == FM_SVC_OK);
+    fm_alert a = {.patient_id = alice.id, .t_from_s = 600, .t_to_s = 800};
+    snprintf(a.recording_id, sizeof a.recording_id, "%.16s", rec_alice);
+    snprintf(a.rule, sizeof a.rule, "prolonged_deceleration");
+    snprintf(a.priority, sizeof a.priority, "high");
+    a.created_ms = fm_now_ms();
+    CHECK(fm_store_alert_add(s, &a) == FM_SVC_OK && a.id > 0);
+    fm_store_close(s);
+    http_resp r;
+    CHECK(http_get(srv.port, "/api/patients/alice/alerts", acc[DRBOB].token, &r) == 0);
+    CHECK(r.status == 200 && r.body && strstr(r.body, "prolonged_deceleration"));
+    http_resp_free(&r);
+    CHECK(http_get(srv.port, "/api/patients/alice/alerts", acc[DRCAROL].token, &r) == 0);
+    CHECK(r.status == 404 && r.body && !strstr(r.body, "prolonged"));
+    http_resp_free(&r);
+    CHECK(http_get(srv.port, "/api/patients/alice/alerts", acc[ALICE].token, &r) == 0);
+    CHECK(r.status == 403);
+    http_resp_free(&r);
+    char path[64];
+    snprintf(path, sizeof path, "/api/alerts/%lld/ack", (long long)a.id);
+    CHECK(http_post_json(srv.port, path, acc[DRCAROL].token, "", &r) == 0 && r.status == 404);
+    http_resp_free(&r);
+    CHECK(http_post_json(srv.port, path, acc[ALICE].token, "", &r) == 0 && r.status == 404);
+    http_resp_free(&r);
+    CHECK(http_post_json(srv.port, path, acc[DRBOB].token, "", &r) == 0 && r.status == 200);
+    CHECK(jstr(r.json, "state") && !strcmp(jstr(r.json, "state"), "acknowledged"));
+    http_resp_free(&r);
+    CHECK(http_post_json(srv.port, path, acc[DRBOB].token, "", &r) == 0 && r.status == 409);
+    http_resp_free(&r);
+    CHECK(http_post_json(srv.port, "/api/alerts/99999/ack", acc[DRBOB].token, "", &r) == 0 &&
+          r.status == 404);
+    http_resp_free(&r);
+    CHECK(http_post_json(srv.port, "/api/alerts/x1/ack", acc[DRBOB].token, "", &r) == 0 &&
+          r.status == 404);
     http_resp_free(&r);
 }
 
@@ -312,8 +521,7 @@ static void bad_input_gets_a_clear_json_error(void)
         http_resp r;
         const char *b = cases[i].body;
         CHECK(http_req(srv.port, cases[i].method, cases[i].path,
-                       cases[i].token ? acc[ALICE].token : NULL, b, b ? strlen(b) : 0,
-                       &r) == 0);
+                       cases[i].token ? acc[ALICE].token : NULL, b, b ? strlen(b) : 0, &r) == 0);
         CHECKF(r.status == cases[i].expect, "%s %s -> %d, want %d (%s)", cases[i].method,
                cases[i].path, r.status, cases[i].expect, r.body ? r.body : "");
         CHECKF(jstr(r.json, "error") && jstr(r.json, "message"), "not a JSON error: %s",
@@ -410,16 +618,15 @@ static void cli_passwd_and_disable_end_sessions(void)
     account erin = {"erin", "patient", "erin-password", "drbob", ""};
     CHECK(add_user(&erin) == 0);
     CHECK(add_user(&erin) == 1); /* the name is taken */
-    const char *bad_role[] = {"add", "--data", srv.data, "--role", "nurse", "--name", "x",
-                              "--password-stdin", NULL};
+    const char *bad_role[] = {"add",    "--data", srv.data,           "--role", "nurse",
+                              "--name", "x",      "--password-stdin", NULL};
     CHECK(run_user("some-password", NULL, 0, bad_role) == 2);
-    const char *short_pw[] = {"add",  "--data", srv.data,           "--role",
-                              "admin", "--name", "shorty", "--password-stdin", NULL};
+    const char *short_pw[] = {"add",    "--data", srv.data,           "--role", "admin",
+                              "--name", "shorty", "--password-stdin", NULL};
     CHECK(run_user("short", NULL, 0, short_pw) == 1);
     char tok[128];
     CHECK(login("erin", "erin-password", tok, sizeof tok) == 200);
-    const char *pw[] = {"passwd", "--data", srv.data, "--name", "erin", "--password-stdin",
-                        NULL};
+    const char *pw[] = {"passwd", "--data", srv.data, "--name", "erin", "--password-stdin", NULL};
     CHECK(run_user("erin-new-password", NULL, 0, pw) == 0);
     http_resp r;
     CHECK(http_get(srv.port, "/api/me", tok, &r) == 0 && r.status == 401);
@@ -440,6 +647,34 @@ static void cli_passwd_and_disable_end_sessions(void)
 static void sigterm_shuts_down_cleanly(void)
 {
     CHECK(server_stop(&srv, SIGTERM) == 0);
+}
+
+/* The server's log (stderr) has a JSON line per request and never a patient's name, a password
+ * or a token. */
+static void logs_hold_no_patient_data_or_secrets(void)
+{
+    size_t len;
+    char *log = read_whole(srv.log, &len);
+    CHECK(log != NULL && strstr(log, "\"event\":\"http\"") && strstr(log, "\"stopped\""));
+    if (!log)
+        return;
+    const char *secrets[] = {"alice", "beth", "password", "fms_", "fmd_", "Bearer"};
+    for (size_t i = 0; i < sizeof secrets / sizeof secrets[0]; i++)
+        CHECKF(!strstr(log, secrets[i]), "the log contains '%s'", secrets[i]);
+    for (char *line = log; *line;) {
+        char *nl = strchr(line, '\n');
+        if (nl)
+            *nl = 0;
+        if (*line == '{') {
+            cJSON *j = cJSON_Parse(line);
+            CHECKF(j != NULL, "not JSON: %s", line);
+            cJSON_Delete(j);
+        }
+        if (!nl)
+            break;
+        line = nl + 1;
+    }
+    free(log);
 }
 
 int main(void)
@@ -465,8 +700,8 @@ int main(void)
     run_user(NULL, dev_beth, sizeof dev_beth, db);
     dev_alice[strcspn(dev_alice, "\n")] = 0;
     dev_beth[strcspn(dev_beth, "\n")] = 0;
-    const char *extra[] = {"--set", "login_max_failures=3", "--set", "max_upload_bytes=1M",
-                           NULL};
+    snprintf(srv.log, sizeof srv.log, "%s/server.log", srv.data);
+    const char *extra[] = {"--set", "login_max_failures=3", "--set", "max_upload_bytes=1M", NULL};
     if (server_start(&srv, extra) != 0) {
         fprintf(stderr, "fetalmon serve did not start\n");
         server_stop(&srv, SIGKILL);
@@ -479,19 +714,26 @@ int main(void)
             return 1;
         }
     RUN(health_answers_ok);
+    RUN(metrics_are_prometheus_text);
+    RUN(keep_alive_connections_serve_several_requests);
     RUN(login_gives_a_token_and_me_knows_the_user);
     RUN(login_with_a_wrong_password_or_unknown_user_is_401);
     RUN(requests_without_a_valid_token_are_401);
     RUN(logout_invalidates_the_token);
+    RUN(the_session_cookie_authenticates_reads_only);
     RUN(upload_is_analysed_and_the_result_readable);
+    RUN(audio_downloads_support_ranges);
     RUN(a_trace_the_engine_rejects_ends_failed_with_a_reason);
     RUN(access_matrix_never_leaks_another_patients_data);
+    RUN(a_clinician_signs_a_reading_the_patient_sees);
+    RUN(alerts_are_listed_and_acknowledged_by_the_care_team);
     RUN(bad_input_gets_a_clear_json_error);
     RUN(huge_or_unbounded_bodies_are_refused_early);
     RUN(a_device_token_may_only_upload_for_its_patient);
     RUN(login_is_rate_limited_per_user);
     RUN(cli_passwd_and_disable_end_sessions);
     RUN(sigterm_shuts_down_cleanly);
+    RUN(logs_hold_no_patient_data_or_secrets);
     if (srv.pid)
         server_stop(&srv, SIGKILL);
     rm_tree(srv.data);

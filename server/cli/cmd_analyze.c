@@ -112,7 +112,7 @@ static int write_csv(const char *path, const fm_trace *t, char *err, size_t err_
     fprintf(f, "time_s,fhr_bpm,quality,state\n");
     for (size_t i = 0; i < t->n; i++) {
         fprintf(f, "%.2f,", (double)i / t->rate_hz);
-        if (isfinite(t->fhr_bpm[i]))
+        if (t->state[i] == FM_STATE_OK && isfinite(t->fhr_bpm[i])) /* CLINICAL 2 */
             fprintf(f, "%.2f", t->fhr_bpm[i]);
         fprintf(f, ",%.3f,%s\n", t->quality[i], fm_state_name((fm_fhr_state)t->state[i]));
     }

@@ -116,6 +116,20 @@ fm_status fm_analysis_run(fm_analysis *an, char *err, size_t err_len)
     return FM_OK;
 }
 
+/* CLINICAL 2: "fhr" holds only values we stand behind (state ok). Values the engine doubts
+ * (maternal_suspected, doubtful) go to "fhr_suspect" so the trace can show them apart, never
+ * as fetal heart rate. */
+static void write_fhr(const fm_trace *t, jsonw *w, int suspect)
+{
+    jw_arr_open(w, suspect ? "fhr_suspect" : "fhr");
+    for (size_t i = 0; i < t->n; i++) {
+        int ok = t->state[i] == FM_STATE_OK;
+        int doubted = t->state[i] == FM_STATE_MATERNAL || t->state[i] == FM_STATE_DOUBTFUL;
+        jw_num(w, NULL, (suspect ? doubted : ok) ? t->fhr_bpm[i] : NAN, 2);
+    }
+    jw_arr_close(w);
+}
+
 static void write_states(const fm_trace *t, jsonw *w)
 {
     jw_arr_open(w, "state");
@@ -140,7 +154,8 @@ void fm_analysis_write_json(const fm_analysis *an, jsonw *w)
     jw_obj_close(w);
     jw_num(w, "duration_s", (double)t->n / t->rate_hz, 2);
     jw_int(w, "fhr_hz", FM_FHR_RATE_HZ);
-    jw_floats(w, "fhr", t->fhr_bpm, t->n, 2);
+    write_fhr(t, w, 0);
+    write_fhr(t, w, 1);
     jw_floats(w, "quality", t->quality, t->n, 3);
     write_states(t, w);
     jw_num(w, "lost_percent", fm_trace_lost_percent(t), 2);

@@ -364,8 +364,7 @@ static void bench_live(double duration_s, uint64_t seed, int reps)
     synth_trace *t = synth_make(&o);
     if (!t)
         return;
-    double inc_best = INFINITY, batch_best = INFINITY, last_inc = INFINITY,
-           last_batch = INFINITY;
+    double inc_best = INFINITY, batch_best = INFINITY, last_inc = INFINITY, last_batch = INFINITY;
     int updates = 0;
     for (int rep = 0; rep < reps; rep++) {
         fm_ctg *live = fm_ctg_create(NULL);
@@ -437,7 +436,8 @@ int main(int argc, char **argv)
         else if (!strcmp(argv[i], "--live-only"))
             do_real = 0, n_synth = 0;
         else {
-            fprintf(stderr, "usage: bench_ctg [--real DIR] [--out DIR] [--synth N] [--no-real] [--live-only]\n");
+            fprintf(stderr, "usage: bench_ctg [--real DIR] [--out DIR] [--synth N] [--no-real] "
+                            "[--live-only]\n");
             return 2;
         }
     }

@@ -24,11 +24,11 @@ typedef struct win_eval {
 } win_eval;
 
 struct ctg_sinus {
-    size_t len, hop;    /* window and hop (samples) */
-    double *hann, *x;   /* len each */
-    win_eval *ev;       /* kept judgements */
+    size_t len, hop;  /* window and hop (samples) */
+    double *hann, *x; /* len each */
+    win_eval *ev;     /* kept judgements */
     size_t n_ev, cap_ev;
-    fm_ctg_span *sp;    /* stretches of the last scan */
+    fm_ctg_span *sp; /* stretches of the last scan */
     size_t cap_sp;
 };
 

@@ -161,22 +161,24 @@ static void result_free(fm_ctg_result *r)
     memset(r, 0, sizeof *r);
 }
 
+/* Forget the kept analysis (reset, or an update that failed half way): the next result starts
+ * a fresh one from the first sample. */
+static void drop_record(fm_ctg *q)
+{
+    ctg_record_destroy(q->rec);
+    q->rec = NULL;
+    q->n_ck = 0;
+    q->ck_done = 0;
+    q->ck_next_min = q->cfg.oxford_first_min;
+}
+
 void fm_ctg_reset(fm_ctg *q)
 {
     if (!q)
         return;
     result_free(&q->res);
     q->n = q->n_ep = q->n_mov = q->n_maternal = 0;
-    q->n_ck = 0;
-    q->ck_done = 0;
-    q->ck_next_min = q->cfg.oxford_first_min;
-    ctg_record *fresh = ctg_record_create(&q->cfg);
-    if (fresh) {
-        ctg_record_destroy(q->rec);
-        q->rec = fresh;
-    } else {
-        q->n_ck = 0; /* keep the old one; the next result reports the failure */
-    }
+    drop_record(q);
     q->dirty = 1;
 }
 
@@ -387,17 +389,12 @@ static fm_status analyse(fm_ctg *q)
     const fm_ctg_config *c = &q->cfg;
     fm_ctg_result *r = &q->res;
     result_free(r);
+    if (!q->rec && !(q->rec = ctg_record_create(c)))
+        return FM_ENOMEM;
     fm_status rc = advance(q);
     if (rc != FM_OK) {
         /* the kept analysis may be half updated: start it again at the next result */
-        ctg_record *fresh = ctg_record_create(c);
-        if (fresh) {
-            ctg_record_destroy(q->rec);
-            q->rec = fresh;
-            q->n_ck = 0;
-            q->ck_done = 0;
-            q->ck_next_min = c->oxford_first_min;
-        }
+        drop_record(q);
         return rc;
     }
     r->n = q->n;

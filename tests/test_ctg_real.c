@@ -284,6 +284,32 @@ static void late_mark_meeting_an_earlier_checkpoint_equals_batch(void)
     }
 }
 
+/* fm_ctg_reset forgets the kept analysis: a reset object fed another trace gives a fresh
+ * object's result. */
+static void reset_object_equals_a_fresh_one(void)
+{
+    synth_opts o;
+    synth_opts_default(&o, 1500, 21);
+    synth_trace *a = synth_make(&o);
+    synth_opts_default(&o, 1300, 22);
+    o.lost_fraction = 0.05;
+    synth_trace *b = synth_make(&o);
+    fm_ctg *q = fm_ctg_create(NULL), *fresh = fm_ctg_create(NULL);
+    const fm_ctg_result *rq = NULL, *rf = NULL;
+    CHECK(fm_ctg_update(q, a->fhr, a->state, a->n) == FM_OK && fm_ctg_get_result(q, &rq) == FM_OK);
+    fm_ctg_add_movement(q, 200.0);
+    fm_ctg_reset(q);
+    CHECK(fm_ctg_get_result(q, &rq) == FM_EEMPTY);
+    CHECK(fm_ctg_update(q, b->fhr, b->state, b->n) == FM_OK);
+    fm_ctg_update(fresh, b->fhr, b->state, b->n);
+    CHECK(fm_ctg_get_result(q, &rq) == FM_OK && fm_ctg_get_result(fresh, &rf) == FM_OK);
+    CHECK(rq && rf && same_everything(rq, rf));
+    fm_ctg_destroy(q);
+    fm_ctg_destroy(fresh);
+    synth_free(a);
+    synth_free(b);
+}
+
 static void empty_input_is_a_clear_error(void)
 {
     fm_ctg *q = fm_ctg_create(NULL);
@@ -375,6 +401,7 @@ int main(void)
     RUN(live_updates_every_2_min_equal_batch_runs);
     RUN(three_hour_live_stream_equals_batch_everywhere);
     RUN(late_mark_meeting_an_earlier_checkpoint_equals_batch);
+    RUN(reset_object_equals_a_fresh_one);
     RUN(empty_input_is_a_clear_error);
     RUN(bad_config_is_refused);
     RUN(all_lost_trace_gives_insufficient_signal);

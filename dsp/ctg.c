@@ -25,6 +25,7 @@ struct fm_ctg {
     ctg_ox_inputs *ck;
     size_t n_ck, ck_cap;
     double ck_next_min;
+    int ck_done; /* a checkpoint met the criteria: later ones are never read (marks only add) */
     /* the last result, rebuilt when data arrived since */
     int dirty;
     fm_ctg_result res;
@@ -160,21 +161,24 @@ static void result_free(fm_ctg_result *r)
     memset(r, 0, sizeof *r);
 }
 
+/* Forget the kept analysis (reset, or an update that failed half way): the next result starts
+ * a fresh one from the first sample. */
+static void drop_record(fm_ctg *q)
+{
+    ctg_record_destroy(q->rec);
+    q->rec = NULL;
+    q->n_ck = 0;
+    q->ck_done = 0;
+    q->ck_next_min = q->cfg.oxford_first_min;
+}
+
 void fm_ctg_reset(fm_ctg *q)
 {
     if (!q)
         return;
     result_free(&q->res);
     q->n = q->n_ep = q->n_mov = q->n_maternal = 0;
-    q->n_ck = 0;
-    q->ck_next_min = q->cfg.oxford_first_min;
-    ctg_record *fresh = ctg_record_create(&q->cfg);
-    if (fresh) {
-        ctg_record_destroy(q->rec);
-        q->rec = fresh;
-    } else {
-        q->n_ck = 0; /* keep the old one; the next result reports the failure */
-    }
+    drop_record(q);
     q->dirty = 1;
 }
 
@@ -278,7 +282,7 @@ static fm_status checkpoint_sinus(fm_ctg *q, ctg_ox_inputs *in)
 static fm_status advance(fm_ctg *q)
 {
     const fm_ctg_config *c = &q->cfg;
-    for (;;) {
+    while (!q->ck_done) {
         double t = q->ck_next_min;
         size_t ns = (size_t)llround(t * 60.0 * CTG_RATE_HZ);
         if (t > c->oxford_last_min + 1e-9 || q->n < ns)
@@ -309,6 +313,10 @@ static fm_status advance(fm_ctg *q)
             if (rc != FM_OK)
                 return rc;
             ctg_record_ox_inputs(q->rec, t, in);
+            /* met stays met (a late movement mark can only add a movement), so the chain
+             * stops here whatever comes later */
+            ctg_oxford_evaluate(c, in, q->mov, q->n_mov, &o);
+            q->ck_done = o.status == FM_CTG_OX_MET;
         }
     }
     return ctg_record_advance(q->rec, q->fhr, q->ep_pi, q->n, CTG_WANT_ALL);
@@ -341,8 +349,10 @@ static fm_status oxford_verdict(fm_ctg *q, fm_ctg_oxford *o, double ga)
             ctg_oxford_evaluate(c, in, q->mov, q->n_mov, o);
         }
         o->complete = o->status == FM_CTG_OX_MET || in->at_min >= c->oxford_last_min - 1e-9;
-        if (o->status == FM_CTG_OX_MET)
+        if (o->status == FM_CTG_OX_MET) {
+            q->ck_done = 1; /* later checkpoints are never read again (marks only add) */
             break;
+        }
     }
     return FM_OK;
 }
@@ -379,16 +389,12 @@ static fm_status analyse(fm_ctg *q)
     const fm_ctg_config *c = &q->cfg;
     fm_ctg_result *r = &q->res;
     result_free(r);
+    if (!q->rec && !(q->rec = ctg_record_create(c)))
+        return FM_ENOMEM;
     fm_status rc = advance(q);
     if (rc != FM_OK) {
         /* the kept analysis may be half updated: start it again at the next result */
-        ctg_record *fresh = ctg_record_create(c);
-        if (fresh) {
-            ctg_record_destroy(q->rec);
-            q->rec = fresh;
-            q->n_ck = 0;
-            q->ck_next_min = c->oxford_first_min;
-        }
+        drop_record(q);
         return rc;
     }
     r->n = q->n;

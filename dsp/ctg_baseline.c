@@ -11,10 +11,11 @@
  * the baseline (in its last bits) back to the start of the record, and with it everything built
  * on the baseline; with the bounded look-ahead an epoch's baseline is final once the trace is
  * that much longer, so a live stream recomputes only its tail (ctg_record.c). The filter's
- * slowest pole pair decays by e every ~65 epochs, so a start 128 epochs (8 min) ahead weighs
- * exp(-2) on the block's first epoch at most; measured against the whole-record pass on the
- * FHRMA records it moves the fitted baseline by < 0.1 bpm (docs/ctg.md). Batch and live use
- * this same definition. The histograms of settled local windows are cached in ctg_fitcache.
+ * slowest pole pair decays by e every ~65 epochs, so a start 256 epochs (16 min) ahead weighs
+ * about exp(-4) (2 %) on the block; measured against the whole-record pass on the 66 FHRMA
+ * records it moves the fitted baseline by at most 0.37 bpm, pooled RMS 0.05 bpm (docs/ctg.md;
+ * 128 epochs gave 3.6 bpm). Batch and live use this same definition. ctg_fitcache keeps the
+ * histogram, the local modes of settled windows, and the low-pass state (ctg_record.c).
  * Not for the FIGO visual baseline (ctg_visual.c) or events (ctg_events.c). */
 #include <stdlib.h>
 #include <string.h>
@@ -23,24 +24,24 @@
 
 #define HIST_BINS 1300 /* 1-ms bins; 50 bpm = 1200 ms is the longest valid PI (CLINICAL 1) */
 #define EPOCH_RATE_HZ (FM_CTG_EPOCHS_PER_MIN / 60.0)
-#define LOCAL_BLOCK_EPOCHS 32 /* the local mode is refreshed every 2 min */
-#define BACKWARD_BLOCK_EPOCHS 32     /* backward pass run per 2-min block ... */
-#define BACKWARD_LOOKAHEAD_EPOCHS 256 /* ... started 8 min after the block (see above) */
+#define LOCAL_BLOCK_EPOCHS 32         /* the local mode is refreshed every 2 min */
+#define BACKWARD_BLOCK_EPOCHS 32      /* backward pass run per 2-min block ... */
+#define BACKWARD_LOOKAHEAD_EPOCHS 256 /* ... started 16 min after the block (see above) */
 
 /* What stays valid as the record grows: the histogram of every epoch so far, and the local mode
  * of each block whose window lies wholly inside the record (it can no longer change). */
 struct ctg_fitcache {
     int hist[HIST_BINS];
-    size_t n_hist;       /* epochs counted in hist */
-    double *block_mode;  /* raw local mode per settled block (NAN = none) */
+    size_t n_hist;      /* epochs counted in hist */
+    double *block_mode; /* raw local mode per settled block (NAN = none) */
     size_t n_blocks, cap_blocks;
-    size_t tail_lo;      /* window start of the cached tail mode (SIZE_MAX = none) */
+    size_t tail_lo; /* window start of the cached tail mode (SIZE_MAX = none) */
     double tail_mode;
     /* the low-pass, kept: its input (clamped, filled), forward output and filter state after
      * each epoch, result, and the look-ahead end each backward block was run to */
     double *x, *y, *st, *out;
     size_t *blk_end;
-    size_t n_kept;       /* epochs of the kept low-pass */
+    size_t n_kept;             /* epochs of the kept low-pass */
     double *xn, *centre, *tmp; /* work arrays */
     size_t cap_ep;
 };
@@ -270,8 +271,8 @@ static void lowpass(const fm_ctg_config *c, ctg_fitcache *f, size_t n_ep)
     for (size_t blk = 0; blk < n_ep; blk += BACKWARD_BLOCK_EPOCHS) {
         size_t bi = blk / BACKWARD_BLOCK_EPOCHS;
         size_t bend = blk + BACKWARD_BLOCK_EPOCHS < n_ep ? blk + BACKWARD_BLOCK_EPOCHS : n_ep;
-        size_t end = bend + BACKWARD_LOOKAHEAD_EPOCHS < n_ep ? bend + BACKWARD_LOOKAHEAD_EPOCHS
-                                                             : n_ep;
+        size_t end =
+            bend + BACKWARD_LOOKAHEAD_EPOCHS < n_ep ? bend + BACKWARD_LOOKAHEAD_EPOCHS : n_ep;
         if (blk + BACKWARD_BLOCK_EPOCHS <= f->n_kept && f->blk_end[bi] == end && end <= e0)
             continue; /* nothing it reads changed */
         f->blk_end[bi] = end;
@@ -338,8 +339,8 @@ static fm_status reserve(ctg_fitcache *f, size_t n_ep)
     return FM_OK;
 }
 
-fm_status ctg_fit_baseline(const fm_ctg_config *c, ctg_fitcache *f, const float *ep_pi,
-                           size_t n_ep, float *bl_pi, double *mode_pi)
+fm_status ctg_fit_baseline(const fm_ctg_config *c, ctg_fitcache *f, const float *ep_pi, size_t n_ep,
+                           float *bl_pi, double *mode_pi)
 {
     *mode_pi = NAN;
     if (!n_ep)

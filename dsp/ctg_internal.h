@@ -68,8 +68,8 @@ typedef struct ctg_fitcache ctg_fitcache;
 ctg_fitcache *ctg_fitcache_create(void);
 void ctg_fitcache_destroy(ctg_fitcache *f);
 double ctg_modified_mode(const float *pi_ms, size_t n, const fm_ctg_config *c);
-fm_status ctg_fit_baseline(const fm_ctg_config *c, ctg_fitcache *f, const float *ep_pi,
-                           size_t n_ep, float *bl_pi, double *mode_pi);
+fm_status ctg_fit_baseline(const fm_ctg_config *c, ctg_fitcache *f, const float *ep_pi, size_t n_ep,
+                           float *bl_pi, double *mode_pi);
 void ctg_epochs_to_samples(const float *bl_pi, size_t n_ep, size_t n, size_t from, float *bl_bpm);
 
 /* ctg_visual.c: CLINICAL 4.1 visual baseline, kept and updated from the first changed input
@@ -126,9 +126,9 @@ typedef struct ctg_ox_inputs {
     size_t n_high;
     int n_acc10, n_acc15, n_dec;
     double max_dec_lost_beats;
-    double end_lost_percent;  /* criterion 8: loss in the end window */
-    double end_dec_start_s;   /* criterion 8: first deceleration ending in it, NAN if none */
-    double sinus_longest_s; /* NAN: not computed (then criterion 5 is not judged) */
+    double end_lost_percent; /* criterion 8: loss in the end window */
+    double end_dec_start_s;  /* criterion 8: first deceleration ending in it, NAN if none */
+    double sinus_longest_s;  /* NAN: not computed (then criterion 5 is not judged) */
 } ctg_ox_inputs;
 
 /* Longest stretches (s) of the visual baseline below 100, below 110 and above 160 bpm (the

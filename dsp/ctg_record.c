@@ -17,6 +17,8 @@
  *   3. the visual baseline updates its passes from d_fit on, each stage from the first place its
  *      own input changed, and says from where its curve changed (d_vis); visual events and the
  *      bandwidth resume from there.
+ * The sinusoidal and visual stages can be left behind (an Oxford checkpoint on the way does not
+ * need them): they remember the earliest d_fit they have not seen and catch up from there.
  * Each stage recomputes from a point before which its inputs are bit-identical to the kept ones,
  * with the same operations in the same order, so the result equals a computation from scratch
  * at the same length (a batch run uses this same object in one step; tests/test_ctg_real.c).
@@ -39,21 +41,21 @@ struct ctg_record {
     fm_ctg_config c;
     double ga;
     ctg_core k;
-    size_t n_ok;         /* usable samples among the first k.n */
+    size_t n_ok; /* usable samples among the first k.n */
     size_t cap_n, cap_ep, cap_min;
-    float *bl_new;       /* epochs: the refit before comparison */
-    float *bl_old;       /* samples: the kept fitted baseline where it is recomputed */
+    float *bl_new; /* epochs: the refit before comparison */
+    float *bl_old; /* samples: the kept fitted baseline where it is recomputed */
     ctg_fitcache *fit;
     ctg_evscan *ox_acc, *ox_dec, *vis_acc, *vis_dec;
     ctg_sinus *sin;
     fm_ctg_sinusoidal sinus;
-    fm_ctg_event *big;   /* 15-bpm Oxford accelerations, for the sinusoidal scan */
+    fm_ctg_event *big; /* 15-bpm Oxford accelerations, for the sinusoidal scan */
     size_t cap_big;
     ctg_visual *vis;
     fm_ctg_event *acc, *dec; /* visual events (borrowed from the scanners) */
     size_t n_acc, n_dec;
-    float *band;         /* FIGO bandwidth per minute */
-    vis_sums *vs;        /* vs[m]: visual baseline sum over samples [0, m minutes) */
+    float *band;               /* FIGO bandwidth per minute */
+    vis_sums *vs;              /* vs[m]: visual baseline sum over samples [0, m minutes) */
     size_t sin_n, vis_n;       /* record length at the last sinusoidal / visual update */
     size_t sin_from, vis_from; /* first sample whose fitted baseline changed since then */
     size_t n_vs;
@@ -90,8 +92,8 @@ ctg_record *ctg_record_create(const fm_ctg_config *c)
     rec->sin = ctg_sinus_create(c);
     rec->vis = ctg_visual_create();
     rec->k.mode_pi = NAN;
-    if (!rec->fit || !rec->ox_acc || !rec->ox_dec || !rec->vis_acc || !rec->vis_dec ||
-        !rec->sin || !rec->vis) {
+    if (!rec->fit || !rec->ox_acc || !rec->ox_dec || !rec->vis_acc || !rec->vis_dec || !rec->sin ||
+        !rec->vis) {
         ctg_record_destroy(rec);
         return NULL;
     }
@@ -118,7 +120,7 @@ void ctg_record_destroy(ctg_record *rec)
 
 #define GROW(ptr, cnt)                                                                             \
     do {                                                                                           \
-        void *np_ = realloc((ptr), (cnt) * sizeof *(ptr));                                        \
+        void *np_ = realloc((ptr), (cnt) * sizeof *(ptr));                                         \
         if (!np_)                                                                                  \
             return FM_ENOMEM;                                                                      \
         (ptr) = np_;                                                                               \

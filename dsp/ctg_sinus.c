@@ -16,6 +16,7 @@
 
 #define SINUS_MIN_VALID 0.6    /* a window needs 60 % valid signal to be judged */
 #define SINUS_BRIDGE_WINDOWS 2 /* unjudged windows a stretch may run through */
+#define GOERTZEL_LANES 8       /* DFT bins computed side by side */
 
 typedef struct win_eval {
     int judged; /* enough signal to say yes or no */
@@ -24,11 +25,11 @@ typedef struct win_eval {
 } win_eval;
 
 struct ctg_sinus {
-    size_t len, hop;    /* window and hop (samples) */
-    double *hann, *x;   /* len each */
-    win_eval *ev;       /* kept judgements */
+    size_t len, hop;  /* window and hop (samples) */
+    double *hann, *x; /* len each */
+    win_eval *ev;     /* kept judgements */
     size_t n_ev, cap_ev;
-    fm_ctg_span *sp;    /* stretches of the last scan */
+    fm_ctg_span *sp; /* stretches of the last scan */
     size_t cap_sp;
 };
 
@@ -97,24 +98,31 @@ static void eval_window(const fm_ctg_config *c, const float *fhr, const float *b
             sum += x[m * blk + j];
         x[m] = sum;
     }
+    /* the power of each DFT bin by Goertzel's recurrence (one multiply per block; the block
+     * centres' phase offset does not change a power), GOERTZEL_LANES bins side by side: the
+     * recurrences are independent, so they overlap instead of waiting on each other */
     double band = 0, best = -1;
-    for (int k = k0; k <= k1; k++) {
-        /* one DFT bin by a rotating phasor (no trigonometry per sample) */
-        double re = 0, im = 0, w0 = 2.0 * M_PI * k / (double)len;
-        double ph = w0 * (blk - 1) / 2.0, step = w0 * (double)blk;
-        double cr = cos(step), ci = -sin(step), pr = cos(ph), pim = -sin(ph);
-        for (size_t m = 0; m < nb; m++) {
-            re += x[m] * pr;
-            im += x[m] * pim;
-            double t = pr * cr - pim * ci;
-            pim = pr * ci + pim * cr;
-            pr = t;
+    for (int k_lo = k0; k_lo <= k1; k_lo += GOERTZEL_LANES) {
+        int lanes = k1 - k_lo + 1 < GOERTZEL_LANES ? k1 - k_lo + 1 : GOERTZEL_LANES;
+        double cw[GOERTZEL_LANES], s1[GOERTZEL_LANES], s2[GOERTZEL_LANES];
+        for (int j = 0; j < GOERTZEL_LANES; j++) {
+            double step = 2.0 * M_PI * (k_lo + j) / (double)len * (double)blk;
+            cw[j] = 2.0 * cos(step);
+            s1[j] = s2[j] = 0.0;
         }
-        double p = re * re + im * im;
-        band += p;
-        if (p > best) {
-            best = p;
-            w->freq_cpm = k / dur_min;
+        for (size_t m = 0; m < nb; m++)
+            for (int j = 0; j < GOERTZEL_LANES; j++) {
+                double s0 = x[m] + cw[j] * s1[j] - s2[j];
+                s2[j] = s1[j];
+                s1[j] = s0;
+            }
+        for (int j = 0; j < lanes; j++) {
+            double p = s1[j] * s1[j] + s2[j] * s2[j] - cw[j] * s1[j] * s2[j];
+            band += p;
+            if (p > best) {
+                best = p;
+                w->freq_cpm = (k_lo + j) / dur_min;
+            }
         }
     }
     /* Parseval: one-sided share of the windowed power held by the band */

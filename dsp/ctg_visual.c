@@ -43,7 +43,7 @@ typedef struct vpass {
 } vpass;
 
 struct ctg_visual {
-    size_t n, ns;         /* samples and segments of the kept state */
+    size_t n, ns; /* samples and segments of the kept state */
     size_t cap_n, cap_s;
     vpass p[VISUAL_PASSES];
     const seg **pick;
@@ -74,7 +74,7 @@ const float *ctg_visual_curve(const ctg_visual *v)
 
 #define GROW(ptr, cnt)                                                                             \
     do {                                                                                           \
-        void *np_ = realloc((ptr), (cnt) * sizeof *(ptr));                                        \
+        void *np_ = realloc((ptr), (cnt) * sizeof *(ptr));                                         \
         if (!np_)                                                                                  \
             return FM_ENOMEM;                                                                      \
         (ptr) = np_;                                                                               \

@@ -50,6 +50,17 @@
  * when the value moves by at most 4 bpm per sample. */
 #define TRACK_TRUST_SAMPLES 8
 #define TRACK_TRUST_STEP_BPM 4.0f
+/* CLINICAL 4.1 (decelerations) vs CLINICAL 2 (abrupt jump to a maternal level): a track that
+ * has just descended by at least DESCENT_MIN_BPM (from its recent high, which decays by
+ * DESCENT_HI_DECAY_BPM per sample, 0.5 bpm/s) and resumes after a gap of at most
+ * DESCENT_BRIDGE_SAMPLES (3 s) lower still, by at most DESCENT_BRIDGE_BPM, continues the
+ * deceleration: it stays fetal (doubtful below maternal_max_bpm), not maternal, unless the value
+ * coincides with a recent maternal rate. Only a trusted track (not itself resumed low) bridges
+ * this way, so one such jump cannot be chained into following the mother. */
+#define DESCENT_MIN_BPM 10.0f
+#define DESCENT_HI_DECAY_BPM 0.125f
+#define DESCENT_BRIDGE_SAMPLES 12
+#define DESCENT_BRIDGE_BPM 30.0f
 /* Maternal track continuity (2 s) and memory (60 s). CLINICAL 2: within 5 bpm of the maternal
  * rate is flagged (Pinto et al. 2015). */
 #define MATERNAL_CONT_SAMPLES 8
@@ -66,6 +77,7 @@ void fm_dop_track_reset(fm_dop_track *t)
     t->f_k = 0;
     t->f_run = 0;
     t->f_low_doubt = 0;
+    t->f_hi_bpm = 0;
     t->m_valid = 0;
     t->m_bpm = 0;
     t->m_k = 0;
@@ -100,8 +112,11 @@ static float step_allowed(int64_t gap)
     return a < TRACK_BRIDGE_BPM ? a : TRACK_BRIDGE_BPM;
 }
 
-static void set_fetal(fm_dop_track *t, int64_t k, float bpm, int run)
+static void set_fetal(fm_dop_track *t, int64_t k, float bpm, int run, int new_track)
 {
+    /* The recent high decays with the time since the last value; a new track starts it afresh. */
+    float hi = t->f_hi_bpm - DESCENT_HI_DECAY_BPM * (float)(k - t->f_k);
+    t->f_hi_bpm = !new_track && t->f_valid && hi > bpm ? hi : bpm;
     t->f_valid = 1;
     t->f_bpm = bpm;
     t->f_k = k;
@@ -167,6 +182,10 @@ void fm_dop_track_step(fm_dop_track *t, const fm_doppler_config *cfg, int64_t k,
      * (one the default rule would not have left): a halving/doubling we cannot resolve. */
     int octave_doubt =
         ch != &c[0] && octave_of(ch->bpm, c[0].bpm) && ch->score < OCTAVE_SHORT_RATIO * c[0].score;
+    /* CLINICAL 2: the value is twice the rate of a stronger peak (the default octave rule's
+     * choice, or continuity's): right for a fetal heart at twice the maternal rate, but also what
+     * a doubling looks like. A track not yet confirmed cannot be confirmed on such a window. */
+    int doubled = ch != &c[0] && ch->bpm > c[0].bpm && octave_of(ch->bpm, c[0].bpm);
     out->quality = ch->q;
     if (ch->q < cfg->quality_min)
         return; /* lost */
@@ -177,6 +196,9 @@ void fm_dop_track_step(fm_dop_track *t, const fm_doppler_config *cfg, int64_t k,
     float dm = t->m_valid ? fabsf(r - t->m_bpm) : INFINITY;
     int f_cont = t->f_valid && f_gap <= TRACK_CONT_SAMPLES && df <= step_allowed(f_gap);
     int f_bridge = !f_cont && t->f_valid && f_gap <= TRACK_BRIDGE_SAMPLES && df <= TRACK_BRIDGE_BPM;
+    int f_descent = !f_cont && !f_bridge && t->f_valid && f_gap <= DESCENT_BRIDGE_SAMPLES &&
+                    r < t->f_bpm && t->f_bpm - r <= DESCENT_BRIDGE_BPM &&
+                    t->f_hi_bpm - t->f_bpm >= DESCENT_MIN_BPM && !t->f_low_doubt;
     int m_cont = t->m_valid && m_gap <= MATERNAL_CONT_SAMPLES && dm <= step_allowed(m_gap) &&
                  r < MATERNAL_TRACK_MAX_BPM;
     int m_coincide = t->m_valid && m_gap <= MATERNAL_MEMORY_SAMPLES && dm <= MATERNAL_COINCIDE_BPM;
@@ -194,20 +216,23 @@ void fm_dop_track_step(fm_dop_track *t, const fm_doppler_config *cfg, int64_t k,
          * and close to its last value. */
         int steady = t->f_run >= TRACK_TRUST_SAMPLES &&
                      fabsf(r - t->f_bpm) <= TRACK_TRUST_STEP_BPM * (float)f_gap;
-        set_fetal(t, k, r, t->f_run + 1);
+        int run = t->f_run < TRACK_CONFIRM_SAMPLES && doubled ? 1 : t->f_run + 1;
+        set_fetal(t, k, r, run, 0);
         if (r >= cfg->maternal_max_bpm)
             t->f_low_doubt = 0;
         st = (t->f_run >= TRACK_CONFIRM_SAMPLES && (ch->q >= cfg->quality_ok || steady) &&
               !t->f_low_doubt && !octave_doubt)
                  ? FM_STATE_OK
                  : FM_STATE_DOUBTFUL;
-    } else if (f_bridge && !m_coincide) {
-        /* Resumption after a short dropout near the last fetal value. */
-        set_fetal(t, k, r, TRACK_CONFIRM_SAMPLES);
+    } else if ((f_bridge || f_descent) && !m_coincide) {
+        /* Resumption after a short dropout near the last fetal value, or further down a
+         * deceleration that was under way (CLINICAL 4.1). */
+        set_fetal(t, k, r, f_bridge ? TRACK_CONFIRM_SAMPLES : 1, 0);
         if (r < cfg->maternal_max_bpm)
             t->f_low_doubt = 1; /* CLINICAL 2: a low level after a loss may be the mother */
-        st = (ch->q >= cfg->quality_ok && !t->f_low_doubt && !octave_doubt) ? FM_STATE_OK
-                                                                            : FM_STATE_DOUBTFUL;
+        st = (f_bridge && ch->q >= cfg->quality_ok && !t->f_low_doubt && !octave_doubt)
+                 ? FM_STATE_OK
+                 : FM_STATE_DOUBTFUL; /* a descent resumption must be confirmed */
     } else if (r < cfg->maternal_max_bpm || m_coincide) {
         /* CLINICAL 2: a new track at a maternal-looking level, or at the recent maternal rate
          * (which is not moved above the ceiling, so coincidence cannot creep upwards). */
@@ -217,7 +242,7 @@ void fm_dop_track_step(fm_dop_track *t, const fm_doppler_config *cfg, int64_t k,
     } else {
         /* A new fetal track: doubtful until continuity confirms it (which also confirms a
          * judgement of the octave rule above). */
-        set_fetal(t, k, r, 1);
+        set_fetal(t, k, r, 1, 1);
         t->f_low_doubt = 0;
         st = FM_STATE_DOUBTFUL; /* until confirmed */
     }

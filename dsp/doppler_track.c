@@ -16,7 +16,15 @@
  *     deceleration descending gradually from the baseline stays ok;
  *   - a value that starts a new track below maternal_max_bpm (after a loss, or by an abrupt jump
  *     from a fetal level) is maternal, as is a new track within 5 bpm of a recent maternal rate;
- *   - a new fetal track is doubtful until confirmed for TRACK_CONFIRM_SAMPLES.
+ *     except that a trusted track which is falling now (a deceleration under way) and resumes
+ *     after a loss of <= 3 s lower still, by <= 30 bpm, stays fetal (doubtful below
+ *     maternal_max_bpm): a deceleration is never hidden as maternal by a short loss;
+ *   - a new fetal track is doubtful until confirmed for TRACK_CONFIRM_SAMPLES, and a window where
+ *     its value is twice the rate of a stronger peak restarts that confirmation (a doubled value
+ *     is never confirmed ok);
+ *   - a faint window (quality 0.25..quality_min) counts only as the continuation of an
+ *     established track within 3 bpm per sample; a resumption within 6 bpm of an established
+ *     track after a short loss is trusted at once.
  * Not for signal processing (doppler.c) nor trace-level false-signal detection (falsesig). */
 #include <math.h>
 

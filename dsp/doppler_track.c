@@ -23,7 +23,7 @@
  *     its value is twice the rate of a stronger peak restarts that confirmation (a doubled value
  *     is never confirmed ok);
  *   - a faint window (quality 0.25..quality_min) counts only as the continuation of an
- *     established track within 3 bpm per sample; a resumption within 6 bpm of an established
+ *     established track within 2 bpm per sample; a resumption within 6 bpm of an established
  *     track after a short loss is trusted at once.
  * Not for signal processing (doppler.c) nor trace-level false-signal detection (falsesig). */
 #include <math.h>
@@ -78,7 +78,7 @@
  * close to the track by chance is rare, so continuity is the evidence the window lacks.
  * Measured: bench_doppler coverage +2 % at 15 dB with no loss of accuracy (docs/doppler.md). */
 #define TRACK_WEAK_Q_MIN 0.25f
-#define TRACK_WEAK_STEP_BPM 3.0f
+#define TRACK_WEAK_STEP_BPM 2.0f
 /* Maternal track continuity (2 s) and memory (60 s). CLINICAL 2: within 5 bpm of the maternal
  * rate is flagged (Pinto et al. 2015). */
 #define MATERNAL_CONT_SAMPLES 8

@@ -24,6 +24,7 @@ typedef struct fm_dop_track {
     int64_t f_k;     /* sample index of that value */
     int f_run;       /* consecutive continuous samples on this track */
     int f_low_doubt; /* resumed below maternal_max_bpm after a loss: doubtful until back up */
+    float f_avg_bpm; /* moving average of the track (~5 s): is it descending now? */
     /* maternal track */
     int m_valid;
     float m_bpm;

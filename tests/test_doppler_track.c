@@ -133,15 +133,85 @@ static void within_5_bpm_of_recent_maternal_rate_is_maternal(void)
     CHECK(o.state == FM_STATE_MATERNAL);
 }
 
-/* Halving: the best peak at twice the period with a strong peak at the period -> the period. */
+/* Halving: the best peak at twice the period with a strong peak at the period -> the period, but
+ * a new track cannot be confirmed on it alone (CLINICAL 2: a 72 bpm pulse with two sounds per
+ * beat looks the same): doubtful until its own peak has been the strongest. */
 static void prefers_the_fundamental_over_a_stronger_multiple(void)
 {
     start();
     fm_dop_cand c[2] = {{72, 0.9f, 0.9f}, {144, 0.7f, 0.8f}};
     fm_fhr_sample o;
+    for (int i = 0; i < 12; i++) {
+        fm_dop_track_step(&tr, &cfg, k++, 1, c, 2, &o);
+        CHECK(o.state == FM_STATE_DOUBTFUL && o.fhr_bpm == 144.0f);
+    }
+    fm_dop_cand alone[2] = {{144, 0.8f, 0.8f}, {72, 0.7f, 0.8f}};
+    for (int i = 0; i < 4; i++)
+        fm_dop_track_step(&tr, &cfg, k++, 1, alone, 2, &o);
+    CHECK(o.state == FM_STATE_OK && o.fhr_bpm == 144.0f);
     for (int i = 0; i < 6; i++)
         fm_dop_track_step(&tr, &cfg, k++, 1, c, 2, &o);
-    CHECK(o.state == FM_STATE_OK && o.fhr_bpm == 144.0f);
+    CHECK(o.state == FM_STATE_OK && o.fhr_bpm == 144.0f); /* established: halving resisted */
+}
+
+/* CLINICAL 2 vs 4.1: an ok deceleration that drops by 20 bpm across a 0.75 s loss continues as
+ * fetal (doubtful below maternal_max), not maternal; a second such jump from that untrusted low
+ * track is maternal (no chaining onto the mother). */
+static void drop_across_short_loss_in_a_descent_is_not_maternal(void)
+{
+    start();
+    for (float b = 140; b >= 104; b -= 1.0f)
+        step1(b, 0.8f, 0.8f);
+    for (int i = 0; i < 3; i++)
+        step_lost();
+    fm_fhr_sample o = step1(84, 0.8f, 0.8f);
+    CHECK(o.state == FM_STATE_DOUBTFUL && o.fhr_bpm == 84.0f);
+    for (int i = 0; i < 20; i++)
+        o = step1(84 - 0.2f * i, 0.8f, 0.8f);
+    CHECK(o.state == FM_STATE_DOUBTFUL);
+    for (int i = 0; i < 3; i++)
+        step_lost();
+    o = step1(62, 0.8f, 0.8f);
+    CHECK(o.state == FM_STATE_MATERNAL);
+}
+
+/* Without a descent under way the same drop after a loss is maternal (CLINICAL 2). */
+static void drop_across_short_loss_from_steady_level_is_maternal(void)
+{
+    start();
+    for (int i = 0; i < 40; i++)
+        step1(104, 0.8f, 0.8f);
+    for (int i = 0; i < 3; i++)
+        step_lost();
+    CHECK(step1(84, 0.8f, 0.8f).state == FM_STATE_MATERNAL);
+}
+
+/* CLINICAL 2: the peaks of the lead's recording at 278-280 s (fetus 94-98 bpm, mother ~97): a
+ * stray track at 172.6 is carried by continuity to 187-195, the double of the stronger 94-98
+ * peak; that new track must never be confirmed ok (it was, at 280.25 s). */
+static void new_track_on_a_doubled_peak_is_never_ok(void)
+{
+    start();
+    step1(172.6f, 0.31f, 0.36f);
+    static const fm_dop_cand w[][3] = {
+        {{93.5f, 0.37f, 0.50f}, {87.1f, 0.33f, 0.45f}, {186.9f, 0.32f, 0.36f}},
+        {{93.8f, 0.35f, 0.48f}, {186.1f, 0.32f, 0.37f}, {87.6f, 0.30f, 0.41f}},
+        {{187.4f, 0.38f, 0.44f}, {94.0f, 0.36f, 0.48f}, {87.7f, 0.27f, 0.38f}},
+        {{94.5f, 0.36f, 0.49f}, {188.2f, 0.33f, 0.38f}, {61.8f, 0.18f, 0.29f}},
+        {{190.7f, 0.37f, 0.42f}, {94.6f, 0.33f, 0.44f}, {63.8f, 0.21f, 0.34f}},
+        {{193.2f, 0.39f, 0.44f}, {96.8f, 0.37f, 0.49f}, {62.1f, 0.19f, 0.32f}},
+        {{96.9f, 0.43f, 0.57f}, {192.4f, 0.37f, 0.42f}, {64.6f, 0.20f, 0.33f}},
+        {{97.2f, 0.44f, 0.59f}, {194.9f, 0.33f, 0.38f}, {65.1f, 0.18f, 0.29f}},
+        {{97.8f, 0.50f, 0.67f}, {195.2f, 0.33f, 0.37f}, {65.4f, 0.28f, 0.44f}},
+    };
+    for (size_t i = 0; i < sizeof w / sizeof w[0]; i++) {
+        for (int j = 0; j < (i == 0 ? 8 : 0); j++)
+            step_lost(); /* 270.25 .. 278 s: lost */
+        fm_fhr_sample o;
+        fm_dop_track_step(&tr, &cfg, k++, 1, w[i], 3, &o);
+        CHECKF(!(o.state == FM_STATE_OK && o.fhr_bpm > 150.0f), "window %zu: ok %.1f", i,
+               (double)o.fhr_bpm);
+    }
 }
 
 /* A track kept by continuity against a much stronger octave peak is doubtful. */
@@ -178,6 +248,9 @@ int main(void)
     RUN(short_dropout_inside_a_deceleration_resumes_doubtful);
     RUN(within_5_bpm_of_recent_maternal_rate_is_maternal);
     RUN(prefers_the_fundamental_over_a_stronger_multiple);
+    RUN(drop_across_short_loss_in_a_descent_is_not_maternal);
+    RUN(drop_across_short_loss_from_steady_level_is_maternal);
+    RUN(new_track_on_a_doubled_peak_is_never_ok);
     RUN(unresolved_octave_is_doubtful);
     RUN(maternal_track_does_not_follow_above_its_ceiling);
     return CHECK_DONE();

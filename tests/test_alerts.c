@@ -52,6 +52,33 @@ static void fhr_below_80_fires_with_the_completing_sample(void)
     tr_free(t);
 }
 
+static void fhr_below_80_on_doubtful_signal_still_fires_and_says_so(void)
+{
+    /* the Doppler engine marks a deceleration continuing below 110 bpm after a short loss as
+     * doubtful: a possible bradycardia must still reach a clinician, flagged as doubtful */
+    tr *t = tr_new(1200, 140, 10, 1);
+    tr_dip(t, 300, 500, 70);
+    for (size_t i = 300 * 4; i < 500 * 4; i++)
+        t->st[i] = FM_STATE_DOUBTFUL;
+    fm_alerts *a = fm_alerts_create(NULL);
+    static evlist l;
+    l.n = 0;
+    long i = push_until(a, t, FM_ALERT_FHR_BELOW_80, &l);
+    CHECKF(i == 300 * 4 + 720, "fired at sample %ld", i);
+    const fm_alert_event *o = ev_first(&l, FM_ALERT_FHR_BELOW_80, FM_ALERT_OPENED);
+    CHECK(o && ev_value(o, "doubtful_s") > 170.0 && strstr(o->message, "doubtful"));
+    CHECK(ev_count(&l, FM_ALERT_FHR_BELOW_80, FM_ALERT_OPENED) == 1);
+    fm_alerts_destroy(a);
+    /* maternal-suspected samples are never evidence of a fetal bradycardia */
+    for (size_t k = 300 * 4; k < 500 * 4; k++)
+        t->st[k] = FM_STATE_MATERNAL;
+    a = fm_alerts_create(NULL);
+    l.n = 0;
+    CHECK(push_until(a, t, FM_ALERT_FHR_BELOW_80, &l) < 0);
+    fm_alerts_destroy(a);
+    tr_free(t);
+}
+
 static void fhr_below_80_silent_just_below_threshold(void)
 {
     /* 82 bpm (+-1) for 10 min: above 80 */
@@ -336,6 +363,7 @@ static void rule_table_and_bad_input(void)
 int main(void)
 {
     RUN(fhr_below_80_fires_with_the_completing_sample);
+    RUN(fhr_below_80_on_doubtful_signal_still_fires_and_says_so);
     RUN(fhr_below_80_silent_just_below_threshold);
     RUN(fhr_below_80_hovering_is_one_episode);
     RUN(short_signal_gaps_are_bridged_long_ones_are_not);

@@ -22,7 +22,9 @@
 
 #include "ctg_internal.h"
 
+#ifndef VISUAL_PASSES
 #define VISUAL_PASSES 3
+#endif
 #define SEG_MIN_VALID 0.5 /* a segment needs half its samples unmasked */
 #define MASK_WIDEN_S 10.0 /* seconds masked on each side of a far sample */
 #define MIN_SEGMENTS 4    /* 4 half-overlapping 1-min segments ~ 2 min of signal (4.2) */

@@ -72,11 +72,16 @@ typedef struct fm_ctg_config {
     int mode_peak_halfwidth_ms; /* a peak dominates this many 1-ms bins on each side (5) */
     double mode_near_ms;        /* ... and lies this close to the mode (30) */
     double mode_min_share;      /* ... or holds at least this share (0.05) */
+    int mode_smooth_ms;         /* the peak test reads the histogram smoothed by a triangle of
+                                   this half-width (4), ... */
+    double mode_min_rel_height; /* ... where the peak reaches this share of the highest (0.3) */
     double lowpass_corner_hz;   /* Butterworth corner (0.0017) at the epoch rate 16/60 Hz */
     double clamp_ms;            /* clamp epoch PI to mode +- this (60) */
     double widen_ms;            /* widen by this when the trace stays outside (10) */
     double widen_max_ms;        /* widest clamp (120) */
     double widen_after_s;       /* outside for longer than this triggers widening (600) */
+    double fit_exclude_bpm;     /* refit leaving out epochs this far from the first fit (10;
+                                   0 = no refit; our addition, not in CLINICAL 3.2) */
     double local_window_s;      /* records longer than this use a sliding local mode (3840) */
 
     /* CLINICAL 3.2 events on the fitted baseline (Oxford-style) */

@@ -42,7 +42,7 @@ void fm_ctg_config_default(fm_ctg_config *c)
     c->mode_peak_halfwidth_ms = 5;
     c->mode_near_ms = 30.0;
     c->mode_min_share = 0.05;
-    c->mode_smooth_ms = 4;
+    c->mode_smooth_ms = 12;
     c->mode_min_rel_height = 0.3;
     c->fit_exclude_bpm = 10.0;
     c->lowpass_corner_hz = 0.0017;

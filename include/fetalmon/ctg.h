@@ -73,7 +73,7 @@ typedef struct fm_ctg_config {
     double mode_near_ms;        /* ... and lies this close to the mode (30) */
     double mode_min_share;      /* ... or holds at least this share (0.05) */
     int mode_smooth_ms;         /* the peak test reads the histogram smoothed by a triangle of
-                                   this half-width (4), ... */
+                                   this half-width (12), ... */
     double mode_min_rel_height; /* ... where the peak reaches this share of the highest (0.3) */
     double lowpass_corner_hz;   /* Butterworth corner (0.0017) at the epoch rate 16/60 Hz */
     double clamp_ms;            /* clamp epoch PI to mode +- this (60) */

@@ -233,8 +233,8 @@ static fm_status clamp_centres(const fm_ctg_config *c, ctg_fitcache *f, const fl
 /* Clamp, fill lost epochs by linear interpolation (edges held). With a first fit `ref`, epochs
  * more than excl_bpm from it count as lost too. Returns 0 (out untouched past what it wrote) when
  * no epoch is left. */
-static int fit_input(const float *pi, size_t n_ep, const double *centre, double lo_ms,
-                     double hi_ms, const double *ref, double excl_bpm, double *out)
+static int fit_input(const float *pi, size_t n_ep, const double *centre, double lo_ms, double hi_ms,
+                     const double *ref, double excl_bpm, double *out)
 {
     size_t last = (size_t)-1;
     for (size_t e = 0; e < n_ep; e++) {
@@ -353,8 +353,8 @@ static fm_status reserve(ctg_fitcache *f, size_t n_ep)
     size_t nc = f->cap_ep ? f->cap_ep : 1024;
     while (nc < n_ep)
         nc *= 2;
-    double **arr[] = {&f->lp[0].x, &f->lp[0].y, &f->lp[0].out, &f->lp[1].x, &f->lp[1].y,
-                      &f->lp[1].out, &f->xn, &f->centre};
+    double **arr[] = {&f->lp[0].x, &f->lp[0].y,   &f->lp[0].out, &f->lp[1].x,
+                      &f->lp[1].y, &f->lp[1].out, &f->xn,        &f->centre};
     for (size_t i = 0; i < sizeof arr / sizeof *arr; i++) {
         double *np = realloc(*arr[i], nc * sizeof *np);
         if (!np)

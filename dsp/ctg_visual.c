@@ -27,8 +27,9 @@
 #endif
 #define SEG_COVER_LO 0.4 /* a segment counts fully from 60 % of its samples unmasked, ... */
 #define SEG_COVER_HI 0.6 /* ... not at all under 40 % (about half, without a cliff) */
-#define KEEP_SOFT 1.0    /* segment weight falls from 1 at the keep-quantile score to 0 at
-                            (1 + KEEP_SOFT) times it */
+#define KEEP_SOFT                                                                                  \
+    1.0                   /* segment weight falls from 1 at the keep-quantile score to 0 at        \
+                             (1 + KEEP_SOFT) times it */
 #define MASK_WIDEN_S 10.0 /* seconds masked on each side of a far sample */
 #define MASK_SOFT_BPM 3.0 /* the mask ramps over visual_exclude_bpm +- this */
 #define MASK_SMOOTH_S 7.5 /* the FHR is averaged over +- this for the mask */
@@ -281,10 +282,9 @@ static void mask_excursions(const fm_ctg_config *c, const float *fhr, const floa
         for (; j0 + ws < i; j0++)
             if (isfinite(fhr[j0]))
                 sum -= fhr[j0], cnt--;
-        double d = cnt && isfinite(fhr[i]) && isfinite(ref[i])
-                       ? fabs(sum / (double)cnt - ref[i])
-                       : 0.0;
-        double v = d <= lo                        ? 1.0
+        double d =
+            cnt && isfinite(fhr[i]) && isfinite(ref[i]) ? fabs(sum / (double)cnt - ref[i]) : 0.0;
+        double v = d <= lo                         ? 1.0
                    : d >= lo + 2.0 * MASK_SOFT_BPM ? 0.0
                                                    : 1.0 - (d - lo) / (2.0 * MASK_SOFT_BPM);
         far[i] = (uint8_t)lrint(v * MASK_FULL);

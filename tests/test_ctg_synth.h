@@ -127,8 +127,7 @@ static inline synth_trace *synth_make(const synth_opts *o)
     if (o->dec_period_s > 0) {
         /* recurrent decelerations, gradual or abrupt onset, at a fixed rhythm */
         synth_rng rd = {o->seed * 104729u + 3u};
-        for (double a = synth_range(&rd, 60, 60 + o->dec_period_s);
-             t->n_dec < SYNTH_MAX_EVENTS;
+        for (double a = synth_range(&rd, 60, 60 + o->dec_period_s); t->n_dec < SYNTH_MAX_EVENTS;
              a += o->dec_period_s * synth_range(&rd, 0.8, 1.2)) {
             double len = synth_range(&rd, o->dec_len_lo, o->dec_len_hi);
             double amp = synth_range(&rd, o->dec_amp_lo, o->dec_amp_hi);

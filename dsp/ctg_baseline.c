@@ -112,7 +112,16 @@ static double mode_of_hist(const int *h, const fm_ctg_config *c)
     const int k = c->mode_smooth_ms > 0 ? c->mode_smooth_ms : 0;
     const double norm = 1.0 / ((k + 1.0) * (k + 1.0));
     double d_max = 0.0;
-    for (int b = 0; b < HIST_BINS; b++) {
+    int b_lo = lo, b_hi = hi - 1; /* the occupied range, widened by the kernel */
+    while (b_lo < hi && s[b_lo] <= 0.0)
+        b_lo++;
+    while (b_hi > b_lo && s[b_hi] <= 0.0)
+        b_hi--;
+    b_lo = b_lo - k > 0 ? b_lo - k : 0;
+    b_hi = b_hi + k < HIST_BINS - 1 ? b_hi + k : HIST_BINS - 1;
+    for (int b = 0; b < HIST_BINS; b++)
+        d[b] = 0.0;
+    for (int b = b_lo; b <= b_hi; b++) {
         double v = 0.0;
         for (int j = -k; j <= k; j++)
             if (b + j >= 0 && b + j < HIST_BINS)

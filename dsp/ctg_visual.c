@@ -33,7 +33,8 @@
 #define MASK_WIDEN_S 10.0 /* seconds masked on each side of a far sample */
 #define MASK_SOFT_BPM 3.0 /* the mask ramps over visual_exclude_bpm +- this */
 #define MASK_SMOOTH_S 7.5 /* the FHR is averaged over +- this for the mask */
-#define MIN_SEGMENTS 4    /* 4 half-overlapping 1-min segments ~ 2 min of signal (4.2) */
+#define FIXED(bpm) ((int64_t)llrint((double)(bpm)*65536.0))
+#define MIN_SEGMENTS 4 /* 4 half-overlapping 1-min segments ~ 2 min of signal (4.2) */
 
 typedef struct seg {
     double t, level, score, w; /* w: coverage weight in 0..1 */
@@ -255,6 +256,38 @@ static double level_at(const fm_ctg_config *c, const seg *sg, size_t ns, size_t 
     return v;
 }
 
+/* out[s] = min of x[i] over |i - s| <= w, i in [base, n), for s in [from, n) (from >= base + w
+ * or base == 0): van Herk / Gil-Werman, blocks of 2w + 1 from base with prefix and suffix
+ * minima (pre, suf: scratch of n), so the cost does not grow with w. */
+static void running_min(const uint8_t *x, size_t base, size_t n, size_t w, size_t from,
+                        uint8_t *out, uint8_t *pre, uint8_t *suf)
+{
+    const size_t blk = 2 * w + 1;
+    for (size_t b0 = base; b0 < n; b0 += blk) {
+        size_t b1 = b0 + blk < n ? b0 + blk : n;
+        pre[b0] = x[b0];
+        for (size_t i = b0 + 1; i < b1; i++)
+            pre[i] = x[i] < pre[i - 1] ? x[i] : pre[i - 1];
+        suf[b1 - 1] = x[b1 - 1];
+        for (size_t i = b1 - 1; i-- > b0;)
+            suf[i] = x[i] < suf[i + 1] ? x[i] : suf[i + 1];
+    }
+    for (size_t s = from; s < n; s++) {
+        size_t i0 = s > base + w ? s - w : base, i1 = s + w < n ? s + w : n - 1;
+        uint8_t m;
+        if (i1 - i0 + 1 == blk || (i0 - base) / blk != (i1 - base) / blk) {
+            /* i0 and i1 in neighbouring blocks (or one whole block) */
+            m = suf[i0] < pre[i1] ? suf[i0] : pre[i1];
+        } else {
+            m = MASK_FULL; /* a clipped window inside one block: at the record's edges */
+            for (size_t i = i0; i <= i1; i++)
+                if (x[i] < m)
+                    m = x[i];
+        }
+        out[s] = m;
+    }
+}
+
 /* Mask weight of each sample from the distance of the FHR, averaged over +-MASK_SMOOTH_S, to
  * the reference (the average: masking single samples beyond the limit clipped the tail of the
  * variability on the side away from a biased reference, which pulled the level, and the next
@@ -267,36 +300,32 @@ static double level_at(const fm_ctg_config *c, const seg *sg, size_t ns, size_t 
  * reference do not exclude anything. Writes mask[from, n) (a sample's weight depends on the
  * samples within MASK_WIDEN_S of it); far[] is scratch of n bytes. */
 static void mask_excursions(const fm_ctg_config *c, const float *fhr, const float *ref, size_t n,
-                            size_t from, uint8_t *mask, uint8_t *far)
+                            size_t from, uint8_t *mask, uint8_t *far, uint8_t *pre, uint8_t *suf)
 {
     const size_t w = (size_t)(MASK_WIDEN_S * CTG_RATE_HZ);
     const double lo = c->visual_exclude_bpm - MASK_SOFT_BPM;
     size_t a = from > w ? from - w : 0;
     const size_t ws = (size_t)(MASK_SMOOTH_S * CTG_RATE_HZ);
-    double sum = 0.0;
+    /* the running sum in fixed point (1/65536 bpm): exact, so a window summed from any start
+     * gives the same bits (a live update starts it elsewhere than a batch run) */
+    int64_t sum = 0;
     size_t cnt = 0, j0 = a > ws ? a - ws : 0, j1 = j0; /* running window [j0, j1) */
     for (size_t i = a; i < n; i++) {
         for (; j1 < n && j1 <= i + ws; j1++)
             if (isfinite(fhr[j1]))
-                sum += fhr[j1], cnt++;
+                sum += FIXED(fhr[j1]), cnt++;
         for (; j0 + ws < i; j0++)
             if (isfinite(fhr[j0]))
-                sum -= fhr[j0], cnt--;
-        double d =
-            cnt && isfinite(fhr[i]) && isfinite(ref[i]) ? fabs(sum / (double)cnt - ref[i]) : 0.0;
+                sum -= FIXED(fhr[j0]), cnt--;
+        double d = cnt && isfinite(fhr[i]) && isfinite(ref[i])
+                       ? fabs((double)sum / 65536.0 / (double)cnt - ref[i])
+                       : 0.0;
         double v = d <= lo                         ? 1.0
                    : d >= lo + 2.0 * MASK_SOFT_BPM ? 0.0
                                                    : 1.0 - (d - lo) / (2.0 * MASK_SOFT_BPM);
         far[i] = (uint8_t)lrint(v * MASK_FULL);
     }
-    for (size_t s = from; s < n; s++) {
-        size_t i0 = s > w ? s - w : 0, i1 = s + w < n ? s + w : n - 1;
-        uint8_t m = MASK_FULL;
-        for (size_t i = i0; i <= i1 && m; i++)
-            if (far[i] < m)
-                m = far[i];
-        mask[s] = m;
-    }
+    running_min(far, a, n, w, from, mask, pre, suf);
 }
 
 static size_t first_diff_u8(const uint8_t *a, const uint8_t *b, size_t from, size_t n)
@@ -333,7 +362,7 @@ static size_t pass_update(const fm_ctg_config *c, ctg_visual *v, vpass *p, const
         a = old_n > wf ? old_n - wf : 0;
     size_t keep = a < old_n ? old_n - a : 0;
     memcpy(scratch, p->mask + a, keep);
-    mask_excursions(c, fhr, ref, n, a, p->mask, scratch + n);
+    mask_excursions(c, fhr, ref, n, a, p->mask, scratch + n, scratch + 2 * n, scratch + 3 * n);
     size_t mfrom = a + (first_diff_u8(scratch, p->mask + a, 0, keep));
     /* segments whose span holds a changed mask sample (and the new ones) */
     size_t js = mfrom >= seg_n ? (mfrom - seg_n) / hop + 1 : 0;
@@ -447,7 +476,7 @@ fm_status ctg_visual_update(const fm_ctg_config *c, ctg_visual *v, const float *
     fm_status rc = reserve(v, n, ns ? ns : 1);
     if (rc != FM_OK)
         return rc;
-    uint8_t *scratch = malloc(n ? 2 * n : 1);
+    uint8_t *scratch = malloc(n ? 4 * n : 1);
     if (!scratch)
         return FM_ENOMEM;
     size_t old_n = v->n, old_ns = v->ns;

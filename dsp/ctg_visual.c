@@ -1,15 +1,19 @@
 /* The FIGO-style visual baseline (CLINICAL 4.1): "the mean level of the most horizontal and
  * less oscillatory FHR segments", assessed over 10-min windows, accelerations and decelerations
- * excluded. As a per-sample curve:
- *   1. samples more than visual_exclude_bpm from a reference (first the fitted baseline, then
- *      the previous pass) are masked out, with 10 s on each side;
- *   2. the trace is cut into visual_segment_s segments (half-overlapping); each segment with
- *      enough unmasked signal gets a level (its mean) and a score: residual spread about its
- *      straight-line fit (oscillation) plus the drift of that line over the segment (slope);
- *   3. at each segment centre, the flattest visual_keep_fraction of the segments in the
- *      surrounding 10-min window (at least 2 min of signal, NICHD 4.2) give the level (median
- *      of their means); when a
- *      window has too few, it widens (20, 40 min), else the level is carried from neighbours;
+ * excluded. As a per-sample curve, every choice soft (weights, not cuts) so that a small change
+ * of the input or of the reference makes a small change of the curve:
+ *   1. each sample gets a weight from the distance of the FHR, averaged over +-7.5 s, to a
+ *      reference (first the fitted baseline, then the previous pass): 1 within
+ *      visual_exclude_bpm - 3, 0 beyond visual_exclude_bpm + 3; then the smallest weight within
+ *      10 s on each side (the flanks of an event);
+ *   2. the trace is cut into visual_segment_s segments (half-overlapping); each gets a weighted
+ *      level (mean), a score (residual spread about its weighted straight-line fit plus the
+ *      drift of that line over the segment) and a coverage weight (its unmasked share);
+ *   3. at each segment centre, the segments in the surrounding 10-min window weigh by how flat
+ *      they are against the visual_keep_fraction quantile of the scores, times their coverage;
+ *      the level is their weighted mean. With less than ~2 min of signal (NICHD 4.2) the window
+ *      widens (20, 40 min), blended by the narrower window's coverage; else the level is carried
+ *      from neighbours;
  *   4. levels are interpolated between centres; the whole is done three times.
  * Everything above is local (a sample's mask looks 10 s around it, a segment at its minute, a
  * level at most 20 min around its centre), so a live stream keeps every stage of every pass

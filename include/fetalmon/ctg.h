@@ -129,8 +129,8 @@ typedef struct fm_ctg_config {
     double abrupt_onset_s;         /* abrupt: onset to nadir < 30 s */
     double visual_window_s;        /* 10 min window for the visual baseline */
     double visual_segment_s;       /* segment length scored for horizontality (60) */
-    double visual_keep_fraction;   /* share of the flattest segments kept (0.5) */
-    double visual_exclude_bpm;     /* events above this excluded from the baseline (10) */
+    double visual_keep_fraction;   /* flattest share kept: weighted score quantile, soft (0.5) */
+    double visual_exclude_bpm;     /* events this far (15-s mean) excluded, ramp +-3 (10) */
     double baseline_normal_min_bpm, baseline_normal_max_bpm; /* 110, 160 */
     double baseline_pathological_bpm;                        /* < 100 */
     double baseline_abnormal_s;                              /* tachy/bradycardia > 10 min */

@@ -253,9 +253,12 @@ static double madi(const float *fhr, const float *l1, const float *l2, size_t n,
     return k ? acc / (double)k : NAN;
 }
 
-static void bench_synth(int n_traces, const char *out)
+/* dec_heavy: decelerations of 30-40 bpm for 60-90 s every ~4 min (~30 % of the time), two
+ * accelerations an hour, no sinusoidal stretch (the traces that pulled the baseline down). */
+static void bench_synth(int n_traces, const char *out, int dec_heavy)
 {
-    printf("\n== synthetic truth: %d traces of 60 min (seeds 1..%d) ==\n", n_traces, n_traces);
+    printf("\n== synthetic truth%s: %d traces of 60 min (seeds 1..%d) ==\n",
+           dec_heavy ? ", deceleration-heavy" : "", n_traces, n_traces);
     double se_v = 0, se_f = 0, ad_v = 0, madi_sum = 0;
     size_t ns = 0, madi_n = 0;
     prf acc = {0}, dec = {0};
@@ -264,7 +267,12 @@ static void bench_synth(int n_traces, const char *out)
         synth_opts o;
         synth_opts_default(&o, 3600, (uint64_t)s);
         o.lost_fraction = (s % 4) * 0.04; /* 0, 4, 8, 12 % lost */
-        if (s % 5 == 0) {                 /* every 5th trace carries a 35-min sinusoidal stretch */
+        if (dec_heavy) {
+            o.acc_per_hour = 2;
+            o.dec_period_s = 240;
+            o.dec_amp_lo = 30, o.dec_amp_hi = 40;
+            o.dec_len_lo = 60, o.dec_len_hi = 90;
+        } else if (s % 5 == 0) {                 /* every 5th trace carries a 35-min sinusoidal stretch */
             o.sinus_start_s = 600;
             o.sinus_len_s = 2100;
             o.sinus_pp_bpm = 6 + (s % 3) * 3;
@@ -317,7 +325,7 @@ static void bench_synth(int n_traces, const char *out)
         }
         if (s <= 4 && out) {
             char jp[4096], name[64];
-            snprintf(name, sizeof name, "synth%02d", s);
+            snprintf(name, sizeof name, dec_heavy ? "synthdec%02d" : "synth%02d", s);
             snprintf(jp, sizeof jp, "%s/%s.json", out, name);
             write_plot_json(jp, name, t->fhr, t->n, r, t->truth_bl);
         }
@@ -489,8 +497,10 @@ int main(int argc, char **argv)
         return 1;
     }
     int errors = do_real ? bench_real(real, out) : 0;
-    if (n_synth > 0)
-        bench_synth(n_synth, out);
+    if (n_synth > 0) {
+        bench_synth(n_synth, out, 0);
+        bench_synth(n_synth / 2, out, 1);
+    }
     bench_live_all(real);
     return errors ? 1 : 0;
 }

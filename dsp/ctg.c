@@ -42,6 +42,9 @@ void fm_ctg_config_default(fm_ctg_config *c)
     c->mode_peak_halfwidth_ms = 5;
     c->mode_near_ms = 30.0;
     c->mode_min_share = 0.05;
+    c->mode_smooth_ms = 12;
+    c->mode_min_rel_height = 0.3;
+    c->fit_exclude_bpm = 10.0;
     c->lowpass_corner_hz = 0.0017;
     c->clamp_ms = 60.0;
     c->widen_ms = 10.0;
@@ -128,7 +131,8 @@ static int config_ok(const fm_ctg_config *c)
            c->lowpass_corner_hz < FM_CTG_EPOCHS_PER_MIN / 120.0 && c->clamp_ms > 0 &&
            c->episode_window_minutes > 0 && c->episode_min_minutes > 0 && c->oxford_step_min > 0 &&
            c->oxford_first_min > 0 && c->visual_segment_s > 0 && c->sinus_window_s > 0 &&
-           c->sinus_hop_s > 0 && c->mode_peak_halfwidth_ms >= 0 &&
+           c->sinus_hop_s > 0 && c->mode_peak_halfwidth_ms >= 0 && c->mode_smooth_ms >= 0 &&
+           c->mode_smooth_ms <= 50 && c->mode_min_rel_height >= 0 && c->mode_min_rel_height <= 1 &&
            (!c->centiles || c->n_centiles > 0);
 }
 

@@ -28,6 +28,14 @@
 #define BACKWARD_BLOCK_EPOCHS 32      /* backward pass run per 2-min block ... */
 #define BACKWARD_LOOKAHEAD_EPOCHS 256 /* ... started 16 min after the block (see above) */
 
+/* A low-pass run, kept: its input (clamped, filled), forward output and filter state after each
+ * epoch, result, and the look-ahead end each backward block was run to. */
+typedef struct ctg_lowpass {
+    double *x, *y, *st, *out;
+    size_t *blk_end;
+    size_t n_kept; /* epochs of the kept low-pass */
+} ctg_lowpass;
+
 /* What stays valid as the record grows: the histogram of every epoch so far, and the local mode
  * of each block whose window lies wholly inside the record (it can no longer change). */
 struct ctg_fitcache {
@@ -37,11 +45,9 @@ struct ctg_fitcache {
     size_t n_blocks, cap_blocks;
     size_t tail_lo; /* window start of the cached tail mode (SIZE_MAX = none) */
     double tail_mode;
-    /* the low-pass, kept: its input (clamped, filled), forward output and filter state after
-     * each epoch, result, and the look-ahead end each backward block was run to */
-    double *x, *y, *st, *out;
-    size_t *blk_end;
-    size_t n_kept;             /* epochs of the kept low-pass */
+    /* the two low-pass runs, kept: the first fit and the refit without events (see
+     * ctg_fit_baseline) */
+    ctg_lowpass lp[2];
     double *xn, *centre, *tmp; /* work arrays */
     size_t cap_ep;
 };
@@ -59,7 +65,10 @@ void ctg_fitcache_destroy(ctg_fitcache *f)
     if (!f)
         return;
     free(f->block_mode);
-    free(f->x), free(f->y), free(f->st), free(f->out), free(f->blk_end);
+    for (int k = 0; k < 2; k++) {
+        ctg_lowpass *l = &f->lp[k];
+        free(l->x), free(l->y), free(l->st), free(l->out), free(l->blk_end);
+    }
     free(f->xn), free(f->centre), free(f->tmp);
     free(f);
 }
@@ -70,14 +79,23 @@ static int bin_of(float pi)
     return b < 0 ? 0 : b >= HIST_BINS ? HIST_BINS - 1 : b;
 }
 
-/* Modified mode of a histogram (CLINICAL 3.2): smooth [1/4 1/2 1/4]; walking from the slow-rate
- * (long PI) end, skip the first mode_skip_fraction of the distribution (decelerations live
- * there), then take the first bin that dominates its mode_peak_halfwidth neighbours on both
- * sides and either lies near the plain mode or holds a real share; else the plain mode. */
+/* Modified mode of a histogram (CLINICAL 3.2): smooth [1/4 1/2 1/4] (the plain mode is taken
+ * there); walking from the slow-rate (long PI) end, skip the first mode_skip_fraction of the
+ * distribution (decelerations live there), then take the first bin that is a peak of the
+ * distribution: it dominates its mode_peak_halfwidth_ms neighbours on both sides and reaches
+ * mode_min_rel_height of the plain mode's height, on the histogram smoothed again by a triangle
+ * of half-width mode_smooth_ms; and it either lies near the plain mode or holds a real share.
+ * Else the plain mode.
+ * Why the second smoothing and the height: with decelerations taking a quarter of the time or
+ * more, walking past 12.5 % lands inside the deceleration mass, whose 1-ms bins (a few epochs
+ * each) are full of sampling bumps that dominate 5 neighbours; the rule then took a bump on the
+ * deceleration shoulder, ~9 bpm under a 140 bpm baseline, which pulled the clamp band, the
+ * fitted baseline and the basal rate down. A peak of the density, not of its noise, is what the
+ * rule means (FHRMA's aampardey.m has the same 1-ms test and the same weakness). */
 static double mode_of_hist(const int *h, const fm_ctg_config *c)
 {
     static const int lo = 1, hi = HIST_BINS - 1;
-    double s[HIST_BINS];
+    double s[HIST_BINS], d[HIST_BINS];
     double total = 0.0;
     s[0] = s[HIST_BINS - 1] = 0.0;
     for (int b = lo; b < hi; b++) {
@@ -90,18 +108,40 @@ static double mode_of_hist(const int *h, const fm_ctg_config *c)
     for (int b = lo; b < hi; b++)
         if (s[b] > s[mode])
             mode = b;
+    /* density for the peak test: triangle of half-width k (weights k+1-|j|, sum (k+1)^2) */
+    const int k = c->mode_smooth_ms > 0 ? c->mode_smooth_ms : 0;
+    const double norm = 1.0 / ((k + 1.0) * (k + 1.0));
+    double d_max = 0.0;
+    int b_lo = lo, b_hi = hi - 1; /* the occupied range, widened by the kernel */
+    while (b_lo < hi && s[b_lo] <= 0.0)
+        b_lo++;
+    while (b_hi > b_lo && s[b_hi] <= 0.0)
+        b_hi--;
+    b_lo = b_lo - k > 0 ? b_lo - k : 0;
+    b_hi = b_hi + k < HIST_BINS - 1 ? b_hi + k : HIST_BINS - 1;
+    for (int b = 0; b < HIST_BINS; b++)
+        d[b] = 0.0;
+    for (int b = b_lo; b <= b_hi; b++) {
+        double v = 0.0;
+        for (int j = -k; j <= k; j++)
+            if (b + j >= 0 && b + j < HIST_BINS)
+                v += (k + 1 - abs(j)) * s[b + j];
+        d[b] = v * norm;
+        if (d[b] > d_max)
+            d_max = d[b];
+    }
     const int w = c->mode_peak_halfwidth_ms;
     double cum = 0.0;
     for (int b = hi - 1; b >= lo; b--) {
         cum += s[b];
         if (cum / total <= c->mode_skip_fraction)
             continue;
-        if (s[b] <= 0.0)
+        if (s[b] <= 0.0 || d[b] < c->mode_min_rel_height * d_max)
             continue;
         int peak = 1;
-        for (int k = 1; k <= w && peak; k++) {
-            double l = b - k >= 0 ? s[b - k] : 0.0, r = b + k < HIST_BINS ? s[b + k] : 0.0;
-            if (!(s[b] > r && s[b] >= l))
+        for (int j = 1; j <= w && peak; j++) {
+            double l = b - j >= 0 ? d[b - j] : 0.0, r = b + j < HIST_BINS ? d[b + j] : 0.0;
+            if (!(d[b] > r && d[b] >= l))
                 peak = 0;
         }
         if (peak &&
@@ -199,13 +239,17 @@ static fm_status clamp_centres(const fm_ctg_config *c, ctg_fitcache *f, const fl
     return FM_OK;
 }
 
-/* Clamp, fill lost epochs by linear interpolation (edges held). */
-static void fit_input(const float *pi, size_t n_ep, const double *centre, double lo_ms,
-                      double hi_ms, double *out)
+/* Clamp, fill lost epochs by linear interpolation (edges held). With a first fit `ref`, epochs
+ * more than excl_bpm from it count as lost too. Returns 0 (out untouched past what it wrote) when
+ * no epoch is left. */
+static int fit_input(const float *pi, size_t n_ep, const double *centre, double lo_ms, double hi_ms,
+                     const double *ref, double excl_bpm, double *out)
 {
     size_t last = (size_t)-1;
     for (size_t e = 0; e < n_ep; e++) {
         if (!isfinite(pi[e]))
+            continue;
+        if (ref && fabs(ctg_pi_to_bpm(pi[e]) - ctg_pi_to_bpm(ref[e])) > excl_bpm)
             continue;
         double v = pi[e];
         if (v < centre[e] - lo_ms)
@@ -222,8 +266,11 @@ static void fit_input(const float *pi, size_t n_ep, const double *centre, double
         }
         last = e;
     }
+    if (last == (size_t)-1)
+        return 0;
     for (size_t j = last + 1; j < n_ep; j++)
         out[j] = out[last];
+    return 1;
 }
 
 /* One biquad step, transposed direct form II (z: its two states). */
@@ -242,53 +289,53 @@ static void biquad_rest(const double b[3], const double a[3], double *z, double 
     z[0] = (b[1] - a[1]) * x0 + z[1];
 }
 
-/* Low-pass of f->xn (n_ep epochs) into f->out, forward then backward per block with a bounded
+/* Low-pass of f->xn (n_ep epochs) into l->out, forward then backward per block with a bounded
  * look-ahead (see the top of this file). The forward pass is causal: it restarts from the first
  * epoch whose input changed, with the filter state kept there. A backward block is run again
  * only if its look-ahead end moved or its stretch of the forward output changed. */
-static void lowpass(const fm_ctg_config *c, ctg_fitcache *f, size_t n_ep)
+static void lowpass(const fm_ctg_config *c, ctg_fitcache *f, ctg_lowpass *l, size_t n_ep)
 {
     double b[2][3], a[2][3];
     biquads_design(c->lowpass_corner_hz, EPOCH_RATE_HZ, b, a);
     size_t e0 = 0;
-    while (e0 < f->n_kept && e0 < n_ep && !memcmp(&f->x[e0], &f->xn[e0], sizeof(double)))
+    while (e0 < l->n_kept && e0 < n_ep && !memcmp(&l->x[e0], &f->xn[e0], sizeof(double)))
         e0++;
-    memcpy(f->x + e0, f->xn + e0, (n_ep - e0) * sizeof(double));
+    memcpy(l->x + e0, f->xn + e0, (n_ep - e0) * sizeof(double));
     /* forward: both sections per epoch (the same operations as one section after the other;
      * the second starts at rest on the first's first output) */
     for (size_t e = e0; e < n_ep; e++) {
         double z[4];
         if (e == 0)
-            biquad_rest(b[0], a[0], z, f->x[0]);
+            biquad_rest(b[0], a[0], z, l->x[0]);
         else
-            memcpy(z, f->st + 4 * e, sizeof z);
-        double y0 = biquad_step(b[0], a[0], z, f->x[e]);
+            memcpy(z, l->st + 4 * e, sizeof z);
+        double y0 = biquad_step(b[0], a[0], z, l->x[e]);
         if (e == 0)
             biquad_rest(b[1], a[1], z + 2, y0);
-        f->y[e] = biquad_step(b[1], a[1], z + 2, y0);
-        memcpy(f->st + 4 * (e + 1), z, sizeof z);
+        l->y[e] = biquad_step(b[1], a[1], z + 2, y0);
+        memcpy(l->st + 4 * (e + 1), z, sizeof z);
     }
     for (size_t blk = 0; blk < n_ep; blk += BACKWARD_BLOCK_EPOCHS) {
         size_t bi = blk / BACKWARD_BLOCK_EPOCHS;
         size_t bend = blk + BACKWARD_BLOCK_EPOCHS < n_ep ? blk + BACKWARD_BLOCK_EPOCHS : n_ep;
         size_t end =
             bend + BACKWARD_LOOKAHEAD_EPOCHS < n_ep ? bend + BACKWARD_LOOKAHEAD_EPOCHS : n_ep;
-        if (blk + BACKWARD_BLOCK_EPOCHS <= f->n_kept && f->blk_end[bi] == end && end <= e0)
+        if (blk + BACKWARD_BLOCK_EPOCHS <= l->n_kept && l->blk_end[bi] == end && end <= e0)
             continue; /* nothing it reads changed */
-        f->blk_end[bi] = end;
+        l->blk_end[bi] = end;
         double z[4];
-        biquad_rest(b[0], a[0], z, f->y[end - 1]);
+        biquad_rest(b[0], a[0], z, l->y[end - 1]);
         double *t = f->tmp;
         for (size_t i = end; i-- > blk;)
-            t[i - blk] = biquad_step(b[0], a[0], z, f->y[i]);
+            t[i - blk] = biquad_step(b[0], a[0], z, l->y[i]);
         biquad_rest(b[1], a[1], z + 2, t[end - 1 - blk]);
         for (size_t i = end; i-- > blk;) {
             double v = biquad_step(b[1], a[1], z + 2, t[i - blk]);
             if (i < bend)
-                f->out[i] = v;
+                l->out[i] = v;
         }
     }
-    f->n_kept = n_ep;
+    l->n_kept = n_ep;
 }
 
 /* Longest stretch (s) of valid epochs that all lie beyond the band on one side (sign -1: short
@@ -315,21 +362,24 @@ static fm_status reserve(ctg_fitcache *f, size_t n_ep)
     size_t nc = f->cap_ep ? f->cap_ep : 1024;
     while (nc < n_ep)
         nc *= 2;
-    double **arr[] = {&f->x, &f->y, &f->out, &f->xn, &f->centre};
+    double **arr[] = {&f->lp[0].x, &f->lp[0].y,   &f->lp[0].out, &f->lp[1].x,
+                      &f->lp[1].y, &f->lp[1].out, &f->xn,        &f->centre};
     for (size_t i = 0; i < sizeof arr / sizeof *arr; i++) {
         double *np = realloc(*arr[i], nc * sizeof *np);
         if (!np)
             return FM_ENOMEM;
         *arr[i] = np;
     }
-    double *ns = realloc(f->st, 4 * (nc + 1) * sizeof *ns);
-    if (!ns)
-        return FM_ENOMEM;
-    f->st = ns;
-    size_t *nb = realloc(f->blk_end, (nc / BACKWARD_BLOCK_EPOCHS + 1) * sizeof *nb);
-    if (!nb)
-        return FM_ENOMEM;
-    f->blk_end = nb;
+    for (int k = 0; k < 2; k++) {
+        double *ns = realloc(f->lp[k].st, 4 * (nc + 1) * sizeof *ns);
+        if (!ns)
+            return FM_ENOMEM;
+        f->lp[k].st = ns;
+        size_t *nb = realloc(f->lp[k].blk_end, (nc / BACKWARD_BLOCK_EPOCHS + 1) * sizeof *nb);
+        if (!nb)
+            return FM_ENOMEM;
+        f->lp[k].blk_end = nb;
+    }
     if (!f->tmp) {
         f->tmp = malloc((BACKWARD_BLOCK_EPOCHS + BACKWARD_LOOKAHEAD_EPOCHS) * sizeof *f->tmp);
         if (!f->tmp)
@@ -353,7 +403,7 @@ fm_status ctg_fit_baseline(const fm_ctg_config *c, ctg_fitcache *f, const float 
     if (!isfinite(*mode_pi)) {
         for (size_t e = 0; e < n_ep; e++)
             bl_pi[e] = NAN; /* no valid epoch at all */
-        f->n_kept = 0;
+        f->lp[0].n_kept = f->lp[1].n_kept = 0;
         return FM_OK;
     }
     /* the band is widened while the trace stays beyond it (the fit does not change that test,
@@ -375,15 +425,26 @@ fm_status ctg_fit_baseline(const fm_ctg_config *c, ctg_fitcache *f, const float 
         if (!widened || c->widen_ms <= 0)
             break;
     }
-    fit_input(ep_pi, n_ep, centre, lo, hi, f->xn);
+    fit_input(ep_pi, n_ep, centre, lo, hi, NULL, 0.0, f->xn);
     if (n_ep < 2) {
         bl_pi[0] = (float)f->xn[0];
-        f->n_kept = 0;
+        f->lp[0].n_kept = f->lp[1].n_kept = 0;
         return FM_OK;
     }
-    lowpass(c, f, n_ep);
+    lowpass(c, f, &f->lp[0], n_ep);
+    const double *out = f->lp[0].out;
+    if (c->fit_exclude_bpm > 0) {
+        /* refit with the epochs far from the first fit left out (filled across like lost
+         * ones): decelerations and accelerations no longer pull the fitted line towards them */
+        if (fit_input(ep_pi, n_ep, centre, lo, hi, out, c->fit_exclude_bpm, f->xn)) {
+            lowpass(c, f, &f->lp[1], n_ep);
+            out = f->lp[1].out;
+        } else {
+            f->lp[1].n_kept = 0;
+        }
+    }
     for (size_t e = 0; e < n_ep; e++)
-        bl_pi[e] = (float)f->out[e];
+        bl_pi[e] = (float)out[e];
     return FM_OK;
 }
 

@@ -376,7 +376,8 @@ static void basal_rate_outside_116_160_fails_criterion_3(void)
 {
     fm_ctg *q;
     const fm_ctg_result *r = synth_run(&q, 3, 1800, 0, 0, 10);
-    double b = r ? r->basal_bpm : NAN;
+    /* the basal rate the verdict read (at its checkpoint: the trace drifts) */
+    double b = r ? r->oxford.basal_bpm : NAN;
     fm_ctg_destroy(q);
     /* shift the same trace so its basal rate sits 4 bpm below 116, then 4 bpm above it */
     r = synth_run(&q, 3, 1800, 112.0 - b, 0, 10);

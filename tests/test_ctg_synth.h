@@ -53,6 +53,11 @@ typedef struct synth_opts {
     double var_scale; /* 1 = typical moderate variability */
     double sinus_start_s, sinus_len_s, sinus_pp_bpm, sinus_cpm; /* sinus_len_s 0 = none */
     double drift_bpm; /* peak slow drift of the baseline */
+    /* deceleration-heavy traces: when dec_period_s > 0, decelerations of dec_amp_lo..hi bpm
+     * lasting dec_len_lo..hi s recur every dec_period_s (+-20 %) instead of dec_per_hour
+     * scattered ones (drawn from their own random stream: other traces are unchanged) */
+    double dec_period_s, dec_amp_lo, dec_amp_hi, dec_len_lo, dec_len_hi;
+    double level_bpm; /* 0 = drawn in 120..155 */
 } synth_opts;
 
 typedef struct synth_trace {
@@ -111,15 +116,33 @@ static inline synth_trace *synth_make(const synth_opts *o)
         return NULL;
     }
     synth_rng r = {o->seed * 7919u + 17u};
-    const double level = synth_range(&r, 120, 155);
+    double level = synth_range(&r, 120, 155);
+    if (o->level_bpm > 0)
+        level = o->level_bpm;
     const double drift_period = synth_range(&r, 1800, 5400), drift_phase = synth_range(&r, 0, 6.3);
     for (size_t i = 0; i < t->n; i++)
         t->truth_bl[i] =
             (float)(level +
                     o->drift_bpm * sin(2 * M_PI * (double)i / 4.0 / drift_period + drift_phase));
+    if (o->dec_period_s > 0) {
+        /* recurrent decelerations, gradual or abrupt onset, at a fixed rhythm */
+        synth_rng rd = {o->seed * 104729u + 3u};
+        for (double a = synth_range(&rd, 60, 60 + o->dec_period_s); t->n_dec < SYNTH_MAX_EVENTS;
+             a += o->dec_period_s * synth_range(&rd, 0.8, 1.2)) {
+            double len = synth_range(&rd, o->dec_len_lo, o->dec_len_hi);
+            double amp = synth_range(&rd, o->dec_amp_lo, o->dec_amp_hi);
+            double pf = synth_unif(&rd) < 0.5 ? synth_range(&rd, 0.1, 0.25) : 0.5;
+            if (a + len > o->duration_s - 30)
+                break;
+            size_t i0 = (size_t)(a * 4.0), i1 = (size_t)((a + len) * 4.0);
+            for (size_t i = i0; i < i1 && i < t->n; i++)
+                shape[i] -= (float)(amp * synth_bump((i - i0) / 4.0, len, pf));
+            t->dec[t->n_dec++] = (synth_event){a, a + len, amp};
+        }
+    }
     /* events, placed without overlap */
     int n_acc = (int)lround(o->acc_per_hour * o->duration_s / 3600.0);
-    int n_dec = (int)lround(o->dec_per_hour * o->duration_s / 3600.0);
+    int n_dec = o->dec_period_s > 0 ? 0 : (int)lround(o->dec_per_hour * o->duration_s / 3600.0);
     for (int k = 0, tries = 0; k < n_acc + n_dec && tries < 2000; tries++) {
         int is_acc = k < n_acc;
         double amp = is_acc ? synth_range(&r, 10, 35) : synth_range(&r, 12, 60);

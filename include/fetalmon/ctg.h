@@ -72,11 +72,16 @@ typedef struct fm_ctg_config {
     int mode_peak_halfwidth_ms; /* a peak dominates this many 1-ms bins on each side (5) */
     double mode_near_ms;        /* ... and lies this close to the mode (30) */
     double mode_min_share;      /* ... or holds at least this share (0.05) */
+    int mode_smooth_ms;         /* the peak test reads the histogram smoothed by a triangle of
+                                   this half-width (12), ... */
+    double mode_min_rel_height; /* ... where the peak reaches this share of the highest (0.3) */
     double lowpass_corner_hz;   /* Butterworth corner (0.0017) at the epoch rate 16/60 Hz */
     double clamp_ms;            /* clamp epoch PI to mode +- this (60) */
     double widen_ms;            /* widen by this when the trace stays outside (10) */
     double widen_max_ms;        /* widest clamp (120) */
     double widen_after_s;       /* outside for longer than this triggers widening (600) */
+    double fit_exclude_bpm;     /* refit leaving out epochs this far from the first fit (10;
+                                   0 = no refit; our addition, not in CLINICAL 3.2) */
     double local_window_s;      /* records longer than this use a sliding local mode (3840) */
 
     /* CLINICAL 3.2 events on the fitted baseline (Oxford-style) */
@@ -124,8 +129,8 @@ typedef struct fm_ctg_config {
     double abrupt_onset_s;         /* abrupt: onset to nadir < 30 s */
     double visual_window_s;        /* 10 min window for the visual baseline */
     double visual_segment_s;       /* segment length scored for horizontality (60) */
-    double visual_keep_fraction;   /* share of the flattest segments kept (0.5) */
-    double visual_exclude_bpm;     /* events above this excluded from the baseline (10) */
+    double visual_keep_fraction;   /* flattest share kept: weighted score quantile, soft (0.5) */
+    double visual_exclude_bpm;     /* events this far (15-s mean) excluded, ramp +-3 (10) */
     double baseline_normal_min_bpm, baseline_normal_max_bpm; /* 110, 160 */
     double baseline_pathological_bpm;                        /* < 100 */
     double baseline_abnormal_s;                              /* tachy/bradycardia > 10 min */

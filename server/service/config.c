@@ -112,6 +112,7 @@ fm_svc_status fm_config_set(fm_config *c, const char *key, const char *value, ch
         {"data_dir", c->data_dir, sizeof c->data_dir},
         {"tls_cert", c->tls_cert, sizeof c->tls_cert},
         {"tls_key", c->tls_key, sizeof c->tls_key},
+        {"web_dir", c->web_dir, sizeof c->web_dir},
     };
     for (size_t i = 0; i < sizeof str_keys / sizeof str_keys[0]; i++) {
         if (strcmp(key, str_keys[i].name))

@@ -28,6 +28,7 @@ typedef struct fm_config {
     int login_window_s;         /* ... within this window */
     int http_timeout_s;         /* idle / slow-client timeout */
     int max_connections;        /* 0 = libwebsockets default (the process fd limit) */
+    char web_dir[FM_PATH_MAX];  /* the web app's files; "" = found next to the program */
 } fm_config;
 
 void fm_config_defaults(fm_config *c);

@@ -1,8 +1,10 @@
 /* fm_server: see server.h. Wires the config, store, worker pools, bus and the libwebsockets
  * context together; the protocols themselves live in http.c (and the WebSocket files). */
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "files.h"
 #include "server_internal.h"
@@ -15,18 +17,114 @@ static void wake_loop(void *user)
         lws_cancel_service(s->ctx);
 }
 
+/* ---- the web app's static files (web/, issue 7) ----
+ * libwebsockets serves them itself (LWSMPRO_FILE mount at "/"); /api/ and /health stay on the
+ * fm-http callback. The app runs with no network access: everything comes from this origin,
+ * which the Content-Security-Policy below enforces. */
+static const char web_csp[] = "default-src 'self'; script-src 'self'; style-src 'self'; "
+                              "img-src 'self' data: blob:; media-src 'self' blob:; "
+                              "connect-src 'self'; object-src 'none'; base-uri 'none'; "
+                              "frame-ancestors 'none'; form-action 'self'";
+
+/* Headers added when lws serves a file (LWS_CALLBACK_ADD_HEADERS is only raised for files). */
+static int web_add_headers(struct lws *wsi, struct lws_process_html_args *a)
+{
+    static const char *const h[][2] = {
+        {"content-security-policy:", web_csp},
+        {"x-content-type-options:", "nosniff"},
+        {"referrer-policy:", "no-referrer"},
+        {"x-frame-options:", "DENY"},
+    };
+    for (size_t i = 0; i < sizeof h / sizeof h[0]; i++) {
+        unsigned char *p = (unsigned char *)a->p;
+        if (lws_add_http_header_by_name(wsi, (const unsigned char *)h[i][0],
+                                        (const unsigned char *)h[i][1], (int)strlen(h[i][1]),
+                                        &p, (unsigned char *)a->p + a->max_len))
+            return 1;
+        a->max_len -= (int)(p - (unsigned char *)a->p);
+        a->p = (char *)p;
+    }
+    return 0;
+}
+
+static int server_http_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user,
+                                void *in, size_t len)
+{
+    if (reason == LWS_CALLBACK_ADD_HEADERS)
+        return web_add_headers(wsi, in);
+    return fm_http_callback(wsi, reason, user, in, len);
+}
+
 static const struct lws_protocols protocols_proto[] = {
-    {"fm-http", fm_http_callback, 0, 0, 0, NULL, 0},
+    {"fm-http", server_http_callback, 0, 0, 0, NULL, 0},
     {NULL, NULL, 0, 0, 0, NULL, 0},
 };
 
-/* Every URL goes to the fm-http protocol callback (the API; the web app's files later). */
-static const struct lws_http_mount mount_root = {
+static const struct lws_protocol_vhost_options web_mime_json = {
+    NULL, NULL, ".json", "application/json"};
+static const struct lws_protocol_vhost_options web_mime_js = {
+    &web_mime_json, NULL, ".js", "text/javascript"};
+
+/* Without a web directory every URL goes to the fm-http callback (the API). With one: /api and
+ * /health to the callback, everything else from the directory (index.html by default). The
+ * mounts live as long as the context; like `protocols` below, one server per process. */
+static char web_origin[FM_PATH_MAX];
+static struct lws_http_mount mount_root = {
     .mountpoint = "/",
     .mountpoint_len = 1,
     .origin_protocol = LWSMPRO_CALLBACK,
     .protocol = "fm-http",
 };
+static struct lws_http_mount mount_health = {
+    .mount_next = &mount_root,
+    .mountpoint = "/health",
+    .mountpoint_len = 7,
+    .origin_protocol = LWSMPRO_CALLBACK,
+    .protocol = "fm-http",
+};
+static struct lws_http_mount mount_api = {
+    .mount_next = &mount_health,
+    .mountpoint = "/api",
+    .mountpoint_len = 4,
+    .origin_protocol = LWSMPRO_CALLBACK,
+    .protocol = "fm-http",
+};
+
+static int web_dir_ok(const char *dir, char *out, size_t cap)
+{
+    char index[FM_PATH_MAX + 16], real[PATH_MAX];
+    snprintf(index, sizeof index, "%s/index.html", dir);
+    if (access(index, R_OK) != 0 || !realpath(dir, real) || strlen(real) >= cap)
+        return 0;
+    snprintf(out, cap, "%s", real);
+    return 1;
+}
+
+/* The configured web_dir, else web/ beside the program (build tree: build/fetalmon and web/ in
+ * the source tree next to build/; installed: PREFIX/bin and PREFIX/share/fetalmon/web).
+ * Returns 1 when found, 0 when there is none (API only), -1 when web_dir is configured but
+ * holds no index.html. */
+static int find_web_dir(const fm_config *cfg, char *out, size_t cap)
+{
+    if (cfg->web_dir[0])
+        return web_dir_ok(cfg->web_dir, out, cap) ? 1 : -1;
+    char exe[PATH_MAX];
+    ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
+    if (n <= 0)
+        return 0;
+    exe[n] = 0;
+    char *slash = strrchr(exe, '/');
+    if (slash)
+        *slash = 0;
+    static const char *const rel[] = {"web", "../web", "../share/fetalmon/web"};
+    for (size_t i = 0; i < sizeof rel / sizeof rel[0]; i++) {
+        char dir[PATH_MAX + 32];
+        snprintf(dir, sizeof dir, "%s/%s", exe, rel[i]);
+        if (web_dir_ok(dir, out, cap))
+            return 1;
+    }
+    return 0;
+}
 
 static void requeue(void *ctx, const fm_recording *r)
 {
@@ -72,7 +170,18 @@ fm_svc_status fm_server_create(const fm_config *cfg, fm_server **out, char *err,
     info.port = cfg->port;
     info.iface = cfg->listen_host;
     info.protocols = protocols;
-    info.mounts = &mount_root;
+    int web = find_web_dir(cfg, web_origin, sizeof web_origin);
+    if (web < 0) {
+        snprintf(err, err_len, "web_dir %s has no index.html", cfg->web_dir);
+        fm_store_close(st);
+        rc = FM_SVC_INVAL;
+        goto fail;
+    }
+    mount_root.origin_protocol = web ? LWSMPRO_FILE : LWSMPRO_CALLBACK;
+    mount_root.origin = web ? web_origin : NULL;
+    mount_root.def = web ? "index.html" : NULL;
+    mount_root.extra_mimetypes = web ? &web_mime_js : NULL;
+    info.mounts = web ? &mount_api : &mount_root;
     info.user = s;
     info.timeout_secs = (unsigned)cfg->http_timeout_s;
     info.keepalive_timeout = cfg->http_timeout_s;

@@ -1,0 +1,256 @@
+// End-to-end browser test of the web app (issue 7): a real `fetalmon serve` on a free loopback
+// port with a temporary data directory and accounts made by `fetalmon user add`, Debian's
+// chromium driven by playwright-core. Scenarios: the mother signs in, uploads a recording and sees
+// its progress and status; the clinician signs in, sees the worklist and the recording's CTG trace
+// with its analysis; another patient cannot open that recording. Screenshots go to OUT_DIR.
+//
+//   FM_BINARY_DIR=build FM_SOURCE_DIR=. node tests/web/e2e.mjs     (run.sh does the npm part)
+// Exit 0 = pass, 1 = fail, 77 = skipped (no chromium).
+import { spawn, spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { chromium } from 'playwright-core';
+
+const SRC = path.resolve(process.env.FM_SOURCE_DIR || path.join(import.meta.dirname, '../..'));
+const BIN = path.resolve(process.env.FM_BINARY_DIR || path.join(SRC, 'build'));
+const FETALMON = path.join(BIN, 'fetalmon');
+const CHROMIUM = process.env.FM_CHROMIUM || '/usr/bin/chromium';
+const OUT = path.resolve(process.env.FM_WEB_TEST_OUT || path.join(BIN, 'tests', 'web-out'));
+const FIXTURE = path.join(SRC, 'fixtures/traces/fhrma_train01_20min.fhr');
+const DEADLINE_MS = 90000;
+
+let failures = 0;
+const log = (...a) => console.log('[web-e2e]', ...a);
+function check(cond, what) {
+  if (cond) log(`ok   ${what}`);
+  else { failures++; log(`FAIL ${what}`); }
+}
+
+if (!fs.existsSync(CHROMIUM)) { log(`SKIP: ${CHROMIUM} not found (apt-get install chromium)`); process.exit(77); }
+if (!fs.existsSync(FETALMON)) { log(`FAIL: ${FETALMON} not built`); process.exit(1); }
+fs.mkdirSync(OUT, { recursive: true });
+const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'fm-web-'));
+const data = path.join(tmp, 'data');
+
+function user(args, password) {
+  const r = spawnSync(FETALMON, ['user', 'add', '--data', data, ...args, '--password-stdin'], { input: `${password}\n`, encoding: 'utf8' });
+  if (r.status !== 0) throw new Error(`fetalmon user add ${args.join(' ')}: ${r.stderr}`);
+}
+
+/* A due date that makes the patient 32+3 weeks today. */
+function dueDateForWeeks(weeks) {
+  const d = new Date(Date.now() + (280 - weeks * 7) * 86400e3);
+  return d.toISOString().slice(0, 10);
+}
+
+function startServer() {
+  return new Promise((resolve, reject) => {
+    const srv = spawn(FETALMON, ['serve', '--data', data, '--listen', '127.0.0.1:0', '--set', `web_dir=${path.join(SRC, 'web')}`],
+      { stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    const timer = setTimeout(() => reject(new Error(`server did not start: ${out}`)), 15000);
+    srv.stdout.on('data', (b) => {
+      out += b;
+      const m = out.match(/listening on [^:\s]+:(\d+)/);
+      if (m) { clearTimeout(timer); resolve({ srv, port: Number(m[1]) }); }
+    });
+    srv.stderr.on('data', (b) => { out += b; });
+    srv.on('exit', (c) => { clearTimeout(timer); reject(new Error(`server exited ${c}: ${out}`)); });
+  });
+}
+
+async function signIn(page, base, name, password) {
+  await page.goto(`${base}/`);
+  await page.waitForSelector('#username');
+  await page.fill('#username', name);
+  await page.fill('#password', password);
+  await page.click('#signin');
+}
+
+const watchdog = setTimeout(() => { log(`FAIL: over ${DEADLINE_MS / 1000} s`); process.exit(1); }, DEADLINE_MS);
+const t0 = Date.now();
+let server, browser;
+try {
+  user(['--role', 'clinician', '--name', 'drwang', '--display-name', 'Dr Wang Li'], 'clinician-pass-1');
+  user(['--role', 'patient', '--name', 'mei', '--display-name', 'Chen Mei', '--clinician', 'drwang',
+    '--hospital-id', 'H0012345', '--due-date', dueDateForWeeks(32.5), '--risk-notes', 'FGR on scan at 30 w'], 'mother-pass-1');
+  user(['--role', 'patient', '--name', 'lin', '--display-name', 'Lin Na', '--clinician', 'drwang',
+    '--hospital-id', 'H0067890', '--due-date', dueDateForWeeks(36)], 'mother-pass-2');
+  ({ srv: server, port: server } = await startServer().then((r) => ({ srv: r.srv, port: r })));
+  const base = `http://127.0.0.1:${server.port}`;
+  log(`server on ${base}`);
+
+  // A fresh profile directory for this run; one browser context, one tab per person
+  // (the session token lives in sessionStorage, which is per tab).
+  browser = await chromium.launchPersistentContext(path.join(tmp, 'profile'), {
+    executablePath: CHROMIUM,
+    headless: true,
+    viewport: { width: 1440, height: 1000 },
+    deviceScaleFactor: 1,
+    locale: 'en-GB',
+    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
+      '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+  });
+  const consoleErrors = [];
+  const newPage = async () => {
+    const page = await browser.newPage();
+    page.on('console', (m) => { if (m.type() === 'error') consoleErrors.push(m.text()); });
+    page.on('pageerror', (e) => consoleErrors.push(String(e)));
+    return page;
+  };
+
+  // The static app is served with its security headers.
+  const res = await fetch(`${base}/`);
+  check(res.status === 200 && (res.headers.get('content-security-policy') || '').includes("default-src 'self'"), 'index.html served with a CSP');
+  const js = await fetch(`${base}/js/main.js`);
+  check(js.status === 200 && /javascript/.test(js.headers.get('content-type')), 'modules served as JavaScript');
+
+  // 1. Wrong password: a clear message.
+  const mother = await newPage();
+  await signIn(mother, base, 'mei', 'wrong-password');
+  await mother.waitForSelector('#login-error:not([hidden])');
+  check(/not right/.test(await mother.textContent('#login-error')), 'wrong password is explained');
+
+  // 2. The mother signs in, lands on her page, uploads, sees progress then status.
+  await mother.fill('#password', 'mother-pass-1');
+  await mother.click('#signin');
+  await mother.waitForSelector('#upload-file');
+  check(mother.url().endsWith('#/home'), 'patient lands on her home page');
+  check(/32 weeks/.test(await mother.textContent('.hello')), 'her gestational age in plain words');
+  await mother.setInputFiles('#upload-file', FIXTURE);
+  await mother.evaluate(() => {
+    window.__progress = [];
+    const bar = document.getElementById('upload-progress');
+    new MutationObserver(() => window.__progress.push(Number(bar.value))).observe(bar, { attributes: true });
+    const orig = Object.getOwnPropertyDescriptor(HTMLProgressElement.prototype, 'value');
+    Object.defineProperty(bar, 'value', { get() { return orig.get.call(this); }, set(v) { window.__progress.push(v); orig.set.call(this, v); } });
+  });
+  await mother.click('#upload-send');
+  await mother.waitForSelector('#upload-msg.ok', { timeout: 20000 });
+  const progress = await mother.evaluate(() => window.__progress);
+  check(progress.length >= 2 && progress[progress.length - 1] === 1, `progress bar advanced to 100% (${progress.length} updates)`);
+  check(await mother.isVisible('#upload-progress'), 'progress bar shown');
+  await mother.waitForSelector('#my-recordings li[data-status="done"]', { timeout: 30000 });
+  const recId = await mother.getAttribute('#my-recordings li[data-status="done"]', 'data-id');
+  check(/^[0-9a-f]{16}$/.test(recId || ''), `her recording is listed and analysed (${recId})`);
+  await mother.screenshot({ path: path.join(OUT, 'mother-home.png'), fullPage: true });
+  // The same page in Chinese.
+  await mother.selectOption('#lang', 'zh');
+  await mother.waitForFunction(() => document.querySelector('.hello h1')?.textContent.includes('您好'));
+  check(true, 'language switch to Chinese');
+  await mother.screenshot({ path: path.join(OUT, 'mother-home-zh.png'), fullPage: true });
+  await mother.selectOption('#lang', 'en');
+
+  // 3. The clinician: worklist, then the recording's trace and analysis.
+  const clin = await newPage();
+  await signIn(clin, base, 'drwang', 'clinician-pass-1');
+  await clin.waitForSelector('#worklist tbody tr');
+  check(clin.url().endsWith('#/worklist'), 'clinician lands on the worklist');
+  const rows = await clin.$$eval('#worklist tbody tr', (trs) => trs.map((tr) => tr.dataset.patient));
+  check(rows.includes('mei') && rows.includes('lin'), `worklist lists her patients (${rows})`);
+  check(/32\+/.test(await clin.textContent('#worklist tr[data-patient="mei"]')), 'worklist shows gestational age');
+  await clin.screenshot({ path: path.join(OUT, 'clinician-worklist.png'), fullPage: true });
+  await clin.click('#worklist tr[data-patient="mei"] a.pt-link');
+  await clin.waitForSelector('#recordings tbody tr');
+  await clin.click(`#recordings tr[data-id="${recId}"] a`);
+  await clin.waitForSelector('#trace canvas');
+  await clin.waitForSelector('#analysis');
+  await clin.waitForTimeout(300);
+  const geo = await clin.evaluate(() => {
+    const c = document.querySelector('#trace canvas');
+    const g = c.getContext('2d');
+    const img = g.getImageData(0, 0, c.width, c.height).data;
+    let dark = 0;
+    for (let i = 0; i < img.length; i += 4) if (img[i] < 60 && img[i + 1] < 60 && img[i + 2] < 90) dark++;
+    const box = document.querySelector('#trace');
+    return { paperH: Number(box.dataset.paperHeightPx), pxPerMin: Number(box.dataset.pxPerMin), dark, w: c.width };
+  });
+  // 50-210 bpm at 20 bpm/cm = 8 cm of paper, 1 cm/min, at the default 96/2.54 CSS px per cm.
+  const pxPerCm = 96 / 2.54;
+  check(Math.abs(geo.paperH - 8 * pxPerCm) < 0.1, `paper is 8 cm tall at true scale (${geo.paperH} css px)`);
+  check(Math.abs(geo.pxPerMin - pxPerCm) < 0.1, `paper runs 1 cm per minute (${geo.pxPerMin} css px/min)`);
+  check(geo.dark > 500, `the trace is drawn (${geo.dark} dark pixels)`);
+  const summary = await clin.textContent('#analysis');
+  check(/Signal loss/.test(summary) && /Duration\s*20:00/.test(summary), 'analysis panel shows the recording summary');
+  await clin.screenshot({ path: path.join(OUT, 'clinician-review.png'), fullPage: true });
+  await (await clin.$('#trace')).screenshot({ path: path.join(OUT, 'ctg-paper-1cm.png') });
+  await clin.selectOption('#paper-speed', '3');
+  await clin.waitForTimeout(200);
+  await (await clin.$('#trace')).screenshot({ path: path.join(OUT, 'ctg-paper-3cm.png') });
+  await clin.focus('#trace .ctg-scroller');
+  await clin.keyboard.press('End');
+  await clin.waitForTimeout(100);
+  check(await clin.evaluate(() => document.querySelector('#trace .ctg-scroller').scrollLeft > 0), 'keyboard scrolls the trace');
+  await clin.selectOption('#paper-speed', '1');
+
+  // 3b. The renderer's live mode and gap rule, on the same page with the real module.
+  const live = await clin.evaluate(async (id) => {
+    const { CtgView } = await import('/js/ctg.js');
+    const token = JSON.parse(sessionStorage.getItem('fetalmon.session')).token;
+    const rec = await (await fetch(`/api/recordings/${id}`, { headers: { Authorization: `Bearer ${token}` } })).json();
+    const box = document.createElement('div');
+    box.style.width = '900px';
+    document.querySelector('main').append(box);
+    const v = new CtgView(box, { speedCmMin: 3 });
+    v.setFollow(true);
+    const fhr = rec.analysis.fhr.slice(0, 12 * 60 * 4), state = rec.analysis.state.slice(0, fhr.length);
+    const scrolls = [];
+    for (let i = 0; i < fhr.length; i += 48) {
+      v.append({ fhr: fhr.slice(i, i + 48), state: state.slice(i, i + 48) });
+      await new Promise((r) => requestAnimationFrame(r));
+      scrolls.push(v.scroller.scrollLeft);
+    }
+    const followed = scrolls[scrolls.length - 1] > 0 && scrolls.every((x, i) => i === 0 || x >= scrolls[i - 1] - 0.5);
+    const n = v.n;
+    // A gap stays a gap: 20 s at 150 bpm, 20 s with no signal, 20 s at 150 bpm.
+    v.destroy();
+    const g = new CtgView(box, { speedCmMin: 3 });
+    const seg = (val, k) => Array.from({ length: k }, () => val);
+    g.setAnalysis({ fhr: [...seg(150, 80), ...seg(null, 80), ...seg(150, 80)] });
+    await new Promise((r) => requestAnimationFrame(() => requestAnimationFrame(r)));
+    const c = g.canvas, dpr = window.devicePixelRatio || 1, ctx = c.getContext('2d');
+    const pxS = g.pxPerS(), y = g._yOf(150);
+    const darkAt = (t) => {
+      const x = Math.round((44 + t * pxS) * dpr);
+      const d = ctx.getImageData(x, Math.round(y * dpr) - 2, 1, 5).data;
+      for (let i = 0; i < d.length; i += 4) if (d[i] < 80 && d[i + 1] < 80) return true;
+      return false;
+    };
+    const result = { n, followed, lastScroll: scrolls[scrolls.length - 1], before: darkAt(10), gap: darkAt(30), after: darkAt(50) };
+    g.destroy();
+    box.remove();
+    return result;
+  }, recId);
+  check(live.n === 2880 && live.followed, `live append follows the pen (${live.n} samples, scrolled to ${live.lastScroll}px)`);
+  check(live.before && live.after && !live.gap, 'lost signal is drawn as a gap, not interpolated');
+
+  // 4. Another patient cannot open Mei's recording: the server refuses and the page says so.
+  const other = await newPage();
+  await signIn(other, base, 'lin', 'mother-pass-2');
+  await other.waitForSelector('#upload-file');
+  const refused = other.waitForResponse((r) => r.url().endsWith(`/api/recordings/${recId}`));
+  await other.goto(`${base}/#/recording/${recId}`);
+  const rr = await refused;
+  check(rr.status() === 403 || rr.status() === 404, `server refuses another patient's recording (${rr.status()})`);
+  await other.waitForSelector('#page-error');
+  check(!(await other.textContent('main')).includes('Chen Mei'), 'no trace of the other patient on the page');
+  await other.screenshot({ path: path.join(OUT, 'patient-refused.png'), fullPage: true });
+
+  // 5. Sign out ends the session.
+  await clin.click('#signout');
+  await clin.waitForSelector('#username');
+  check(await clin.evaluate(() => sessionStorage.getItem('fetalmon.session') === null), 'sign out forgets the token');
+
+  check(consoleErrors.filter((e) => !/status of (401|403|404)/.test(e)).length === 0, `no script errors (${consoleErrors.join(' | ')})`);
+} catch (e) {
+  failures++;
+  log(`FAIL exception: ${e.stack || e}`);
+} finally {
+  if (browser) await browser.close().catch(() => {});
+  if (server && server.srv) server.srv.kill('SIGTERM');
+  clearTimeout(watchdog);
+  fs.rmSync(tmp, { recursive: true, force: true });
+}
+log(`${failures ? 'FAILED' : 'passed'} in ${((Date.now() - t0) / 1000).toFixed(1)} s; screenshots in ${OUT}`);
+process.exit(failures ? 1 : 0);

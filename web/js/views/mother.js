@@ -1,0 +1,131 @@
+// The mother's home page: a kind greeting with her gestational age, sending a recording with a
+// progress bar, her recordings and their status, and her care team's reading when signed. Plain
+// language in English and Chinese (i18n.js); no clinical numbers she would have to interpret.
+import { api, uploadRecording } from '../api.js';
+import { h, fmtDateTime, fmtDuration } from '../dom.js';
+import { t } from '../i18n.js';
+import { statusBadge, errorPanel } from './common.js';
+
+const POLL_MS = 3000;
+const ACCEPT = '.wav,.flac,.ogg,.fhr,.fhrm,.csv,audio/wav,audio/flac,audio/ogg';
+
+function gaText(weeks) {
+  if (weeks == null || !Number.isFinite(weeks)) return null;
+  const w = Math.floor(weeks), d = Math.floor((weeks - w) * 7 + 1e-6);
+  return d ? t('week_day', { w, d }) : t('weeks', { w });
+}
+
+function readingBlock(rec) {
+  if (!('reading' in rec)) return h('p.muted.small', t('reading_unavailable'));
+  if (!rec.reading) return h('p.muted.small', t('reading_waiting'));
+  const r = rec.reading;
+  return h('div.reading-note', h('h3', t('reading_title')),
+    h('p.prewrap', r.patient_text || r.interpretation || ''),
+    h('p.small.muted', `${r.signed_by_name || r.signed_by || ''} · ${fmtDateTime(r.signed_ms)}`));
+}
+
+function statusText(rec) {
+  if (rec.status === 'done') return t('analysis_ready');
+  if (rec.status === 'failed') return t('status_failed');
+  return t(`status_${rec.status}`);
+}
+
+function recordingCard(rec) {
+  return h('li.rec-card', { dataset: { id: rec.id, status: rec.status } },
+    h('div.rec-head', h('a', { href: `#/recording/${rec.id}` }, t('sent_on', { when: fmtDateTime(rec.created_ms) })), statusBadge(rec)),
+    h('p.small', statusText(rec)),
+    rec.status === 'done' ? readingBlock(rec) : null);
+}
+
+export async function render(main, _params, { user }) {
+  main.className = 'page mother';
+  main.dataset.title = t('your_baby');
+  let me;
+  try { me = await api('/api/me'); } catch (e) { if (e.status !== 401) main.append(errorPanel(e)); return null; }
+  const p = me.patient || {};
+  const ga = gaText(p.gestation_weeks);
+  const list = h('ul.rec-list', { id: 'my-recordings', 'aria-live': 'polite' });
+  let timer = null;
+
+  async function refresh() {
+    try {
+      const { recordings } = await api(`/api/patients/${encodeURIComponent(me.name)}/recordings`);
+      const recs = recordings.slice().sort((a, b) => b.created_ms - a.created_ms);
+      list.replaceChildren(...(recs.length ? recs.map(recordingCard) : [h('li.muted', t('no_recordings'))]));
+      const busy = recs.some((r) => r.status === 'queued' || r.status === 'analysing');
+      clearTimeout(timer);
+      timer = setTimeout(refresh, busy ? POLL_MS : POLL_MS * 10);
+    } catch (e) {
+      if (e.status !== 401) list.replaceChildren(h('li', errorPanel(e)));
+    }
+  }
+
+  // Upload with progress. The server has no resumable upload yet: we say what happens on a drop.
+  const file = h('input', { type: 'file', id: 'upload-file', accept: ACCEPT, 'aria-describedby': 'upload-help' });
+  const bar = h('progress', { id: 'upload-progress', max: 1, value: 0, hidden: true, 'aria-label': t('upload_title') });
+  const msg = h('p.upload-msg', { id: 'upload-msg', role: 'status', 'aria-live': 'polite' });
+  const send = h('button.btn.primary', { type: 'submit', id: 'upload-send', disabled: true }, t('send'));
+  const cancel = h('button.btn.ghost', { type: 'button', hidden: true }, t('cancel'));
+  file.addEventListener('change', () => { send.disabled = !file.files.length; msg.textContent = ''; });
+  const form = h('form.panel.upload', { id: 'upload', 'aria-labelledby': 'up-h' },
+    h('h2', { id: 'up-h' }, t('upload_title')),
+    h('p.small', { id: 'upload-help' }, t('upload_help')),
+    h('label.file-pick', { for: 'upload-file' }, t('choose_file')), file,
+    h('div.upload-row', send, cancel), bar, msg,
+    h('p.small.muted', t('upload_resumable_no')));
+  form.addEventListener('submit', async (e) => {
+    e.preventDefault();
+    if (!file.files.length) return;
+    const f = file.files[0];
+    send.disabled = true; file.disabled = true; cancel.hidden = false;
+    bar.hidden = false; bar.value = 0;
+    msg.textContent = t('uploading', { pct: 0 });
+    const up = uploadRecording(f, {
+      onProgress: (frac) => { bar.value = frac; msg.textContent = t('uploading', { pct: Math.floor(frac * 100) }); },
+    });
+    cancel.onclick = () => up.abort();
+    try {
+      await up.promise;
+      bar.value = 1;
+      msg.textContent = t('upload_done');
+      msg.className = 'upload-msg ok';
+      form.reset();
+      refresh();
+    } catch (ex) {
+      msg.textContent = t('upload_failed', { msg: ex.message });
+      msg.className = 'upload-msg bad';
+    } finally {
+      file.disabled = false; cancel.hidden = true; send.disabled = !file.files.length;
+    }
+  });
+
+  main.append(
+    h('section.hello', h('h1', t('hello', { name: p.display_name || me.display_name || me.name })),
+      ga ? h('p.ga', ga) : null,
+      p.care_team && p.care_team.length ? h('p.small.muted', `${t('care_team')}: ${p.care_team.map((c) => c.display_name || c.name).join(', ')}`) : null),
+    h('p.reassure', { role: 'note' }, t('reassure_contact')),
+    form,
+    h('section.panel', { 'aria-labelledby': 'my-h' }, h('h2', { id: 'my-h' }, t('my_recordings')), list));
+  await refresh();
+  return () => clearTimeout(timer);
+}
+
+/* One of her recordings (#/recording/ID as a patient): status, plain facts and the reading. */
+export async function renderRecording(main, id) {
+  main.className = 'page mother';
+  main.dataset.title = t('recording_detail');
+  let rec;
+  try { rec = await api(`/api/recordings/${encodeURIComponent(id)}`); } catch (e) {
+    if (e.status !== 401) main.append(errorPanel(e));
+    return null;
+  }
+  const a = rec.analysis || {};
+  main.append(h('div.page-head', h('a.back', { href: '#/home' }, '← ', t('back')), h('h1', t('recording_detail'))),
+    h('section.panel', { id: 'my-recording' },
+      h('p', t('sent_on', { when: fmtDateTime(rec.created_ms) }), ' ', statusBadge(rec)),
+      h('p', statusText(rec)),
+      a.duration_s ? h('p.small', `${t('duration')}: ${fmtDuration(a.duration_s)}`) : null,
+      rec.status === 'done' ? readingBlock(rec) : null),
+    h('p.reassure', t('reassure_contact')));
+  return null;
+}

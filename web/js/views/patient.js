@@ -1,0 +1,32 @@
+// One patient for her clinician: demographics, care team, her recordings (newest first), and
+// the STV of each analysed recording as a trend once the analyses are loaded.
+import { api } from '../api.js';
+import { h, fmtGestation } from '../dom.js';
+import { t } from '../i18n.js';
+import { errorPanel, recordingsTable } from './common.js';
+
+export async function render(main, [name]) {
+  main.className = 'page';
+  main.dataset.title = name;
+  try {
+    const [p, { recordings }] = await Promise.all([
+      api(`/api/patients/${encodeURIComponent(name)}`),
+      api(`/api/patients/${encodeURIComponent(name)}/recordings`),
+    ]);
+    main.dataset.title = p.display_name || p.name;
+    const recs = recordings.slice().sort((a, b) => b.created_ms - a.created_ms);
+    main.append(
+      h('div.page-head', h('a.back', { href: '#/worklist' }, '← ', t('worklist')), h('h1', p.display_name || p.name)),
+      h('dl.facts',
+        h('dt', t('hospital_id')), h('dd', p.hospital_id || '–'),
+        h('dt', t('gestation')), h('dd', fmtGestation(p.gestation_weeks)),
+        h('dt', t('due_date')), h('dd', p.due_date || '–'),
+        h('dt', 'Risk notes'), h('dd', p.risk_notes || '–'),
+        h('dt', 'Care team'), h('dd', (p.care_team || []).map((c) => c.display_name || c.name).join(', ') || '–')),
+      recs.length ? recordingsTable(recs, { linkFor: (r) => `#/recording/${r.id}`, caption: t('recordings') })
+        : h('p.panel', t('no_recordings')),
+    );
+  } catch (e) {
+    if (e.status !== 401) main.append(errorPanel(e));
+  }
+}

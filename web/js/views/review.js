@@ -1,0 +1,160 @@
+// Recording review for clinicians: the CTG trace (ctg.js) with paper controls, the analysis
+// panel, audio playback with a cursor on the trace when the server offers the audio, and the
+// reading form when the server offers readings. A patient opening #/recording/ID gets her own
+// plain view (mother.js). Another patient's recording: the server refuses and we say so.
+import { api, probe } from '../api.js';
+import { h, fmtDateTime, fmtDuration } from '../dom.js';
+import { t } from '../i18n.js';
+import { CtgView, PAPER_SPEEDS_CM_MIN } from '../ctg.js';
+import { getDisplay, setDisplay } from '../settings.js';
+import { statusBadge, errorPanel } from './common.js';
+import { analysisPanel } from './analysis.js';
+import { renderRecording as motherRecording } from './mother.js';
+
+const POLL_MS = 2000;
+
+export async function render(main, [id], ctx) {
+  if (ctx.user.role === 'patient') return motherRecording(main, id);
+  main.className = 'page review';
+  main.dataset.title = t('recording_detail');
+  let rec;
+  try {
+    rec = await api(`/api/recordings/${encodeURIComponent(id)}`);
+  } catch (e) {
+    if (e.status !== 401) main.append(errorPanel(e));
+    return null;
+  }
+  let stopped = false;
+  const cleanups = [];
+  const head = h('div.page-head');
+  main.append(head);
+  const patient = await api(`/api/patients/${encodeURIComponent(rec.patient)}`).catch(() => null);
+  main.dataset.title = `${patient ? patient.display_name || patient.name : rec.patient} · ${fmtDateTime(rec.created_ms)}`;
+  head.append(
+    h('a.back', { href: `#/patient/${encodeURIComponent(rec.patient)}` }, '← ', patient ? patient.display_name || patient.name : rec.patient),
+    h('h1', patient ? patient.display_name || patient.name : rec.patient,
+      patient && patient.gestation_weeks ? h('span.h-sub', ` · ${Math.floor(patient.gestation_weeks)}+${Math.floor((patient.gestation_weeks % 1) * 7)} w`) : null,
+      patient && patient.hospital_id ? h('span.h-sub', ` · ${patient.hospital_id}`) : null),
+    h('p.meta', `${rec.source_name} · ${t('sent_on', { when: fmtDateTime(rec.created_ms) })} · `, statusBadge(rec)));
+
+  const body = h('div');
+  main.append(body);
+
+  // Not analysed yet: poll its status.
+  while (rec.status !== 'done' && !stopped) {
+    body.replaceChildren(h('div.panel', { id: 'pending' }, statusBadge(rec),
+      rec.status === 'failed' ? h('p', rec.error || 'analysis failed') : h('p.muted', 'The trace appears when the analysis is done.')));
+    if (rec.status === 'failed') return null;
+    await new Promise((r) => setTimeout(r, POLL_MS));
+    if (!main.isConnected) return null;
+    try { rec = await api(`/api/recordings/${encodeURIComponent(id)}`); } catch (e) { body.replaceChildren(errorPanel(e)); return null; }
+    head.querySelector('.meta .badge')?.replaceWith(statusBadge(rec));
+  }
+  const a = rec.analysis || {};
+  body.replaceChildren();
+
+  // Paper controls.
+  const disp = getDisplay();
+  const traceBox = h('div.trace-box', { id: 'trace' });
+  const speedSel = h('select', { id: 'paper-speed', 'aria-label': 'Paper speed' },
+    PAPER_SPEEDS_CM_MIN.map((s) => h('option', { value: s, selected: s === disp.speedCmMin }, `${s} cm/min`)));
+  const scaleSel = h('select', { id: 'paper-scale', 'aria-label': 'FHR scale' },
+    h('option', { value: 'intl', selected: disp.scale === 'intl' }, '50–210 bpm, 20 bpm/cm'),
+    h('option', { value: 'us', selected: disp.scale === 'us' }, '30–240 bpm, 30 bpm/cm'));
+  const zoomLabel = h('span.zoom-label', { id: 'zoom-label' }, 'true scale');
+  const toolbar = h('div.toolbar', { role: 'toolbar', 'aria-label': 'Trace display' },
+    h('label', 'Speed ', speedSel), h('label', 'Scale ', scaleSel),
+    h('span.sep'),
+    h('button.btn.small', { type: 'button', id: 'zoom-out', 'aria-label': 'Zoom out (compress time)', onclick: () => ctg.setZoom(ctg.zoom * 0.5) }, '−'),
+    zoomLabel,
+    h('button.btn.small', { type: 'button', id: 'zoom-in', 'aria-label': 'Zoom in (stretch time)', onclick: () => ctg.setZoom(ctg.zoom * 2) }, '+'),
+    h('button.btn.small', { type: 'button', id: 'zoom-reset', onclick: () => ctg.setZoom(1) }, 'True scale'),
+    h('span.sep'),
+    h('span.legend', h('i.lg-fhr'), 'FHR', h('i.lg-mat'), 'maternal?', h('i.lg-dbt'), 'doubtful', h('i.lg-base'), 'baseline',
+      h('i.lg-acc'), 'acceleration', h('i.lg-dec'), 'deceleration', h('i.lg-mov'), 'movement'),
+    h('a.small', { href: '#/settings', title: 'calibrate so that 1 cm on paper is 1 cm on this screen' }, `calibration ${disp.pxPerCm.toFixed(1)} px/cm`));
+  body.append(h('section.trace-section', { 'aria-label': 'CTG trace' }, toolbar, traceBox));
+
+  const ctg = new CtgView(traceBox, { scale: disp.scale, speedCmMin: disp.speedCmMin, pxPerCm: disp.pxPerCm });
+  cleanups.push(() => ctg.destroy());
+  ctg.setAnalysis(a, { startMs: Number.isFinite(a.start_ms) ? a.start_ms : null });
+  if (Array.isArray(rec.alerts)) ctg.setAlerts(rec.alerts);
+  ctg.scroller.setAttribute('aria-label', `CTG trace, ${fmtDuration(a.duration_s)} long. Arrow keys scroll by a minute, plus and minus zoom, 0 returns to true scale.`);
+  speedSel.addEventListener('change', () => { const v = Number(speedSel.value); setDisplay({ speedCmMin: v }); ctg.setSpeed(v); });
+  scaleSel.addEventListener('change', () => { setDisplay({ scale: scaleSel.value }); ctg.setScale(scaleSel.value); });
+  traceBox.addEventListener('ctgzoom', (e) => {
+    zoomLabel.textContent = e.detail.zoom === 1 ? 'true scale' : `×${e.detail.zoom.toFixed(2)} — not true scale`;
+    zoomLabel.classList.toggle('warn', e.detail.zoom !== 1);
+  });
+
+  // Audio with a cursor, when the recording is audio and the server serves it.
+  const audioBox = h('section.panel.audio', { id: 'audio', 'aria-labelledby': 'audio-h' }, h('h2', { id: 'audio-h' }, 'Doppler audio'));
+  body.append(audioBox);
+  setupAudio(audioBox, rec, a, ctg, cleanups);
+
+  body.append(h('div.review-cols', analysisPanel(a, { onJump: (s) => { ctg.setCursor(s); ctg.scroller.focus(); } }), readingPanel(rec)));
+  return () => { stopped = true; cleanups.forEach((f) => f()); };
+}
+
+async function setupAudio(box, rec, a, ctg, cleanups) {
+  const kind = a.input && a.input.kind;
+  if (kind !== 'audio') {
+    box.append(h('p.muted', { id: 'audio-state' }, 'This recording is a heart-rate trace file: there is no audio to play.'));
+    return;
+  }
+  const url = `/api/recordings/${encodeURIComponent(rec.id)}/audio`;
+  const res = await probe(url, { Range: 'bytes=0-1' });
+  if (!res) {
+    box.append(h('p.muted', { id: 'audio-state' }, 'Audio playback is not available: this server does not serve recordings’ audio yet.'));
+    return;
+  }
+  const ranged = res.status === 206;
+  box.append(h('p.muted.small', { id: 'audio-state' }, 'Loading audio…'));
+  // The token cannot ride on an <audio src>: fetch with it and play from memory.
+  const full = await probe(url);
+  if (!full) { box.querySelector('#audio-state').textContent = 'The audio could not be loaded.'; return; }
+  const blobUrl = URL.createObjectURL(await full.blob());
+  const audio = h('audio', { controls: true, src: blobUrl, preload: 'auto', 'aria-label': 'Doppler audio of this recording' });
+  box.querySelector('#audio-state').textContent = ranged ? 'The cursor on the trace follows the sound; click the trace to jump.' : 'The cursor on the trace follows the sound; click the trace to jump. (no Range support on the server: the whole file is loaded first)';
+  box.append(audio);
+  let raf = null;
+  const tick = () => { ctg.setCursor(audio.currentTime); raf = audio.paused ? null : requestAnimationFrame(tick); };
+  audio.addEventListener('play', () => { if (!raf) raf = requestAnimationFrame(tick); });
+  audio.addEventListener('seeked', () => ctg.setCursor(audio.currentTime));
+  ctg.onSeek = (s) => { audio.currentTime = s; ctg.setCursor(s); };
+  cleanups.push(() => { if (raf) cancelAnimationFrame(raf); audio.pause(); URL.revokeObjectURL(blobUrl); });
+}
+
+/* The clinician's reading (category, interpretation, sign-off), when the server offers it: the
+ * recording then carries "reading": null or {category, interpretation, signed_by, signed_ms}. */
+function readingPanel(rec) {
+  const box = h('section.panel.reading', { id: 'reading', 'aria-labelledby': 'rd-h' }, h('h2', { id: 'rd-h' }, 'Reading'));
+  if (!('reading' in rec)) {
+    box.append(h('p.muted', { id: 'reading-state' }, 'Readings (category, interpretation, sign-off) are not available on this server yet.'));
+    return box;
+  }
+  if (rec.reading) {
+    const r = rec.reading;
+    box.append(h('p', h('strong', r.category)), h('p.prewrap', r.interpretation || ''),
+      h('p.small.muted', `Signed by ${r.signed_by || '?'} · ${fmtDateTime(r.signed_ms)}`));
+    return box;
+  }
+  const cat = h('select', { id: 'reading-category', required: true },
+    h('option', { value: '' }, 'Choose…'),
+    ['normal', 'suspicious', 'pathological', 'inconclusive'].map((c) => h('option', { value: c }, c)));
+  const text = h('textarea', { id: 'reading-text', rows: 5, required: true, maxLength: 4000 });
+  const err = h('p.form-error', { role: 'alert', hidden: true });
+  const form = h('form', h('label', { for: 'reading-category' }, 'Category'), cat,
+    h('label', { for: 'reading-text' }, 'Interpretation (the patient sees a plain summary)'), text, err,
+    h('button.btn.primary', { type: 'submit' }, 'Sign reading'));
+  form.addEventListener('submit', async (e) => {
+    e.preventDefault();
+    try {
+      const r = await api(`/api/recordings/${encodeURIComponent(rec.id)}/reading`, { method: 'POST', body: { category: cat.value, interpretation: text.value } });
+      rec.reading = r.reading || r;
+      box.replaceWith(readingPanel(rec));
+    } catch (ex) { err.textContent = ex.message; err.hidden = false; }
+  });
+  box.append(form);
+  return box;
+}

@@ -40,9 +40,9 @@ const COLORS = {
   doubtful: '#8d8d8d',
   baseline: '#0b7a75',
   fitted: '#6b8f8d',
-  accel: 'rgba(46, 139, 87, 0.16)',
+  accel: 'rgba(46, 139, 87, 0.28)',
   accelMark: '#2e7d4f',
-  decel: 'rgba(214, 110, 30, 0.16)',
+  decel: 'rgba(214, 110, 30, 0.28)',
   decelMark: '#b85a12',
   decelProlonged: '#c62828',
   movement: '#222',
@@ -407,31 +407,59 @@ export class CtgView {
     return [i0, i1];
   }
 
-  /* Accelerations above, decelerations below the trace, shaded over their extent and labelled. */
+  /* Accelerations and decelerations: the area between the baseline and the trace is tinted
+   * over the event's extent (a bar in the top strip when there is no baseline), with a mark
+   * at the peak / nadir: A above, D (PD when prolonged) below. */
   _drawEvents({ g, t0, t1, X }) {
-    const a = this.analysis, top = this._paperTop(), bottom = top + this.paperHeightPx();
+    const a = this.analysis;
+    const base = Array.isArray(a.baseline) ? a.baseline : null;
+    const kinds = [
+      [Array.isArray(a.accelerations) ? a.accelerations : [], true],
+      [Array.isArray(a.decelerations) ? a.decelerations : [], false],
+    ];
     g.font = 'bold 10px system-ui, sans-serif';
     g.textBaseline = 'middle';
     g.textAlign = 'center';
-    for (const ev of Array.isArray(a.accelerations) ? a.accelerations : []) {
-      if (ev.end_s < t0 || ev.start_s > t1) continue;
-      g.fillStyle = COLORS.accel;
-      g.fillRect(X(ev.start_s), top, X(ev.end_s) - X(ev.start_s), bottom - top);
-      const xm = X(ev.peak_s ?? (ev.start_s + ev.end_s) / 2);
-      g.fillStyle = COLORS.accelMark;
-      g.beginPath(); g.moveTo(xm - 5, 17); g.lineTo(xm + 5, 17); g.lineTo(xm, 10); g.closePath(); g.fill();
-      g.fillText('A', xm, 4.5);
-    }
-    for (const ev of Array.isArray(a.decelerations) ? a.decelerations : []) {
-      if (ev.end_s < t0 || ev.start_s > t1) continue;
-      g.fillStyle = COLORS.decel;
-      g.fillRect(X(ev.start_s), top, X(ev.end_s) - X(ev.start_s), bottom - top);
-      const xm = X(ev.nadir_s ?? (ev.start_s + ev.end_s) / 2);
-      g.fillStyle = ev.prolonged ? COLORS.decelProlonged : COLORS.decelMark;
-      g.beginPath(); g.moveTo(xm - 5, 10); g.lineTo(xm + 5, 10); g.lineTo(xm, 17); g.closePath(); g.fill();
-      g.fillText(ev.prolonged ? 'PD' : 'D', xm + (ev.prolonged ? 14 : 10), 13.5);
+    for (const [list, up] of kinds) {
+      for (const ev of list) {
+        if (!(ev.end_s >= t0 && ev.start_s <= t1)) continue;
+        const mark = up ? COLORS.accelMark : ev.prolonged ? COLORS.decelProlonged : COLORS.decelMark;
+        g.fillStyle = up ? COLORS.accel : COLORS.decel;
+        if (base) this._fillBetween(g, X, ev.start_s, ev.end_s, base);
+        g.fillStyle = mark;
+        g.globalAlpha = 0.55;
+        g.fillRect(X(ev.start_s), 19, X(ev.end_s) - X(ev.start_s), 2);
+        g.globalAlpha = 1;
+        const xm = X((up ? ev.peak_s : ev.nadir_s) ?? (ev.start_s + ev.end_s) / 2);
+        g.beginPath();
+        if (up) { g.moveTo(xm - 5, 17); g.lineTo(xm + 5, 17); g.lineTo(xm, 10); }
+        else { g.moveTo(xm - 5, 10); g.lineTo(xm + 5, 10); g.lineTo(xm, 17); }
+        g.closePath(); g.fill();
+        g.fillText(up ? 'A' : ev.prolonged ? 'PD' : 'D', xm, 4.5);
+      }
     }
     g.textAlign = 'left';
+  }
+
+  /* Fills between the trace and the baseline from t0 to t1, broken at gaps (no value, no fill). */
+  _fillBetween(g, X, ta, tb, base) {
+    const i0 = Math.max(0, Math.floor(ta * FHR_HZ)), i1 = Math.min(this.n - 1, Math.ceil(tb * FHR_HZ));
+    let run = [];
+    const flush = () => {
+      if (run.length > 1) {
+        g.beginPath();
+        run.forEach((i, k) => (k ? g.lineTo(X(i / FHR_HZ), this._yOf(this.fhr[i])) : g.moveTo(X(i / FHR_HZ), this._yOf(this.fhr[i]))));
+        for (let k = run.length - 1; k >= 0; k--) g.lineTo(X(run[k] / FHR_HZ), this._yOf(base[run[k]]));
+        g.closePath();
+        g.fill();
+      }
+      run = [];
+    };
+    for (let i = i0; i <= i1; i++) {
+      if (Number.isNaN(this.fhr[i]) || typeof base[i] !== 'number' || this.state[i] !== STATE.ok) flush();
+      else run.push(i);
+    }
+    flush();
   }
 
   _drawSeries({ g, t0, t1, X }, arr, color, width, dash) {

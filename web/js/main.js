@@ -44,7 +44,7 @@ function renderTopbar(user) {
     h('nav', { 'aria-label': 'Main' },
       clin ? h('a', { href: '#/worklist' }, t('worklist')) : h('a', { href: '#/home' }, t('your_baby')),
       clin ? h('a', { href: '#/settings' }, 'Display') : null),
-    h('div.who', h('span.user', user.display_name || user.name), h('span.role', user.role)),
+    h('div.who', h('span.user', user.display_name || user.name), h('span.role', t(`role_${user.role}`))),
     langSel,
     h('button.btn.ghost', { type: 'button', id: 'signout', onclick: async () => { await logout(); go('#/login'); } }, t('sign_out')),
   );

@@ -12,7 +12,8 @@ export function errorPanel(err) {
   const msg = err.status === 403 ? t('error_forbidden')
     : err.status === 404 ? t('error_not_found') : t('error_generic', { msg: err.message });
   return h('div.panel.error-panel', { role: 'alert', id: 'page-error' },
-    h('h2', err.status ? `${err.status}` : '!'), h('p', msg),
+    h('h2', t('error_title')), h('p', msg),
+    err.status ? h('p.small.muted', `HTTP ${err.status}${err.code ? ` · ${err.code}` : ''}`) : null,
     h('p', h('a', { href: '#/' }, t('back'))));
 }
 

@@ -61,16 +61,21 @@ export async function render(main, _params, { user }) {
   }
 
   // Upload with progress. The server has no resumable upload yet: we say what happens on a drop.
-  const file = h('input', { type: 'file', id: 'upload-file', accept: ACCEPT, 'aria-describedby': 'upload-help' });
+  const file = h('input.visually-hidden', { type: 'file', id: 'upload-file', accept: ACCEPT, 'aria-describedby': 'upload-help' });
+  const chosen = h('span.chosen', { id: 'upload-chosen' }, t('no_file'));
   const bar = h('progress', { id: 'upload-progress', max: 1, value: 0, hidden: true, 'aria-label': t('upload_title') });
   const msg = h('p.upload-msg', { id: 'upload-msg', role: 'status', 'aria-live': 'polite' });
   const send = h('button.btn.primary', { type: 'submit', id: 'upload-send', disabled: true }, t('send'));
   const cancel = h('button.btn.ghost', { type: 'button', hidden: true }, t('cancel'));
-  file.addEventListener('change', () => { send.disabled = !file.files.length; msg.textContent = ''; });
+  file.addEventListener('change', () => {
+    send.disabled = !file.files.length;
+    msg.textContent = '';
+    chosen.textContent = file.files.length ? `${file.files[0].name} (${(file.files[0].size / 1e6).toFixed(1)} MB)` : t('no_file');
+  });
   const form = h('form.panel.upload', { id: 'upload', 'aria-labelledby': 'up-h' },
     h('h2', { id: 'up-h' }, t('upload_title')),
     h('p.small', { id: 'upload-help' }, t('upload_help')),
-    h('label.file-pick', { for: 'upload-file' }, t('choose_file')), file,
+    h('div.file-row', file, h('label.btn.file-pick', { for: 'upload-file' }, t('choose_file')), chosen),
     h('div.upload-row', send, cancel), bar, msg,
     h('p.small.muted', t('upload_resumable_no')));
   form.addEventListener('submit', async (e) => {
@@ -90,6 +95,7 @@ export async function render(main, _params, { user }) {
       msg.textContent = t('upload_done');
       msg.className = 'upload-msg ok';
       form.reset();
+      chosen.textContent = t('no_file');
       refresh();
     } catch (ex) {
       msg.textContent = t('upload_failed', { msg: ex.message });

@@ -4,6 +4,7 @@ import { api } from '../api.js';
 import { h, fmtGestation } from '../dom.js';
 import { t } from '../i18n.js';
 import { errorPanel, recordingsTable } from './common.js';
+import { stvTrendPanel } from './stvtrend.js';
 
 export async function render(main, [name]) {
   main.className = 'page';
@@ -25,6 +26,7 @@ export async function render(main, [name]) {
         h('dt', 'Care team'), h('dd', (p.care_team || []).map((c) => c.display_name || c.name).join(', ') || '–')),
       recs.length ? recordingsTable(recs, { linkFor: (r) => `#/recording/${r.id}`, caption: t('recordings') })
         : h('p.panel', t('no_recordings')),
+      recs.length ? stvTrendPanel(recs) : null,
     );
   } catch (e) {
     if (e.status !== 401) main.append(errorPanel(e));

@@ -272,8 +272,8 @@ static int on_http(fm_server *srv, pss *p, struct lws *wsi)
 
 static int on_body(fm_server *srv, pss *p, const char *in, size_t len)
 {
-    if (p->state != ST_BODY || !p->job)
-        return 0; /* answered early: the rest of the body is ignored */
+    if (p->state != ST_BODY || !p->job || !len || !in)
+        return 0; /* answered early (the rest of the body is ignored), or an empty body */
     if (p->body_got + (int64_t)len > p->body_expected)
         len = (size_t)(p->body_expected - p->body_got); /* lws never gives more; be sure */
     fm_http_req *r = &p->job->req;

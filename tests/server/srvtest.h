@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/time.h>
 #include <sys/types.h>
@@ -28,14 +29,14 @@ typedef struct http_resp {
     cJSON *json; /* parsed body, or NULL */
 } http_resp;
 
-static void http_resp_free(http_resp *r)
+static inline void http_resp_free(http_resp *r)
 {
     free(r->body);
     cJSON_Delete(r->json);
     memset(r, 0, sizeof *r);
 }
 
-static int tcp_connect(int port, int timeout_s)
+static inline int tcp_connect(int port, int timeout_s)
 {
     int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
     if (fd < 0)
@@ -55,7 +56,7 @@ static int tcp_connect(int port, int timeout_s)
     return fd;
 }
 
-static int send_all(int fd, const void *buf, size_t len)
+static inline int send_all(int fd, const void *buf, size_t len)
 {
     const char *p = buf;
     while (len) {
@@ -71,7 +72,7 @@ static int send_all(int fd, const void *buf, size_t len)
 }
 
 /* Reads one response (headers, then content-length bytes or until EOF). 0 on success. */
-static int http_read(int fd, http_resp *r)
+static inline int http_read(int fd, http_resp *r)
 {
     memset(r, 0, sizeof *r);
     size_t cap = 65536, n = 0;
@@ -118,7 +119,7 @@ static int http_read(int fd, http_resp *r)
 }
 
 /* One request on a fresh connection. token may be NULL. Returns 0 when a response came. */
-static int http_req(int port, const char *method, const char *path, const char *token,
+static inline int http_req(int port, const char *method, const char *path, const char *token,
                     const void *body, size_t len, http_resp *r)
 {
     memset(r, 0, sizeof *r);
@@ -142,19 +143,19 @@ static int http_req(int port, const char *method, const char *path, const char *
     return rc;
 }
 
-static int http_get(int port, const char *path, const char *token, http_resp *r)
+static inline int http_get(int port, const char *path, const char *token, http_resp *r)
 {
     return http_req(port, "GET", path, token, NULL, 0, r);
 }
 
-static int http_post_json(int port, const char *path, const char *token, const char *json,
+static inline int http_post_json(int port, const char *path, const char *token, const char *json,
                           http_resp *r)
 {
     return http_req(port, "POST", path, token, json, strlen(json), r);
 }
 
 /* Sends raw bytes, then reads a response. */
-static int http_raw(int port, const void *req, size_t len, http_resp *r)
+static inline int http_raw(int port, const void *req, size_t len, http_resp *r)
 {
     memset(r, 0, sizeof *r);
     int fd = tcp_connect(port, 30);
@@ -167,13 +168,13 @@ static int http_raw(int port, const void *req, size_t len, http_resp *r)
     return rc;
 }
 
-static const char *jstr(const cJSON *j, const char *key)
+static inline const char *jstr(const cJSON *j, const char *key)
 {
     const cJSON *v = cJSON_GetObjectItemCaseSensitive(j, key);
     return cJSON_IsString(v) ? v->valuestring : NULL;
 }
 
-static char *read_whole(const char *path, size_t *len)
+static inline char *read_whole(const char *path, size_t *len)
 {
     FILE *f = fopen(path, "rb");
     if (!f)
@@ -196,7 +197,7 @@ typedef struct server_proc {
     char data[512];
 } server_proc;
 
-static const char *fetalmon_bin(void)
+static inline const char *fetalmon_bin(void)
 {
     static char path[1024];
     const char *b = getenv("FM_BINARY_DIR");
@@ -204,7 +205,7 @@ static const char *fetalmon_bin(void)
     return path;
 }
 
-static double now_s(void)
+static inline double now_s(void)
 {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
@@ -213,13 +214,14 @@ static double now_s(void)
 
 /* Starts `fetalmon serve --data DATA --listen 127.0.0.1:0 [extra...]` and waits until /health
  * answers 200. extra is a NULL-terminated list of more arguments (may be NULL). */
-static int server_start(server_proc *s, const char *const *extra)
+static inline int server_start(server_proc *s, const char *const *extra)
 {
     int pfd[2];
     if (pipe(pfd) != 0)
         return -1;
     s->pid = fork();
     if (s->pid == 0) {
+        prctl(PR_SET_PDEATHSIG, SIGKILL); /* a test that dies takes its server with it */
         dup2(pfd[1], 1);
         close(pfd[0]);
         close(pfd[1]);
@@ -259,7 +261,7 @@ static int server_start(server_proc *s, const char *const *extra)
 }
 
 /* Sends sig and waits for the exit; returns the exit status (or 128 + signal). */
-static int server_stop(server_proc *s, int sig)
+static inline int server_stop(server_proc *s, int sig)
 {
     if (s->pid <= 0)
         return -1;
@@ -281,7 +283,7 @@ static int server_stop(server_proc *s, int sig)
 
 /* Runs `fetalmon user ARGS...` with `password` (may be NULL) on stdin; returns the exit code.
  * stdout goes to out (may be NULL). */
-static int run_user(const char *password, char *out, size_t out_cap, const char *const *args)
+static inline int run_user(const char *password, char *out, size_t out_cap, const char *const *args)
 {
     int in[2], o[2];
     if (pipe(in) != 0 || pipe(o) != 0)
@@ -327,7 +329,7 @@ static int run_user(const char *password, char *out, size_t out_cap, const char 
     return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
 }
 
-static int rm_entry(const char *p, const struct stat *sb, int flag, struct FTW *ftw)
+static inline int rm_entry(const char *p, const struct stat *sb, int flag, struct FTW *ftw)
 {
     (void)sb;
     (void)flag;
@@ -335,9 +337,9 @@ static int rm_entry(const char *p, const struct stat *sb, int flag, struct FTW *
     return remove(p);
 }
 
-static void rm_tree(const char *dir) { nftw(dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS); }
+static inline void rm_tree(const char *dir) { nftw(dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS); }
 
-static int make_temp_dir(char *out, size_t cap, const char *tag)
+static inline int make_temp_dir(char *out, size_t cap, const char *tag)
 {
     const char *t = getenv("TMPDIR");
     snprintf(out, cap, "%s/fm-%s-XXXXXX", t ? t : "/tmp", tag);

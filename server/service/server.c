@@ -52,10 +52,6 @@ static int server_http_callback(struct lws *wsi, enum lws_callback_reasons reaso
 {
     if (reason == LWS_CALLBACK_ADD_HEADERS)
         return web_add_headers(wsi, in);
-    /* With several mounts lws also reports an empty body chunk (in == NULL, len == 0): it
-     * carries nothing, and http.c would memcpy from NULL. */
-    if (reason == LWS_CALLBACK_HTTP_BODY && !len)
-        return 0;
     return fm_http_callback(wsi, reason, user, in, len);
 }
 

@@ -153,6 +153,8 @@ try {
   await clin.screenshot({ path: path.join(OUT, 'clinician-worklist.png'), fullPage: true });
   await clin.click('#worklist tr[data-patient="mei"] a.pt-link');
   await clin.waitForSelector('#recordings tbody tr');
+  await clin.waitForSelector('#stv-trend :is(svg, p:not(:first-child))').catch(() => {});
+  await clin.screenshot({ path: path.join(OUT, 'clinician-patient.png'), fullPage: true });
   await clin.click(`#recordings tr[data-id="${recId}"] a`);
   await clin.waitForSelector('#trace canvas');
   await clin.waitForSelector('#analysis');
@@ -224,6 +226,40 @@ try {
   }, recId);
   check(live.n === 2880 && live.followed, `live append follows the pen (${live.n} samples, scrolled to ${live.lastScroll}px)`);
   check(live.before && live.after && !live.gap, 'lost signal is drawn as a gap, not interpolated');
+
+  // 3c. Alarm presentation (IEC 60601-1-8) with the real module: the server has no alerts route
+  // yet, so the bar stays hidden; given alerts, it orders, colours and acknowledges them.
+  check(await clin.evaluate(() => document.getElementById('alarms').hidden), 'no alarm bar while the server has no alerts');
+  const al = await clin.evaluate(async () => {
+    const { AlarmCenter, burstPattern } = await import('/js/alarms.js');
+    const el = document.createElement('div');
+    document.querySelector('main').prepend(el);
+    const acked = [];
+    const ac = new AlarmCenter(el, { onAck: async (a) => { acked.push(a.id); } });
+    ac.update([
+      { id: 'a1', priority: 'low', text: 'signal loss 12 %', created_ms: 1 },
+      { id: 'a2', priority: 'high', text: 'prolonged deceleration > 3 min', created_ms: 2, recording_id: 'abcdef0123456789', start_s: 300 },
+      { id: 'a3', priority: 'medium', text: 'suspected maternal capture', created_ms: 3 },
+      { id: 'a4', priority: 'high', text: 'old one', created_ms: 0, acknowledged_ms: 5 },
+    ]);
+    const order = [...el.querySelectorAll('.alarm-item')].map((li) => li.dataset.priority);
+    const colours = Object.fromEntries(['high', 'medium', 'low'].map((p) => [p, getComputedStyle(el.querySelector(`.alarm-item .al-${p}`)).backgroundColor]));
+    const link = el.querySelector('.alarm-item a')?.getAttribute('href');
+    el.querySelector('.alarm-item button.ack').click();
+    await new Promise((r) => setTimeout(r, 50));
+    const pulses = ['high', 'medium', 'low'].map((p) => burstPattern(p).onsets_s.length);
+    ac.destroy(); el.remove();
+    return { order, colours, link, acked, pulses };
+  });
+  check(al.order.join() === 'high,medium,low', `alarms ordered by priority, acknowledged ones hidden (${al.order})`);
+  check(al.colours.high === 'rgb(211, 47, 47)' && al.colours.medium === 'rgb(242, 194, 0)' && al.colours.low === 'rgb(41, 182, 216)',
+    `IEC 60601-1-8 colours red/yellow/cyan (${Object.values(al.colours).join(' ')})`);
+  check(al.link === '#/recording/abcdef0123456789?t=300', 'an alarm links to its moment on the trace');
+  check(al.acked.join() === 'a2', 'acknowledge reports the alarm');
+  check(al.pulses.join() === '10,3,2', 'burst patterns: 10 pulses HIGH, 3 MEDIUM, 2 LOW');
+  await clin.goto(`${base}/#/recording/${recId}?t=600`);
+  await clin.waitForFunction(() => /^10:00/.test(document.querySelector('.ctg-readout')?.textContent || ''));
+  check(true, 'a link with ?t= puts the cursor at that moment');
 
   // 4. Another patient cannot open Mei's recording: the server refuses and the page says so.
   const other = await newPage();

@@ -1,7 +1,8 @@
 // The app shell: hash routes, the top bar (who is signed in, language, sign out), and the
 // role-aware landing (clinician -> worklist, patient -> her home page). Each page is a module in
 // views/ exporting render(main, params) that may return a cleanup function.
-import { session, logout, setUnauthorizedHandler } from './api.js';
+import { api, session, logout, setUnauthorizedHandler } from './api.js';
+import { AlarmCenter } from './alarms.js';
 import { h } from './dom.js';
 import { t, LANGS, getLang, setLang, onLangChange } from './i18n.js';
 import * as loginView from './views/login.js';
@@ -15,12 +16,41 @@ const ROUTES = [
   { re: /^\/login$/, view: loginView, roles: null },
   { re: /^\/worklist$/, view: worklistView, roles: ['clinician', 'admin'] },
   { re: /^\/patient\/([A-Za-z0-9._-]+)$/, view: patientView, roles: ['clinician', 'admin'] },
-  { re: /^\/recording\/([A-Za-z0-9]+)$/, view: reviewView, roles: ['clinician', 'admin', 'patient'] },
+  { re: /^\/recording\/([A-Za-z0-9]+)(?:\?t=(\d+(?:\.\d+)?))?$/, view: reviewView, roles: ['clinician', 'admin', 'patient'] },
   { re: /^\/home$/, view: motherView, roles: ['patient'] },
   { re: /^\/settings$/, view: settingsView, roles: ['clinician', 'admin', 'patient'] },
 ];
 
 let cleanup = null;
+
+/* Clinicians' alarms: GET /api/alerts every 10 s while signed in, when the server offers it
+ * (a 404 means the route is not there yet: stop asking). The live feed will push them later. */
+const ALERT_POLL_MS = 10000;
+let alarms = null, alarmTimer = null;
+function startAlarms(user) {
+  if (alarms || !user || user.role !== 'clinician') return;
+  alarms = new AlarmCenter(document.getElementById('alarms'), {
+    onAck: async (a) => { await api(`/api/alerts/${encodeURIComponent(a.id)}/ack`, { method: 'POST', body: {} }); pollAlarms(); },
+  });
+  alarms.enableSound();
+  pollAlarms();
+}
+async function pollAlarms() {
+  clearTimeout(alarmTimer);
+  if (!alarms) return;
+  try {
+    const r = await api('/api/alerts');
+    alarms.update(r.alerts || []);
+  } catch (e) {
+    if (e.status === 404 || e.status === 401) return; /* not offered yet, or signed out */
+  }
+  alarmTimer = setTimeout(pollAlarms, ALERT_POLL_MS);
+}
+function stopAlarms() {
+  clearTimeout(alarmTimer);
+  if (alarms) alarms.destroy();
+  alarms = null;
+}
 
 export function landingFor(user) {
   return user && user.role === 'patient' ? '#/home' : '#/worklist';
@@ -54,6 +84,7 @@ async function route() {
   const path = (location.hash || '#/').slice(1) || '/';
   const s = session.get();
   const user = s && s.user;
+  if (!user) stopAlarms();
   if (!user && path !== '/login') { location.replace('#/login'); return; }
   if (user && (path === '/' || path === '/login')) { location.replace(landingFor(user)); return; }
   const r = ROUTES.find((x) => x.re.test(path));
@@ -61,10 +92,11 @@ async function route() {
   if (r.roles && !r.roles.includes(user.role)) { location.replace(landingFor(user)); return; }
   if (cleanup) { try { cleanup(); } catch { /* page already gone */ } cleanup = null; }
   renderTopbar(user);
+  startAlarms(user);
   const main = document.getElementById('main');
   main.replaceChildren();
   main.className = '';
-  const params = path.match(r.re).slice(1).map(decodeURIComponent);
+  const params = path.match(r.re).slice(1).map((x) => (x === undefined ? undefined : decodeURIComponent(x)));
   cleanup = (await r.view.render(main, params, { user, go })) || null;
   document.title = `${main.dataset.title ? `${main.dataset.title} · ` : ''}fetalmon`;
 }

@@ -13,7 +13,7 @@ import { renderRecording as motherRecording } from './mother.js';
 
 const POLL_MS = 2000;
 
-export async function render(main, [id], ctx) {
+export async function render(main, [id, atS], ctx) {
   if (ctx.user.role === 'patient') return motherRecording(main, id);
   main.className = 'page review';
   main.dataset.title = t('recording_detail');
@@ -79,6 +79,7 @@ export async function render(main, [id], ctx) {
   cleanups.push(() => ctg.destroy());
   ctg.setAnalysis(a, { startMs: Number.isFinite(a.start_ms) ? a.start_ms : null });
   if (Array.isArray(rec.alerts)) ctg.setAlerts(rec.alerts);
+  if (atS !== undefined && Number.isFinite(Number(atS))) ctg.setCursor(Number(atS)); /* from an alert link */
   ctg.scroller.setAttribute('aria-label', `CTG trace, ${fmtDuration(a.duration_s)} long. Arrow keys scroll by a minute, plus and minus zoom, 0 returns to true scale.`);
   speedSel.addEventListener('change', () => { const v = Number(speedSel.value); setDisplay({ speedCmMin: v }); ctg.setSpeed(v); });
   scaleSel.addEventListener('change', () => { setDisplay({ scale: scaleSel.value }); ctg.setScale(scaleSel.value); });

@@ -160,7 +160,7 @@ try {
   await clin.waitForSelector('#analysis');
   await clin.waitForTimeout(300);
   const geo = await clin.evaluate(() => {
-    const c = document.querySelector('#trace canvas');
+    const c = document.querySelector('#trace canvas.ctg-canvas');
     const g = c.getContext('2d');
     const img = g.getImageData(0, 0, c.width, c.height).data;
     let dark = 0;
@@ -173,6 +173,19 @@ try {
   check(Math.abs(geo.paperH - 8 * pxPerCm) < 0.1, `paper is 8 cm tall at true scale (${geo.paperH} css px)`);
   check(Math.abs(geo.pxPerMin - pxPerCm) < 0.1, `paper runs 1 cm per minute (${geo.pxPerMin} css px/min)`);
   check(geo.dark > 500, `the trace is drawn (${geo.dark} dark pixels)`);
+  // A 2x screen: the backing store doubles, the paper keeps its size in CSS px (= in cm).
+  const cdp = await clin.context().newCDPSession(clin);
+  await cdp.send('Emulation.setDeviceMetricsOverride', { width: 1440, height: 1000, deviceScaleFactor: 2, mobile: false });
+  await clin.waitForFunction(() => {
+    const c = document.querySelector('#trace canvas.ctg-canvas');
+    return window.devicePixelRatio === 2 && c.width === Math.round(parseFloat(c.style.width) * 2);
+  }, null, { timeout: 5000 }).then(() => true, () => false).then(async (okDpr) => check(okDpr, `canvas redrawn at devicePixelRatio 2 (${await clin.evaluate(() => {
+    const c = document.querySelector('#trace canvas.ctg-canvas');
+    return `dpr ${window.devicePixelRatio}, backing ${c.width}, css ${c.style.width}`;
+  })})`));
+  check(Math.abs(Number(await clin.getAttribute('#trace', 'data-paper-height-px')) - 8 * pxPerCm) < 0.1, 'paper still 8 cm at devicePixelRatio 2');
+  await (await clin.$('#trace')).screenshot({ path: path.join(OUT, 'ctg-paper-dpr2.png') });
+  await cdp.send('Emulation.clearDeviceMetricsOverride');
   const summary = await clin.textContent('#analysis');
   check(/Signal loss/.test(summary) && /Duration\s*20:00/.test(summary), 'analysis panel shows the recording summary');
   await clin.screenshot({ path: path.join(OUT, 'clinician-review.png'), fullPage: true });

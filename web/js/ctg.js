@@ -73,9 +73,20 @@ export class CtgView {
     this.lastAppendAt = 0;
     this.onSeek = opts.onSeek || null;
     this._build();
+    container.ctgView = this; /* for tests and the console */
     this._resizeObs = new ResizeObserver(() => this._layout());
     this._resizeObs.observe(this.scroller);
+    this._watchDpr();
     this._layout();
+  }
+
+  /* A window moved to a screen of another pixel density: redraw the backing store at it.
+   * Media-query and resize events are not raised for every such change (e.g. emulated
+   * densities), so a once-a-second comparison backs them up; it costs nothing when unchanged. */
+  _watchDpr() {
+    this._dprTimer = setInterval(() => {
+      if ((window.devicePixelRatio || 1) !== this._drawnDpr) this.draw();
+    }, 1000);
   }
 
   _build() {
@@ -274,6 +285,8 @@ export class CtgView {
   }
 
   destroy() {
+    this._destroyed = true;
+    clearInterval(this._dprTimer);
     this.follow = false;
     if (this._raf) cancelAnimationFrame(this._raf);
     this._resizeObs.disconnect();
@@ -290,6 +303,7 @@ export class CtgView {
 
   _drawNow() {
     const dpr = window.devicePixelRatio || 1;
+    this._drawnDpr = dpr;
     const wCss = this.scroller.clientWidth, hCss = this.cssH;
     if (!wCss) return;
     const cv = this.canvas;
@@ -323,6 +337,7 @@ export class CtgView {
     g.restore();
     this._drawBpmAxis(ctx);
     this._updateReadout();
+    this.container.dispatchEvent(new Event('ctgdraw')); /* the overview follows the paper */
   }
 
   _drawPaper({ g, w }) {

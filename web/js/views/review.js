@@ -6,6 +6,7 @@ import { api, probe } from '../api.js';
 import { h, fmtDateTime, fmtDuration } from '../dom.js';
 import { t } from '../i18n.js';
 import { CtgView, PAPER_SPEEDS_CM_MIN } from '../ctg.js';
+import { CtgOverview } from '../ctg_overview.js';
 import { getDisplay, setDisplay } from '../settings.js';
 import { statusBadge, errorPanel } from './common.js';
 import { analysisPanel } from './analysis.js';
@@ -78,6 +79,8 @@ export async function render(main, [id, atS], ctx) {
   const ctg = new CtgView(traceBox, { scale: disp.scale, speedCmMin: disp.speedCmMin, pxPerCm: disp.pxPerCm });
   cleanups.push(() => ctg.destroy());
   ctg.setAnalysis(a, { startMs: Number.isFinite(a.start_ms) ? a.start_ms : null });
+  const overview = new CtgOverview(traceBox, ctg);
+  cleanups.unshift(() => overview.destroy());
   if (Array.isArray(rec.alerts)) ctg.setAlerts(rec.alerts);
   if (atS !== undefined && Number.isFinite(Number(atS))) ctg.setCursor(Number(atS)); /* from an alert link */
   ctg.scroller.setAttribute('aria-label', `CTG trace, ${fmtDuration(a.duration_s)} long. Arrow keys scroll by a minute, plus and minus zoom, 0 returns to true scale.`);

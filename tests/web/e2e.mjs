@@ -274,6 +274,14 @@ try {
   await clin.waitForFunction(() => /^10:00/.test(document.querySelector('.ctg-readout')?.textContent || ''));
   check(true, 'a link with ?t= puts the cursor at that moment');
 
+  // 3d. The clinician adds a recording for her other patient; the review waits for the analysis.
+  await clin.goto(`${base}/#/patient/lin`);
+  await clin.waitForSelector('#clin-upload-file');
+  await clin.setInputFiles('#clin-upload-file', FIXTURE);
+  await clin.click('.upload-inline button[type=submit]');
+  await clin.waitForSelector('#trace canvas.ctg-canvas', { timeout: 30000 });
+  check(/#\/recording\/[0-9a-f]{16}$/.test(clin.url()), 'clinician upload for a patient opens its review when analysed');
+
   // 4. Another patient cannot open Mei's recording: the server refuses and the page says so.
   const other = await newPage();
   await signIn(other, base, 'lin', 'mother-pass-2');

@@ -12,29 +12,28 @@
 
 static void usage(FILE *f)
 {
-    fprintf(f,
-            "usage: fetalmon serve [--data DIR] [--listen HOST:PORT] [--config FILE]\n"
-            "\n"
-            "Runs the fetalmon service: the JSON HTTP API (docs/api.md) with accounts,\n"
-            "recording uploads and their analysis. Create accounts with 'fetalmon user add'.\n"
-            "\n"
-            "options:\n"
-            "  --data DIR          data directory (default ./fetalmon-data): the database,\n"
-            "                      recordings and analyses\n"
-            "  --listen HOST:PORT  address to listen on (default 127.0.0.1:8080; port 0 = any\n"
-            "                      free port, printed at start)\n"
-            "  --config FILE       settings file of 'key = value' lines (default\n"
-            "                      DATA/fetalmon.conf when it exists); keys: listen, data_dir,\n"
-            "                      tls_cert, tls_key, max_upload_bytes, max_json_bytes,\n"
-            "                      session_ttl_s, api_workers, analysis_workers,\n"
-            "                      login_max_failures, login_ip_max_failures, login_window_s,\n"
-            "                      http_timeout_s,\n"
-            "                      max_connections\n"
-            "  --set KEY=VALUE     one setting, overriding the file (repeatable)\n"
-            "  -h, --help          this text\n"
-            "\n"
-            "Prints 'fetalmon: listening on HOST:PORT' on stdout when ready.\n"
-            "Exit status: 0 after a clean shutdown, 1 when it cannot start, 2 bad usage.\n");
+    fprintf(f, "usage: fetalmon serve [--data DIR] [--listen HOST:PORT] [--config FILE]\n"
+               "\n"
+               "Runs the fetalmon service: the JSON HTTP API (docs/api.md) with accounts,\n"
+               "recording uploads and their analysis. Create accounts with 'fetalmon user add'.\n"
+               "\n"
+               "options:\n"
+               "  --data DIR          data directory (default ./fetalmon-data): the database,\n"
+               "                      recordings and analyses\n"
+               "  --listen HOST:PORT  address to listen on (default 127.0.0.1:8080; port 0 = any\n"
+               "                      free port, printed at start)\n"
+               "  --config FILE       settings file of 'key = value' lines (default\n"
+               "                      DATA/fetalmon.conf when it exists); keys: listen, data_dir,\n"
+               "                      tls_cert, tls_key, max_upload_bytes, max_json_bytes,\n"
+               "                      session_ttl_s, api_workers, analysis_workers,\n"
+               "                      login_max_failures, login_ip_max_failures, login_window_s,\n"
+               "                      http_timeout_s,\n"
+               "                      max_connections\n"
+               "  --set KEY=VALUE     one setting, overriding the file (repeatable)\n"
+               "  -h, --help          this text\n"
+               "\n"
+               "Prints 'fetalmon: listening on HOST:PORT' on stdout when ready.\n"
+               "Exit status: 0 after a clean shutdown, 1 when it cannot start, 2 bad usage.\n");
 }
 
 static fm_server *g_server; /* for the signal handler only */
@@ -49,7 +48,7 @@ static void on_signal(int sig)
 int cmd_serve(int argc, char **argv)
 {
     static const struct option longopts[] = {
-        {"data", required_argument, 0, 'd'},  {"listen", required_argument, 0, 'l'},
+        {"data", required_argument, 0, 'd'},   {"listen", required_argument, 0, 'l'},
         {"config", required_argument, 0, 'c'}, {"set", required_argument, 0, 's'},
         {"help", no_argument, 0, 'h'},         {0, 0, 0, 0},
     };

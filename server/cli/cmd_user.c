@@ -14,26 +14,25 @@
 
 static void usage(FILE *f)
 {
-    fprintf(f,
-            "usage: fetalmon user <action> [options]\n"
-            "\n"
-            "actions:\n"
-            "  add      --role patient|clinician|admin --name NAME --password-stdin\n"
-            "           [--display-name TEXT] [--clinician NAME]... (patients: her care team)\n"
-            "           [--hospital-id ID] [--due-date YYYY-MM-DD] [--risk-notes TEXT]\n"
-            "  passwd   --name NAME --password-stdin   (also signs the user out everywhere)\n"
-            "  list     all accounts: name, role, state, display name\n"
-            "  disable  --name NAME   (refuses logins and revokes every token)\n"
-            "  enable   --name NAME\n"
-            "  device-token --name PATIENT   prints a token that may only ingest recordings\n"
-            "           for that patient (give it to her home device)\n"
-            "\n"
-            "common options:\n"
-            "  --data DIR    the data directory (default ./fetalmon-data)\n"
-            "  -h, --help    this text\n"
-            "\n"
-            "The password is read from the first line of standard input (8..256 characters).\n"
-            "Exit status: 0 success, 1 failure (reason on stderr), 2 bad usage.\n");
+    fprintf(f, "usage: fetalmon user <action> [options]\n"
+               "\n"
+               "actions:\n"
+               "  add      --role patient|clinician|admin --name NAME --password-stdin\n"
+               "           [--display-name TEXT] [--clinician NAME]... (patients: her care team)\n"
+               "           [--hospital-id ID] [--due-date YYYY-MM-DD] [--risk-notes TEXT]\n"
+               "  passwd   --name NAME --password-stdin   (also signs the user out everywhere)\n"
+               "  list     all accounts: name, role, state, display name\n"
+               "  disable  --name NAME   (refuses logins and revokes every token)\n"
+               "  enable   --name NAME\n"
+               "  device-token --name PATIENT   prints a token that may only ingest recordings\n"
+               "           for that patient (give it to her home device)\n"
+               "\n"
+               "common options:\n"
+               "  --data DIR    the data directory (default ./fetalmon-data)\n"
+               "  -h, --help    this text\n"
+               "\n"
+               "The password is read from the first line of standard input (8..256 characters).\n"
+               "Exit status: 0 success, 1 failure (reason on stderr), 2 bad usage.\n");
 }
 
 typedef struct opts {
@@ -69,8 +68,8 @@ static int valid_date(const char *d)
 {
     int y, m, day;
     char tail;
-    return sscanf(d, "%4d-%2d-%2d%c", &y, &m, &day, &tail) == 3 && strlen(d) == 10 &&
-           y >= 2000 && y <= 2200 && m >= 1 && m <= 12 && day >= 1 && day <= 31;
+    return sscanf(d, "%4d-%2d-%2d%c", &y, &m, &day, &tail) == 3 && strlen(d) == 10 && y >= 2000 &&
+           y <= 2200 && m >= 1 && m <= 12 && day >= 1 && day <= 31;
 }
 
 static int do_add(fm_store *s, const opts *o)
@@ -274,12 +273,11 @@ int cmd_user(int argc, char **argv)
         return FM_EXIT_USAGE;
     }
     if (o.name && !fm_user_name_valid(o.name)) {
-        fprintf(stderr, "fetalmon user: a name is 1..63 of A-Z a-z 0-9 . _ - (got '%s')\n",
-                o.name);
+        fprintf(stderr, "fetalmon user: a name is 1..63 of A-Z a-z 0-9 . _ - (got '%s')\n", o.name);
         return FM_EXIT_USAGE;
     }
-    static const char *const actions[] = {"add", "passwd", "list", "disable", "enable",
-                                          "device-token"};
+    static const char *const actions[] = {"add",     "passwd", "list",
+                                          "disable", "enable", "device-token"};
     int known = 0;
     for (size_t i = 0; i < sizeof actions / sizeof actions[0]; i++)
         known |= !strcmp(o.action, actions[i]);

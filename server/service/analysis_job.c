@@ -38,7 +38,10 @@ void *fm_api_worker_init(void *user)
     return s;
 }
 
-void fm_api_worker_fini(void *store) { fm_store_close(store); }
+void fm_api_worker_fini(void *store)
+{
+    fm_store_close(store);
+}
 
 void fm_api_publish_recording(fm_api *api, fm_store *s, const fm_recording *r)
 {
@@ -153,7 +156,10 @@ static void run_analysis(fm_job *job, void *ctx)
     fm_analysis_destroy(an);
 }
 
-static void free_job(fm_job *job) { free(job); }
+static void free_job(fm_job *job)
+{
+    free(job);
+}
 
 fm_svc_status fm_api_queue_analysis(fm_api *api, const char *recording_id)
 {

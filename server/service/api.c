@@ -148,8 +148,7 @@ static void route_login(fm_api *api, fm_store *s, const fm_http_req *req, fm_htt
     int64_t now = fm_now_ms();
     if (fm_ratelimit_check(api->login_rl, k_ip, api->cfg->login_ip_max_failures, now) !=
             FM_SVC_OK ||
-        fm_ratelimit_check(api->login_rl, k_user, api->cfg->login_max_failures, now) !=
-            FM_SVC_OK) {
+        fm_ratelimit_check(api->login_rl, k_user, api->cfg->login_max_failures, now) != FM_SVC_OK) {
         fm_api_error(resp, 429, "rate_limited", "too many failed logins, try again later");
         snprintf(resp->header_name, sizeof resp->header_name, "Retry-After:");
         snprintf(resp->header_value, sizeof resp->header_value, "%d", api->cfg->login_window_s);
@@ -267,14 +266,13 @@ static void route_patients(fm_store *s, const fm_principal *p, const fm_http_req
 
 /* Finds a patient by name and checks access; on refusal fills resp (404) and returns -1. */
 static int load_patient(fm_store *s, const fm_principal *p, const fm_http_req *req,
-                        const char *name, fm_access_kind kind, fm_patient *pt,
-                        fm_http_resp *resp)
+                        const char *name, fm_access_kind kind, fm_patient *pt, fm_http_resp *resp)
 {
     char object[96];
     snprintf(object, sizeof object, "patient:%.*s", FM_NAME_MAX, name);
     fm_user u;
-    fm_svc_status rc = fm_user_name_valid(name) ? fm_store_user_by_name(s, name, &u, NULL, 0)
-                                                : FM_SVC_NOTFOUND;
+    fm_svc_status rc =
+        fm_user_name_valid(name) ? fm_store_user_by_name(s, name, &u, NULL, 0) : FM_SVC_NOTFOUND;
     if (rc == FM_SVC_OK)
         rc = u.role == FM_ROLE_PATIENT ? fm_store_patient_get(s, u.id, pt) : FM_SVC_NOTFOUND;
     if (rc == FM_SVC_OK)
@@ -329,8 +327,8 @@ static void method_not_allowed(fm_http_resp *resp, const char *allow)
 }
 
 /* Routes that need a signed-in principal. */
-static void route_authed(fm_api *api, fm_store *s, const fm_principal *p,
-                         const fm_http_req *req, fm_http_resp *resp)
+static void route_authed(fm_api *api, fm_store *s, const fm_principal *p, const fm_http_req *req,
+                         fm_http_resp *resp)
 {
     const char *path = req->path;
     if (!strcmp(path, "/api/recordings")) {

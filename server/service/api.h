@@ -23,14 +23,14 @@ typedef enum fm_method { FM_M_OTHER = 0, FM_M_GET, FM_M_POST, FM_M_DELETE } fm_m
 
 typedef struct fm_http_req {
     fm_method method;
-    char path[256];             /* decoded path, no query */
+    char path[256];              /* decoded path, no query */
     char q_patient[FM_NAME_MAX]; /* ?patient= */
-    char q_name[128];           /* ?name= (upload file name) */
-    char q_limit[16];           /* ?limit= */
-    int q_too_long;             /* a query argument did not fit: 400 */
-    char authorization[160];    /* Authorization header ("" when absent; too long = bad) */
-    char peer[64];              /* client address */
-    char *body;                 /* JSON body, NUL-terminated, or NULL */
+    char q_name[128];            /* ?name= (upload file name) */
+    char q_limit[16];            /* ?limit= */
+    int q_too_long;              /* a query argument did not fit: 400 */
+    char authorization[160];     /* Authorization header ("" when absent; too long = bad) */
+    char peer[64];               /* client address */
+    char *body;                  /* JSON body, NUL-terminated, or NULL */
     size_t body_len;
     char upload_tmp[FM_PATH_MAX + 64]; /* streamed upload: the complete temp file, or "" */
     int64_t upload_bytes;
@@ -40,7 +40,8 @@ typedef struct fm_http_resp {
     int status;
     char *body; /* malloc'd JSON */
     size_t len;
-    char header_name[32]; /* one extra header, e.g. "WWW-Authenticate:" ("" = none) */
+    const char *content_type; /* NULL = application/json */
+    char header_name[32];     /* one extra header, e.g. "WWW-Authenticate:" ("" = none) */
     char header_value[64];
 } fm_http_resp;
 

@@ -17,12 +17,12 @@ void api_store_error(fm_http_resp *r, fm_svc_status rc);
 /* A patient (user + patient row) as JSON; with_team adds the care team. */
 cJSON *api_patient_json(fm_store *s, const fm_patient *pt, int with_team);
 
-void api_recordings_upload(fm_api *api, fm_store *s, const fm_principal *p,
-                           const fm_http_req *req, fm_http_resp *resp);
+void api_recordings_upload(fm_api *api, fm_store *s, const fm_principal *p, const fm_http_req *req,
+                           fm_http_resp *resp);
 void api_recordings_get(fm_api *api, fm_store *s, const fm_principal *p, const fm_http_req *req,
                         const char *id, fm_http_resp *resp);
-void api_recordings_list(fm_api *api, fm_store *s, const fm_principal *p,
-                         const fm_http_req *req, const fm_patient *pt, fm_http_resp *resp);
+void api_recordings_list(fm_api *api, fm_store *s, const fm_principal *p, const fm_http_req *req,
+                         const fm_patient *pt, fm_http_resp *resp);
 cJSON *api_recording_json(fm_store *s, const fm_recording *r);
 
 #endif

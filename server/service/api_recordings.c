@@ -20,7 +20,7 @@ static const struct {
     size_t magic_len;
 } upload_kinds[] = {
     {".wav", "RIFF", 4}, {".flac", "fLaC", 4}, {".ogg", "OggS", 4},
-    {".fhr", NULL, 0},   {".fhrm", NULL, 0},  {".csv", NULL, 0},
+    {".fhr", NULL, 0},   {".fhrm", NULL, 0},   {".csv", NULL, 0},
 };
 
 static int kind_of(const char *name)
@@ -105,9 +105,8 @@ static int upload_patient(fm_store *s, const fm_principal *p, const fm_http_req 
     if (p->user.role == FM_ROLE_PATIENT && req->q_patient[0] &&
         strcmp(req->q_patient, p->user.name))
         *patient_id = -1;
-    fm_svc_status rc = *patient_id > 0
-                           ? fm_access_patient(s, p, *patient_id, FM_ACCESS_INGEST)
-                           : FM_SVC_NOTFOUND;
+    fm_svc_status rc =
+        *patient_id > 0 ? fm_access_patient(s, p, *patient_id, FM_ACCESS_INGEST) : FM_SVC_NOTFOUND;
     if (rc == FM_SVC_NOTFOUND) {
         fm_api_error(resp, 404, "not_found", "no such patient");
         api_audit(s, p, req, "recording.upload.denied", req->q_patient, 404);
@@ -120,8 +119,8 @@ static int upload_patient(fm_store *s, const fm_principal *p, const fm_http_req 
     return 0;
 }
 
-void api_recordings_upload(fm_api *api, fm_store *s, const fm_principal *p,
-                           const fm_http_req *req, fm_http_resp *resp)
+void api_recordings_upload(fm_api *api, fm_store *s, const fm_principal *p, const fm_http_req *req,
+                           fm_http_resp *resp)
 {
     int64_t patient_id;
     if (upload_patient(s, p, req, &patient_id, resp) != 0)
@@ -270,8 +269,8 @@ static void add_recording(void *ctx, const fm_recording *r)
     cJSON_AddItemToArray(c->arr, api_recording_json(c->s, r));
 }
 
-void api_recordings_list(fm_api *api, fm_store *s, const fm_principal *p,
-                         const fm_http_req *req, const fm_patient *pt, fm_http_resp *resp)
+void api_recordings_list(fm_api *api, fm_store *s, const fm_principal *p, const fm_http_req *req,
+                         const fm_patient *pt, fm_http_resp *resp)
 {
     (void)api;
     cJSON *j = cJSON_CreateObject();

@@ -56,7 +56,10 @@ void fm_auth_burn_verify(const char *password)
     (void)fm_auth_verify_password(burn_hash, password);
 }
 
-static char kind_letter(fm_token_kind k) { return k == FM_TOKEN_DEVICE ? 'd' : 's'; }
+static char kind_letter(fm_token_kind k)
+{
+    return k == FM_TOKEN_DEVICE ? 'd' : 's';
+}
 
 fm_svc_status fm_auth_token_new(fm_token_kind kind, char out[FM_TOKEN_MAX], uint8_t hash[32])
 {
@@ -190,8 +193,7 @@ static rl_slot *find(fm_ratelimit *r, const char *key, int64_t now_ms, int creat
     return victim;
 }
 
-fm_svc_status fm_ratelimit_check(fm_ratelimit *r, const char *key, int max_failures,
-                                 int64_t now_ms)
+fm_svc_status fm_ratelimit_check(fm_ratelimit *r, const char *key, int max_failures, int64_t now_ms)
 {
     pthread_mutex_lock(&r->mu);
     rl_slot *s = find(r, key, now_ms, 0);

@@ -84,8 +84,14 @@ typedef struct int_key {
     int64_t lo, hi;
 } int_key;
 
-#define IK(f, lo, hi) {#f, offsetof(fm_config, f), 0, lo, hi}
-#define IK64(f, lo, hi) {#f, offsetof(fm_config, f), 1, lo, hi}
+#define IK(f, lo, hi)                                                                              \
+    {                                                                                              \
+#f, offsetof(fm_config, f), 0, lo, hi                                                      \
+    }
+#define IK64(f, lo, hi)                                                                            \
+    {                                                                                              \
+#f, offsetof(fm_config, f), 1, lo, hi                                                      \
+    }
 static const int_key int_keys[] = {
     IK(port, 0, 65535),
     IK64(max_upload_bytes, 1024, (int64_t)1 << 40),

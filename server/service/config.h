@@ -17,18 +17,18 @@ typedef struct fm_config {
     int port;
     char tls_cert[FM_PATH_MAX]; /* both set: serve HTTPS/WSS only */
     char tls_key[FM_PATH_MAX];
-    int64_t max_upload_bytes;   /* one uploaded recording */
-    int64_t max_json_bytes;     /* one JSON request body */
-    int session_ttl_s;          /* login session lifetime */
-    int device_token_ttl_s;     /* device token lifetime */
-    int api_workers;            /* threads for requests that touch the store */
-    int analysis_workers;       /* threads running the engine on recordings */
-    int login_max_failures;     /* failed logins per user name ... */
-    int login_ip_max_failures;  /* ... and per client address ... */
-    int login_window_s;         /* ... within this window */
-    int http_timeout_s;         /* idle / slow-client timeout */
-    int max_connections;        /* 0 = libwebsockets default (the process fd limit) */
-    char web_dir[FM_PATH_MAX];  /* the web app's files; "" = found next to the program */
+    int64_t max_upload_bytes;  /* one uploaded recording */
+    int64_t max_json_bytes;    /* one JSON request body */
+    int session_ttl_s;         /* login session lifetime */
+    int device_token_ttl_s;    /* device token lifetime */
+    int api_workers;           /* threads for requests that touch the store */
+    int analysis_workers;      /* threads running the engine on recordings */
+    int login_max_failures;    /* failed logins per user name ... */
+    int login_ip_max_failures; /* ... and per client address ... */
+    int login_window_s;        /* ... within this window */
+    int http_timeout_s;        /* idle / slow-client timeout */
+    int max_connections;       /* 0 = libwebsockets default (the process fd limit) */
+    char web_dir[FM_PATH_MAX]; /* the web app's files; "" = found next to the program */
 } fm_config;
 
 void fm_config_defaults(fm_config *c);

@@ -19,11 +19,11 @@
 
 enum http_state {
     ST_IDLE = 0,
-    ST_BODY,        /* receiving the body */
-    ST_WORKER,      /* a worker has the request */
-    ST_HEADERS,     /* response ready: write the headers next */
-    ST_BODY_OUT,    /* writing the response body */
-    ST_REFUSED      /* answered early; remaining body bytes are ignored */
+    ST_BODY,     /* receiving the body */
+    ST_WORKER,   /* a worker has the request */
+    ST_HEADERS,  /* response ready: write the headers next */
+    ST_BODY_OUT, /* writing the response body */
+    ST_REFUSED   /* answered early; remaining body bytes are ignored */
 };
 
 typedef struct http_job http_job;
@@ -32,10 +32,10 @@ typedef struct pss {
     struct lws *wsi;
     http_job *job;
     enum http_state state;
-    int upload_fd;    /* streamed upload, -1 when none */
+    int upload_fd; /* streamed upload, -1 when none */
     int64_t body_expected, body_got;
-    size_t sent;      /* response bytes written */
-    int close_after;  /* body left unread: close instead of keep-alive */
+    size_t sent;     /* response bytes written */
+    int close_after; /* body left unread: close instead of keep-alive */
 } pss;
 
 struct http_job {
@@ -46,7 +46,10 @@ struct http_job {
     fm_http_resp resp;
 };
 
-size_t fm_http_pss_size(void) { return sizeof(pss); }
+size_t fm_http_pss_size(void)
+{
+    return sizeof(pss);
+}
 
 static void job_free(http_job *j)
 {
@@ -174,6 +177,31 @@ static int open_upload(fm_server *srv, pss *p)
     return 0;
 }
 
+/* Prometheus text exposition of the loop's counters and queue depths. No patient data; served
+ * on the loop (no store access). */
+static void metrics(fm_server *srv, fm_http_resp *o)
+{
+    char buf[2048];
+    int n = snprintf(
+        buf, sizeof buf,
+        "# TYPE fetalmon_http_requests_total counter\nfetalmon_http_requests_total %llu\n"
+        "# TYPE fetalmon_http_refused_busy_total counter\n"
+        "fetalmon_http_refused_busy_total %llu\n"
+        "# TYPE fetalmon_uploads_total counter\nfetalmon_uploads_total %llu\n"
+        "# TYPE fetalmon_live_viewers gauge\nfetalmon_live_viewers %d\n"
+        "# TYPE fetalmon_api_queue_depth gauge\nfetalmon_api_queue_depth %zu\n"
+        "# TYPE fetalmon_analysis_queue_depth gauge\nfetalmon_analysis_queue_depth %zu\n"
+        "# TYPE fetalmon_bus_queue_depth gauge\nfetalmon_bus_queue_depth %zu\n"
+        "# TYPE fetalmon_bus_dropped_total counter\nfetalmon_bus_dropped_total %zu\n",
+        (unsigned long long)srv->n_requests, (unsigned long long)srv->n_refused_busy,
+        (unsigned long long)srv->n_uploads, srv->n_viewers, fm_workq_pending(srv->api_q),
+        fm_workq_pending(srv->analysis_q), fm_bus_depth(srv->bus), fm_bus_dropped(srv->bus));
+    o->status = 200;
+    o->content_type = "text/plain; version=0.0.4";
+    o->body = strndup(buf, (size_t)n);
+    o->len = o->body ? (size_t)n : 0;
+}
+
 /* A new request: everything the worker needs is copied out of lws's header storage now. */
 static int on_http(fm_server *srv, pss *p, struct lws *wsi)
 {
@@ -211,14 +239,19 @@ static int on_http(fm_server *srv, pss *p, struct lws *wsi)
     if (alen >= (int)sizeof r->authorization)
         snprintf(r->authorization, sizeof r->authorization, "invalid"); /* answered 401 */
     else if (alen > 0)
-        lws_hdr_copy(wsi, r->authorization, sizeof r->authorization,
-                     WSI_TOKEN_HTTP_AUTHORIZATION);
+        lws_hdr_copy(wsi, r->authorization, sizeof r->authorization, WSI_TOKEN_HTTP_AUTHORIZATION);
 
     if (!strcmp(r->path, "/health")) {
         fm_http_resp *o = &p->job->resp;
         o->status = srv->ready ? 200 : 503;
         o->body = strdup(srv->ready ? "{\"status\":\"ok\"}" : "{\"status\":\"starting\"}");
         o->len = o->body ? strlen(o->body) : 0;
+        p->state = ST_HEADERS;
+        lws_callback_on_writable(wsi);
+        return 0;
+    }
+    if (!strcmp(r->path, "/metrics") && r->method == FM_M_GET) {
+        metrics(srv, &p->job->resp);
         p->state = ST_HEADERS;
         lws_callback_on_writable(wsi);
         return 0;
@@ -244,8 +277,9 @@ static int on_http(fm_server *srv, pss *p, struct lws *wsi)
     int upload = !strcmp(r->path, "/api/recordings");
     int64_t limit = upload ? srv->cfg.max_upload_bytes : srv->cfg.max_json_bytes;
     if (clen > limit) {
-        respond_now(p, 413, "too_large", upload ? "the recording exceeds the upload limit"
-                                                : "the request body is too large");
+        respond_now(p, 413, "too_large",
+                    upload ? "the recording exceeds the upload limit"
+                           : "the request body is too large");
         return 0;
     }
     if (upload) {
@@ -329,24 +363,22 @@ static int write_headers(fm_server *srv, pss *p, struct lws *wsi)
     fm_http_resp *o = &p->job->resp;
     unsigned char *start = srv->wbuf + LWS_PRE, *ptr = start,
                   *end = srv->wbuf + sizeof srv->wbuf - 1;
-    if (lws_add_http_common_headers(wsi, (unsigned)o->status, "application/json", o->len, &ptr,
-                                    end) ||
+    if (lws_add_http_common_headers(wsi, (unsigned)o->status,
+                                    o->content_type ? o->content_type : "application/json", o->len,
+                                    &ptr, end) ||
         lws_add_http_header_by_name(wsi, (const unsigned char *)"cache-control:",
                                     (const unsigned char *)"no-store", 8, &ptr, end) ||
         lws_add_http_header_by_name(wsi, (const unsigned char *)"x-content-type-options:",
                                     (const unsigned char *)"nosniff", 7, &ptr, end) ||
         lws_add_http_header_by_name(wsi, (const unsigned char *)"content-security-policy:",
-                                    (const unsigned char *)"default-src 'none'", 18, &ptr,
-                                    end))
+                                    (const unsigned char *)"default-src 'none'", 18, &ptr, end))
         return -1;
-    if (o->header_name[0] &&
-        lws_add_http_header_by_name(wsi, (const unsigned char *)o->header_name,
-                                    (const unsigned char *)o->header_value,
-                                    (int)strlen(o->header_value), &ptr, end))
+    if (o->header_name[0] && lws_add_http_header_by_name(wsi, (const unsigned char *)o->header_name,
+                                                         (const unsigned char *)o->header_value,
+                                                         (int)strlen(o->header_value), &ptr, end))
         return -1;
-    if (p->close_after &&
-        lws_add_http_header_by_name(wsi, (const unsigned char *)"connection:",
-                                    (const unsigned char *)"close", 5, &ptr, end))
+    if (p->close_after && lws_add_http_header_by_name(wsi, (const unsigned char *)"connection:",
+                                                      (const unsigned char *)"close", 5, &ptr, end))
         return -1;
     if (lws_finalize_write_http_header(wsi, start, &ptr, end))
         return -1;
@@ -403,6 +435,8 @@ int fm_http_callback(struct lws *wsi, enum lws_callback_reasons reason, void *us
     pss *p = user;
     fm_server *srv = lws_context_user(lws_get_context(wsi));
     switch (reason) {
+    case LWS_CALLBACK_FILTER_PROTOCOL_CONNECTION:
+        return 1; /* a WebSocket upgrade must name its protocol (fm-live ...) */
     case LWS_CALLBACK_HTTP_BIND_PROTOCOL:
         if (p) {
             memset(p, 0, sizeof *p);
@@ -413,10 +447,8 @@ int fm_http_callback(struct lws *wsi, enum lws_callback_reasons reason, void *us
         if (p->job) /* a pipelined request before the previous answer: not supported */
             return -1;
         return on_http(srv, p, wsi);
-    case LWS_CALLBACK_HTTP_BODY:
-        return on_body(srv, p, in, len);
-    case LWS_CALLBACK_HTTP_BODY_COMPLETION:
-        return on_body_done(srv, p);
+    case LWS_CALLBACK_HTTP_BODY: return on_body(srv, p, in, len);
+    case LWS_CALLBACK_HTTP_BODY_COMPLETION: return on_body_done(srv, p);
     case LWS_CALLBACK_HTTP_WRITEABLE:
         if (!p || !p->job)
             return 0;
@@ -438,8 +470,7 @@ int fm_http_callback(struct lws *wsi, enum lws_callback_reasons reason, void *us
             fm_bus_dispatch(srv->bus);
         }
         break;
-    default:
-        break;
+    default: break;
     }
     return lws_callback_http_dummy(wsi, reason, user, in, len);
 }

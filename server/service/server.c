@@ -7,6 +7,8 @@
 #include <unistd.h>
 
 #include "files.h"
+#include "ingest.h"
+#include "live.h"
 #include "server_internal.h"
 
 /* Called from worker threads (and the bus) when there is something for the loop to pick up. */
@@ -57,6 +59,8 @@ static int server_http_callback(struct lws *wsi, enum lws_callback_reasons reaso
 
 static const struct lws_protocols protocols_proto[] = {
     {"fm-http", server_http_callback, 0, 0, 0, NULL, 0},
+    {"fm-live", fm_live_callback, 0, 4096, 0, NULL, 0},
+    {"fm-ingest", fm_ingest_callback, 0, 65536, 0, NULL, 0},
     {NULL, NULL, 0, 0, 0, NULL, 0},
 };
 
@@ -65,9 +69,12 @@ static const struct lws_protocol_vhost_options web_mime_json = {
 static const struct lws_protocol_vhost_options web_mime_js = {
     &web_mime_json, NULL, ".js", "text/javascript"};
 
-/* Without a web directory every URL goes to the fm-http callback (the API). With one: /api and
- * /health to the callback, everything else from the directory (index.html by default). The
- * mounts live as long as the context; like `protocols` below, one server per process. */
+/* Without a web directory every URL goes to the fm-http callback (the API). With one, the
+ * paths below go to the callback and everything else is a file of the directory (index.html by
+ * default). Every path prefix http.c answers must be listed here, or it becomes a 404 file.
+ * The mounts live as long as the context; like `protocols` below, one server per process. */
+static const char *const callback_paths[] = {"/api", "/health", "/metrics", "/ws"};
+#define N_CALLBACK_PATHS (sizeof callback_paths / sizeof callback_paths[0])
 static char web_origin[FM_PATH_MAX];
 static struct lws_http_mount mount_root = {
     .mountpoint = "/",
@@ -75,20 +82,28 @@ static struct lws_http_mount mount_root = {
     .origin_protocol = LWSMPRO_CALLBACK,
     .protocol = "fm-http",
 };
-static struct lws_http_mount mount_health = {
-    .mount_next = &mount_root,
-    .mountpoint = "/health",
-    .mountpoint_len = 7,
-    .origin_protocol = LWSMPRO_CALLBACK,
-    .protocol = "fm-http",
-};
-static struct lws_http_mount mount_api = {
-    .mount_next = &mount_health,
-    .mountpoint = "/api",
-    .mountpoint_len = 4,
-    .origin_protocol = LWSMPRO_CALLBACK,
-    .protocol = "fm-http",
-};
+static struct lws_http_mount mount_callbacks[N_CALLBACK_PATHS];
+
+/* The mount chain: the callback paths, then "/" (files when there is a web directory). */
+static const struct lws_http_mount *mounts_for(int web)
+{
+    mount_root.origin_protocol = web ? LWSMPRO_FILE : LWSMPRO_CALLBACK;
+    mount_root.origin = web ? web_origin : NULL;
+    mount_root.def = web ? "index.html" : NULL;
+    mount_root.extra_mimetypes = web ? &web_mime_js : NULL;
+    if (!web)
+        return &mount_root;
+    for (size_t i = 0; i < N_CALLBACK_PATHS; i++) {
+        struct lws_http_mount *m = &mount_callbacks[i];
+        memset(m, 0, sizeof *m);
+        m->mount_next = i + 1 < N_CALLBACK_PATHS ? &mount_callbacks[i + 1] : &mount_root;
+        m->mountpoint = callback_paths[i];
+        m->mountpoint_len = (unsigned char)strlen(callback_paths[i]);
+        m->origin_protocol = LWSMPRO_CALLBACK;
+        m->protocol = "fm-http";
+    }
+    return &mount_callbacks[0];
+}
 
 static int web_dir_ok(const char *dir, char *out, size_t cap)
 {
@@ -164,6 +179,8 @@ fm_svc_status fm_server_create(const fm_config *cfg, fm_server **out, char *err,
     static struct lws_protocols protocols[sizeof protocols_proto / sizeof protocols_proto[0]];
     memcpy(protocols, protocols_proto, sizeof protocols);
     protocols[0].per_session_data_size = fm_http_pss_size();
+    protocols[1].per_session_data_size = fm_live_pss_size();
+    protocols[2].per_session_data_size = fm_ingest_pss_size();
 
     struct lws_context_creation_info info;
     memset(&info, 0, sizeof info);
@@ -177,11 +194,7 @@ fm_svc_status fm_server_create(const fm_config *cfg, fm_server **out, char *err,
         rc = FM_SVC_INVAL;
         goto fail;
     }
-    mount_root.origin_protocol = web ? LWSMPRO_FILE : LWSMPRO_CALLBACK;
-    mount_root.origin = web ? web_origin : NULL;
-    mount_root.def = web ? "index.html" : NULL;
-    mount_root.extra_mimetypes = web ? &web_mime_js : NULL;
-    info.mounts = web ? &mount_api : &mount_root;
+    info.mounts = mounts_for(web);
     info.user = s;
     info.timeout_secs = (unsigned)cfg->http_timeout_s;
     info.keepalive_timeout = cfg->http_timeout_s;

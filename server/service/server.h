@@ -14,8 +14,7 @@
 
 typedef struct fm_server fm_server;
 
-fm_svc_status fm_server_create(const fm_config *cfg, fm_server **out, char *err,
-                               size_t err_len);
+fm_svc_status fm_server_create(const fm_config *cfg, fm_server **out, char *err, size_t err_len);
 /* The port actually bound (useful with port 0). */
 int fm_server_port(const fm_server *s);
 /* Serves until fm_server_stop. Returns 0, or -1 when the event loop failed. */

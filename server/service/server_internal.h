@@ -26,6 +26,7 @@ struct fm_server {
     unsigned char wbuf[LWS_PRE + FM_WRITE_CHUNK];
     /* Metrics (loop thread). */
     uint64_t n_requests, n_refused_busy, n_uploads;
+    int n_viewers;
     int64_t upload_bytes_in_flight;
 };
 

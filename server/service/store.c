@@ -48,6 +48,7 @@ const char *fm_rec_status_name(fm_rec_status s)
     case FM_REC_ANALYSING: return "analysing";
     case FM_REC_DONE: return "done";
     case FM_REC_FAILED: return "failed";
+    case FM_REC_RECEIVING: return "receiving";
     }
     return "unknown";
 }
@@ -76,7 +77,10 @@ void fm_store_close(fm_store *s)
     free(s);
 }
 
-const char *fm_store_errmsg(fm_store *s) { return s->be->errmsg(s); }
+const char *fm_store_errmsg(fm_store *s)
+{
+    return s->be->errmsg(s);
+}
 
 fm_svc_status fm_store_user_add(fm_store *s, const fm_user *u, const char *h, int64_t *id)
 {
@@ -118,8 +122,7 @@ fm_svc_status fm_store_care_check(fm_store *s, int64_t patient_id, int64_t clini
 {
     return s->be->care_check(s, patient_id, clinician_id);
 }
-fm_svc_status fm_store_patient_list(fm_store *s, int64_t clinician_id, fm_patient_cb cb,
-                                    void *ctx)
+fm_svc_status fm_store_patient_list(fm_store *s, int64_t clinician_id, fm_patient_cb cb, void *ctx)
 {
     return s->be->patient_list(s, clinician_id, cb, ctx);
 }
@@ -162,6 +165,11 @@ fm_svc_status fm_store_recording_set_status(fm_store *s, const char *id, fm_rec_
 {
     return s->be->recording_set_status(s, id, st, progress, error, analysis_file);
 }
+fm_svc_status fm_store_recording_set_file(fm_store *s, const char *id, const char *file,
+                                          int64_t size_bytes)
+{
+    return s->be->recording_set_file(s, id, file, size_bytes);
+}
 fm_svc_status fm_store_recording_list(fm_store *s, int64_t patient_id, fm_recording_cb cb,
                                       void *ctx)
 {
@@ -189,7 +197,10 @@ fm_svc_status fm_store_reading_list(fm_store *s, const char *rid, fm_reading_cb 
 {
     return s->be->reading_list(s, rid, cb, ctx);
 }
-fm_svc_status fm_store_alert_add(fm_store *s, fm_alert *a) { return s->be->alert_add(s, a); }
+fm_svc_status fm_store_alert_add(fm_store *s, fm_alert *a)
+{
+    return s->be->alert_add(s, a);
+}
 fm_svc_status fm_store_alert_ack(fm_store *s, int64_t id, int64_t by, int64_t t_ms)
 {
     return s->be->alert_ack(s, id, by, t_ms);

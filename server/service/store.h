@@ -20,13 +20,18 @@
 
 #include "svc.h"
 
-typedef enum fm_role { FM_ROLE_NONE = 0, FM_ROLE_PATIENT, FM_ROLE_CLINICIAN, FM_ROLE_ADMIN } fm_role;
+typedef enum fm_role {
+    FM_ROLE_NONE = 0,
+    FM_ROLE_PATIENT,
+    FM_ROLE_CLINICIAN,
+    FM_ROLE_ADMIN
+} fm_role;
 /* User names: 1..63 of [A-Za-z0-9._-], not starting with '.' or '-'. */
 int fm_user_name_valid(const char *name);
 const char *fm_role_name(fm_role r);  /* "patient", "clinician", "admin" */
 fm_role fm_role_parse(const char *s); /* FM_ROLE_NONE if unknown */
 
-#define FM_NAME_MAX 64   /* user names: [A-Za-z0-9._-], 1..63 chars */
+#define FM_NAME_MAX 64 /* user names: [A-Za-z0-9._-], 1..63 chars */
 #define FM_TEXT_MAX 256
 #define FM_PWHASH_MAX 128 /* crypto_pwhash_STRBYTES */
 #define FM_REC_ID_MAX 24  /* recording ids: 16 lowercase hex digits */
@@ -64,7 +69,8 @@ typedef enum fm_rec_status {
     FM_REC_QUEUED = 0,
     FM_REC_ANALYSING,
     FM_REC_DONE,
-    FM_REC_FAILED
+    FM_REC_FAILED,
+    FM_REC_RECEIVING /* a live stream still open (or waiting for its device to resume) */
 } fm_rec_status;
 const char *fm_rec_status_name(fm_rec_status s);
 
@@ -89,7 +95,7 @@ typedef struct fm_sample_row {
     int64_t k;
     float fhr_bpm; /* NAN = no signal */
     float quality;
-    int state;     /* fm_fhr_state */
+    int state; /* fm_fhr_state */
 } fm_sample_row;
 
 typedef struct fm_reading {
@@ -119,10 +125,10 @@ typedef struct fm_audit_entry {
     int64_t t_ms;
     int64_t actor_id; /* 0 = anonymous */
     char actor[FM_NAME_MAX];
-    char action[32];   /* "login", "recording.read", ... */
-    char object[96];   /* "patient:alice", "recording:0123abcd..." */
-    char peer[64];     /* client address, or "cli" */
-    int status;        /* HTTP status, or 0 for CLI actions */
+    char action[32]; /* "login", "recording.read", ... */
+    char object[96]; /* "patient:alice", "recording:0123abcd..." */
+    char peer[64];   /* client address, or "cli" */
+    int status;      /* HTTP status, or 0 for CLI actions */
 } fm_audit_entry;
 
 typedef struct fm_store fm_store;
@@ -151,8 +157,7 @@ fm_svc_status fm_store_care_link(fm_store *s, int64_t patient_id, int64_t clinic
 fm_svc_status fm_store_care_check(fm_store *s, int64_t patient_id, int64_t clinician_id);
 typedef void (*fm_patient_cb)(void *ctx, const fm_patient *p);
 /* The patients a clinician is in charge of, or all patients when clinician_id is 0. */
-fm_svc_status fm_store_patient_list(fm_store *s, int64_t clinician_id, fm_patient_cb cb,
-                                    void *ctx);
+fm_svc_status fm_store_patient_list(fm_store *s, int64_t clinician_id, fm_patient_cb cb, void *ctx);
 /* Clinicians in charge of a patient (names), for display. */
 fm_svc_status fm_store_care_team(fm_store *s, int64_t patient_id, fm_user_cb cb, void *ctx);
 
@@ -172,6 +177,9 @@ fm_svc_status fm_store_recording_get(fm_store *s, const char *id, fm_recording *
 fm_svc_status fm_store_recording_set_status(fm_store *s, const char *id, fm_rec_status st,
                                             double progress, const char *error,
                                             const char *analysis_file);
+/* Where a recording's bytes now are (a finished live stream becomes one audio file). */
+fm_svc_status fm_store_recording_set_file(fm_store *s, const char *id, const char *file,
+                                          int64_t size_bytes);
 typedef void (*fm_recording_cb)(void *ctx, const fm_recording *r);
 fm_svc_status fm_store_recording_list(fm_store *s, int64_t patient_id, fm_recording_cb cb,
                                       void *ctx);
@@ -179,10 +187,10 @@ fm_svc_status fm_store_recording_list(fm_store *s, int64_t patient_id, fm_record
 fm_svc_status fm_store_recording_unfinished(fm_store *s, fm_recording_cb cb, void *ctx);
 
 /* Live trace samples, appended in order; read back by index range [k0, k1). */
-fm_svc_status fm_store_samples_append(fm_store *s, const char *recording_id,
-                                      const fm_sample_row *v, size_t n);
-fm_svc_status fm_store_samples_read(fm_store *s, const char *recording_id, int64_t k0,
-                                    int64_t k1, fm_sample_row *out, size_t cap, size_t *n);
+fm_svc_status fm_store_samples_append(fm_store *s, const char *recording_id, const fm_sample_row *v,
+                                      size_t n);
+fm_svc_status fm_store_samples_read(fm_store *s, const char *recording_id, int64_t k0, int64_t k1,
+                                    fm_sample_row *out, size_t cap, size_t *n);
 
 /* Readings (a clinician's signed interpretation) and alerts. */
 fm_svc_status fm_store_reading_add(fm_store *s, fm_reading *r); /* sets r->id */

@@ -31,6 +31,7 @@ typedef struct fm_store_backend {
     fm_svc_status (*recording_get)(fm_store *, const char *, fm_recording *);
     fm_svc_status (*recording_set_status)(fm_store *, const char *, fm_rec_status, double,
                                           const char *, const char *);
+    fm_svc_status (*recording_set_file)(fm_store *, const char *, const char *, int64_t);
     fm_svc_status (*recording_list)(fm_store *, int64_t, fm_recording_cb, void *);
     fm_svc_status (*recording_unfinished)(fm_store *, fm_recording_cb, void *);
     fm_svc_status (*samples_append)(fm_store *, const char *, const fm_sample_row *, size_t);

@@ -11,7 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "store_backend.h"
+#include "store_sqlite_int.h"
 
 /* Migrations: entry i takes the schema from version i to i + 1. Never edit a shipped entry;
  * append a new one. */
@@ -55,49 +55,10 @@ static const char *const migrations[] = {
     " status INTEGER NOT NULL);",
 };
 
-enum {
-    S_USER_ADD,
-    S_USER_BY_NAME,
-    S_USER_BY_ID,
-    S_USER_SET_PW,
-    S_USER_SET_DISABLED,
-    S_USER_LIST,
-    S_PATIENT_PUT,
-    S_PATIENT_GET,
-    S_CARE_LINK,
-    S_CARE_CHECK,
-    S_PATIENT_LIST_ALL,
-    S_PATIENT_LIST_OF,
-    S_CARE_TEAM,
-    S_TOKEN_ADD,
-    S_TOKEN_GET,
-    S_TOKEN_REVOKE,
-    S_TOKEN_REVOKE_USER,
-    S_TOKEN_PURGE,
-    S_REC_ADD,
-    S_REC_GET,
-    S_REC_SET_STATUS,
-    S_REC_LIST,
-    S_REC_UNFINISHED,
-    S_SAMPLE_ADD,
-    S_SAMPLE_READ,
-    S_READING_ADD,
-    S_READING_LIST,
-    S_ALERT_ADD,
-    S_ALERT_ACK,
-    S_ALERT_LIST,
-    S_AUDIT_ADD,
-    S_AUDIT_LIST,
-    S_BEGIN,
-    S_COMMIT,
-    S_ROLLBACK,
-    S_COUNT
-};
-
 #define USER_COLS "u.id, u.name, u.display_name, u.role, u.disabled, u.created_ms"
 #define PATIENT_COLS "u.id, u.name, u.display_name, p.hospital_id, p.due_date, p.risk_notes"
-#define REC_COLS                                                                               \
-    "id, patient_id, uploaded_by, created_ms, kind, source_name, file, size_bytes, status,"    \
+#define REC_COLS                                                                                   \
+    "id, patient_id, uploaded_by, created_ms, kind, source_name, file, size_bytes, status,"        \
     " progress, error, analysis_file, updated_ms"
 
 static const char *const sql[S_COUNT] = {
@@ -139,6 +100,8 @@ static const char *const sql[S_COUNT] = {
     [S_REC_SET_STATUS] = "UPDATE recordings SET status = ?2, progress = ?3, error = ?4,"
                          " analysis_file = COALESCE(?5, analysis_file), updated_ms = ?6"
                          " WHERE id = ?1",
+    [S_REC_SET_FILE] = "UPDATE recordings SET file = ?2, size_bytes = ?3, updated_ms = ?4"
+                       " WHERE id = ?1",
     [S_REC_LIST] = "SELECT " REC_COLS " FROM recordings WHERE patient_id = ?1"
                    " ORDER BY created_ms DESC, id",
     [S_REC_UNFINISHED] = "SELECT " REC_COLS " FROM recordings WHERE status < 2"
@@ -167,14 +130,7 @@ static const char *const sql[S_COUNT] = {
     [S_ROLLBACK] = "ROLLBACK",
 };
 
-typedef struct sq {
-    sqlite3 *db;
-    sqlite3_stmt *st[S_COUNT];
-} sq;
-
-#define DB(s) (((sq *)(s)->impl)->db)
-
-static fm_svc_status map_rc(int rc)
+fm_svc_status sq_map_rc(int rc)
 {
     switch (rc & 0xff) {
     case SQLITE_OK:
@@ -191,7 +147,7 @@ static fm_svc_status map_rc(int rc)
 }
 
 /* The prepared statement `which`, reset and unbound, ready for new bindings; NULL on error. */
-static sqlite3_stmt *stmt(fm_store *s, int which)
+sqlite3_stmt *sq_stmt(fm_store *s, int which)
 {
     sq *q = s->impl;
     if (!q->st[which]) {
@@ -205,23 +161,23 @@ static sqlite3_stmt *stmt(fm_store *s, int which)
 }
 
 /* Runs a statement that returns no rows. */
-static fm_svc_status run(sqlite3_stmt *st)
+fm_svc_status sq_run(sqlite3_stmt *st)
 {
     if (!st)
         return FM_SVC_IO;
     int rc = sqlite3_step(st);
-    fm_svc_status r = rc == SQLITE_DONE ? FM_SVC_OK : map_rc(rc);
+    fm_svc_status r = rc == SQLITE_DONE ? FM_SVC_OK : sq_map_rc(rc);
     sqlite3_reset(st);
     return r;
 }
 
-static void col_text(sqlite3_stmt *st, int i, char *dst, size_t cap)
+void sq_col_text(sqlite3_stmt *st, int i, char *dst, size_t cap)
 {
     const unsigned char *t = sqlite3_column_text(st, i);
     snprintf(dst, cap, "%s", t ? (const char *)t : "");
 }
 
-static void bind_str(sqlite3_stmt *st, int i, const char *v)
+void sq_bind_str(sqlite3_stmt *st, int i, const char *v)
 {
     sqlite3_bind_text(st, i, v ? v : "", -1, SQLITE_TRANSIENT);
 }
@@ -230,8 +186,8 @@ static void read_user(sqlite3_stmt *st, fm_user *u)
 {
     memset(u, 0, sizeof *u);
     u->id = sqlite3_column_int64(st, 0);
-    col_text(st, 1, u->name, sizeof u->name);
-    col_text(st, 2, u->display_name, sizeof u->display_name);
+    sq_col_text(st, 1, u->name, sizeof u->name);
+    sq_col_text(st, 2, u->display_name, sizeof u->display_name);
     u->role = fm_role_parse((const char *)sqlite3_column_text(st, 3));
     u->disabled = sqlite3_column_int(st, 4);
     u->created_ms = sqlite3_column_int64(st, 5);
@@ -241,34 +197,34 @@ static void read_patient(sqlite3_stmt *st, fm_patient *p)
 {
     memset(p, 0, sizeof *p);
     p->user_id = sqlite3_column_int64(st, 0);
-    col_text(st, 1, p->name, sizeof p->name);
-    col_text(st, 2, p->display_name, sizeof p->display_name);
-    col_text(st, 3, p->hospital_id, sizeof p->hospital_id);
-    col_text(st, 4, p->due_date, sizeof p->due_date);
-    col_text(st, 5, p->risk_notes, sizeof p->risk_notes);
+    sq_col_text(st, 1, p->name, sizeof p->name);
+    sq_col_text(st, 2, p->display_name, sizeof p->display_name);
+    sq_col_text(st, 3, p->hospital_id, sizeof p->hospital_id);
+    sq_col_text(st, 4, p->due_date, sizeof p->due_date);
+    sq_col_text(st, 5, p->risk_notes, sizeof p->risk_notes);
 }
 
 static void read_recording(sqlite3_stmt *st, fm_recording *r)
 {
     memset(r, 0, sizeof *r);
-    col_text(st, 0, r->id, sizeof r->id);
+    sq_col_text(st, 0, r->id, sizeof r->id);
     r->patient_id = sqlite3_column_int64(st, 1);
     r->uploaded_by = sqlite3_column_int64(st, 2);
     r->created_ms = sqlite3_column_int64(st, 3);
-    col_text(st, 4, r->kind, sizeof r->kind);
-    col_text(st, 5, r->source_name, sizeof r->source_name);
-    col_text(st, 6, r->file, sizeof r->file);
+    sq_col_text(st, 4, r->kind, sizeof r->kind);
+    sq_col_text(st, 5, r->source_name, sizeof r->source_name);
+    sq_col_text(st, 6, r->file, sizeof r->file);
     r->size_bytes = sqlite3_column_int64(st, 7);
     r->status = (fm_rec_status)sqlite3_column_int(st, 8);
     r->progress = sqlite3_column_double(st, 9);
-    col_text(st, 10, r->error, sizeof r->error);
-    col_text(st, 11, r->analysis_file, sizeof r->analysis_file);
+    sq_col_text(st, 10, r->error, sizeof r->error);
+    sq_col_text(st, 11, r->analysis_file, sizeof r->analysis_file);
     r->updated_ms = sqlite3_column_int64(st, 12);
 }
 
 /* Runs a one-row query: FM_SVC_OK with the row current (caller reads, then resets),
  * FM_SVC_NOTFOUND, or an error. */
-static fm_svc_status step_row(sqlite3_stmt *st)
+fm_svc_status sq_step_row(sqlite3_stmt *st)
 {
     if (!st)
         return FM_SVC_IO;
@@ -276,23 +232,23 @@ static fm_svc_status step_row(sqlite3_stmt *st)
     if (rc == SQLITE_ROW)
         return FM_SVC_OK;
     sqlite3_reset(st);
-    return rc == SQLITE_DONE ? FM_SVC_NOTFOUND : map_rc(rc);
+    return rc == SQLITE_DONE ? FM_SVC_NOTFOUND : sq_map_rc(rc);
 }
 
 /* ---- users ---- */
 
 static fm_svc_status sq_user_add(fm_store *s, const fm_user *u, const char *h, int64_t *id)
 {
-    sqlite3_stmt *st = stmt(s, S_USER_ADD);
+    sqlite3_stmt *st = sq_stmt(s, S_USER_ADD);
     if (!st)
         return FM_SVC_IO;
-    bind_str(st, 1, u->name);
-    bind_str(st, 2, u->display_name);
-    bind_str(st, 3, fm_role_name(u->role));
-    bind_str(st, 4, h);
+    sq_bind_str(st, 1, u->name);
+    sq_bind_str(st, 2, u->display_name);
+    sq_bind_str(st, 3, fm_role_name(u->role));
+    sq_bind_str(st, 4, h);
     sqlite3_bind_int(st, 5, u->disabled);
     sqlite3_bind_int64(st, 6, u->created_ms ? u->created_ms : fm_now_ms());
-    fm_svc_status r = run(st);
+    fm_svc_status r = sq_run(st);
     if (r == FM_SVC_OK && id)
         *id = sqlite3_last_insert_rowid(DB(s));
     return r;
@@ -300,38 +256,37 @@ static fm_svc_status sq_user_add(fm_store *s, const fm_user *u, const char *h, i
 
 static fm_svc_status user_row(sqlite3_stmt *st, fm_user *u, char *h, size_t hl)
 {
-    fm_svc_status r = step_row(st);
+    fm_svc_status r = sq_step_row(st);
     if (r != FM_SVC_OK)
         return r;
     read_user(st, u);
     if (h)
-        col_text(st, 6, h, hl);
+        sq_col_text(st, 6, h, hl);
     sqlite3_reset(st);
     return FM_SVC_OK;
 }
 
-static fm_svc_status sq_user_by_name(fm_store *s, const char *name, fm_user *u, char *h,
-                                     size_t hl)
+static fm_svc_status sq_user_by_name(fm_store *s, const char *name, fm_user *u, char *h, size_t hl)
 {
-    sqlite3_stmt *st = stmt(s, S_USER_BY_NAME);
+    sqlite3_stmt *st = sq_stmt(s, S_USER_BY_NAME);
     if (!st)
         return FM_SVC_IO;
-    bind_str(st, 1, name);
+    sq_bind_str(st, 1, name);
     return user_row(st, u, h, hl);
 }
 
 static fm_svc_status sq_user_by_id(fm_store *s, int64_t id, fm_user *u)
 {
-    sqlite3_stmt *st = stmt(s, S_USER_BY_ID);
+    sqlite3_stmt *st = sq_stmt(s, S_USER_BY_ID);
     if (!st)
         return FM_SVC_IO;
     sqlite3_bind_int64(st, 1, id);
     return user_row(st, u, NULL, 0);
 }
 
-static fm_svc_status update_one(fm_store *s, sqlite3_stmt *st)
+fm_svc_status sq_update_one(fm_store *s, sqlite3_stmt *st)
 {
-    fm_svc_status r = run(st);
+    fm_svc_status r = sq_run(st);
     if (r == FM_SVC_OK && sqlite3_changes(DB(s)) == 0)
         return FM_SVC_NOTFOUND;
     return r;
@@ -339,26 +294,26 @@ static fm_svc_status update_one(fm_store *s, sqlite3_stmt *st)
 
 static fm_svc_status sq_user_set_password(fm_store *s, int64_t id, const char *h)
 {
-    sqlite3_stmt *st = stmt(s, S_USER_SET_PW);
+    sqlite3_stmt *st = sq_stmt(s, S_USER_SET_PW);
     if (!st)
         return FM_SVC_IO;
     sqlite3_bind_int64(st, 1, id);
-    bind_str(st, 2, h);
-    return update_one(s, st);
+    sq_bind_str(st, 2, h);
+    return sq_update_one(s, st);
 }
 
 static fm_svc_status sq_user_set_disabled(fm_store *s, int64_t id, int disabled)
 {
-    sqlite3_stmt *st = stmt(s, S_USER_SET_DISABLED);
+    sqlite3_stmt *st = sq_stmt(s, S_USER_SET_DISABLED);
     if (!st)
         return FM_SVC_IO;
     sqlite3_bind_int64(st, 1, id);
     sqlite3_bind_int(st, 2, disabled);
-    return update_one(s, st);
+    return sq_update_one(s, st);
 }
 
 /* Steps through all rows of a prepared query, calling `each` for every row. */
-static fm_svc_status each_row(sqlite3_stmt *st, void (*each)(sqlite3_stmt *, void *), void *ctx)
+fm_svc_status sq_each_row(sqlite3_stmt *st, void (*each)(sqlite3_stmt *, void *), void *ctx)
 {
     if (!st)
         return FM_SVC_IO;
@@ -366,13 +321,8 @@ static fm_svc_status each_row(sqlite3_stmt *st, void (*each)(sqlite3_stmt *, voi
     while ((rc = sqlite3_step(st)) == SQLITE_ROW)
         each(st, ctx);
     sqlite3_reset(st);
-    return rc == SQLITE_DONE ? FM_SVC_OK : map_rc(rc);
+    return rc == SQLITE_DONE ? FM_SVC_OK : sq_map_rc(rc);
 }
-
-typedef struct cbpair {
-    void *cb;
-    void *ctx;
-} cbpair;
 
 static void each_user(sqlite3_stmt *st, void *c)
 {
@@ -385,30 +335,30 @@ static void each_user(sqlite3_stmt *st, void *c)
 static fm_svc_status sq_user_list(fm_store *s, fm_user_cb cb, void *ctx)
 {
     cbpair p = {(void *)cb, ctx};
-    return each_row(stmt(s, S_USER_LIST), each_user, &p);
+    return sq_each_row(sq_stmt(s, S_USER_LIST), each_user, &p);
 }
 
 /* ---- patients and care teams ---- */
 
 static fm_svc_status sq_patient_put(fm_store *s, const fm_patient *p)
 {
-    sqlite3_stmt *st = stmt(s, S_PATIENT_PUT);
+    sqlite3_stmt *st = sq_stmt(s, S_PATIENT_PUT);
     if (!st)
         return FM_SVC_IO;
     sqlite3_bind_int64(st, 1, p->user_id);
-    bind_str(st, 2, p->hospital_id);
-    bind_str(st, 3, p->due_date);
-    bind_str(st, 4, p->risk_notes);
-    return run(st);
+    sq_bind_str(st, 2, p->hospital_id);
+    sq_bind_str(st, 3, p->due_date);
+    sq_bind_str(st, 4, p->risk_notes);
+    return sq_run(st);
 }
 
 static fm_svc_status sq_patient_get(fm_store *s, int64_t id, fm_patient *p)
 {
-    sqlite3_stmt *st = stmt(s, S_PATIENT_GET);
+    sqlite3_stmt *st = sq_stmt(s, S_PATIENT_GET);
     if (!st)
         return FM_SVC_IO;
     sqlite3_bind_int64(st, 1, id);
-    fm_svc_status r = step_row(st);
+    fm_svc_status r = sq_step_row(st);
     if (r != FM_SVC_OK)
         return r;
     read_patient(st, p);
@@ -418,22 +368,22 @@ static fm_svc_status sq_patient_get(fm_store *s, int64_t id, fm_patient *p)
 
 static fm_svc_status sq_care_link(fm_store *s, int64_t patient_id, int64_t clinician_id)
 {
-    sqlite3_stmt *st = stmt(s, S_CARE_LINK);
+    sqlite3_stmt *st = sq_stmt(s, S_CARE_LINK);
     if (!st)
         return FM_SVC_IO;
     sqlite3_bind_int64(st, 1, patient_id);
     sqlite3_bind_int64(st, 2, clinician_id);
-    return run(st);
+    return sq_run(st);
 }
 
 static fm_svc_status sq_care_check(fm_store *s, int64_t patient_id, int64_t clinician_id)
 {
-    sqlite3_stmt *st = stmt(s, S_CARE_CHECK);
+    sqlite3_stmt *st = sq_stmt(s, S_CARE_CHECK);
     if (!st)
         return FM_SVC_IO;
     sqlite3_bind_int64(st, 1, patient_id);
     sqlite3_bind_int64(st, 2, clinician_id);
-    fm_svc_status r = step_row(st);
+    fm_svc_status r = sq_step_row(st);
     if (r == FM_SVC_OK)
         sqlite3_reset(st);
     return r;
@@ -447,30 +397,29 @@ static void each_patient(sqlite3_stmt *st, void *c)
     ((fm_patient_cb)p->cb)(p->ctx, &pt);
 }
 
-static fm_svc_status sq_patient_list(fm_store *s, int64_t clinician_id, fm_patient_cb cb,
-                                     void *ctx)
+static fm_svc_status sq_patient_list(fm_store *s, int64_t clinician_id, fm_patient_cb cb, void *ctx)
 {
     cbpair p = {(void *)cb, ctx};
-    sqlite3_stmt *st = stmt(s, clinician_id ? S_PATIENT_LIST_OF : S_PATIENT_LIST_ALL);
+    sqlite3_stmt *st = sq_stmt(s, clinician_id ? S_PATIENT_LIST_OF : S_PATIENT_LIST_ALL);
     if (st && clinician_id)
         sqlite3_bind_int64(st, 1, clinician_id);
-    return each_row(st, each_patient, &p);
+    return sq_each_row(st, each_patient, &p);
 }
 
 static fm_svc_status sq_care_team(fm_store *s, int64_t patient_id, fm_user_cb cb, void *ctx)
 {
     cbpair p = {(void *)cb, ctx};
-    sqlite3_stmt *st = stmt(s, S_CARE_TEAM);
+    sqlite3_stmt *st = sq_stmt(s, S_CARE_TEAM);
     if (st)
         sqlite3_bind_int64(st, 1, patient_id);
-    return each_row(st, each_user, &p);
+    return sq_each_row(st, each_user, &p);
 }
 
 /* ---- tokens ---- */
 
 static fm_svc_status sq_token_add(fm_store *s, const uint8_t *hash, const fm_token_row *t)
 {
-    sqlite3_stmt *st = stmt(s, S_TOKEN_ADD);
+    sqlite3_stmt *st = sq_stmt(s, S_TOKEN_ADD);
     if (!st)
         return FM_SVC_IO;
     sqlite3_bind_blob(st, 1, hash, 32, SQLITE_TRANSIENT);
@@ -479,18 +428,17 @@ static fm_svc_status sq_token_add(fm_store *s, const uint8_t *hash, const fm_tok
     sqlite3_bind_int64(st, 4, t->patient_id);
     sqlite3_bind_int64(st, 5, t->created_ms);
     sqlite3_bind_int64(st, 6, t->expires_ms);
-    return run(st);
+    return sq_run(st);
 }
 
-static fm_svc_status sq_token_get(fm_store *s, const uint8_t *hash, int64_t now_ms,
-                                  fm_token_row *t)
+static fm_svc_status sq_token_get(fm_store *s, const uint8_t *hash, int64_t now_ms, fm_token_row *t)
 {
-    sqlite3_stmt *st = stmt(s, S_TOKEN_GET);
+    sqlite3_stmt *st = sq_stmt(s, S_TOKEN_GET);
     if (!st)
         return FM_SVC_IO;
     sqlite3_bind_blob(st, 1, hash, 32, SQLITE_TRANSIENT);
     sqlite3_bind_int64(st, 2, now_ms);
-    fm_svc_status r = step_row(st);
+    fm_svc_status r = sq_step_row(st);
     if (r != FM_SVC_OK)
         return r;
     t->user_id = sqlite3_column_int64(st, 0);
@@ -504,61 +452,61 @@ static fm_svc_status sq_token_get(fm_store *s, const uint8_t *hash, int64_t now_
 
 static fm_svc_status sq_token_revoke(fm_store *s, const uint8_t *hash)
 {
-    sqlite3_stmt *st = stmt(s, S_TOKEN_REVOKE);
+    sqlite3_stmt *st = sq_stmt(s, S_TOKEN_REVOKE);
     if (!st)
         return FM_SVC_IO;
     sqlite3_bind_blob(st, 1, hash, 32, SQLITE_TRANSIENT);
-    return update_one(s, st);
+    return sq_update_one(s, st);
 }
 
 static fm_svc_status sq_token_revoke_user(fm_store *s, int64_t user_id)
 {
-    sqlite3_stmt *st = stmt(s, S_TOKEN_REVOKE_USER);
+    sqlite3_stmt *st = sq_stmt(s, S_TOKEN_REVOKE_USER);
     if (!st)
         return FM_SVC_IO;
     sqlite3_bind_int64(st, 1, user_id);
-    return run(st);
+    return sq_run(st);
 }
 
 static fm_svc_status sq_token_purge(fm_store *s, int64_t before_ms)
 {
-    sqlite3_stmt *st = stmt(s, S_TOKEN_PURGE);
+    sqlite3_stmt *st = sq_stmt(s, S_TOKEN_PURGE);
     if (!st)
         return FM_SVC_IO;
     sqlite3_bind_int64(st, 1, before_ms);
-    return run(st);
+    return sq_run(st);
 }
 
 /* ---- recordings and samples ---- */
 
 static fm_svc_status sq_recording_add(fm_store *s, const fm_recording *r)
 {
-    sqlite3_stmt *st = stmt(s, S_REC_ADD);
+    sqlite3_stmt *st = sq_stmt(s, S_REC_ADD);
     if (!st)
         return FM_SVC_IO;
-    bind_str(st, 1, r->id);
+    sq_bind_str(st, 1, r->id);
     sqlite3_bind_int64(st, 2, r->patient_id);
     sqlite3_bind_int64(st, 3, r->uploaded_by);
     sqlite3_bind_int64(st, 4, r->created_ms);
-    bind_str(st, 5, r->kind);
-    bind_str(st, 6, r->source_name);
-    bind_str(st, 7, r->file);
+    sq_bind_str(st, 5, r->kind);
+    sq_bind_str(st, 6, r->source_name);
+    sq_bind_str(st, 7, r->file);
     sqlite3_bind_int64(st, 8, r->size_bytes);
     sqlite3_bind_int(st, 9, r->status);
     sqlite3_bind_double(st, 10, r->progress);
-    bind_str(st, 11, r->error);
-    bind_str(st, 12, r->analysis_file);
+    sq_bind_str(st, 11, r->error);
+    sq_bind_str(st, 12, r->analysis_file);
     sqlite3_bind_int64(st, 13, r->updated_ms ? r->updated_ms : r->created_ms);
-    return run(st);
+    return sq_run(st);
 }
 
 static fm_svc_status sq_recording_get(fm_store *s, const char *id, fm_recording *r)
 {
-    sqlite3_stmt *st = stmt(s, S_REC_GET);
+    sqlite3_stmt *st = sq_stmt(s, S_REC_GET);
     if (!st)
         return FM_SVC_IO;
-    bind_str(st, 1, id);
-    fm_svc_status rc = step_row(st);
+    sq_bind_str(st, 1, id);
+    fm_svc_status rc = sq_step_row(st);
     if (rc != FM_SVC_OK)
         return rc;
     read_recording(st, r);
@@ -570,19 +518,32 @@ static fm_svc_status sq_recording_set_status(fm_store *s, const char *id, fm_rec
                                              double progress, const char *error,
                                              const char *analysis_file)
 {
-    sqlite3_stmt *st = stmt(s, S_REC_SET_STATUS);
+    sqlite3_stmt *st = sq_stmt(s, S_REC_SET_STATUS);
     if (!st)
         return FM_SVC_IO;
-    bind_str(st, 1, id);
+    sq_bind_str(st, 1, id);
     sqlite3_bind_int(st, 2, stt);
     sqlite3_bind_double(st, 3, progress);
-    bind_str(st, 4, error);
+    sq_bind_str(st, 4, error);
     if (analysis_file)
-        bind_str(st, 5, analysis_file);
+        sq_bind_str(st, 5, analysis_file);
     else
         sqlite3_bind_null(st, 5);
     sqlite3_bind_int64(st, 6, fm_now_ms());
-    return update_one(s, st);
+    return sq_update_one(s, st);
+}
+
+static fm_svc_status sq_recording_set_file(fm_store *s, const char *id, const char *file,
+                                           int64_t size_bytes)
+{
+    sqlite3_stmt *st = sq_stmt(s, S_REC_SET_FILE);
+    if (!st)
+        return FM_SVC_IO;
+    sq_bind_str(st, 1, id);
+    sq_bind_str(st, 2, file);
+    sqlite3_bind_int64(st, 3, size_bytes);
+    sqlite3_bind_int64(st, 4, fm_now_ms());
+    return sq_update_one(s, st);
 }
 
 static void each_recording(sqlite3_stmt *st, void *c)
@@ -597,208 +558,16 @@ static fm_svc_status sq_recording_list(fm_store *s, int64_t patient_id, fm_recor
                                        void *ctx)
 {
     cbpair p = {(void *)cb, ctx};
-    sqlite3_stmt *st = stmt(s, S_REC_LIST);
+    sqlite3_stmt *st = sq_stmt(s, S_REC_LIST);
     if (st)
         sqlite3_bind_int64(st, 1, patient_id);
-    return each_row(st, each_recording, &p);
+    return sq_each_row(st, each_recording, &p);
 }
 
 static fm_svc_status sq_recording_unfinished(fm_store *s, fm_recording_cb cb, void *ctx)
 {
     cbpair p = {(void *)cb, ctx};
-    return each_row(stmt(s, S_REC_UNFINISHED), each_recording, &p);
-}
-
-/* Appends a block of samples in one transaction: one fsync per block, not per sample. */
-static fm_svc_status sq_samples_append(fm_store *s, const char *rid, const fm_sample_row *v,
-                                       size_t n)
-{
-    fm_svc_status r = run(stmt(s, S_BEGIN));
-    if (r != FM_SVC_OK)
-        return r;
-    for (size_t i = 0; i < n && r == FM_SVC_OK; i++) {
-        sqlite3_stmt *st = stmt(s, S_SAMPLE_ADD);
-        if (!st) {
-            r = FM_SVC_IO;
-            break;
-        }
-        bind_str(st, 1, rid);
-        sqlite3_bind_int64(st, 2, v[i].k);
-        if (isfinite(v[i].fhr_bpm))
-            sqlite3_bind_double(st, 3, v[i].fhr_bpm);
-        else
-            sqlite3_bind_null(st, 3);
-        sqlite3_bind_double(st, 4, v[i].quality);
-        sqlite3_bind_int(st, 5, v[i].state);
-        r = run(st);
-    }
-    if (r == FM_SVC_OK)
-        r = run(stmt(s, S_COMMIT));
-    if (r != FM_SVC_OK)
-        run(stmt(s, S_ROLLBACK));
-    return r;
-}
-
-static fm_svc_status sq_samples_read(fm_store *s, const char *rid, int64_t k0, int64_t k1,
-                                     fm_sample_row *out, size_t cap, size_t *n)
-{
-    *n = 0;
-    sqlite3_stmt *st = stmt(s, S_SAMPLE_READ);
-    if (!st)
-        return FM_SVC_IO;
-    bind_str(st, 1, rid);
-    sqlite3_bind_int64(st, 2, k0);
-    sqlite3_bind_int64(st, 3, k1);
-    int rc;
-    while (*n < cap && (rc = sqlite3_step(st)) == SQLITE_ROW) {
-        fm_sample_row *o = &out[(*n)++];
-        o->k = sqlite3_column_int64(st, 0);
-        o->fhr_bpm = sqlite3_column_type(st, 1) == SQLITE_NULL
-                         ? NAN
-                         : (float)sqlite3_column_double(st, 1);
-        o->quality = (float)sqlite3_column_double(st, 2);
-        o->state = sqlite3_column_int(st, 3);
-    }
-    sqlite3_reset(st);
-    return FM_SVC_OK;
-}
-
-/* ---- readings, alerts, audit ---- */
-
-static fm_svc_status sq_reading_add(fm_store *s, fm_reading *r)
-{
-    sqlite3_stmt *st = stmt(s, S_READING_ADD);
-    if (!st)
-        return FM_SVC_IO;
-    bind_str(st, 1, r->recording_id);
-    sqlite3_bind_int64(st, 2, r->clinician_id);
-    bind_str(st, 3, r->category);
-    bind_str(st, 4, r->text);
-    sqlite3_bind_int64(st, 5, r->signed_ms);
-    fm_svc_status rc = run(st);
-    if (rc == FM_SVC_OK)
-        r->id = sqlite3_last_insert_rowid(DB(s));
-    return rc;
-}
-
-static void each_reading(sqlite3_stmt *st, void *c)
-{
-    cbpair *p = c;
-    fm_reading r;
-    memset(&r, 0, sizeof r);
-    r.id = sqlite3_column_int64(st, 0);
-    col_text(st, 1, r.recording_id, sizeof r.recording_id);
-    r.clinician_id = sqlite3_column_int64(st, 2);
-    col_text(st, 3, r.category, sizeof r.category);
-    col_text(st, 4, r.text, sizeof r.text);
-    r.signed_ms = sqlite3_column_int64(st, 5);
-    ((fm_reading_cb)p->cb)(p->ctx, &r);
-}
-
-static fm_svc_status sq_reading_list(fm_store *s, const char *rid, fm_reading_cb cb, void *ctx)
-{
-    cbpair p = {(void *)cb, ctx};
-    sqlite3_stmt *st = stmt(s, S_READING_LIST);
-    if (st)
-        bind_str(st, 1, rid);
-    return each_row(st, each_reading, &p);
-}
-
-static fm_svc_status sq_alert_add(fm_store *s, fm_alert *a)
-{
-    sqlite3_stmt *st = stmt(s, S_ALERT_ADD);
-    if (!st)
-        return FM_SVC_IO;
-    sqlite3_bind_int64(st, 1, a->patient_id);
-    bind_str(st, 2, a->recording_id);
-    bind_str(st, 3, a->rule);
-    bind_str(st, 4, a->priority);
-    bind_str(st, 5, a->state[0] ? a->state : "raised");
-    sqlite3_bind_double(st, 6, a->t_from_s);
-    sqlite3_bind_double(st, 7, a->t_to_s);
-    sqlite3_bind_int64(st, 8, a->created_ms);
-    fm_svc_status rc = run(st);
-    if (rc == FM_SVC_OK)
-        a->id = sqlite3_last_insert_rowid(DB(s));
-    return rc;
-}
-
-static fm_svc_status sq_alert_ack(fm_store *s, int64_t id, int64_t by, int64_t t_ms)
-{
-    sqlite3_stmt *st = stmt(s, S_ALERT_ACK);
-    if (!st)
-        return FM_SVC_IO;
-    sqlite3_bind_int64(st, 1, id);
-    sqlite3_bind_int64(st, 2, by);
-    sqlite3_bind_int64(st, 3, t_ms);
-    return update_one(s, st);
-}
-
-static void each_alert(sqlite3_stmt *st, void *c)
-{
-    cbpair *p = c;
-    fm_alert a;
-    memset(&a, 0, sizeof a);
-    a.id = sqlite3_column_int64(st, 0);
-    a.patient_id = sqlite3_column_int64(st, 1);
-    col_text(st, 2, a.recording_id, sizeof a.recording_id);
-    col_text(st, 3, a.rule, sizeof a.rule);
-    col_text(st, 4, a.priority, sizeof a.priority);
-    col_text(st, 5, a.state, sizeof a.state);
-    a.t_from_s = sqlite3_column_double(st, 6);
-    a.t_to_s = sqlite3_column_double(st, 7);
-    a.created_ms = sqlite3_column_int64(st, 8);
-    a.ack_by = sqlite3_column_int64(st, 9);
-    a.ack_ms = sqlite3_column_int64(st, 10);
-    ((fm_alert_cb)p->cb)(p->ctx, &a);
-}
-
-static fm_svc_status sq_alert_list(fm_store *s, int64_t patient_id, fm_alert_cb cb, void *ctx)
-{
-    cbpair p = {(void *)cb, ctx};
-    sqlite3_stmt *st = stmt(s, S_ALERT_LIST);
-    if (st)
-        sqlite3_bind_int64(st, 1, patient_id);
-    return each_row(st, each_alert, &p);
-}
-
-static fm_svc_status sq_audit_add(fm_store *s, const fm_audit_entry *e)
-{
-    sqlite3_stmt *st = stmt(s, S_AUDIT_ADD);
-    if (!st)
-        return FM_SVC_IO;
-    sqlite3_bind_int64(st, 1, e->t_ms ? e->t_ms : fm_now_ms());
-    sqlite3_bind_int64(st, 2, e->actor_id);
-    bind_str(st, 3, e->actor);
-    bind_str(st, 4, e->action);
-    bind_str(st, 5, e->object);
-    bind_str(st, 6, e->peer);
-    sqlite3_bind_int(st, 7, e->status);
-    return run(st);
-}
-
-static void each_audit(sqlite3_stmt *st, void *c)
-{
-    cbpair *p = c;
-    fm_audit_entry e;
-    memset(&e, 0, sizeof e);
-    e.t_ms = sqlite3_column_int64(st, 0);
-    e.actor_id = sqlite3_column_int64(st, 1);
-    col_text(st, 2, e.actor, sizeof e.actor);
-    col_text(st, 3, e.action, sizeof e.action);
-    col_text(st, 4, e.object, sizeof e.object);
-    col_text(st, 5, e.peer, sizeof e.peer);
-    e.status = sqlite3_column_int(st, 6);
-    ((fm_audit_cb)p->cb)(p->ctx, &e);
-}
-
-static fm_svc_status sq_audit_list(fm_store *s, int limit, fm_audit_cb cb, void *ctx)
-{
-    cbpair p = {(void *)cb, ctx};
-    sqlite3_stmt *st = stmt(s, S_AUDIT_LIST);
-    if (st)
-        sqlite3_bind_int(st, 1, limit);
-    return each_row(st, each_audit, &p);
+    return sq_each_row(sq_stmt(s, S_REC_UNFINISHED), each_recording, &p);
 }
 
 /* ---- life cycle ---- */
@@ -845,6 +614,7 @@ static const fm_store_backend sqlite_backend = {
     .recording_add = sq_recording_add,
     .recording_get = sq_recording_get,
     .recording_set_status = sq_recording_set_status,
+    .recording_set_file = sq_recording_set_file,
     .recording_list = sq_recording_list,
     .recording_unfinished = sq_recording_unfinished,
     .samples_append = sq_samples_append,
@@ -904,9 +674,8 @@ fm_svc_status fm_store_sqlite_open(fm_store *s, const char *data_dir, char *err,
     sq *q = calloc(1, sizeof *q);
     if (!q)
         return FM_SVC_NOMEM;
-    int rc = sqlite3_open_v2(path, &q->db,
-                             SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
-                             NULL);
+    int rc = sqlite3_open_v2(
+        path, &q->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL);
     if (rc != SQLITE_OK) {
         snprintf(err, err_len, "cannot open %s: %s", path,
                  q->db ? sqlite3_errmsg(q->db) : "out of memory");

@@ -8,7 +8,7 @@ struct fm_workq {
     fm_workq_config cfg;
     pthread_mutex_t mu;
     pthread_cond_t cv;
-    fm_job *head, *tail;         /* pending */
+    fm_job *head, *tail; /* pending */
     fm_job *done_head, *done_tail;
     size_t pending;
     int stopping, stopped;

@@ -24,11 +24,11 @@ typedef struct fm_workq fm_workq;
 
 typedef struct fm_workq_config {
     int threads;
-    size_t max_pending;                /* submit refuses beyond this many queued jobs */
-    void *(*thread_init)(void *user);  /* may be NULL; runs on each worker at start */
-    void (*thread_fini)(void *ctx);    /* may be NULL */
+    size_t max_pending;               /* submit refuses beyond this many queued jobs */
+    void *(*thread_init)(void *user); /* may be NULL; runs on each worker at start */
+    void (*thread_fini)(void *ctx);   /* may be NULL */
     void *user;
-    void (*wake)(void *wake_user);     /* a job finished: make the loop call fm_workq_drain */
+    void (*wake)(void *wake_user); /* a job finished: make the loop call fm_workq_drain */
     void *wake_user;
 } fm_workq_config;
 

@@ -120,17 +120,17 @@ static inline int http_read(int fd, http_resp *r)
 
 /* One request on a fresh connection. token may be NULL. Returns 0 when a response came. */
 static inline int http_req(int port, const char *method, const char *path, const char *token,
-                    const void *body, size_t len, http_resp *r)
+                           const void *body, size_t len, http_resp *r)
 {
     memset(r, 0, sizeof *r);
     int fd = tcp_connect(port, 60);
     if (fd < 0)
         return -1;
     char head[2048];
-    int hl = snprintf(head, sizeof head,
-                      "%s %s HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n%s%s%s",
-                      method, path, token ? "Authorization: Bearer " : "", token ? token : "",
-                      token ? "\r\n" : "");
+    int hl =
+        snprintf(head, sizeof head,
+                 "%s %s HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n%s%s%s", method, path,
+                 token ? "Authorization: Bearer " : "", token ? token : "", token ? "\r\n" : "");
     if (body || !strcmp(method, "POST"))
         hl += snprintf(head + hl, sizeof head - (size_t)hl, "Content-Length: %zu\r\n", len);
     hl += snprintf(head + hl, sizeof head - (size_t)hl, "\r\n");
@@ -149,7 +149,7 @@ static inline int http_get(int port, const char *path, const char *token, http_r
 }
 
 static inline int http_post_json(int port, const char *path, const char *token, const char *json,
-                          http_resp *r)
+                                 http_resp *r)
 {
     return http_req(port, "POST", path, token, json, strlen(json), r);
 }
@@ -189,6 +189,163 @@ static inline char *read_whole(const char *path, size_t *len)
     return b;
 }
 
+/* ---- a minimal WebSocket client (RFC 6455; client frames masked) ---- */
+
+/* Connects and upgrades; returns the socket, or -1 (status of the refusal in *status). */
+static inline int ws_connect(int port, const char *path, const char *protocol, int *status)
+{
+    int fd = tcp_connect(port, 10);
+    *status = 0;
+    if (fd < 0)
+        return -1;
+    char req[1024];
+    int n = snprintf(req, sizeof req,
+                     "GET %s HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\n"
+                     "Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+                     "Sec-WebSocket-Version: 13\r\n%s%s%s\r\n",
+                     path, protocol ? "Sec-WebSocket-Protocol: " : "", protocol ? protocol : "",
+                     protocol ? "\r\n" : "");
+    if (send_all(fd, req, (size_t)n) != 0) {
+        close(fd);
+        return -1;
+    }
+    /* Read the response headers byte by byte so no frame data is swallowed. */
+    char h[2048];
+    size_t k = 0;
+    while (k + 1 < sizeof h && recv(fd, h + k, 1, 0) == 1) {
+        k++;
+        if (k >= 4 && !memcmp(h + k - 4, "\r\n\r\n", 4))
+            break;
+    }
+    h[k] = 0;
+    if (sscanf(h, "HTTP/1.%*d %d", status) != 1 || *status != 101) {
+        close(fd);
+        return -1;
+    }
+    return fd;
+}
+
+static inline int ws_send_frame(int fd, int opcode, const void *data, size_t len, int fin)
+{
+    unsigned char hdr[14];
+    size_t hl = 0;
+    hdr[hl++] = (unsigned char)((fin ? 0x80 : 0) | (opcode & 0x0f));
+    if (len < 126) {
+        hdr[hl++] = (unsigned char)(0x80 | len);
+    } else if (len < 65536) {
+        hdr[hl++] = 0x80 | 126;
+        hdr[hl++] = (unsigned char)(len >> 8);
+        hdr[hl++] = (unsigned char)len;
+    } else {
+        hdr[hl++] = 0x80 | 127;
+        for (int i = 7; i >= 0; i--)
+            hdr[hl++] = (unsigned char)((uint64_t)len >> (8 * i));
+    }
+    unsigned char mask[4] = {0x12, 0x34, 0x56, 0x78};
+    memcpy(hdr + hl, mask, 4);
+    hl += 4;
+    unsigned char *buf = malloc(hl + len + 1);
+    memcpy(buf, hdr, hl);
+    for (size_t i = 0; i < len; i++)
+        buf[hl + i] = ((const unsigned char *)data)[i] ^ mask[i % 4];
+    int rc = send_all(fd, buf, hl + len);
+    free(buf);
+    return rc;
+}
+
+static inline int ws_send_text(int fd, const char *text)
+{
+    return ws_send_frame(fd, 1, text, strlen(text), 1);
+}
+
+static inline int recv_exact(int fd, void *buf, size_t len)
+{
+    char *p = buf;
+    while (len) {
+        ssize_t n = recv(fd, p, len, 0);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            return -1;
+        p += n;
+        len -= (size_t)n;
+    }
+    return 0;
+}
+
+/* Receives one frame (server frames are unmasked). Returns the opcode (1 text, 2 binary,
+ * 8 close...) with the payload NUL-terminated in *out (caller frees), or -1 on timeout/EOF. */
+static inline int ws_recv(int fd, char **out, size_t *len, int timeout_ms)
+{
+    struct timeval tv = {timeout_ms / 1000, (timeout_ms % 1000) * 1000};
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    unsigned char h[2];
+    *out = NULL;
+    if (recv_exact(fd, h, 2) != 0)
+        return -1;
+    uint64_t n = h[1] & 0x7f;
+    if (n == 126) {
+        unsigned char e[2];
+        if (recv_exact(fd, e, 2) != 0)
+            return -1;
+        n = (uint64_t)e[0] << 8 | e[1];
+    } else if (n == 127) {
+        unsigned char e[8];
+        if (recv_exact(fd, e, 8) != 0)
+            return -1;
+        n = 0;
+        for (int i = 0; i < 8; i++)
+            n = n << 8 | e[i];
+    }
+    if (n > (64u << 20))
+        return -1;
+    *out = malloc(n + 1);
+    if (recv_exact(fd, *out, n) != 0) {
+        free(*out);
+        *out = NULL;
+        return -1;
+    }
+    (*out)[n] = 0;
+    *len = n;
+    return h[0] & 0x0f;
+}
+
+/* Waits for a text message whose JSON "type" is `type` (and, if given, that contains
+ * `needle`), skipping others; returns the parsed message (caller deletes) or NULL. */
+static inline cJSON *ws_wait_type(int fd, const char *type, const char *needle, int timeout_ms)
+{
+    double t_end = 0;
+    {
+        struct timespec ts;
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        t_end = (double)ts.tv_sec + ts.tv_nsec / 1e9 + timeout_ms / 1000.0;
+    }
+    for (;;) {
+        struct timespec ts;
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        double left = t_end - ((double)ts.tv_sec + ts.tv_nsec / 1e9);
+        if (left <= 0)
+            return NULL;
+        char *m;
+        size_t len;
+        int op = ws_recv(fd, &m, &len, (int)(left * 1000) + 1);
+        if (op < 0)
+            return NULL;
+        if (op == 8) {
+            free(m);
+            return NULL;
+        }
+        cJSON *j = op == 1 ? cJSON_Parse(m) : NULL;
+        const cJSON *t = cJSON_GetObjectItemCaseSensitive(j, "type");
+        int match =
+            cJSON_IsString(t) && !strcmp(t->valuestring, type) && (!needle || strstr(m, needle));
+        free(m);
+        if (match)
+            return j;
+        cJSON_Delete(j);
+    }
+}
+
 /* ---- the server process ---- */
 
 typedef struct server_proc {
@@ -225,8 +382,8 @@ static inline int server_start(server_proc *s, const char *const *extra)
         dup2(pfd[1], 1);
         close(pfd[0]);
         close(pfd[1]);
-        const char *argv[32] = {fetalmon_bin(), "serve", "--data", s->data, "--listen",
-                                "127.0.0.1:0"};
+        const char *argv[32] = {fetalmon_bin(), "serve",    "--data",
+                                s->data,        "--listen", "127.0.0.1:0"};
         int n = 6;
         for (int i = 0; extra && extra[i] && n < 31; i++)
             argv[n++] = extra[i];
@@ -337,7 +494,10 @@ static inline int rm_entry(const char *p, const struct stat *sb, int flag, struc
     return remove(p);
 }
 
-static inline void rm_tree(const char *dir) { nftw(dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS); }
+static inline void rm_tree(const char *dir)
+{
+    nftw(dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+}
 
 static inline int make_temp_dir(char *out, size_t cap, const char *tag)
 {

@@ -68,8 +68,7 @@ static void acknowledged_uploads_survive_sigkill(void)
     char ids[N][32];
     for (int i = 0; i < N; i++) {
         http_resp r;
-        CHECK(http_req(srv.port, "POST", "/api/recordings?name=t.fhr", token, data, len, &r) ==
-              0);
+        CHECK(http_req(srv.port, "POST", "/api/recordings?name=t.fhr", token, data, len, &r) == 0);
         CHECK(r.status == 201);
         snprintf(ids[i], sizeof ids[i], "%s", jstr(r.json, "id") ? jstr(r.json, "id") : "");
         http_resp_free(&r);
@@ -162,8 +161,8 @@ int main(void)
              src ? src : ".");
     if (make_temp_dir(srv.data, sizeof srv.data, "crash") != 0)
         return 1;
-    const char *add[] = {"add", "--data", srv.data, "--role", "patient", "--name", "alice",
-                         "--password-stdin", NULL};
+    const char *add[] = {"add",    "--data", srv.data,           "--role", "patient",
+                         "--name", "alice",  "--password-stdin", NULL};
     if (run_user("alice-password", NULL, 0, add) != 0 || server_start(&srv, NULL) != 0 ||
         login_alice() != 200) {
         fprintf(stderr, "setup failed\n");

@@ -40,8 +40,8 @@ static int login(const char *name, const char *pw, char *token, size_t cap)
 
 static int add_user(const account *a)
 {
-    const char *args[16] = {"add", "--data", srv.data, "--role", a->role, "--name", a->name,
-                            "--password-stdin"};
+    const char *args[16] = {"add",   "--data", srv.data, "--role",
+                            a->role, "--name", a->name,  "--password-stdin"};
     int n = 8;
     if (a->clinician) {
         args[n++] = "--clinician";
@@ -53,11 +53,14 @@ static int add_user(const account *a)
     return run_user(a->password, NULL, 0, args);
 }
 
-static char *fixture_bytes(size_t *len) { return read_whole(fixture, len); }
+static char *fixture_bytes(size_t *len)
+{
+    return read_whole(fixture, len);
+}
 
 /* Uploads body as `query` (e.g. "?name=x.fhr"); returns the status, id copied when 201. */
-static int upload(const char *token, const char *query, const char *body, size_t len,
-                  char *id, size_t id_cap)
+static int upload(const char *token, const char *query, const char *body, size_t len, char *id,
+                  size_t id_cap)
 {
     char path[512];
     snprintf(path, sizeof path, "/api/recordings%s", query);
@@ -95,6 +98,16 @@ static void health_answers_ok(void)
     CHECK(r.status == 200);
     CHECK(jstr(r.json, "status") && !strcmp(jstr(r.json, "status"), "ok"));
     CHECK(strcasestr(r.headers, "cache-control: no-store") != NULL);
+    http_resp_free(&r);
+}
+
+static void metrics_are_prometheus_text(void)
+{
+    http_resp r;
+    CHECK(http_get(srv.port, "/metrics", NULL, &r) == 0 && r.status == 200);
+    CHECK(strcasestr(r.headers, "content-type: text/plain"));
+    CHECK(r.body && strstr(r.body, "\nfetalmon_http_requests_total ") &&
+          strstr(r.body, "fetalmon_analysis_queue_depth "));
     http_resp_free(&r);
 }
 
@@ -182,8 +195,8 @@ static void upload_is_analysed_and_the_result_readable(void)
     CHECK(data != NULL);
     if (!data)
         return;
-    CHECK(upload(acc[ALICE].token, "?name=train01.fhr", data, len, rec_alice,
-                 sizeof rec_alice) == 201);
+    CHECK(upload(acc[ALICE].token, "?name=train01.fhr", data, len, rec_alice, sizeof rec_alice) ==
+          201);
     CHECK(strlen(rec_alice) == 16);
     http_resp r;
     CHECK(wait_analysis(acc[ALICE].token, rec_alice, &r) == 0);
@@ -228,8 +241,8 @@ static void a_trace_the_engine_rejects_ends_failed_with_a_reason(void)
 /* Who gets what: expected status of each principal on each route about alice's data. */
 static void access_matrix_never_leaks_another_patients_data(void)
 {
-    const char *who[] = {acc[ALICE].token, acc[BETH].token, acc[DRBOB].token,
-                         acc[DRCAROL].token, acc[ROOT].token, dev_alice, dev_beth};
+    const char *who[] = {acc[ALICE].token, acc[BETH].token, acc[DRBOB].token, acc[DRCAROL].token,
+                         acc[ROOT].token,  dev_alice,       dev_beth};
     const char *names[] = {"alice", "beth", "drbob", "drcarol", "root", "dev_alice", "dev_beth"};
     char rec_path[64];
     snprintf(rec_path, sizeof rec_path, "/api/recordings/%s", rec_alice);
@@ -277,8 +290,9 @@ static void access_matrix_never_leaks_another_patients_data(void)
     /* The audit log recorded the refusals and the reads, with the client address. */
     http_resp r;
     CHECK(http_get(srv.port, "/api/audit?limit=1000", acc[ROOT].token, &r) == 0);
-    CHECK(r.body && strstr(r.body, "\"recording.denied\"") && strstr(r.body, "\"recording.read\"") &&
-          strstr(r.body, "\"login.failed\"") && strstr(r.body, "127.0.0.1"));
+    CHECK(r.body && strstr(r.body, "\"recording.denied\"") &&
+          strstr(r.body, "\"recording.read\"") && strstr(r.body, "\"login.failed\"") &&
+          strstr(r.body, "127.0.0.1"));
     http_resp_free(&r);
 }
 
@@ -312,8 +326,7 @@ static void bad_input_gets_a_clear_json_error(void)
         http_resp r;
         const char *b = cases[i].body;
         CHECK(http_req(srv.port, cases[i].method, cases[i].path,
-                       cases[i].token ? acc[ALICE].token : NULL, b, b ? strlen(b) : 0,
-                       &r) == 0);
+                       cases[i].token ? acc[ALICE].token : NULL, b, b ? strlen(b) : 0, &r) == 0);
         CHECKF(r.status == cases[i].expect, "%s %s -> %d, want %d (%s)", cases[i].method,
                cases[i].path, r.status, cases[i].expect, r.body ? r.body : "");
         CHECKF(jstr(r.json, "error") && jstr(r.json, "message"), "not a JSON error: %s",
@@ -410,16 +423,15 @@ static void cli_passwd_and_disable_end_sessions(void)
     account erin = {"erin", "patient", "erin-password", "drbob", ""};
     CHECK(add_user(&erin) == 0);
     CHECK(add_user(&erin) == 1); /* the name is taken */
-    const char *bad_role[] = {"add", "--data", srv.data, "--role", "nurse", "--name", "x",
-                              "--password-stdin", NULL};
+    const char *bad_role[] = {"add",    "--data", srv.data,           "--role", "nurse",
+                              "--name", "x",      "--password-stdin", NULL};
     CHECK(run_user("some-password", NULL, 0, bad_role) == 2);
-    const char *short_pw[] = {"add",  "--data", srv.data,           "--role",
-                              "admin", "--name", "shorty", "--password-stdin", NULL};
+    const char *short_pw[] = {"add",    "--data", srv.data,           "--role", "admin",
+                              "--name", "shorty", "--password-stdin", NULL};
     CHECK(run_user("short", NULL, 0, short_pw) == 1);
     char tok[128];
     CHECK(login("erin", "erin-password", tok, sizeof tok) == 200);
-    const char *pw[] = {"passwd", "--data", srv.data, "--name", "erin", "--password-stdin",
-                        NULL};
+    const char *pw[] = {"passwd", "--data", srv.data, "--name", "erin", "--password-stdin", NULL};
     CHECK(run_user("erin-new-password", NULL, 0, pw) == 0);
     http_resp r;
     CHECK(http_get(srv.port, "/api/me", tok, &r) == 0 && r.status == 401);
@@ -465,8 +477,7 @@ int main(void)
     run_user(NULL, dev_beth, sizeof dev_beth, db);
     dev_alice[strcspn(dev_alice, "\n")] = 0;
     dev_beth[strcspn(dev_beth, "\n")] = 0;
-    const char *extra[] = {"--set", "login_max_failures=3", "--set", "max_upload_bytes=1M",
-                           NULL};
+    const char *extra[] = {"--set", "login_max_failures=3", "--set", "max_upload_bytes=1M", NULL};
     if (server_start(&srv, extra) != 0) {
         fprintf(stderr, "fetalmon serve did not start\n");
         server_stop(&srv, SIGKILL);
@@ -479,6 +490,7 @@ int main(void)
             return 1;
         }
     RUN(health_answers_ok);
+    RUN(metrics_are_prometheus_text);
     RUN(login_gives_a_token_and_me_knows_the_user);
     RUN(login_with_a_wrong_password_or_unknown_user_is_401);
     RUN(requests_without_a_valid_token_are_401);

@@ -295,7 +295,10 @@ static void cj_run(fm_job *j, void *ctx)
     ((count_job *)j)->ran = 1;
 }
 
-static void cj_done(fm_job *j) { (*((count_job *)j)->done_count)++; }
+static void cj_done(fm_job *j)
+{
+    (*((count_job *)j)->done_count)++;
+}
 
 static void workq_runs_every_job_and_returns_it_to_the_loop(void)
 {

@@ -1,0 +1,642 @@
+/* Live ingest: the WebSocket protocol "fm-ingest" (path /ws/ingest) that a home device or the
+ * patient's phone streams Doppler audio into.
+ *
+ * The client opens a stream (token, sample format and rate; or the id of a stream to resume),
+ * then sends binary frames: a 4-byte little-endian sequence number and 16-bit little-endian mono
+ * PCM. Frames are appended to DATA/recordings/ID.fmpcm by a worker and fdatasync'ed; only then
+ * is {"type":"ack","seq":N} sent, so every acknowledged frame survives a crash. A client that
+ * lost its network reopens with {"stream": ID} and is told next_seq, the first frame the server
+ * does not have: it resends from there (duplicates below next_seq are ignored, gaps refused).
+ * {"type":"close"} turns the frames into DATA/recordings/ID.wav and queues the analysis.
+ *
+ * Frames file: "FMPCM1\n\0", u32 rate_hz, u32 0, then per frame u32 seq, u32 n_bytes, PCM.
+ * Memory per stream is bounded (FM_INGEST_PENDING_MAX): while a flush is in flight new frames
+ * collect in a buffer, and reading from the socket pauses when it is full.
+ *
+ * Not yet: the live 4 Hz trace (fm_doppler on the frames as they arrive, samples to the store
+ * and the bus) waits for the engine; the analysis of a finished stream fails until then. */
+#include <cjson/cJSON.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "access.h"
+#include "files.h"
+#include "ingest.h"
+#include "server_internal.h"
+
+#define FM_INGEST_FRAME_MAX 32768                             /* PCM bytes per frame */
+#define FM_INGEST_PENDING_MAX (8 * (FM_INGEST_FRAME_MAX + 8)) /* buffered, not yet durable */
+#define FM_INGEST_TEXT_MAX 4096
+#define FM_INGEST_OUT_MAX 64 /* control messages queued to the client */
+#define FM_INGEST_AUTH_TIMEOUT_S 10
+#define FM_PCM_MAGIC "FMPCM1\n"
+#define FM_PCM_HEADER 16
+
+enum { J_OPEN, J_FLUSH, J_FINISH };
+
+typedef struct ingest_pss ingest_pss;
+
+typedef struct ingest_job {
+    fm_job job;
+    fm_server *srv;
+    ingest_pss *owner;
+    int kind;
+    /* open */
+    char token[160], patient[FM_NAME_MAX], resume[FM_REC_ID_MAX];
+    int rate_hz;
+    /* flush */
+    unsigned char *buf;
+    size_t len;
+    uint32_t last_seq;
+    /* in/out */
+    int fd;
+    int close_fd_after; /* loop only: the connection closed during a flush: close fd after */
+    char id[FM_REC_ID_MAX];
+    int64_t patient_id;
+    uint32_t next_seq;
+    int ok;
+    char error[128];
+} ingest_job;
+
+struct ingest_pss {
+    struct lws *wsi;
+    fm_server *srv;
+    int opened, closing, finishing, finished;
+    char id[FM_REC_ID_MAX];
+    int fd;
+    uint32_t next_seq;   /* next frame expected from the client */
+    unsigned char *pend; /* frames received, not yet handed to a flush */
+    size_t pend_len;
+    uint32_t pend_last;
+    int paused;
+    ingest_job *job; /* in flight */
+    char *out[FM_INGEST_OUT_MAX];
+    int out_head, out_n;
+    char in[FM_INGEST_TEXT_MAX + 1];
+    size_t in_len;
+    unsigned char *bin;
+    size_t bin_len;
+    int too_big;
+};
+
+size_t fm_ingest_pss_size(void)
+{
+    return sizeof(ingest_pss);
+}
+
+/* ---- messages to the client ---- */
+
+static void say(ingest_pss *p, cJSON *j)
+{
+    char *text = cJSON_PrintUnformatted(j);
+    cJSON_Delete(j);
+    if (!text)
+        return;
+    if (p->out_n == FM_INGEST_OUT_MAX) { /* a client not reading its acks: drop it */
+        free(text);
+        p->closing = 1;
+    } else {
+        p->out[(p->out_head + p->out_n++) % FM_INGEST_OUT_MAX] = text;
+    }
+    lws_callback_on_writable(p->wsi);
+}
+
+static void say_error(ingest_pss *p, const char *code, const char *message, int fatal)
+{
+    cJSON *j = cJSON_CreateObject();
+    cJSON_AddStringToObject(j, "type", "error");
+    cJSON_AddStringToObject(j, "error", code);
+    cJSON_AddStringToObject(j, "message", message);
+    if (!strcmp(code, "gap"))
+        cJSON_AddNumberToObject(j, "expected", p->next_seq);
+    say(p, j);
+    if (fatal)
+        p->closing = 1;
+}
+
+static void put_u32(unsigned char *b, uint32_t v)
+{
+    b[0] = (unsigned char)v;
+    b[1] = (unsigned char)(v >> 8);
+    b[2] = (unsigned char)(v >> 16);
+    b[3] = (unsigned char)(v >> 24);
+}
+
+static uint32_t get_u32(const unsigned char *b)
+{
+    return (uint32_t)b[0] | (uint32_t)b[1] << 8 | (uint32_t)b[2] << 16 | (uint32_t)b[3] << 24;
+}
+
+/* ---- worker side ---- */
+
+/* Opens a stream's frames file for appending: a new one with its header, or an existing one
+ * scanned for its complete frames (a torn last frame is cut off). */
+static int open_frames(ingest_job *j, const char *path, int create)
+{
+    int fd = open(path, O_RDWR | O_CLOEXEC | (create ? O_CREAT | O_EXCL : 0), 0600);
+    if (fd < 0)
+        return -1;
+    unsigned char h[FM_PCM_HEADER];
+    if (create) {
+        memset(h, 0, sizeof h);
+        memcpy(h, FM_PCM_MAGIC, 8);
+        put_u32(h + 8, (uint32_t)j->rate_hz);
+        if (write(fd, h, sizeof h) != (ssize_t)sizeof h || fsync(fd) != 0) {
+            close(fd);
+            return -1;
+        }
+        j->next_seq = 0;
+        return fd;
+    }
+    if (read(fd, h, sizeof h) != (ssize_t)sizeof h || memcmp(h, FM_PCM_MAGIC, 8) ||
+        get_u32(h + 8) != (uint32_t)j->rate_hz) {
+        close(fd);
+        errno = EINVAL;
+        return -1;
+    }
+    off_t good = FM_PCM_HEADER;
+    uint32_t seq = 0;
+    unsigned char fh[8];
+    struct stat st;
+    fstat(fd, &st);
+    while (pread(fd, fh, 8, good) == 8 && get_u32(fh) == seq &&
+           good + 8 + (off_t)get_u32(fh + 4) <= st.st_size) {
+        good += 8 + (off_t)get_u32(fh + 4);
+        seq++;
+    }
+    if (ftruncate(fd, good) != 0 || lseek(fd, good, SEEK_SET) != good) {
+        close(fd);
+        return -1;
+    }
+    j->next_seq = seq;
+    return fd;
+}
+
+static void run_open(ingest_job *j, fm_store *s)
+{
+    fm_principal p;
+    if (fm_auth_resolve(s, j->token, fm_now_ms(), &p) != FM_SVC_OK) {
+        snprintf(j->error, sizeof j->error, "unauthorized");
+        return;
+    }
+    /* Whose stream: the device's patient, the patient herself, or a clinician's ?patient. */
+    int64_t pid = p.kind == FM_TOKEN_DEVICE ? p.device_patient_id : p.user.id;
+    if (p.kind == FM_TOKEN_SESSION && p.user.role == FM_ROLE_CLINICIAN) {
+        fm_user u;
+        pid = fm_user_name_valid(j->patient) &&
+                      fm_store_user_by_name(s, j->patient, &u, NULL, 0) == FM_SVC_OK &&
+                      u.role == FM_ROLE_PATIENT
+                  ? u.id
+                  : -1;
+    } else if (j->patient[0] && p.kind == FM_TOKEN_SESSION && strcmp(j->patient, p.user.name)) {
+        pid = -1;
+    }
+    if (pid <= 0 || fm_access_patient(s, &p, pid, FM_ACCESS_INGEST) != FM_SVC_OK) {
+        snprintf(j->error, sizeof j->error, "not_found");
+        return;
+    }
+    j->patient_id = pid;
+    const char *data = j->srv->cfg.data_dir;
+    char path[FM_PATH_MAX + FM_TEXT_MAX];
+    fm_recording r;
+    if (j->resume[0]) {
+        if (fm_store_recording_get(s, j->resume, &r) != FM_SVC_OK || r.patient_id != pid ||
+            strcmp(r.kind, "stream") || r.status != FM_REC_RECEIVING) {
+            snprintf(j->error, sizeof j->error, "no_stream");
+            return;
+        }
+        snprintf(j->id, sizeof j->id, "%s", r.id);
+        snprintf(path, sizeof path, "%s/%s", data, r.file);
+        j->fd = open_frames(j, path, 0);
+    } else {
+        memset(&r, 0, sizeof r);
+        fm_random_id(r.id);
+        snprintf(j->id, sizeof j->id, "%s", r.id);
+        snprintf(r.file, sizeof r.file, "recordings/%s.fmpcm", r.id);
+        snprintf(path, sizeof path, "%s/%s", data, r.file);
+        j->fd = open_frames(j, path, 1);
+        if (j->fd >= 0) {
+            r.patient_id = pid;
+            r.uploaded_by = p.user.id;
+            r.created_ms = r.updated_ms = fm_now_ms();
+            snprintf(r.kind, sizeof r.kind, "stream");
+            snprintf(r.source_name, sizeof r.source_name, "live.wav");
+            r.status = FM_REC_RECEIVING;
+            char dir[FM_PATH_MAX + 16];
+            snprintf(dir, sizeof dir, "%s/recordings", data);
+            fm_dir_fsync(dir);
+            if (fm_store_recording_add(s, &r) != FM_SVC_OK) {
+                close(j->fd);
+                j->fd = -1;
+                unlink(path);
+            }
+        }
+    }
+    if (j->fd < 0) {
+        snprintf(j->error, sizeof j->error, "storage");
+        return;
+    }
+    fm_audit_entry e = {.t_ms = fm_now_ms(), .actor_id = p.user.id, .status = 200};
+    snprintf(e.actor, sizeof e.actor, "%.55s%s", p.user.name,
+             p.kind == FM_TOKEN_DEVICE ? "/device" : "");
+    snprintf(e.action, sizeof e.action, j->resume[0] ? "stream.resume" : "stream.open");
+    snprintf(e.object, sizeof e.object, "recording:%s", j->id);
+    snprintf(e.peer, sizeof e.peer, "ws");
+    fm_store_audit_add(s, &e);
+    j->ok = 1;
+}
+
+static void run_flush(ingest_job *j)
+{
+    size_t off = 0;
+    while (off < j->len) {
+        ssize_t n = write(j->fd, j->buf + off, j->len - off);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            return;
+        off += (size_t)n;
+    }
+    j->ok = fdatasync(j->fd) == 0;
+}
+
+static void wav_header(unsigned char *h, uint32_t rate, uint32_t data_bytes)
+{
+    memcpy(h, "RIFF", 4);
+    put_u32(h + 4, 36 + data_bytes);
+    memcpy(h + 8, "WAVEfmt ", 8);
+    put_u32(h + 16, 16);
+    h[20] = 1, h[21] = 0; /* PCM */
+    h[22] = 1, h[23] = 0; /* mono */
+    put_u32(h + 24, rate);
+    put_u32(h + 28, rate * 2);
+    h[32] = 2, h[33] = 0;
+    h[34] = 16, h[35] = 0;
+    memcpy(h + 36, "data", 4);
+    put_u32(h + 40, data_bytes);
+}
+
+/* The frames, in order, become one WAV file; then the recording is queued for analysis. */
+static void run_finish(ingest_job *j, fm_store *s)
+{
+    const char *data = j->srv->cfg.data_dir;
+    char src[FM_PATH_MAX + 64], tmp[FM_PATH_MAX + 64], dst[FM_PATH_MAX + 64], rel[64];
+    snprintf(src, sizeof src, "%s/recordings/%s.fmpcm", data, j->id);
+    snprintf(rel, sizeof rel, "recordings/%s.wav", j->id);
+    snprintf(dst, sizeof dst, "%s/%s", data, rel);
+    snprintf(tmp, sizeof tmp, "%s/incoming/%s.wav.part", data, j->id);
+    FILE *in = fopen(src, "rb"), *out = fopen(tmp, "wb");
+    unsigned char h[44], fh[8];
+    uint32_t total = 0, rate = 0;
+    int bad = !in || !out || fread(h, 1, FM_PCM_HEADER, in) != FM_PCM_HEADER;
+    if (!bad) {
+        rate = get_u32(h + 8);
+        bad = fwrite(h, 1, 44, out) != 44; /* placeholder, rewritten below */
+    }
+    unsigned char *buf = malloc(FM_INGEST_FRAME_MAX);
+    while (!bad && buf && fread(fh, 1, 8, in) == 8) {
+        uint32_t n = get_u32(fh + 4);
+        bad = n > FM_INGEST_FRAME_MAX || fread(buf, 1, n, in) != n || fwrite(buf, 1, n, out) != n;
+        total += n;
+    }
+    free(buf);
+    if (!bad) {
+        wav_header(h, rate, total);
+        bad = fseek(out, 0, SEEK_SET) != 0 || fwrite(h, 1, 44, out) != 44;
+    }
+    if (in)
+        fclose(in);
+    if (out && fclose(out) != 0)
+        bad = 1;
+    if (bad || fm_file_commit(tmp, dst) != FM_SVC_OK ||
+        fm_store_recording_set_file(s, j->id, rel, 44 + (int64_t)total) != FM_SVC_OK ||
+        fm_store_recording_set_status(s, j->id, FM_REC_QUEUED, 0, "", NULL) != FM_SVC_OK) {
+        unlink(tmp);
+        snprintf(j->error, sizeof j->error, "storage");
+        return;
+    }
+    unlink(src); /* the WAV holds every frame now */
+    fm_api_queue_analysis(&j->srv->api, j->id);
+    fm_recording r;
+    if (fm_store_recording_get(s, j->id, &r) == FM_SVC_OK)
+        fm_api_publish_recording(&j->srv->api, s, &r);
+    j->ok = 1;
+}
+
+static void job_run(fm_job *job, void *store)
+{
+    ingest_job *j = (ingest_job *)job;
+    if (!store) {
+        snprintf(j->error, sizeof j->error, "storage");
+        return;
+    }
+    if (j->kind == J_OPEN)
+        run_open(j, store);
+    else if (j->kind == J_FLUSH)
+        run_flush(j);
+    else
+        run_finish(j, store);
+}
+
+/* ---- loop side ---- */
+
+static void start(ingest_pss *p, ingest_job *j);
+
+/* Hands the buffered frames to a flush when none is in flight. */
+static void maybe_flush(ingest_pss *p)
+{
+    if (p->job || !p->pend_len) {
+        if (!p->job && p->finishing && !p->finished) {
+            ingest_job *j = calloc(1, sizeof *j);
+            if (j) {
+                j->kind = J_FINISH;
+                snprintf(j->id, sizeof j->id, "%s", p->id);
+                p->finished = 1;
+                if (p->fd >= 0)
+                    close(p->fd);
+                p->fd = -1;
+                start(p, j);
+            }
+        }
+        return;
+    }
+    ingest_job *j = calloc(1, sizeof *j);
+    if (!j)
+        return;
+    j->kind = J_FLUSH;
+    j->fd = p->fd;
+    j->buf = p->pend;
+    j->len = p->pend_len;
+    j->last_seq = p->pend_last;
+    p->pend = NULL;
+    p->pend_len = 0;
+    start(p, j);
+}
+
+static void job_done(fm_job *job)
+{
+    ingest_job *j = (ingest_job *)job;
+    ingest_pss *p = j->owner;
+    if (!p) { /* the connection closed meanwhile */
+        if (j->kind == J_OPEN && j->fd >= 0)
+            close(j->fd);
+        if (j->close_fd_after)
+            close(j->fd);
+        free(j->buf);
+        free(j);
+        return;
+    }
+    p->job = NULL;
+    cJSON *r = cJSON_CreateObject();
+    if (j->kind == J_OPEN) {
+        if (!j->ok) {
+            cJSON_Delete(r);
+            say_error(p, j->error, "the stream could not be opened", 1);
+        } else {
+            p->opened = 1;
+            p->fd = j->fd;
+            p->next_seq = j->next_seq;
+            snprintf(p->id, sizeof p->id, "%s", j->id);
+            lws_set_timeout(p->wsi, NO_PENDING_TIMEOUT, 0);
+            cJSON_AddStringToObject(r, "type", "opened");
+            cJSON_AddStringToObject(r, "stream", p->id);
+            cJSON_AddNumberToObject(r, "next_seq", p->next_seq);
+            say(p, r);
+        }
+    } else if (j->kind == J_FLUSH) {
+        cJSON_Delete(r);
+        if (!j->ok) {
+            say_error(p, "storage", "frames could not be stored; resume later", 1);
+        } else {
+            r = cJSON_CreateObject();
+            cJSON_AddStringToObject(r, "type", "ack");
+            cJSON_AddNumberToObject(r, "seq", j->last_seq);
+            say(p, r);
+        }
+    } else {
+        if (!j->ok) {
+            cJSON_Delete(r);
+            say_error(p, "storage", "the stream could not be finished", 1);
+        } else {
+            cJSON_AddStringToObject(r, "type", "closed");
+            cJSON_AddStringToObject(r, "stream", p->id);
+            say(p, r);
+        }
+    }
+    free(j->buf);
+    free(j);
+    if (p->paused && !p->closing) {
+        p->paused = 0;
+        lws_rx_flow_control(p->wsi, 1);
+    }
+    maybe_flush(p);
+}
+
+static void start(ingest_pss *p, ingest_job *j)
+{
+    j->job.run = job_run;
+    j->job.done = job_done;
+    j->srv = p->srv;
+    j->owner = p;
+    p->job = j;
+    if (fm_workq_submit(p->srv->api_q, &j->job) != FM_SVC_OK) {
+        p->job = NULL;
+        free(j->buf);
+        free(j);
+        say_error(p, "busy", "the server is busy, resume shortly", 1);
+    }
+}
+
+static void on_text(ingest_pss *p)
+{
+    cJSON *in = cJSON_ParseWithLength(p->in, p->in_len);
+    const char *type = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(in, "type"));
+    if (!cJSON_IsObject(in) || !type) {
+        say_error(p, "bad_json", "messages are JSON objects with a \"type\"", 0);
+    } else if (!strcmp(type, "open")) {
+        const char *tok = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(in, "token"));
+        const char *fmt = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(in, "format"));
+        const char *pat = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(in, "patient"));
+        const char *res = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(in, "stream"));
+        const cJSON *rate = cJSON_GetObjectItemCaseSensitive(in, "rate_hz");
+        ingest_job *j = NULL;
+        if (p->opened || p->job)
+            say_error(p, "bad_request", "the stream is already open", 0);
+        else if (!tok || strlen(tok) >= sizeof j->token)
+            say_error(p, "unauthorized", "\"token\" missing", 1);
+        else if (!fmt || strcmp(fmt, "s16le"))
+            say_error(p, "bad_format", "\"format\" must be \"s16le\" (16-bit LE mono)", 0);
+        else if (!cJSON_IsNumber(rate) || rate->valuedouble < 4000 || rate->valuedouble > 192000 ||
+                 rate->valuedouble != (int)rate->valuedouble)
+            say_error(p, "bad_format", "\"rate_hz\" must be an integer 4000..192000", 0);
+        else if ((pat && strlen(pat) >= FM_NAME_MAX) || (res && strlen(res) >= FM_REC_ID_MAX))
+            say_error(p, "bad_request", "\"patient\" or \"stream\" too long", 0);
+        else if ((j = calloc(1, sizeof *j))) {
+            j->kind = J_OPEN;
+            j->fd = -1;
+            j->rate_hz = (int)rate->valuedouble;
+            snprintf(j->token, sizeof j->token, "%s", tok);
+            snprintf(j->patient, sizeof j->patient, "%s", pat ? pat : "");
+            snprintf(j->resume, sizeof j->resume, "%s", res ? res : "");
+            start(p, j);
+        }
+    } else if (!p->opened) {
+        say_error(p, "bad_request", "open the stream first", 0);
+    } else if (!strcmp(type, "close")) {
+        p->finishing = 1;
+        maybe_flush(p);
+    } else {
+        say_error(p, "bad_request", "unknown message type", 0);
+    }
+    cJSON_Delete(in);
+}
+
+/* One complete binary frame: u32 seq + PCM. */
+static void on_frame(ingest_pss *p, const unsigned char *b, size_t n)
+{
+    if (!p->opened || p->finishing) {
+        say_error(p, "bad_request", "frames go into an open stream", 0);
+        return;
+    }
+    if (n < 6 || (n - 4) % 2) {
+        say_error(p, "bad_frame", "a frame is a u32 sequence number and 16-bit samples", 0);
+        return;
+    }
+    uint32_t seq = get_u32(b);
+    if (seq < p->next_seq)
+        return; /* a resent frame we already have: the acks cover it */
+    if (seq > p->next_seq) {
+        say_error(p, "gap", "frames must be contiguous: resend from \"expected\"", 0);
+        return;
+    }
+    size_t pcm = n - 4;
+    if (!p->pend)
+        p->pend = malloc(FM_INGEST_PENDING_MAX);
+    if (!p->pend || p->pend_len + 8 + pcm > FM_INGEST_PENDING_MAX) {
+        say_error(p, "overloaded", "too much unacknowledged data", 1);
+        return;
+    }
+    put_u32(p->pend + p->pend_len, seq);
+    put_u32(p->pend + p->pend_len + 4, (uint32_t)pcm);
+    memcpy(p->pend + p->pend_len + 8, b + 4, pcm);
+    p->pend_len += 8 + pcm;
+    p->pend_last = seq;
+    p->next_seq++;
+    if (p->pend_len + 8 + FM_INGEST_FRAME_MAX + 4 > FM_INGEST_PENDING_MAX && !p->paused) {
+        p->paused = 1; /* the next frame might not fit: wait for the flush */
+        lws_rx_flow_control(p->wsi, 0);
+    }
+    maybe_flush(p);
+}
+
+static int on_receive(ingest_pss *p, struct lws *wsi, const void *in, size_t len)
+{
+    int binary = lws_frame_is_binary(wsi);
+    size_t cap = binary ? FM_INGEST_FRAME_MAX + 4 : FM_INGEST_TEXT_MAX;
+    size_t *have = binary ? &p->bin_len : &p->in_len;
+    if (binary && !p->bin && !(p->bin = malloc(FM_INGEST_FRAME_MAX + 4)))
+        return -1;
+    if (*have + len > cap)
+        p->too_big = 1;
+    else
+        memcpy(binary ? (char *)p->bin + *have : p->in + *have, in, len), *have += len;
+    if (!lws_is_final_fragment(wsi) || lws_remaining_packet_payload(wsi))
+        return 0;
+    if (p->too_big)
+        say_error(p, "too_large",
+                  binary ? "a frame holds at most 32768 bytes of PCM"
+                         : "control messages are at most 4096 bytes",
+                  0);
+    else if (binary)
+        on_frame(p, p->bin, p->bin_len);
+    else
+        on_text(p);
+    *have = 0;
+    p->too_big = 0;
+    return 0;
+}
+
+static int on_writeable(ingest_pss *p, struct lws *wsi)
+{
+    if (!p->out_n) {
+        if (p->closing) {
+            lws_close_reason(wsi, LWS_CLOSE_STATUS_POLICY_VIOLATION, (unsigned char *)"error", 5);
+            return -1;
+        }
+        return 0;
+    }
+    char *text = p->out[p->out_head];
+    p->out_head = (p->out_head + 1) % FM_INGEST_OUT_MAX;
+    p->out_n--;
+    size_t n = strlen(text);
+    memcpy(p->srv->wbuf + LWS_PRE, text, n);
+    free(text);
+    if (lws_write(wsi, p->srv->wbuf + LWS_PRE, n, LWS_WRITE_TEXT) < (int)n)
+        return -1;
+    if (p->out_n || p->closing)
+        lws_callback_on_writable(wsi);
+    return 0;
+}
+
+static void on_closed(ingest_pss *p)
+{
+    /* A flush in flight still completes (its frames become durable, unacknowledged: the
+     * client resends them after resuming, and they are skipped as duplicates); it owns the fd
+     * until then. */
+    if (p->job) {
+        p->job->owner = NULL;
+        if (p->job->kind == J_FLUSH && p->fd >= 0) {
+            p->job->close_fd_after = 1;
+            p->fd = -1;
+        }
+    }
+    if (p->fd >= 0)
+        close(p->fd);
+    p->fd = -1;
+    p->job = NULL;
+    free(p->pend);
+    free(p->bin);
+    p->pend = p->bin = NULL;
+    while (p->out_n) {
+        free(p->out[p->out_head]);
+        p->out_head = (p->out_head + 1) % FM_INGEST_OUT_MAX;
+        p->out_n--;
+    }
+}
+
+int fm_ingest_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
+                       size_t len)
+{
+    ingest_pss *p = user;
+    switch (reason) {
+    case LWS_CALLBACK_FILTER_PROTOCOL_CONNECTION: {
+        char uri[64];
+        if (lws_hdr_copy(wsi, uri, sizeof uri, WSI_TOKEN_GET_URI) < 0 ||
+            strcmp(uri, FM_INGEST_PATH))
+            return 1;
+        break;
+    }
+    case LWS_CALLBACK_ESTABLISHED:
+        memset(p, 0, sizeof *p);
+        p->wsi = wsi;
+        p->srv = lws_context_user(lws_get_context(wsi));
+        p->fd = -1;
+        lws_set_timeout(wsi, PENDING_TIMEOUT_USER_OK, FM_INGEST_AUTH_TIMEOUT_S);
+        break;
+    case LWS_CALLBACK_RECEIVE: return on_receive(p, wsi, in, len);
+    case LWS_CALLBACK_SERVER_WRITEABLE: return on_writeable(p, wsi);
+    case LWS_CALLBACK_CLOSED:
+        if (p && p->srv) {
+            on_closed(p);
+            p->srv = NULL;
+        }
+        break;
+    default: break;
+    }
+    return 0;
+}

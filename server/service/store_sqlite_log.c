@@ -1,0 +1,196 @@
+/* The SQLite backend's append-mostly tables: live trace samples, readings, alerts and the audit
+ * log. See store_sqlite.c for the schema and the statements; store.h for the contract. */
+#include <math.h>
+#include <string.h>
+
+#include "store_sqlite_int.h"
+
+/* Appends a block of samples in one transaction: one fsync per block, not per sample. */
+fm_svc_status sq_samples_append(fm_store *s, const char *rid, const fm_sample_row *v, size_t n)
+{
+    fm_svc_status r = sq_run(sq_stmt(s, S_BEGIN));
+    if (r != FM_SVC_OK)
+        return r;
+    for (size_t i = 0; i < n && r == FM_SVC_OK; i++) {
+        sqlite3_stmt *st = sq_stmt(s, S_SAMPLE_ADD);
+        if (!st) {
+            r = FM_SVC_IO;
+            break;
+        }
+        sq_bind_str(st, 1, rid);
+        sqlite3_bind_int64(st, 2, v[i].k);
+        if (isfinite(v[i].fhr_bpm))
+            sqlite3_bind_double(st, 3, v[i].fhr_bpm);
+        else
+            sqlite3_bind_null(st, 3);
+        sqlite3_bind_double(st, 4, v[i].quality);
+        sqlite3_bind_int(st, 5, v[i].state);
+        r = sq_run(st);
+    }
+    if (r == FM_SVC_OK)
+        r = sq_run(sq_stmt(s, S_COMMIT));
+    if (r != FM_SVC_OK)
+        sq_run(sq_stmt(s, S_ROLLBACK));
+    return r;
+}
+
+fm_svc_status sq_samples_read(fm_store *s, const char *rid, int64_t k0, int64_t k1,
+                              fm_sample_row *out, size_t cap, size_t *n)
+{
+    *n = 0;
+    sqlite3_stmt *st = sq_stmt(s, S_SAMPLE_READ);
+    if (!st)
+        return FM_SVC_IO;
+    sq_bind_str(st, 1, rid);
+    sqlite3_bind_int64(st, 2, k0);
+    sqlite3_bind_int64(st, 3, k1);
+    int rc;
+    while (*n < cap && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+        fm_sample_row *o = &out[(*n)++];
+        o->k = sqlite3_column_int64(st, 0);
+        o->fhr_bpm =
+            sqlite3_column_type(st, 1) == SQLITE_NULL ? NAN : (float)sqlite3_column_double(st, 1);
+        o->quality = (float)sqlite3_column_double(st, 2);
+        o->state = sqlite3_column_int(st, 3);
+    }
+    sqlite3_reset(st);
+    return FM_SVC_OK;
+}
+
+/* ---- readings, alerts, audit ---- */
+
+fm_svc_status sq_reading_add(fm_store *s, fm_reading *r)
+{
+    sqlite3_stmt *st = sq_stmt(s, S_READING_ADD);
+    if (!st)
+        return FM_SVC_IO;
+    sq_bind_str(st, 1, r->recording_id);
+    sqlite3_bind_int64(st, 2, r->clinician_id);
+    sq_bind_str(st, 3, r->category);
+    sq_bind_str(st, 4, r->text);
+    sqlite3_bind_int64(st, 5, r->signed_ms);
+    fm_svc_status rc = sq_run(st);
+    if (rc == FM_SVC_OK)
+        r->id = sqlite3_last_insert_rowid(DB(s));
+    return rc;
+}
+
+static void each_reading(sqlite3_stmt *st, void *c)
+{
+    cbpair *p = c;
+    fm_reading r;
+    memset(&r, 0, sizeof r);
+    r.id = sqlite3_column_int64(st, 0);
+    sq_col_text(st, 1, r.recording_id, sizeof r.recording_id);
+    r.clinician_id = sqlite3_column_int64(st, 2);
+    sq_col_text(st, 3, r.category, sizeof r.category);
+    sq_col_text(st, 4, r.text, sizeof r.text);
+    r.signed_ms = sqlite3_column_int64(st, 5);
+    ((fm_reading_cb)p->cb)(p->ctx, &r);
+}
+
+fm_svc_status sq_reading_list(fm_store *s, const char *rid, fm_reading_cb cb, void *ctx)
+{
+    cbpair p = {(void *)cb, ctx};
+    sqlite3_stmt *st = sq_stmt(s, S_READING_LIST);
+    if (st)
+        sq_bind_str(st, 1, rid);
+    return sq_each_row(st, each_reading, &p);
+}
+
+fm_svc_status sq_alert_add(fm_store *s, fm_alert *a)
+{
+    sqlite3_stmt *st = sq_stmt(s, S_ALERT_ADD);
+    if (!st)
+        return FM_SVC_IO;
+    sqlite3_bind_int64(st, 1, a->patient_id);
+    sq_bind_str(st, 2, a->recording_id);
+    sq_bind_str(st, 3, a->rule);
+    sq_bind_str(st, 4, a->priority);
+    sq_bind_str(st, 5, a->state[0] ? a->state : "raised");
+    sqlite3_bind_double(st, 6, a->t_from_s);
+    sqlite3_bind_double(st, 7, a->t_to_s);
+    sqlite3_bind_int64(st, 8, a->created_ms);
+    fm_svc_status rc = sq_run(st);
+    if (rc == FM_SVC_OK)
+        a->id = sqlite3_last_insert_rowid(DB(s));
+    return rc;
+}
+
+fm_svc_status sq_alert_ack(fm_store *s, int64_t id, int64_t by, int64_t t_ms)
+{
+    sqlite3_stmt *st = sq_stmt(s, S_ALERT_ACK);
+    if (!st)
+        return FM_SVC_IO;
+    sqlite3_bind_int64(st, 1, id);
+    sqlite3_bind_int64(st, 2, by);
+    sqlite3_bind_int64(st, 3, t_ms);
+    return sq_update_one(s, st);
+}
+
+static void each_alert(sqlite3_stmt *st, void *c)
+{
+    cbpair *p = c;
+    fm_alert a;
+    memset(&a, 0, sizeof a);
+    a.id = sqlite3_column_int64(st, 0);
+    a.patient_id = sqlite3_column_int64(st, 1);
+    sq_col_text(st, 2, a.recording_id, sizeof a.recording_id);
+    sq_col_text(st, 3, a.rule, sizeof a.rule);
+    sq_col_text(st, 4, a.priority, sizeof a.priority);
+    sq_col_text(st, 5, a.state, sizeof a.state);
+    a.t_from_s = sqlite3_column_double(st, 6);
+    a.t_to_s = sqlite3_column_double(st, 7);
+    a.created_ms = sqlite3_column_int64(st, 8);
+    a.ack_by = sqlite3_column_int64(st, 9);
+    a.ack_ms = sqlite3_column_int64(st, 10);
+    ((fm_alert_cb)p->cb)(p->ctx, &a);
+}
+
+fm_svc_status sq_alert_list(fm_store *s, int64_t patient_id, fm_alert_cb cb, void *ctx)
+{
+    cbpair p = {(void *)cb, ctx};
+    sqlite3_stmt *st = sq_stmt(s, S_ALERT_LIST);
+    if (st)
+        sqlite3_bind_int64(st, 1, patient_id);
+    return sq_each_row(st, each_alert, &p);
+}
+
+fm_svc_status sq_audit_add(fm_store *s, const fm_audit_entry *e)
+{
+    sqlite3_stmt *st = sq_stmt(s, S_AUDIT_ADD);
+    if (!st)
+        return FM_SVC_IO;
+    sqlite3_bind_int64(st, 1, e->t_ms ? e->t_ms : fm_now_ms());
+    sqlite3_bind_int64(st, 2, e->actor_id);
+    sq_bind_str(st, 3, e->actor);
+    sq_bind_str(st, 4, e->action);
+    sq_bind_str(st, 5, e->object);
+    sq_bind_str(st, 6, e->peer);
+    sqlite3_bind_int(st, 7, e->status);
+    return sq_run(st);
+}
+
+static void each_audit(sqlite3_stmt *st, void *c)
+{
+    cbpair *p = c;
+    fm_audit_entry e;
+    memset(&e, 0, sizeof e);
+    e.t_ms = sqlite3_column_int64(st, 0);
+    e.actor_id = sqlite3_column_int64(st, 1);
+    sq_col_text(st, 2, e.actor, sizeof e.actor);
+    sq_col_text(st, 3, e.action, sizeof e.action);
+    sq_col_text(st, 4, e.object, sizeof e.object);
+    sq_col_text(st, 5, e.peer, sizeof e.peer);
+    e.status = sqlite3_column_int(st, 6);
+    ((fm_audit_cb)p->cb)(p->ctx, &e);
+}
+
+fm_svc_status sq_audit_list(fm_store *s, int limit, fm_audit_cb cb, void *ctx)
+{
+    cbpair p = {(void *)cb, ctx};
+    sqlite3_stmt *st = sq_stmt(s, S_AUDIT_LIST);
+    if (st)
+        sqlite3_bind_int(st, 1, limit);
+    return sq_each_row(st, each_audit, &p);
+}

@@ -1,0 +1,290 @@
+/* End-to-end tests of live ingest (WebSocket "fm-ingest" at /ws/ingest) against a real
+ * `fetalmon serve`: acknowledgements only for durable frames, resume after a dropped connection
+ * with no gap and no duplicate, SIGKILL after acknowledgements loses nothing, the finished stream
+ * is one WAV holding exactly the frames sent, access rules, and bad frames refused. */
+#include "../check.h"
+#include "srvtest.h"
+
+static server_proc srv;
+static char tok_alice[128], tok_drbob[128], dev_alice[128];
+
+enum { FRAME_SAMPLES = 2000 }; /* 0.25 s at 8 kHz */
+
+static int login(const char *name, const char *pw, char *out, size_t cap)
+{
+    char body[256];
+    snprintf(body, sizeof body, "{\"username\":\"%s\",\"password\":\"%s\"}", name, pw);
+    http_resp r;
+    int st = http_post_json(srv.port, "/api/login", NULL, body, &r) == 0 ? r.status : -1;
+    if (st == 200 && jstr(r.json, "token"))
+        snprintf(out, cap, "%s", jstr(r.json, "token"));
+    http_resp_free(&r);
+    return st;
+}
+
+/* The PCM of frame `seq`: a deterministic pattern, so the stored WAV can be checked. */
+static void frame_pcm(uint32_t seq, unsigned char *b)
+{
+    for (int i = 0; i < FRAME_SAMPLES; i++) {
+        int16_t v = (int16_t)((seq * 131 + (uint32_t)i * 7) & 0x7fff);
+        b[2 * i] = (unsigned char)v;
+        b[2 * i + 1] = (unsigned char)(v >> 8);
+    }
+}
+
+static int send_frame(int fd, uint32_t seq)
+{
+    unsigned char b[4 + 2 * FRAME_SAMPLES];
+    b[0] = (unsigned char)seq, b[1] = (unsigned char)(seq >> 8);
+    b[2] = (unsigned char)(seq >> 16), b[3] = (unsigned char)(seq >> 24);
+    frame_pcm(seq, b + 4);
+    return ws_send_frame(fd, 2, b, sizeof b, 1);
+}
+
+/* Opens a stream; returns the socket (stream id and next_seq filled) or -1. */
+static int open_stream(const char *token, const char *extra, char *id, int *next_seq)
+{
+    int st;
+    int fd = ws_connect(srv.port, "/ws/ingest", "fm-ingest", &st);
+    if (fd < 0)
+        return -1;
+    char msg[512];
+    snprintf(msg, sizeof msg,
+             "{\"type\":\"open\",\"token\":\"%s\",\"format\":\"s16le\","
+             "\"rate_hz\":8000%s}",
+             token, extra ? extra : "");
+    ws_send_text(fd, msg);
+    cJSON *o = ws_wait_type(fd, "opened", NULL, 10000);
+    if (!o) {
+        close(fd);
+        return -1;
+    }
+    snprintf(id, 32, "%s", jstr(o, "stream") ? jstr(o, "stream") : "");
+    *next_seq = (int)cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(o, "next_seq"));
+    cJSON_Delete(o);
+    return fd;
+}
+
+/* Waits until an ack covers `seq`. */
+static int wait_ack(int fd, int seq)
+{
+    for (;;) {
+        cJSON *a = ws_wait_type(fd, "ack", NULL, 10000);
+        if (!a)
+            return -1;
+        int got = (int)cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(a, "seq"));
+        cJSON_Delete(a);
+        if (got >= seq)
+            return 0;
+    }
+}
+
+/* The WAV of a finished stream holds frames 0..n-1 exactly. */
+static int wav_holds_frames(const char *id, int n)
+{
+    char path[700];
+    snprintf(path, sizeof path, "%s/recordings/%s.wav", srv.data, id);
+    size_t len;
+    unsigned char *w = (unsigned char *)read_whole(path, &len);
+    if (!w || len != 44 + (size_t)n * 2 * FRAME_SAMPLES || memcmp(w, "RIFF", 4)) {
+        free(w);
+        return 0;
+    }
+    unsigned char b[2 * FRAME_SAMPLES];
+    int ok = 1;
+    for (int s = 0; s < n && ok; s++) {
+        frame_pcm((uint32_t)s, b);
+        ok = !memcmp(w + 44 + (size_t)s * sizeof b, b, sizeof b);
+    }
+    free(w);
+    return ok;
+}
+
+static void frames_are_acked_and_resume_has_no_gap_or_duplicate(void)
+{
+    char id[32], id2[32];
+    int next;
+    int fd = open_stream(dev_alice, NULL, id, &next);
+    CHECK(fd >= 0 && next == 0 && strlen(id) == 16);
+    if (fd < 0)
+        return;
+    for (uint32_t s = 0; s < 20; s++)
+        send_frame(fd, s);
+    CHECK(wait_ack(fd, 19) == 0);
+    close(fd); /* the network drops, no goodbye */
+
+    char extra[64];
+    snprintf(extra, sizeof extra, ",\"stream\":\"%s\"", id);
+    fd = open_stream(dev_alice, extra, id2, &next);
+    CHECK(fd >= 0 && next == 20 && !strcmp(id, id2));
+    if (fd < 0)
+        return;
+    for (uint32_t s = 15; s < 30; s++) /* 15..19 again: ignored */
+        send_frame(fd, s);
+    CHECK(wait_ack(fd, 29) == 0);
+    send_frame(fd, 35);
+    cJSON *e = ws_wait_type(fd, "error", "\"gap\"", 5000);
+    CHECK(e && cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(e, "expected")) == 30);
+    cJSON_Delete(e);
+    ws_send_text(fd, "{\"type\":\"close\"}");
+    cJSON *c = ws_wait_type(fd, "closed", NULL, 10000);
+    CHECK(c != NULL);
+    cJSON_Delete(c);
+    close(fd);
+    CHECK(wav_holds_frames(id, 30));
+    char p[64];
+    snprintf(p, sizeof p, "/api/recordings/%s", id);
+    http_resp r;
+    CHECK(http_get(srv.port, p, tok_alice, &r) == 0 && r.status == 200);
+    CHECK(jstr(r.json, "kind") && !strcmp(jstr(r.json, "kind"), "stream"));
+    CHECK(cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(r.json, "size_bytes")) ==
+          44 + 30 * 2 * FRAME_SAMPLES);
+    http_resp_free(&r);
+    /* A finished stream cannot be resumed. */
+    CHECK(open_stream(dev_alice, extra, id2, &next) < 0);
+}
+
+static void sigkill_after_acks_loses_nothing(void)
+{
+    char id[32], id2[32];
+    int next;
+    int fd = open_stream(tok_alice, NULL, id, &next);
+    CHECK(fd >= 0);
+    if (fd < 0)
+        return;
+    for (uint32_t s = 0; s < 12; s++)
+        send_frame(fd, s);
+    CHECK(wait_ack(fd, 11) == 0);
+    CHECK(server_stop(&srv, SIGKILL) == 128 + SIGKILL);
+    close(fd);
+    CHECK(server_start(&srv, NULL) == 0);
+    char extra[64];
+    snprintf(extra, sizeof extra, ",\"stream\":\"%s\"", id);
+    fd = open_stream(tok_alice, extra, id2, &next);
+    CHECK(fd >= 0 && next == 12);
+    if (fd < 0)
+        return;
+    ws_send_text(fd, "{\"type\":\"close\"}");
+    cJSON *c = ws_wait_type(fd, "closed", NULL, 10000);
+    CHECK(c != NULL);
+    cJSON_Delete(c);
+    close(fd);
+    CHECK(wav_holds_frames(id, 12));
+}
+
+static void streams_follow_the_access_rules(void)
+{
+    char id[32];
+    int next, fd;
+    fd = open_stream(tok_drbob, ",\"patient\":\"alice\"", id, &next);
+    CHECK(fd >= 0);
+    if (fd >= 0)
+        close(fd);
+    CHECK(open_stream(tok_drbob, ",\"patient\":\"beth\"", id, &next) < 0);
+    CHECK(open_stream(tok_alice, ",\"patient\":\"beth\"", id, &next) < 0);
+    CHECK(open_stream("fms_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA", NULL, id, &next) < 0);
+    /* Another patient's stream cannot be resumed. */
+    char beth_tok[128];
+    CHECK(login("beth", "beth-password", beth_tok, sizeof beth_tok) == 200);
+    fd = open_stream(tok_alice, NULL, id, &next);
+    if (fd >= 0)
+        close(fd);
+    char extra[64], id2[32];
+    snprintf(extra, sizeof extra, ",\"stream\":\"%s\"", id);
+    CHECK(open_stream(beth_tok, extra, id2, &next) < 0);
+}
+
+static void bad_frames_and_messages_are_refused(void)
+{
+    int st;
+    int fd = ws_connect(srv.port, "/ws/ingest", "fm-ingest", &st);
+    CHECK(fd >= 0);
+    if (fd < 0)
+        return;
+    unsigned char b[8] = {0};
+    ws_send_frame(fd, 2, b, sizeof b, 1);
+    cJSON *e = ws_wait_type(fd, "error", "bad_request", 5000);
+    CHECK(e != NULL);
+    cJSON_Delete(e);
+    ws_send_text(fd, "{\"type\":\"open\",\"token\":\"x\",\"format\":\"f32\",\"rate_hz\":8000}");
+    e = ws_wait_type(fd, "error", "bad_format", 5000);
+    CHECK(e != NULL);
+    cJSON_Delete(e);
+    ws_send_text(fd, "{\"type\":\"open\",\"token\":\"x\",\"format\":\"s16le\",\"rate_hz\":1}");
+    e = ws_wait_type(fd, "error", "bad_format", 5000);
+    CHECK(e != NULL);
+    cJSON_Delete(e);
+    ws_send_text(fd, "not json");
+    e = ws_wait_type(fd, "error", "bad_json", 5000);
+    CHECK(e != NULL);
+    cJSON_Delete(e);
+    close(fd);
+    char id[32];
+    int next;
+    fd = open_stream(dev_alice, NULL, id, &next);
+    CHECK(fd >= 0);
+    if (fd < 0)
+        return;
+    unsigned char odd[7] = {0, 0, 0, 0, 1, 2, 3};
+    ws_send_frame(fd, 2, odd, sizeof odd, 1);
+    e = ws_wait_type(fd, "error", "bad_frame", 5000);
+    CHECK(e != NULL);
+    cJSON_Delete(e);
+    unsigned char *big = calloc(1, 40000);
+    ws_send_frame(fd, 2, big, 40000, 1);
+    free(big);
+    e = ws_wait_type(fd, "error", "too_large", 5000);
+    CHECK(e != NULL);
+    cJSON_Delete(e);
+    send_frame(fd, 0); /* still usable */
+    CHECK(wait_ack(fd, 0) == 0);
+    close(fd);
+    http_resp r;
+    CHECK(http_get(srv.port, "/health", NULL, &r) == 0 && r.status == 200);
+    http_resp_free(&r);
+}
+
+int main(void)
+{
+    if (make_temp_dir(srv.data, sizeof srv.data, "ingest") != 0)
+        return 1;
+    struct {
+        const char *role, *name, *pw, *clin;
+    } u[] = {{"clinician", "drbob", "drbob-password", NULL},
+             {"clinician", "drcarol", "drcarol-password", NULL},
+             {"patient", "alice", "alice-password", "drbob"},
+             {"patient", "beth", "beth-password", "drcarol"}};
+    for (size_t i = 0; i < sizeof u / sizeof u[0]; i++) {
+        const char *args[12] = {"add",
+                                "--data",
+                                srv.data,
+                                "--role",
+                                u[i].role,
+                                "--name",
+                                u[i].name,
+                                "--password-stdin",
+                                u[i].clin ? "--clinician" : NULL,
+                                u[i].clin,
+                                NULL};
+        if (run_user(u[i].pw, NULL, 0, args) != 0)
+            return 1;
+    }
+    const char *da[] = {"device-token", "--data", srv.data, "--name", "alice", NULL};
+    run_user(NULL, dev_alice, sizeof dev_alice, da);
+    dev_alice[strcspn(dev_alice, "\n")] = 0;
+    if (server_start(&srv, NULL) != 0 ||
+        login("alice", "alice-password", tok_alice, sizeof tok_alice) != 200 ||
+        login("drbob", "drbob-password", tok_drbob, sizeof tok_drbob) != 200) {
+        server_stop(&srv, SIGKILL);
+        return 1;
+    }
+    RUN(frames_are_acked_and_resume_has_no_gap_or_duplicate);
+    RUN(sigkill_after_acks_loses_nothing);
+    RUN(streams_follow_the_access_rules);
+    RUN(bad_frames_and_messages_are_refused);
+    CHECK(server_stop(&srv, SIGTERM) == 0);
+    if (srv.pid)
+        server_stop(&srv, SIGKILL);
+    rm_tree(srv.data);
+    return CHECK_DONE();
+}

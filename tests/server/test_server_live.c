@@ -1,0 +1,293 @@
+/* End-to-end tests of the clinicians' live feed (WebSocket "fm-live" at /ws/live) against a
+ * real `fetalmon serve`: sign-in over the socket, subscriptions limited by the care team,
+ * recording events fanned out to every subscribed viewer and to no one else, garbage frames
+ * answered with errors while the server keeps serving. */
+#include "../check.h"
+#include "srvtest.h"
+
+static server_proc srv;
+static char fixture[1024];
+
+typedef struct account {
+    const char *name, *role, *password, *clinician;
+    char token[128];
+} account;
+
+static account acc[] = {
+    {"alice", "patient", "alice-password", "drbob", ""},
+    {"beth", "patient", "beth-password", "drcarol", ""},
+    {"drbob", "clinician", "drbob-password", NULL, ""},
+    {"drcarol", "clinician", "drcarol-password", NULL, ""},
+    {"root", "admin", "root-password", NULL, ""},
+};
+enum { ALICE, BETH, DRBOB, DRCAROL, ROOT, N_ACC };
+
+static int login(account *a)
+{
+    char body[256];
+    snprintf(body, sizeof body, "{\"username\":\"%s\",\"password\":\"%s\"}", a->name, a->password);
+    http_resp r;
+    int st = http_post_json(srv.port, "/api/login", NULL, body, &r) == 0 ? r.status : -1;
+    if (st == 200 && jstr(r.json, "token"))
+        snprintf(a->token, sizeof a->token, "%s", jstr(r.json, "token"));
+    http_resp_free(&r);
+    return st;
+}
+
+/* A signed-in viewer; -1 when the upgrade or the sign-in failed. */
+static int viewer(const char *token)
+{
+    int st;
+    int fd = ws_connect(srv.port, "/ws/live", "fm-live", &st);
+    if (fd < 0)
+        return -1;
+    char msg[256];
+    snprintf(msg, sizeof msg, "{\"type\":\"auth\",\"token\":\"%s\"}", token);
+    ws_send_text(fd, msg);
+    cJSON *hello = ws_wait_type(fd, "hello", NULL, 10000);
+    if (!hello) {
+        close(fd);
+        return -1;
+    }
+    cJSON_Delete(hello);
+    return fd;
+}
+
+static int subscribe(int fd, const char *patient)
+{
+    char msg[128];
+    snprintf(msg, sizeof msg, "{\"type\":\"subscribe\",\"patient\":\"%s\"}", patient);
+    ws_send_text(fd, msg);
+    for (;;) {
+        cJSON *j = ws_wait_type(fd, "subscribed", NULL, 10000);
+        /* ws_wait_type skips errors; ask again for them when no "subscribed" came. */
+        if (j) {
+            int ok = !strcmp(jstr(j, "patient") ? jstr(j, "patient") : "", patient);
+            cJSON_Delete(j);
+            return ok ? 0 : -1;
+        }
+        return -1;
+    }
+}
+
+static void the_upgrade_needs_the_right_path_and_protocol(void)
+{
+    int st;
+    int fd = ws_connect(srv.port, "/ws/other", "fm-live", &st);
+    CHECK(fd < 0 && st != 101);
+    if (fd >= 0)
+        close(fd);
+    fd = ws_connect(srv.port, "/ws/live", NULL, &st);
+    CHECK(fd < 0 && st != 101);
+    if (fd >= 0)
+        close(fd);
+    fd = ws_connect(srv.port, "/ws/live", "fm-live", &st);
+    CHECK(fd >= 0 && st == 101);
+    if (fd >= 0)
+        close(fd);
+}
+
+static void a_viewer_must_sign_in_with_a_valid_session(void)
+{
+    int st;
+    int fd = ws_connect(srv.port, "/ws/live", "fm-live", &st);
+    CHECK(fd >= 0);
+    if (fd < 0)
+        return;
+    ws_send_text(fd, "{\"type\":\"subscribe\",\"patient\":\"alice\"}");
+    cJSON *e = ws_wait_type(fd, "error", "unauthorized", 5000);
+    CHECK(e != NULL);
+    cJSON_Delete(e);
+    ws_send_text(
+        fd, "{\"type\":\"auth\",\"token\":\"fms_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA\"}");
+    e = ws_wait_type(fd, "error", "unauthorized", 5000);
+    CHECK(e != NULL);
+    cJSON_Delete(e);
+    /* ... and is then disconnected. */
+    char *m;
+    size_t len;
+    int op;
+    while ((op = ws_recv(fd, &m, &len, 5000)) > 0 && op != 8)
+        free(m);
+    free(m);
+    CHECK(op == 8 || op == -1);
+    close(fd);
+    /* Administrators do not watch clinical data. */
+    CHECK(viewer(acc[ROOT].token) < 0);
+}
+
+static void subscriptions_follow_the_care_team(void)
+{
+    int fd = viewer(acc[DRBOB].token);
+    CHECK(fd >= 0);
+    if (fd < 0)
+        return;
+    ws_send_text(fd, "{\"type\":\"subscribe\",\"patient\":\"beth\"}");
+    cJSON *e = ws_wait_type(fd, "error", "not_found", 5000);
+    CHECK(e != NULL);
+    cJSON_Delete(e);
+    ws_send_text(fd, "{\"type\":\"subscribe\",\"patient\":\"nobody\"}");
+    e = ws_wait_type(fd, "error", "not_found", 5000);
+    CHECK(e != NULL);
+    cJSON_Delete(e);
+    CHECK(subscribe(fd, "alice") == 0);
+    close(fd);
+}
+
+static void recording_events_reach_every_subscribed_viewer_and_no_other(void)
+{
+    int bob = viewer(acc[DRBOB].token), alice = viewer(acc[ALICE].token),
+        carol = viewer(acc[DRCAROL].token);
+    CHECK(bob >= 0 && alice >= 0 && carol >= 0);
+    if (bob < 0 || alice < 0 || carol < 0)
+        return;
+    CHECK(subscribe(bob, "alice") == 0);
+    CHECK(subscribe(alice, "alice") == 0);
+    CHECK(subscribe(carol, "beth") == 0);
+    size_t len;
+    char *data = read_whole(fixture, &len);
+    http_resp r;
+    CHECK(http_req(srv.port, "POST", "/api/recordings?name=live.fhr", acc[ALICE].token, data, len,
+                   &r) == 0 &&
+          r.status == 201);
+    char id[32];
+    snprintf(id, sizeof id, "%s", jstr(r.json, "id") ? jstr(r.json, "id") : "none");
+    http_resp_free(&r);
+    free(data);
+    char needle[64];
+    snprintf(needle, sizeof needle, "\"%s\"", id);
+    int viewers[2] = {bob, alice};
+    for (int v = 0; v < 2; v++) {
+        cJSON *done = NULL;
+        double t0 = now_s();
+        while (!done && now_s() - t0 < 20) {
+            cJSON *ev = ws_wait_type(viewers[v], "recording", needle, 20000);
+            if (!ev)
+                break;
+            if (jstr(ev, "status") && !strcmp(jstr(ev, "status"), "done"))
+                done = ev;
+            else
+                cJSON_Delete(ev);
+        }
+        CHECKF(done != NULL, "viewer %d saw no 'done' for %s", v, id);
+        cJSON_Delete(done);
+    }
+    /* carol watches beth only: a ping answered before any event about alice's recording. */
+    ws_send_text(carol, "{\"type\":\"ping\"}");
+    char *m;
+    int leaked = 0, pong = 0, op;
+    while (!pong && (op = ws_recv(carol, &m, &len, 5000)) > 0) {
+        leaked |= strstr(m, id) != NULL;
+        pong = strstr(m, "pong") != NULL;
+        free(m);
+    }
+    CHECK(pong && !leaked);
+    close(bob);
+    close(alice);
+    close(carol);
+}
+
+static void garbage_frames_get_errors_and_the_server_keeps_serving(void)
+{
+    int fd = viewer(acc[DRBOB].token);
+    CHECK(fd >= 0);
+    if (fd < 0)
+        return;
+    ws_send_text(fd, "this is not json");
+    cJSON *e = ws_wait_type(fd, "error", "bad_json", 5000);
+    CHECK(e != NULL);
+    cJSON_Delete(e);
+    ws_send_frame(fd, 2, "\x01\x02\x03", 3, 1);
+    e = ws_wait_type(fd, "error", "bad_request", 5000);
+    CHECK(e != NULL);
+    cJSON_Delete(e);
+    ws_send_text(fd, "{\"type\":42}");
+    e = ws_wait_type(fd, "error", NULL, 5000);
+    CHECK(e != NULL);
+    cJSON_Delete(e);
+    char *big = malloc(10000);
+    memset(big, ' ', 9999);
+    big[0] = '{';
+    big[9998] = '}';
+    big[9999] = 0;
+    ws_send_text(fd, big);
+    free(big);
+    e = ws_wait_type(fd, "error", "too_large", 5000);
+    CHECK(e != NULL);
+    cJSON_Delete(e);
+    /* A message in two fragments is one message. */
+    ws_send_frame(fd, 1, "{\"type\":", 8, 0);
+    ws_send_frame(fd, 0, "\"ping\"}", 7, 1);
+    e = ws_wait_type(fd, "pong", NULL, 5000);
+    CHECK(e != NULL);
+    cJSON_Delete(e);
+    close(fd);
+    /* Raw garbage after the upgrade: the server drops that connection, nothing else. */
+    int st;
+    fd = ws_connect(srv.port, "/ws/live", "fm-live", &st);
+    if (fd >= 0) {
+        send_all(fd, "\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff", 10);
+        char *m;
+        size_t len;
+        int op;
+        while ((op = ws_recv(fd, &m, &len, 3000)) > 0 && op != 8)
+            free(m);
+        free(m);
+        close(fd);
+    }
+    http_resp r;
+    CHECK(http_get(srv.port, "/health", NULL, &r) == 0 && r.status == 200);
+    http_resp_free(&r);
+    CHECK(viewer(acc[DRBOB].token) >= 0);
+}
+
+static void shutdown_with_viewers_connected_is_clean(void)
+{
+    int fd = viewer(acc[DRBOB].token);
+    CHECK(fd >= 0 && subscribe(fd, "alice") == 0);
+    CHECK(server_stop(&srv, SIGTERM) == 0);
+    if (fd >= 0)
+        close(fd);
+}
+
+int main(void)
+{
+    const char *src = getenv("FM_SOURCE_DIR");
+    snprintf(fixture, sizeof fixture, "%s/fixtures/traces/fhrma_train01_20min.fhr",
+             src ? src : ".");
+    if (make_temp_dir(srv.data, sizeof srv.data, "live") != 0)
+        return 1;
+    int order[N_ACC] = {DRBOB, DRCAROL, ROOT, ALICE, BETH};
+    for (int i = 0; i < N_ACC; i++) {
+        account *a = &acc[order[i]];
+        const char *args[16] = {"add",   "--data", srv.data, "--role",
+                                a->role, "--name", a->name,  "--password-stdin"};
+        int n = 8;
+        if (a->clinician) {
+            args[n++] = "--clinician";
+            args[n++] = a->clinician;
+        }
+        args[n] = NULL;
+        if (run_user(a->password, NULL, 0, args) != 0)
+            return 1;
+    }
+    if (server_start(&srv, NULL) != 0) {
+        server_stop(&srv, SIGKILL);
+        return 1;
+    }
+    for (int i = 0; i < N_ACC; i++)
+        if (login(&acc[i]) != 200) {
+            server_stop(&srv, SIGKILL);
+            return 1;
+        }
+    RUN(the_upgrade_needs_the_right_path_and_protocol);
+    RUN(a_viewer_must_sign_in_with_a_valid_session);
+    RUN(subscriptions_follow_the_care_team);
+    RUN(recording_events_reach_every_subscribed_viewer_and_no_other);
+    RUN(garbage_frames_get_errors_and_the_server_keeps_serving);
+    RUN(shutdown_with_viewers_connected_is_clean);
+    if (srv.pid)
+        server_stop(&srv, SIGKILL);
+    rm_tree(srv.data);
+    return CHECK_DONE();
+}

@@ -108,6 +108,8 @@ try {
 
   // 1. Wrong password: a clear message.
   const mother = await newPage();
+  const pushed = [];
+  mother.on('websocket', (ws) => ws.on('framereceived', (f) => { try { pushed.push(JSON.parse(f.payload).type); } catch { /* binary */ } }));
   await signIn(mother, base, 'mei', 'wrong-password');
   await mother.waitForSelector('#login-error:not([hidden])');
   check(/not right/.test(await mother.textContent('#login-error')), 'wrong password is explained');
@@ -118,6 +120,8 @@ try {
   await mother.waitForSelector('#upload-file');
   check(mother.url().endsWith('#/home'), 'patient lands on her home page');
   check(/32 weeks/.test(await mother.textContent('.hello')), 'her gestational age in plain words');
+  await mother.waitForSelector('#feed-state[data-state="live"]', { timeout: 5000 }).then(() => check(true, 'live feed connected (fm-live, authenticated)'),
+    () => check(false, 'live feed connected (fm-live, authenticated)'));
   await mother.setInputFiles('#upload-file', FIXTURE);
   await mother.evaluate(() => {
     window.__progress = [];
@@ -133,6 +137,7 @@ try {
   check(await mother.isVisible('#upload-progress'), 'progress bar shown');
   await mother.waitForSelector('#my-recordings li[data-status="done"]', { timeout: 30000 });
   const recId = await mother.getAttribute('#my-recordings li[data-status="done"]', 'data-id');
+  check(pushed.includes('hello') && pushed.includes('subscribed') && pushed.includes('recording'), `recording states pushed over /ws/live (${[...new Set(pushed)]})`);
   check(/^[0-9a-f]{16}$/.test(recId || ''), `her recording is listed and analysed (${recId})`);
   await mother.screenshot({ path: path.join(OUT, 'mother-home.png'), fullPage: true });
   // The same page in Chinese.

@@ -3,6 +3,7 @@
 // views/ exporting render(main, params) that may return a cleanup function.
 import { api, session, logout, setUnauthorizedHandler } from './api.js';
 import { AlarmCenter } from './alarms.js';
+import { feed } from './live.js';
 import { h } from './dom.js';
 import { t, LANGS, getLang, setLang, onLangChange } from './i18n.js';
 import * as loginView from './views/login.js';
@@ -61,6 +62,19 @@ export function go(hash) {
   else location.hash = hash;
 }
 
+/* Whether the live feed is connected: a clinician must know when the screen is not live. */
+function feedIndicator() {
+  const el = h('span.feed', { id: 'feed-state', role: 'status' });
+  const show = (st) => {
+    el.dataset.state = st;
+    el.textContent = t(`feed_${st}`);
+  };
+  show(feed.state);
+  if (feedIndicator.off) feedIndicator.off();
+  feedIndicator.off = feed.on((m) => { if (m.type === 'state') show(m.state); });
+  return el;
+}
+
 function renderTopbar(user) {
   const bar = document.getElementById('topbar');
   if (!user) { bar.hidden = true; bar.replaceChildren(); return; }
@@ -74,6 +88,7 @@ function renderTopbar(user) {
     h('nav', { 'aria-label': 'Main' },
       clin ? h('a', { href: '#/worklist' }, t('worklist')) : h('a', { href: '#/home' }, t('your_baby')),
       clin ? h('a', { href: '#/settings' }, 'Display') : null),
+    feedIndicator(),
     h('div.who', h('span.user', user.display_name || user.name), h('span.role', t(`role_${user.role}`))),
     langSel,
     h('button.btn.ghost', { type: 'button', id: 'signout', onclick: async () => { await logout(); go('#/login'); } }, t('sign_out')),
@@ -84,13 +99,14 @@ async function route() {
   const path = (location.hash || '#/').slice(1) || '/';
   const s = session.get();
   const user = s && s.user;
-  if (!user) stopAlarms();
+  if (!user) { stopAlarms(); feed.stop(); }
   if (!user && path !== '/login') { location.replace('#/login'); return; }
   if (user && (path === '/' || path === '/login')) { location.replace(landingFor(user)); return; }
   const r = ROUTES.find((x) => x.re.test(path));
   if (!r) { location.replace(user ? landingFor(user) : '#/login'); return; }
   if (r.roles && !r.roles.includes(user.role)) { location.replace(landingFor(user)); return; }
   if (cleanup) { try { cleanup(); } catch { /* page already gone */ } cleanup = null; }
+  if (user && (user.role === 'clinician' || user.role === 'patient')) feed.start();
   renderTopbar(user);
   startAlarms(user);
   const main = document.getElementById('main');

@@ -5,6 +5,7 @@ import { api, uploadRecording } from '../api.js';
 import { h, fmtDateTime, fmtDuration } from '../dom.js';
 import { t } from '../i18n.js';
 import { statusBadge, errorPanel } from './common.js';
+import { feed } from '../live.js';
 
 const POLL_MS = 3000;
 const ACCEPT = '.wav,.flac,.ogg,.fhr,.fhrm,.csv,audio/wav,audio/flac,audio/ogg';
@@ -112,8 +113,10 @@ export async function render(main, _params, { user }) {
     h('p.reassure', { role: 'note' }, t('reassure_contact')),
     form,
     h('section.panel', { 'aria-labelledby': 'my-h' }, h('h2', { id: 'my-h' }, t('my_recordings')), list));
+  feed.subscribe(me.name);
+  const off = feed.on((m) => { if (m.type === 'recording' || m.type === 'resync') refresh(); });
   await refresh();
-  return () => clearTimeout(timer);
+  return () => { clearTimeout(timer); off(); };
 }
 
 /* One of her recordings (#/recording/ID as a patient): status, plain facts and the reading. */

@@ -11,6 +11,7 @@ import { getDisplay, setDisplay } from '../settings.js';
 import { statusBadge, errorPanel } from './common.js';
 import { analysisPanel } from './analysis.js';
 import { renderRecording as motherRecording } from './mother.js';
+import { feed } from '../live.js';
 
 const POLL_MS = 2000;
 
@@ -46,7 +47,10 @@ export async function render(main, [id, atS], ctx) {
     body.replaceChildren(h('div.panel', { id: 'pending' }, statusBadge(rec),
       rec.status === 'failed' ? h('p', rec.error || 'analysis failed') : h('p.muted', 'The trace appears when the analysis is done.')));
     if (rec.status === 'failed') return null;
-    await new Promise((r) => setTimeout(r, POLL_MS));
+    await new Promise((r) => {
+      const off = feed.on((m) => { if ((m.type === 'recording' && m.id === rec.id) || m.type === 'resync') { off(); clearTimeout(tm); r(); } });
+      const tm = setTimeout(() => { off(); r(); }, POLL_MS);
+    });
     if (!main.isConnected) return null;
     try { rec = await api(`/api/recordings/${encodeURIComponent(id)}`); } catch (e) { body.replaceChildren(errorPanel(e)); return null; }
     head.querySelector('.meta .badge')?.replaceWith(statusBadge(rec));

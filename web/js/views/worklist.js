@@ -5,12 +5,14 @@ import { api } from '../api.js';
 import { h, fmtDateTime, fmtGestation } from '../dom.js';
 import { t } from '../i18n.js';
 import { statusBadge, errorPanel, readState } from './common.js';
+import { feed } from '../live.js';
 
 const REFRESH_MS = 15000;
 const PRIORITY_RANK = { high: 3, medium: 2, low: 1 };
 
 async function load() {
   const { patients } = await api('/api/patients');
+  for (const p of patients) feed.subscribe(p.name); /* recording changes are pushed */
   const rows = await Promise.all(patients.map(async (p) => {
     let recs = [];
     try { recs = (await api(`/api/patients/${encodeURIComponent(p.name)}/recordings`)).recordings || []; } catch { recs = null; }
@@ -89,5 +91,11 @@ export async function render(main) {
   }
   await refresh();
   timer = setInterval(refresh, REFRESH_MS);
-  return () => clearInterval(timer);
+  let soon = null;
+  const off = feed.on((m) => {
+    if (m.type !== 'recording' && m.type !== 'resync') return;
+    clearTimeout(soon);
+    soon = setTimeout(refresh, 300); /* a burst of progress messages: one reload */
+  });
+  return () => { clearInterval(timer); clearTimeout(soon); off(); };
 }

@@ -90,7 +90,9 @@ try {
     deviceScaleFactor: 1,
     locale: 'en-GB',
     args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-      '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+      '--disable-background-networking', '--disable-component-update', '--disable-sync',
+      // a fake microphone (a beeping tone) for the live recording scenario
+      '--use-fake-device-for-media-stream', '--use-fake-ui-for-media-stream'],
   });
   const consoleErrors = [];
   const newPage = async () => {
@@ -136,9 +138,22 @@ try {
   check(progress.length >= 2 && progress[progress.length - 1] === 1, `progress bar advanced to 100% (${progress.length} updates)`);
   check(await mother.isVisible('#upload-progress'), 'progress bar shown');
   await mother.waitForSelector('#my-recordings li[data-status="done"]', { timeout: 30000 });
-  const recId = await mother.getAttribute('#my-recordings li[data-status="done"]', 'data-id');
+  const recId = await mother.getAttribute('#my-recordings li[data-status="done"]', 'data-id'); /* the only one so far */
   check(pushed.includes('hello') && pushed.includes('subscribed') && pushed.includes('recording'), `recording states pushed over /ws/live (${[...new Set(pushed)]})`);
   check(/^[0-9a-f]{16}$/.test(recId || ''), `her recording is listed and analysed (${recId})`);
+  // Live recording from the (fake) microphone over /ws/ingest: acknowledged seconds grow, then
+  // stop sends the rest, the server closes the stream and it is listed as a recording.
+  await browser.grantPermissions(['microphone'], { origin: base });
+  await mother.click('#live-start');
+  await mother.waitForFunction(() => Number(document.getElementById('live-status').dataset.ackedS) >= 2, null, { timeout: 15000 })
+    .then(() => check(true, 'live recording: frames acknowledged by the server while recording'),
+      async () => check(false, `live recording: frames acknowledged (${await mother.textContent('#live-status')})`));
+  await mother.screenshot({ path: path.join(OUT, 'mother-live.png'), fullPage: true });
+  await mother.click('#live-stop');
+  await mother.waitForSelector('#live-status[data-state="done"]', { timeout: 15000 })
+    .then(() => check(true, 'live recording closed after every frame was durable'), () => check(false, 'live recording closed'));
+  await mother.waitForFunction(() => document.querySelectorAll('#my-recordings li[data-id]').length === 2, null, { timeout: 10000 })
+    .then(() => check(true, 'the live recording is listed'), () => check(false, 'the live recording is listed'));
   await mother.screenshot({ path: path.join(OUT, 'mother-home.png'), fullPage: true });
   // The same page in Chinese.
   await mother.selectOption('#lang', 'zh');

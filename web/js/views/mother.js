@@ -6,6 +6,7 @@ import { h, fmtDateTime, fmtDuration } from '../dom.js';
 import { t } from '../i18n.js';
 import { statusBadge, errorPanel } from './common.js';
 import { feed } from '../live.js';
+import { IngestSession } from '../ingest.js';
 
 const POLL_MS = 3000;
 const ACCEPT = '.wav,.flac,.ogg,.fhr,.fhrm,.csv,audio/wav,audio/flac,audio/ogg';
@@ -111,6 +112,7 @@ export async function render(main, _params, { user }) {
       ga ? h('p.ga', ga) : null,
       p.care_team && p.care_team.length ? h('p.small.muted', `${t('care_team')}: ${p.care_team.map((c) => c.display_name || c.name).join(', ')}`) : null),
     h('p.reassure', { role: 'note' }, t('reassure_contact')),
+    liveRecordPanel(refresh),
     form,
     h('section.panel', { 'aria-labelledby': 'my-h' }, h('h2', { id: 'my-h' }, t('my_recordings')), list));
   feed.subscribe(me.name);
@@ -137,4 +139,55 @@ export async function renderRecording(main, id) {
       rec.status === 'done' ? readingBlock(rec) : null),
     h('p.reassure', t('reassure_contact')));
   return null;
+}
+
+function mmss(s) {
+  const m = Math.floor(s / 60), r = Math.floor(s % 60);
+  return `${m}:${String(r).padStart(2, '0')}`;
+}
+
+/* Record live from a Doppler plugged into this phone or computer (ingest.js). */
+function liveRecordPanel(onDone) {
+  const status = h('p.live-status', { id: 'live-status', role: 'status', 'aria-live': 'polite' }, t('live_idle'));
+  const meter = h('meter', { id: 'live-level', min: 0, max: 0.3, low: 0.003, high: 0.25, optimum: 0.05, value: 0, 'aria-label': t('live_level') });
+  const hint = h('p.live-hint', { id: 'live-hint', role: 'alert' });
+  const startBtn = h('button.btn.primary', { type: 'button', id: 'live-start' }, t('live_start'));
+  const stopBtn = h('button.btn', { type: 'button', id: 'live-stop', hidden: true }, t('live_stop'));
+  let sess = null;
+  const show = (st) => {
+    meter.value = Math.min(0.3, st.level_rms || 0);
+    hint.textContent = st.silent ? t('live_silent') : st.clipping ? t('live_clipping') : '';
+    const times = { rec: mmss(st.recorded_s || 0), safe: mmss(st.acked_s || 0) };
+    status.dataset.state = st.state;
+    status.dataset.ackedS = String(st.acked_s || 0);
+    status.textContent = st.state === 'recording' ? t('live_recording', times)
+      : st.state === 'reconnecting' ? t('live_reconnecting', times)
+      : st.state === 'finishing' ? t('live_finishing', times)
+      : st.state === 'done' ? t('live_done')
+      : st.state === 'failed' ? t('upload_failed', { msg: st.error || '' }) : t('live_starting');
+  };
+  startBtn.addEventListener('click', async () => {
+    startBtn.hidden = true;
+    sess = new IngestSession({ onStatus: show });
+    try {
+      await sess.start();
+      stopBtn.hidden = false;
+      stopBtn.focus();
+    } catch (e) {
+      status.textContent = t('live_no_mic', { msg: e.message });
+      startBtn.hidden = false;
+    }
+  });
+  stopBtn.addEventListener('click', async () => {
+    stopBtn.disabled = true;
+    await sess.stop();
+    stopBtn.hidden = true; stopBtn.disabled = false; startBtn.hidden = false;
+    onDone();
+  });
+  return h('section.panel.live-record', { id: 'live-record', 'aria-labelledby': 'lr-h' },
+    h('h2', { id: 'lr-h' }, t('live_title')),
+    h('p.small', t('live_help')),
+    h('div.upload-row', startBtn, stopBtn),
+    h('div.level-row', h('span.small', t('live_level')), meter),
+    status, hint);
 }

@@ -149,11 +149,27 @@ try {
     .then(() => check(true, 'live recording: frames acknowledged by the server while recording'),
       async () => check(false, `live recording: frames acknowledged (${await mother.textContent('#live-status')})`));
   await mother.screenshot({ path: path.join(OUT, 'mother-live.png'), fullPage: true });
+  // The network drops mid-recording: the session reopens the stream and resends from next_seq.
+  const ackedBefore = await mother.evaluate(() => {
+    const s = document.getElementById('live-record').ingestSession();
+    s.ws.close();
+    return Number(document.getElementById('live-status').dataset.ackedS);
+  });
+  await mother.waitForFunction((a) => Number(document.getElementById('live-status').dataset.ackedS) >= a + 2, ackedBefore, { timeout: 15000 })
+    .then(() => check(true, 'live recording resumes after a dropped connection'), () => check(false, 'live recording resumes after a dropped connection'));
   await mother.click('#live-stop');
   await mother.waitForSelector('#live-status[data-state="done"]', { timeout: 15000 })
     .then(() => check(true, 'live recording closed after every frame was durable'), () => check(false, 'live recording closed'));
   await mother.waitForFunction(() => document.querySelectorAll('#my-recordings li[data-id]').length === 2, null, { timeout: 10000 })
     .then(() => check(true, 'the live recording is listed'), () => check(false, 'the live recording is listed'));
+  const samples = await mother.evaluate(() => document.getElementById('live-record').ingestSession().totalSamples);
+  const streamRec = await mother.evaluate(async () => {
+    const token = JSON.parse(sessionStorage.getItem('fetalmon.session')).token;
+    const r = await (await fetch('/api/patients/mei/recordings', { headers: { Authorization: `Bearer ${token}` } })).json();
+    return r.recordings.find((x) => x.kind === 'stream');
+  });
+  check(streamRec && streamRec.size_bytes === 44 + 2 * samples,
+    `every recorded sample stored once, none lost or doubled (${samples} samples, ${streamRec && streamRec.size_bytes} bytes)`);
   await mother.screenshot({ path: path.join(OUT, 'mother-home.png'), fullPage: true });
   // The same page in Chinese.
   await mother.selectOption('#lang', 'zh');

@@ -19,6 +19,7 @@ export class IngestSession {
     this.onStatus = onStatus || (() => {});
     this.state = 'idle';
     this.frames = [];      /* unacknowledged: {seq, bytes} */
+    this.totalSamples = 0; /* in frames made so far */
     this.seq = 0;          /* next sequence number to assign */
     this.sentUpTo = 0;     /* next seq to put on the wire */
     this.ackedSeq = -1;
@@ -96,6 +97,7 @@ export class IngestSession {
     }
     this.pendingN -= n;
     this.frames.push({ seq: this.seq, bytes });
+    this.totalSamples += n;
     this.seq++;
     this._pump();
   }
@@ -136,6 +138,7 @@ export class IngestSession {
         if (['unauthorized', 'not_found', 'no_stream', 'bad_format'].includes(m.error)) {
           this.state = 'failed';
           this._status({ error: this.lastError });
+          if (this._closed) this._closed(); /* stop() must not wait for a close that cannot come */
         }
       }
     };

@@ -184,10 +184,12 @@ function liveRecordPanel(onDone) {
     stopBtn.hidden = true; stopBtn.disabled = false; startBtn.hidden = false;
     onDone();
   });
-  return h('section.panel.live-record', { id: 'live-record', 'aria-labelledby': 'lr-h' },
+  const panel = h('section.panel.live-record', { id: 'live-record', 'aria-labelledby': 'lr-h' },
     h('h2', { id: 'lr-h' }, t('live_title')),
     h('p.small', t('live_help')),
     h('div.upload-row', startBtn, stopBtn),
     h('div.level-row', h('span.small', t('live_level')), meter),
     status, hint);
+  panel.ingestSession = () => sess; /* for tests and the console */
+  return panel;
 }

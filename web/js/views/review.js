@@ -45,7 +45,9 @@ export async function render(main, [id, atS], ctx) {
   // Not analysed yet: poll its status.
   while (rec.status !== 'done' && !stopped) {
     body.replaceChildren(h('div.panel', { id: 'pending' }, statusBadge(rec),
-      rec.status === 'failed' ? h('p', rec.error || 'analysis failed') : h('p.muted', 'The trace appears when the analysis is done.')));
+      rec.status === 'failed' ? h('p', rec.error || 'analysis failed')
+        : rec.status === 'receiving' ? h('p.muted', 'A live stream is being received. Its trace is analysed when the stream closes (the live 4 Hz trace is not computed by this server yet).')
+          : h('p.muted', 'The trace appears when the analysis is done.')));
     if (rec.status === 'failed') return null;
     await new Promise((r) => {
       const off = feed.on((m) => { if ((m.type === 'recording' && m.id === rec.id) || m.type === 'resync') { off(); clearTimeout(tm); r(); } });

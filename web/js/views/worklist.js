@@ -29,8 +29,12 @@ function alertCell(p) {
   return h(`span.alarm.al-${top.priority}`, `${open.length} ${top.priority}`);
 }
 
-function liveCell(p) {
-  if (!p.live) return h('span.muted', { title: 'live streams are not available on this server yet' }, '–');
+function liveCell(p, recs) {
+  const receiving = recs && recs.find((r) => r.status === 'receiving');
+  if (!p.live && receiving) {
+    return h('a.live.ok', { href: `#/recording/${receiving.id}`, title: 'a live stream is being received; its data age is not reported yet' }, 'streaming');
+  }
+  if (!p.live) return h('span.muted', { title: 'no live stream' }, '–');
   const age = p.live.last_data_age_s;
   if (age == null) return h('span.muted', '–');
   if (age < 10) return h('span.live.ok', t('live'));
@@ -47,7 +51,7 @@ function row({ p, recs }) {
       h('div.sub', `${t('hospital_id')} ${p.hospital_id || '–'}`, p.risk_notes ? h('span.risk', { title: p.risk_notes }, ` · ${p.risk_notes}`) : null)),
     h('td.num', { title: p.due_date ? `${t('due_date')} ${p.due_date}` : '' }, fmtGestation(p.gestation_weeks)),
     h('td', alertCell(p)),
-    h('td', liveCell(p)),
+    h('td', liveCell(p, recs)),
     h('td.num', recs ? String(recs.length) : '?'),
     h('td.num', readsKnown ? (unread ? h('span.badge.unread', String(unread)) : '0') : h('span.muted', { title: 'readings are not available on this server yet' }, '–')),
     h('td', last ? h('a', { href: `#/recording/${last.id}` }, fmtDateTime(last.created_ms), ' ', statusBadge(last)) : h('span.muted', t('no_recordings'))),

@@ -26,6 +26,7 @@ static void usage(FILE *f)
                "                      DATA/fetalmon.conf when it exists); keys: listen, data_dir,\n"
                "                      tls_cert, tls_key, max_upload_bytes, max_json_bytes,\n"
                "                      session_ttl_s, api_workers, analysis_workers,\n"
+               "                      ingest_workers,\n"
                "                      login_max_failures, login_ip_max_failures, login_window_s,\n"
                "                      http_timeout_s,\n"
                "                      max_connections\n"

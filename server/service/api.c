@@ -16,6 +16,9 @@ void fm_http_resp_free(fm_http_resp *r)
     free(r->body);
     r->body = NULL;
     r->len = 0;
+    if (r->has_file)
+        close(r->file_fd);
+    r->has_file = 0;
 }
 
 static void set_body(fm_http_resp *r, int status, char *text)
@@ -344,6 +347,35 @@ static void route_authed(fm_api *api, fm_store *s, const fm_principal *p, const 
     if (!strcmp(path, "/api/logout"))
         return req->method == FM_M_POST ? route_logout(s, p, req, resp)
                                         : method_not_allowed(resp, "POST");
+    if (!strncmp(path, "/api/recordings/", 16)) {
+        const char *id = path + 16, *slash = strchr(id, '/');
+        char rid[FM_REC_ID_MAX];
+        if (slash && !strcmp(slash, "/audio") && (size_t)(slash - id) < sizeof rid) {
+            if (req->method != FM_M_GET)
+                return method_not_allowed(resp, "GET");
+            memcpy(rid, id, (size_t)(slash - id));
+            rid[slash - id] = 0;
+            return api_recordings_audio(api, s, p, req, rid, resp);
+        }
+        if (slash && !strcmp(slash, "/readings") && (size_t)(slash - id) < sizeof rid) {
+            if (req->method != FM_M_GET && req->method != FM_M_POST)
+                return method_not_allowed(resp, "GET, POST");
+            memcpy(rid, id, (size_t)(slash - id));
+            rid[slash - id] = 0;
+            return api_readings(api, s, p, req, rid, resp);
+        }
+    }
+    if (!strncmp(path, "/api/alerts/", 12)) {
+        const char *id = path + 12, *slash = strchr(id, '/');
+        char aid[24];
+        if (slash && !strcmp(slash, "/ack") && (size_t)(slash - id) < sizeof aid) {
+            if (req->method != FM_M_POST)
+                return method_not_allowed(resp, "POST");
+            memcpy(aid, id, (size_t)(slash - id));
+            aid[slash - id] = 0;
+            return api_alert_ack(api, s, p, req, aid, resp);
+        }
+    }
     if (req->method != FM_M_GET)
         return method_not_allowed(resp, "GET");
     if (!strcmp(path, "/api/me"))
@@ -373,6 +405,11 @@ static void route_authed(fm_api *api, fm_store *s, const fm_principal *p, const 
         if (!strcmp(slash, "/recordings")) {
             if (load_patient(s, p, req, name, FM_ACCESS_CLINICAL, &pt, resp) == 0)
                 api_recordings_list(api, s, p, req, &pt, resp);
+            return;
+        }
+        if (!strcmp(slash, "/alerts")) {
+            if (load_patient(s, p, req, name, FM_ACCESS_CLINICAL, &pt, resp) == 0)
+                api_alerts_list(s, p, req, &pt, resp);
             return;
         }
     }

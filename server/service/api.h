@@ -28,6 +28,7 @@ typedef struct fm_http_req {
     char q_name[128];            /* ?name= (upload file name) */
     char q_limit[16];            /* ?limit= */
     int q_too_long;              /* a query argument did not fit: 400 */
+    char range[64];              /* Range header ("" when absent) */
     char authorization[160];     /* Authorization header ("" when absent; too long = bad) */
     char peer[64];               /* client address */
     char *body;                  /* JSON body, NUL-terminated, or NULL */
@@ -41,7 +42,12 @@ typedef struct fm_http_resp {
     char *body; /* malloc'd JSON */
     size_t len;
     const char *content_type; /* NULL = application/json */
-    char header_name[32];     /* one extra header, e.g. "WWW-Authenticate:" ("" = none) */
+    /* A file body instead of `body` (audio download): len bytes from file_off of file_fd. */
+    int has_file;
+    int file_fd;
+    int64_t file_off;
+    char content_range[80]; /* "bytes a-b/size" for 206 and 416, else "" */
+    char header_name[32];   /* one extra header, e.g. "WWW-Authenticate:" ("" = none) */
     char header_value[64];
 } fm_http_resp;
 

@@ -24,5 +24,13 @@ void api_recordings_get(fm_api *api, fm_store *s, const fm_principal *p, const f
 void api_recordings_list(fm_api *api, fm_store *s, const fm_principal *p, const fm_http_req *req,
                          const fm_patient *pt, fm_http_resp *resp);
 cJSON *api_recording_json(fm_store *s, const fm_recording *r);
+void api_recordings_audio(fm_api *api, fm_store *s, const fm_principal *p, const fm_http_req *req,
+                          const char *id, fm_http_resp *resp);
+void api_readings(fm_api *api, fm_store *s, const fm_principal *p, const fm_http_req *req,
+                  const char *id, fm_http_resp *resp);
+void api_alerts_list(fm_store *s, const fm_principal *p, const fm_http_req *req,
+                     const fm_patient *pt, fm_http_resp *resp);
+void api_alert_ack(fm_api *api, fm_store *s, const fm_principal *p, const fm_http_req *req,
+                   const char *id, fm_http_resp *resp);
 
 #endif

@@ -19,6 +19,7 @@ void fm_config_defaults(fm_config *c)
     c->device_token_ttl_s = 365 * 24 * 3600;
     c->api_workers = 4;
     c->analysis_workers = 1;
+    c->ingest_workers = 2;
     c->login_max_failures = 5;
     c->login_ip_max_failures = 30; /* a clinic behind one NAT address has many users */
     c->login_window_s = 15 * 60;
@@ -100,6 +101,7 @@ static const int_key int_keys[] = {
     IK(device_token_ttl_s, 1, 10 * 366 * 24 * 3600),
     IK(api_workers, 1, 64),
     IK(analysis_workers, 1, 64),
+    IK(ingest_workers, 1, 64),
     IK(login_max_failures, 1, 1000),
     IK(login_ip_max_failures, 1, 100000),
     IK(login_window_s, 1, 24 * 3600),

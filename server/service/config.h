@@ -23,6 +23,7 @@ typedef struct fm_config {
     int device_token_ttl_s;    /* device token lifetime */
     int api_workers;           /* threads for requests that touch the store */
     int analysis_workers;      /* threads running the engine on recordings */
+    int ingest_workers;        /* threads writing live streams to disk */
     int login_max_failures;    /* failed logins per user name ... */
     int login_ip_max_failures; /* ... and per client address ... */
     int login_window_s;        /* ... within this window */

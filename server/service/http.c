@@ -78,7 +78,7 @@ static void job_done(fm_job *job)
         job_free(j);
         return;
     }
-    if (!j->resp.body) /* the worker never ran (shutdown): say so rather than hang */
+    if (!j->resp.body && !j->resp.has_file) /* the worker never ran (shutdown): say so rather than hang */
         fm_api_error(&j->resp, 503, "unavailable", "the server is shutting down");
     j->owner->state = ST_HEADERS;
     lws_callback_on_writable(j->owner->wsi);
@@ -182,20 +182,22 @@ static int open_upload(fm_server *srv, pss *p)
 static void metrics(fm_server *srv, fm_http_resp *o)
 {
     char buf[2048];
-    int n = snprintf(
-        buf, sizeof buf,
-        "# TYPE fetalmon_http_requests_total counter\nfetalmon_http_requests_total %llu\n"
-        "# TYPE fetalmon_http_refused_busy_total counter\n"
-        "fetalmon_http_refused_busy_total %llu\n"
-        "# TYPE fetalmon_uploads_total counter\nfetalmon_uploads_total %llu\n"
-        "# TYPE fetalmon_live_viewers gauge\nfetalmon_live_viewers %d\n"
-        "# TYPE fetalmon_api_queue_depth gauge\nfetalmon_api_queue_depth %zu\n"
-        "# TYPE fetalmon_analysis_queue_depth gauge\nfetalmon_analysis_queue_depth %zu\n"
-        "# TYPE fetalmon_bus_queue_depth gauge\nfetalmon_bus_queue_depth %zu\n"
-        "# TYPE fetalmon_bus_dropped_total counter\nfetalmon_bus_dropped_total %zu\n",
-        (unsigned long long)srv->n_requests, (unsigned long long)srv->n_refused_busy,
-        (unsigned long long)srv->n_uploads, srv->n_viewers, fm_workq_pending(srv->api_q),
-        fm_workq_pending(srv->analysis_q), fm_bus_depth(srv->bus), fm_bus_dropped(srv->bus));
+    int n =
+        snprintf(buf, sizeof buf,
+                 "# TYPE fetalmon_http_requests_total counter\nfetalmon_http_requests_total %llu\n"
+                 "# TYPE fetalmon_http_refused_busy_total counter\n"
+                 "fetalmon_http_refused_busy_total %llu\n"
+                 "# TYPE fetalmon_uploads_total counter\nfetalmon_uploads_total %llu\n"
+                 "# TYPE fetalmon_live_viewers gauge\nfetalmon_live_viewers %d\n"
+                 "# TYPE fetalmon_api_queue_depth gauge\nfetalmon_api_queue_depth %zu\n"
+                 "# TYPE fetalmon_analysis_queue_depth gauge\nfetalmon_analysis_queue_depth %zu\n"
+                 "# TYPE fetalmon_ingest_queue_depth gauge\nfetalmon_ingest_queue_depth %zu\n"
+                 "# TYPE fetalmon_bus_queue_depth gauge\nfetalmon_bus_queue_depth %zu\n"
+                 "# TYPE fetalmon_bus_dropped_total counter\nfetalmon_bus_dropped_total %zu\n",
+                 (unsigned long long)srv->n_requests, (unsigned long long)srv->n_refused_busy,
+                 (unsigned long long)srv->n_uploads, srv->n_viewers, fm_workq_pending(srv->api_q),
+                 fm_workq_pending(srv->analysis_q), fm_workq_pending(srv->ingest_q),
+                 fm_bus_depth(srv->bus), fm_bus_dropped(srv->bus));
     o->status = 200;
     o->content_type = "text/plain; version=0.0.4";
     o->body = strndup(buf, (size_t)n);
@@ -235,6 +237,9 @@ static int on_http(fm_server *srv, pss *p, struct lws *wsi)
     memcpy(r->path, uri, (size_t)uri_len);
     r->path[uri_len] = 0;
     copy_args(wsi, r);
+    if (lws_hdr_total_length(wsi, WSI_TOKEN_HTTP_RANGE) > 0 &&
+        lws_hdr_copy(wsi, r->range, sizeof r->range, WSI_TOKEN_HTTP_RANGE) < 0)
+        snprintf(r->range, sizeof r->range, "invalid");
     int alen = lws_hdr_total_length(wsi, WSI_TOKEN_HTTP_AUTHORIZATION);
     if (alen >= (int)sizeof r->authorization)
         snprintf(r->authorization, sizeof r->authorization, "invalid"); /* answered 401 */
@@ -377,6 +382,14 @@ static int write_headers(fm_server *srv, pss *p, struct lws *wsi)
                                                          (const unsigned char *)o->header_value,
                                                          (int)strlen(o->header_value), &ptr, end))
         return -1;
+    if (o->has_file && lws_add_http_header_by_name(wsi, (const unsigned char *)"accept-ranges:",
+                                                   (const unsigned char *)"bytes", 5, &ptr, end))
+        return -1;
+    if (o->content_range[0] &&
+        lws_add_http_header_by_name(
+            wsi, (const unsigned char *)"content-range:", (const unsigned char *)o->content_range,
+            (int)strlen(o->content_range), &ptr, end))
+        return -1;
     if (p->close_after && lws_add_http_header_by_name(wsi, (const unsigned char *)"connection:",
                                                       (const unsigned char *)"close", 5, &ptr, end))
         return -1;
@@ -394,7 +407,15 @@ static int write_body(fm_server *srv, pss *p, struct lws *wsi)
     fm_http_resp *o = &p->job->resp;
     size_t left = o->len - p->sent, n = left < FM_WRITE_CHUNK ? left : FM_WRITE_CHUNK;
     int last = n == left;
-    memcpy(srv->wbuf + LWS_PRE, o->body + p->sent, n);
+    if (o->has_file) {
+        /* A page-cache read of one chunk, as libwebsockets' own file serving does; the open,
+         * the access check and the range were settled on a worker. */
+        ssize_t got = pread(o->file_fd, srv->wbuf + LWS_PRE, n, o->file_off + (off_t)p->sent);
+        if (got != (ssize_t)n)
+            return -1; /* the file changed under us: drop the connection, never send junk */
+    } else {
+        memcpy(srv->wbuf + LWS_PRE, o->body + p->sent, n);
+    }
     if (lws_write(wsi, srv->wbuf + LWS_PRE, n, last ? LWS_WRITE_HTTP_FINAL : LWS_WRITE_HTTP) !=
         (int)n)
         return -1;
@@ -467,6 +488,7 @@ int fm_http_callback(struct lws *wsi, enum lws_callback_reasons reason, void *us
         if (srv && srv->api_q) {
             fm_workq_drain(srv->api_q);
             fm_workq_drain(srv->analysis_q);
+            fm_workq_drain(srv->ingest_q);
             fm_bus_dispatch(srv->bus);
         }
         break;

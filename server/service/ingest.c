@@ -234,6 +234,8 @@ static void run_open(ingest_job *j, fm_store *s)
                 close(j->fd);
                 j->fd = -1;
                 unlink(path);
+            } else {
+                fm_api_publish_recording(&j->srv->api, s, &r); /* viewers see it go live */
             }
         }
     }
@@ -444,7 +446,7 @@ static void start(ingest_pss *p, ingest_job *j)
     j->srv = p->srv;
     j->owner = p;
     p->job = j;
-    if (fm_workq_submit(p->srv->api_q, &j->job) != FM_SVC_OK) {
+    if (fm_workq_submit(p->srv->ingest_q, &j->job) != FM_SVC_OK) {
         p->job = NULL;
         free(j->buf);
         free(j);

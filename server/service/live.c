@@ -39,7 +39,7 @@ typedef struct live_job {
     fm_job job;
     fm_server *srv;
     live_pss *owner; /* NULL when the connection closed first (loop thread) */
-    int kind;        /* 0 = auth, 1 = subscribe */
+    int kind;        /* 0 = auth, 1 = subscribe to a patient, 2 = to the worklist */
     char token[160];
     char patient[FM_NAME_MAX];
     int64_t user_id; /* subscribe: who asks */
@@ -48,6 +48,10 @@ typedef struct live_job {
     fm_principal principal;
     int64_t patient_id;
     char error[96];
+    /* worklist: the patients in the viewer's care */
+    int n_list;
+    int64_t list_ids[64];
+    char list_names[64][FM_NAME_MAX];
 } live_job;
 
 struct live_pss {
@@ -158,6 +162,32 @@ static void on_event(void *user, const char *topic, const char *json)
 
 /* ---- jobs on the API workers ---- */
 
+static void add_to_list(void *ctx, const fm_patient *pt)
+{
+    live_job *j = ctx;
+    if (j->n_list < 64) {
+        j->list_ids[j->n_list] = pt->user_id;
+        snprintf(j->list_names[j->n_list++], FM_NAME_MAX, "%s", pt->name);
+    }
+}
+
+/* Subscribes the viewer to one patient's topic (once). */
+static void subscribe_patient(live_pss *p, int64_t patient_id)
+{
+    for (int i = 0; i < p->n_subs; i++)
+        if (p->sub_patients[i] == patient_id)
+            return;
+    if (p->n_subs >= FM_LIVE_MAX_SUBS)
+        return;
+    char topic[48];
+    snprintf(topic, sizeof topic, "patient/%lld", (long long)patient_id);
+    int id = fm_bus_subscribe(p->srv->bus, topic, on_event, p);
+    if (id) {
+        p->sub_ids[p->n_subs] = id;
+        p->sub_patients[p->n_subs++] = patient_id;
+    }
+}
+
 static void job_run(fm_job *job, void *store)
 {
     live_job *j = (live_job *)job;
@@ -171,6 +201,23 @@ static void job_run(fm_job *job, void *store)
                 j->principal.kind == FM_TOKEN_SESSION && j->principal.user.role != FM_ROLE_ADMIN;
         if (!j->ok)
             snprintf(j->error, sizeof j->error, "invalid token, or not a viewer");
+        return;
+    }
+    if (j->kind == 2) { /* a clinician's patients, or the patient herself */
+        fm_patient pt;
+        if (j->principal.user.role == FM_ROLE_CLINICIAN)
+            j->ok = fm_store_patient_list(s, j->principal.user.id, add_to_list, j) == FM_SVC_OK;
+        else if ((j->ok = fm_store_patient_get(s, j->principal.user.id, &pt) == FM_SVC_OK))
+            add_to_list(j, &pt);
+        if (!j->ok)
+            snprintf(j->error, sizeof j->error, "the worklist could not be read");
+        fm_audit_entry e = {.t_ms = fm_now_ms(), .actor_id = j->principal.user.id};
+        snprintf(e.actor, sizeof e.actor, "%s", j->principal.user.name);
+        snprintf(e.action, sizeof e.action, "live.worklist");
+        snprintf(e.object, sizeof e.object, "patients:%d", j->n_list);
+        snprintf(e.peer, sizeof e.peer, "ws");
+        e.status = j->ok ? 200 : 500;
+        fm_store_audit_add(s, &e);
         return;
     }
     fm_user u;
@@ -222,24 +269,23 @@ static void job_done(fm_job *job)
         cJSON_AddStringToObject(r, "type", "hello");
         cJSON_AddStringToObject(r, "user", p->principal.user.name);
         cJSON_AddStringToObject(r, "role", fm_role_name(p->principal.user.role));
+    } else if (j->kind == 2) {
+        cJSON_AddStringToObject(r, "type", j->ok ? "subscribed" : "error");
+        if (!j->ok)
+            cJSON_AddStringToObject(r, "error", "storage");
+        cJSON_AddBoolToObject(r, "worklist", 1);
+        cJSON *names = cJSON_AddArrayToObject(r, "patients");
+        for (int i = 0; j->ok && i < j->n_list; i++) {
+            subscribe_patient(p, j->list_ids[i]);
+            cJSON_AddItemToArray(names, cJSON_CreateString(j->list_names[i]));
+        }
     } else if (!j->ok) {
         cJSON_AddStringToObject(r, "type", "error");
         cJSON_AddStringToObject(r, "error", "not_found");
         cJSON_AddStringToObject(r, "message", j->error);
         cJSON_AddStringToObject(r, "patient", j->patient);
     } else {
-        int dup = 0;
-        for (int i = 0; i < p->n_subs; i++)
-            dup |= p->sub_patients[i] == j->patient_id;
-        char topic[48];
-        snprintf(topic, sizeof topic, "patient/%lld", (long long)j->patient_id);
-        if (!dup) {
-            int id = fm_bus_subscribe(p->srv->bus, topic, on_event, p);
-            if (id) {
-                p->sub_ids[p->n_subs] = id;
-                p->sub_patients[p->n_subs++] = j->patient_id;
-            }
-        }
+        subscribe_patient(p, j->patient_id);
         cJSON_AddStringToObject(r, "type", "subscribed");
         cJSON_AddStringToObject(r, "patient", j->patient);
     }
@@ -282,6 +328,16 @@ static void on_message(live_pss *p)
         }
     } else if (!p->authed) {
         send_error(p, "unauthorized", "send {\"type\":\"auth\",\"token\":...} first");
+    } else if (!strcmp(type, "subscribe") &&
+               cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(in, "worklist"))) {
+        live_job *j = calloc(1, sizeof *j);
+        if (!j) {
+            send_error(p, "busy", "out of memory");
+        } else {
+            j->kind = 2;
+            j->principal = p->principal;
+            start_job(p, j);
+        }
     } else if (!strcmp(type, "subscribe")) {
         const char *pat = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(in, "patient"));
         live_job *j = NULL;

@@ -198,6 +198,7 @@ fm_svc_status fm_server_create(const fm_config *cfg, fm_server **out, char *err,
     info.user = s;
     info.timeout_secs = (unsigned)cfg->http_timeout_s;
     info.keepalive_timeout = cfg->http_timeout_s;
+    info.timeout_secs_ah_idle = (unsigned)cfg->http_timeout_s; /* slow headers (slow-loris) */
     info.options = LWS_SERVER_OPTION_VALIDATE_UTF8 | LWS_SERVER_OPTION_DISABLE_IPV6;
     if (cfg->max_connections)
         info.fd_limit_per_thread = (unsigned)cfg->max_connections;
@@ -234,6 +235,14 @@ fm_svc_status fm_server_create(const fm_config *cfg, fm_server **out, char *err,
     wc.max_pending = 100000;
     s->analysis_q = fm_workq_create(&wc);
     if (!s->api_q || !s->analysis_q) {
+        fm_store_close(st);
+        rc = FM_SVC_NOMEM;
+        goto fail;
+    }
+    wc.threads = cfg->ingest_workers;
+    wc.max_pending = 100000;
+    s->ingest_q = fm_workq_create(&wc);
+    if (!s->ingest_q) {
         fm_store_close(st);
         rc = FM_SVC_NOMEM;
         goto fail;
@@ -281,17 +290,22 @@ void fm_server_destroy(fm_server *s)
         return;
     if (s->api_q)
         fm_workq_stop(s->api_q, 1);
+    if (s->ingest_q)
+        fm_workq_stop(s->ingest_q, 1); /* frames in hand become durable */
     if (s->analysis_q)
         fm_workq_stop(s->analysis_q, 0);
     if (s->api_q)
         fm_workq_drain(s->api_q);
     if (s->analysis_q)
         fm_workq_drain(s->analysis_q);
+    if (s->ingest_q)
+        fm_workq_drain(s->ingest_q);
     if (s->ctx)
         lws_context_destroy(s->ctx);
     s->ctx = NULL;
     fm_workq_destroy(s->api_q);
     fm_workq_destroy(s->analysis_q);
+    fm_workq_destroy(s->ingest_q);
     fm_bus_destroy(s->bus);
     fm_ratelimit_destroy(s->login_rl);
     free(s);

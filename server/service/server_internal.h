@@ -17,6 +17,7 @@ struct fm_server {
     struct lws_vhost *vhost;
     fm_workq *api_q;      /* requests that touch the store */
     fm_workq *analysis_q; /* the engine on recordings */
+    fm_workq *ingest_q;   /* live stream writes (fdatasync), apart so logins never wait on them */
     fm_bus *bus;
     fm_ratelimit *login_rl;
     fm_api api;

@@ -201,6 +201,10 @@ fm_svc_status fm_store_alert_add(fm_store *s, fm_alert *a)
 {
     return s->be->alert_add(s, a);
 }
+fm_svc_status fm_store_alert_get(fm_store *s, int64_t id, fm_alert *a)
+{
+    return s->be->alert_get(s, id, a);
+}
 fm_svc_status fm_store_alert_ack(fm_store *s, int64_t id, int64_t by, int64_t t_ms)
 {
     return s->be->alert_ack(s, id, by, t_ms);

@@ -198,6 +198,8 @@ typedef void (*fm_reading_cb)(void *ctx, const fm_reading *r);
 fm_svc_status fm_store_reading_list(fm_store *s, const char *recording_id, fm_reading_cb cb,
                                     void *ctx);
 fm_svc_status fm_store_alert_add(fm_store *s, fm_alert *a); /* sets a->id */
+fm_svc_status fm_store_alert_get(fm_store *s, int64_t id, fm_alert *a);
+/* FM_SVC_NOTFOUND when there is no such alert or it is not in state "raised". */
 fm_svc_status fm_store_alert_ack(fm_store *s, int64_t id, int64_t by, int64_t t_ms);
 typedef void (*fm_alert_cb)(void *ctx, const fm_alert *a);
 fm_svc_status fm_store_alert_list(fm_store *s, int64_t patient_id, fm_alert_cb cb, void *ctx);

@@ -40,6 +40,7 @@ typedef struct fm_store_backend {
     fm_svc_status (*reading_add)(fm_store *, fm_reading *);
     fm_svc_status (*reading_list)(fm_store *, const char *, fm_reading_cb, void *);
     fm_svc_status (*alert_add)(fm_store *, fm_alert *);
+    fm_svc_status (*alert_get)(fm_store *, int64_t, fm_alert *);
     fm_svc_status (*alert_ack)(fm_store *, int64_t, int64_t, int64_t);
     fm_svc_status (*alert_list)(fm_store *, int64_t, fm_alert_cb, void *);
     fm_svc_status (*audit_add)(fm_store *, const fm_audit_entry *);

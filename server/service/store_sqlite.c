@@ -121,6 +121,8 @@ static const char *const sql[S_COUNT] = {
     [S_ALERT_LIST] = "SELECT id, patient_id, recording_id, rule, priority, state, t_from_s,"
                      " t_to_s, created_ms, ack_by, ack_ms FROM alerts WHERE patient_id = ?1"
                      " ORDER BY created_ms DESC, id DESC",
+    [S_ALERT_GET] = "SELECT id, patient_id, recording_id, rule, priority, state, t_from_s,"
+                    " t_to_s, created_ms, ack_by, ack_ms FROM alerts WHERE id = ?1",
     [S_AUDIT_ADD] = "INSERT INTO audit(t_ms, actor_id, actor, action, object, peer, status)"
                     " VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7)",
     [S_AUDIT_LIST] = "SELECT t_ms, actor_id, actor, action, object, peer, status FROM audit"
@@ -622,6 +624,7 @@ static const fm_store_backend sqlite_backend = {
     .reading_add = sq_reading_add,
     .reading_list = sq_reading_list,
     .alert_add = sq_alert_add,
+    .alert_get = sq_alert_get,
     .alert_ack = sq_alert_ack,
     .alert_list = sq_alert_list,
     .audit_add = sq_audit_add,

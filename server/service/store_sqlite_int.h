@@ -40,6 +40,7 @@ enum {
     S_ALERT_ADD,
     S_ALERT_ACK,
     S_ALERT_LIST,
+    S_ALERT_GET,
     S_AUDIT_ADD,
     S_AUDIT_LIST,
     S_BEGIN,
@@ -80,6 +81,7 @@ fm_svc_status sq_samples_read(fm_store *s, const char *rid, int64_t k0, int64_t 
 fm_svc_status sq_reading_add(fm_store *s, fm_reading *r);
 fm_svc_status sq_reading_list(fm_store *s, const char *rid, fm_reading_cb cb, void *ctx);
 fm_svc_status sq_alert_add(fm_store *s, fm_alert *a);
+fm_svc_status sq_alert_get(fm_store *s, int64_t id, fm_alert *a);
 fm_svc_status sq_alert_ack(fm_store *s, int64_t id, int64_t by, int64_t t_ms);
 fm_svc_status sq_alert_list(fm_store *s, int64_t patient_id, fm_alert_cb cb, void *ctx);
 fm_svc_status sq_audit_add(fm_store *s, const fm_audit_entry *e);

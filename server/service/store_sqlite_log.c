@@ -194,3 +194,26 @@ fm_svc_status sq_audit_list(fm_store *s, int limit, fm_audit_cb cb, void *ctx)
         sqlite3_bind_int(st, 1, limit);
     return sq_each_row(st, each_audit, &p);
 }
+
+typedef struct alert_out {
+    fm_alert *a;
+    int found;
+} alert_out;
+
+static void copy_alert(void *ctx, const fm_alert *a)
+{
+    alert_out *o = ctx;
+    *o->a = *a;
+    o->found = 1;
+}
+
+fm_svc_status sq_alert_get(fm_store *s, int64_t id, fm_alert *a)
+{
+    alert_out o = {a, 0};
+    cbpair p = {(void *)copy_alert, &o};
+    sqlite3_stmt *st = sq_stmt(s, S_ALERT_GET);
+    if (st)
+        sqlite3_bind_int64(st, 1, id);
+    fm_svc_status rc = sq_each_row(st, each_alert, &p);
+    return rc == FM_SVC_OK && !o.found ? FM_SVC_NOTFOUND : rc;
+}

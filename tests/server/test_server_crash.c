@@ -7,6 +7,7 @@
 #include "srvtest.h"
 
 static server_proc srv;
+static const char *const server_args[] = {"--set", "http_timeout_s=2", NULL};
 static char fixture[1024];
 static char token[128];
 
@@ -82,7 +83,7 @@ static void acknowledged_uploads_survive_sigkill(void)
     if (fd >= 0)
         close(fd);
 
-    CHECK(server_start(&srv, NULL) == 0);
+    CHECK(server_start(&srv, server_args) == 0);
     CHECK(login_alice() == 200);
     CHECK(count_part_files() == 0);
     /* Every acknowledged recording is present, analysed, and its bytes identical. */
@@ -137,6 +138,49 @@ static void a_client_vanishing_mid_upload_leaves_nothing(void)
     http_resp_free(&r);
 }
 
+/* Waits for the server to close a connection; returns the seconds it took, or -1. */
+static double seconds_until_closed(int fd, double max_s)
+{
+    double t0 = now_s();
+    char b[512];
+    while (now_s() - t0 < max_s) {
+        struct timeval tv = {0, 200000};
+        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+        ssize_t n = recv(fd, b, sizeof b, 0);
+        if (n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR))
+            return now_s() - t0;
+    }
+    return -1;
+}
+
+static void slow_clients_are_dropped_after_the_timeout(void)
+{
+    /* Headers that never end (slow-loris). The test server's http_timeout_s is 2. */
+    int fd = tcp_connect(srv.port, 10);
+    CHECK(fd >= 0);
+    if (fd < 0)
+        return;
+    send_all(fd, "GET /health HTTP/1.1\r\nHost: x\r\n", 32);
+    double t = seconds_until_closed(fd, 15);
+    CHECKF(t > 0 && t < 12, "slow headers dropped after %.1f s", t);
+    printf("     slow headers dropped after %.1f s\n", t);
+    close(fd);
+    /* A body that stops coming: dropped, and its partial file removed. */
+    fd = start_partial_upload(100000, 1000);
+    CHECK(fd >= 0);
+    if (fd < 0)
+        return;
+    t = seconds_until_closed(fd, 15);
+    CHECKF(t > 0 && t < 12, "stalled body dropped after %.1f s", t);
+    printf("     stalled body dropped after %.1f s\n", t);
+    close(fd);
+    usleep(100000);
+    CHECK(count_part_files() == 0);
+    http_resp r;
+    CHECK(http_get(srv.port, "/health", NULL, &r) == 0 && r.status == 200);
+    http_resp_free(&r);
+}
+
 static void the_database_passes_integrity_check(void)
 {
     CHECK(server_stop(&srv, SIGTERM) == 0);
@@ -163,7 +207,7 @@ int main(void)
         return 1;
     const char *add[] = {"add",    "--data", srv.data,           "--role", "patient",
                          "--name", "alice",  "--password-stdin", NULL};
-    if (run_user("alice-password", NULL, 0, add) != 0 || server_start(&srv, NULL) != 0 ||
+    if (run_user("alice-password", NULL, 0, add) != 0 || server_start(&srv, server_args) != 0 ||
         login_alice() != 200) {
         fprintf(stderr, "setup failed\n");
         server_stop(&srv, SIGKILL);
@@ -171,6 +215,7 @@ int main(void)
     }
     RUN(acknowledged_uploads_survive_sigkill);
     RUN(a_client_vanishing_mid_upload_leaves_nothing);
+    RUN(slow_clients_are_dropped_after_the_timeout);
     RUN(the_database_passes_integrity_check);
     if (srv.pid)
         server_stop(&srv, SIGKILL);

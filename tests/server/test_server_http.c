@@ -5,6 +5,7 @@
  * test_server_crash.c.) */
 #include "../check.h"
 #include "srvtest.h"
+#include "store.h"
 
 static server_proc srv;
 static char fixture[1024];
@@ -99,6 +100,33 @@ static void health_answers_ok(void)
     CHECK(jstr(r.json, "status") && !strcmp(jstr(r.json, "status"), "ok"));
     CHECK(strcasestr(r.headers, "cache-control: no-store") != NULL);
     http_resp_free(&r);
+}
+
+/* Browsers reuse connections: several requests, one after the other, on one socket. */
+static void keep_alive_connections_serve_several_requests(void)
+{
+    int fd = tcp_connect(srv.port, 10);
+    CHECK(fd >= 0);
+    if (fd < 0)
+        return;
+    for (int i = 0; i < 3; i++) {
+        char req[512];
+        const char *body = "{\"username\":\"nobody\",\"password\":\"x-password\"}";
+        int n = i == 1 ? snprintf(req, sizeof req,
+                                  "POST /api/login HTTP/1.1\r\nHost: x\r\n"
+                                  "Content-Length: %zu\r\n\r\n%s",
+                                  strlen(body), body)
+                       : snprintf(req, sizeof req,
+                                  "GET /api/me HTTP/1.1\r\nHost: x\r\n"
+                                  "Authorization: Bearer %s\r\n\r\n",
+                                  acc[ALICE].token);
+        CHECK(send_all(fd, req, (size_t)n) == 0);
+        http_resp r;
+        CHECK(http_read(fd, &r) == 0);
+        CHECKF(r.status == (i == 1 ? 401 : 200), "request %d -> %d", i, r.status);
+        http_resp_free(&r);
+    }
+    close(fd);
 }
 
 static void metrics_are_prometheus_text(void)
@@ -225,6 +253,56 @@ static void upload_is_analysed_and_the_result_readable(void)
     free(data);
 }
 
+static void audio_downloads_support_ranges(void)
+{
+    size_t len;
+    char *data = fixture_bytes(&len);
+    char path[96];
+    snprintf(path, sizeof path, "/api/recordings/%s/audio", rec_alice);
+    http_resp r;
+    CHECK(http_get(srv.port, path, acc[DRBOB].token, &r) == 0 && r.status == 200);
+    CHECK(data && r.len == len && !memcmp(r.body, data, len));
+    CHECK(strcasestr(r.headers, "accept-ranges: bytes"));
+    http_resp_free(&r);
+    struct {
+        const char *range;
+        int status;
+        size_t off, n;
+    } cases[] = {
+        {"bytes=100-199", 206, 100, 100},
+        {"bytes=-10", 206, len - 10, 10},
+        {"bytes=28000-", 206, 28000, len - 28000},
+        {"bytes=0-999999", 206, 0, len},
+        {"bytes=999999-", 416, 0, 0},
+        {"bytes=5-1", 416, 0, 0},
+        {"bytes=0-1,5-6", 416, 0, 0},
+        {"items=0-1", 416, 0, 0},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        char req[512];
+        int n = snprintf(req, sizeof req,
+                         "GET %s HTTP/1.1\r\nHost: x\r\nConnection: close\r\n"
+                         "Authorization: Bearer %s\r\nRange: %s\r\n\r\n",
+                         path, acc[ALICE].token, cases[i].range);
+        CHECK(http_raw(srv.port, req, (size_t)n, &r) == 0);
+        CHECKF(r.status == cases[i].status, "%s -> %d", cases[i].range, r.status);
+        if (r.status == 206) {
+            char cr[96];
+            snprintf(cr, sizeof cr, "content-range: bytes %zu-%zu/%zu", cases[i].off,
+                     cases[i].off + cases[i].n - 1, len);
+            CHECKF(strcasestr(r.headers, cr) != NULL, "%s: %s", cases[i].range, r.headers);
+            CHECK(r.len == cases[i].n && !memcmp(r.body, data + cases[i].off, cases[i].n));
+        }
+        http_resp_free(&r);
+    }
+    CHECK(http_get(srv.port, path, acc[BETH].token, &r) == 0 && r.status == 404);
+    CHECK(r.len < 200);
+    http_resp_free(&r);
+    CHECK(http_get(srv.port, path, acc[ROOT].token, &r) == 0 && r.status == 404);
+    http_resp_free(&r);
+    free(data);
+}
+
 static void a_trace_the_engine_rejects_ends_failed_with_a_reason(void)
 {
     const char *csv = "this,is\nnot,a trace\n";
@@ -293,6 +371,89 @@ static void access_matrix_never_leaks_another_patients_data(void)
     CHECK(r.body && strstr(r.body, "\"recording.denied\"") &&
           strstr(r.body, "\"recording.read\"") && strstr(r.body, "\"login.failed\"") &&
           strstr(r.body, "127.0.0.1"));
+    http_resp_free(&r);
+}
+
+static void a_clinician_signs_a_reading_the_patient_sees(void)
+{
+    char path[96];
+    snprintf(path, sizeof path, "/api/recordings/%s/readings", rec_alice);
+    http_resp r;
+    const char *ok = "{\"category\":\"normal\",\"text\":\"Reassuring trace.\"}";
+    CHECK(http_post_json(srv.port, path, acc[DRBOB].token, ok, &r) == 0 && r.status == 201);
+    http_resp_free(&r);
+    struct {
+        int who, expect;
+        const char *body;
+    } posts[] = {
+        {DRCAROL, 404, ok},
+        {ALICE, 403, ok},
+        {ROOT, 404, ok},
+        {DRBOB, 400, "{\"category\":\"fine\",\"text\":\"x\"}"},
+        {DRBOB, 400, "{\"category\":\"normal\",\"text\":5}"},
+        {DRBOB, 400, "{nope"},
+    };
+    for (size_t i = 0; i < sizeof posts / sizeof posts[0]; i++) {
+        CHECK(http_post_json(srv.port, path, acc[posts[i].who].token, posts[i].body, &r) == 0);
+        CHECKF(r.status == posts[i].expect, "reading %zu -> %d", i, r.status);
+        http_resp_free(&r);
+    }
+    CHECK(http_get(srv.port, path, acc[ALICE].token, &r) == 0 && r.status == 200);
+    const cJSON *list = cJSON_GetObjectItemCaseSensitive(r.json, "readings");
+    CHECK(cJSON_GetArraySize(list) == 1);
+    const cJSON *rd = cJSON_GetArrayItem(list, 0);
+    CHECK(rd && !strcmp(jstr(rd, "category"), "normal") &&
+          !strcmp(jstr(rd, "text"), "Reassuring trace.") &&
+          !strcmp(jstr(rd, "clinician"), "drbob"));
+    http_resp_free(&r);
+    CHECK(http_get(srv.port, path, acc[BETH].token, &r) == 0 && r.status == 404);
+    CHECK(r.body && !strstr(r.body, "Reassuring"));
+    http_resp_free(&r);
+}
+
+static void alerts_are_listed_and_acknowledged_by_the_care_team(void)
+{
+    /* The alerting engine raises alerts; here the test plays it through the store. */
+    fm_store *s = NULL;
+    char err[256];
+    CHECK(fm_store_open(srv.data, &s, err, sizeof err) == FM_SVC_OK);
+    if (!s)
+        return;
+    fm_user alice;
+    CHECK(fm_store_user_by_name(s, "alice", &alice, NULL, 0) == FM_SVC_OK);
+    fm_alert a = {.patient_id = alice.id, .t_from_s = 600, .t_to_s = 800};
+    snprintf(a.recording_id, sizeof a.recording_id, "%.16s", rec_alice);
+    snprintf(a.rule, sizeof a.rule, "prolonged_deceleration");
+    snprintf(a.priority, sizeof a.priority, "high");
+    a.created_ms = fm_now_ms();
+    CHECK(fm_store_alert_add(s, &a) == FM_SVC_OK && a.id > 0);
+    fm_store_close(s);
+    http_resp r;
+    CHECK(http_get(srv.port, "/api/patients/alice/alerts", acc[DRBOB].token, &r) == 0);
+    CHECK(r.status == 200 && r.body && strstr(r.body, "prolonged_deceleration"));
+    http_resp_free(&r);
+    CHECK(http_get(srv.port, "/api/patients/alice/alerts", acc[DRCAROL].token, &r) == 0);
+    CHECK(r.status == 404 && r.body && !strstr(r.body, "prolonged"));
+    http_resp_free(&r);
+    CHECK(http_get(srv.port, "/api/patients/alice/alerts", acc[ALICE].token, &r) == 0);
+    CHECK(r.status == 403);
+    http_resp_free(&r);
+    char path[64];
+    snprintf(path, sizeof path, "/api/alerts/%lld/ack", (long long)a.id);
+    CHECK(http_post_json(srv.port, path, acc[DRCAROL].token, "", &r) == 0 && r.status == 404);
+    http_resp_free(&r);
+    CHECK(http_post_json(srv.port, path, acc[ALICE].token, "", &r) == 0 && r.status == 404);
+    http_resp_free(&r);
+    CHECK(http_post_json(srv.port, path, acc[DRBOB].token, "", &r) == 0 && r.status == 200);
+    CHECK(jstr(r.json, "state") && !strcmp(jstr(r.json, "state"), "acknowledged"));
+    http_resp_free(&r);
+    CHECK(http_post_json(srv.port, path, acc[DRBOB].token, "", &r) == 0 && r.status == 409);
+    http_resp_free(&r);
+    CHECK(http_post_json(srv.port, "/api/alerts/99999/ack", acc[DRBOB].token, "", &r) == 0 &&
+          r.status == 404);
+    http_resp_free(&r);
+    CHECK(http_post_json(srv.port, "/api/alerts/x1/ack", acc[DRBOB].token, "", &r) == 0 &&
+          r.status == 404);
     http_resp_free(&r);
 }
 
@@ -491,13 +652,17 @@ int main(void)
         }
     RUN(health_answers_ok);
     RUN(metrics_are_prometheus_text);
+    RUN(keep_alive_connections_serve_several_requests);
     RUN(login_gives_a_token_and_me_knows_the_user);
     RUN(login_with_a_wrong_password_or_unknown_user_is_401);
     RUN(requests_without_a_valid_token_are_401);
     RUN(logout_invalidates_the_token);
     RUN(upload_is_analysed_and_the_result_readable);
+    RUN(audio_downloads_support_ranges);
     RUN(a_trace_the_engine_rejects_ends_failed_with_a_reason);
     RUN(access_matrix_never_leaks_another_patients_data);
+    RUN(a_clinician_signs_a_reading_the_patient_sees);
+    RUN(alerts_are_listed_and_acknowledged_by_the_care_team);
     RUN(bad_input_gets_a_clear_json_error);
     RUN(huge_or_unbounded_bodies_are_refused_early);
     RUN(a_device_token_may_only_upload_for_its_patient);

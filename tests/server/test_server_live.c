@@ -187,6 +187,62 @@ static void recording_events_reach_every_subscribed_viewer_and_no_other(void)
     close(carol);
 }
 
+static void a_new_live_stream_is_announced_to_viewers(void)
+{
+    int bob = viewer(acc[DRBOB].token);
+    CHECK(bob >= 0 && subscribe(bob, "alice") == 0);
+    int st;
+    int dev = ws_connect(srv.port, "/ws/ingest", "fm-ingest", &st);
+    CHECK(dev >= 0);
+    if (bob < 0 || dev < 0)
+        return;
+    char msg[256];
+    snprintf(msg, sizeof msg,
+             "{\"type\":\"open\",\"token\":\"%s\",\"format\":\"s16le\",\"rate_hz\":8000}",
+             acc[ALICE].token);
+    ws_send_text(dev, msg);
+    cJSON *o = ws_wait_type(dev, "opened", NULL, 10000);
+    CHECK(o != NULL);
+    char needle[64];
+    snprintf(needle, sizeof needle, "\"%s\"", o && jstr(o, "stream") ? jstr(o, "stream") : "?");
+    cJSON_Delete(o);
+    cJSON *ev = ws_wait_type(bob, "recording", needle, 10000);
+    CHECK(ev && jstr(ev, "status") && !strcmp(jstr(ev, "status"), "receiving") &&
+          !strcmp(jstr(ev, "kind"), "stream"));
+    cJSON_Delete(ev);
+    close(dev);
+    close(bob);
+}
+
+static void the_worklist_subscribes_to_all_her_patients(void)
+{
+    int fd = viewer(acc[DRCAROL].token);
+    CHECK(fd >= 0);
+    if (fd < 0)
+        return;
+    ws_send_text(fd, "{\"type\":\"subscribe\",\"worklist\":true}");
+    cJSON *j = ws_wait_type(fd, "subscribed", NULL, 10000);
+    const cJSON *pats = cJSON_GetObjectItemCaseSensitive(j, "patients");
+    CHECK(cJSON_GetArraySize(pats) == 1 &&
+          !strcmp(cJSON_GetArrayItem(pats, 0)->valuestring, "beth"));
+    cJSON_Delete(j);
+    /* beth's new stream reaches carol through the worklist. */
+    int st;
+    int dev = ws_connect(srv.port, "/ws/ingest", "fm-ingest", &st);
+    char msg[256];
+    snprintf(msg, sizeof msg,
+             "{\"type\":\"open\",\"token\":\"%s\",\"format\":\"s16le\",\"rate_hz\":8000}",
+             acc[BETH].token);
+    if (dev >= 0)
+        ws_send_text(dev, msg);
+    cJSON *ev = ws_wait_type(fd, "recording", "receiving", 10000);
+    CHECK(ev && jstr(ev, "patient") && !strcmp(jstr(ev, "patient"), "beth"));
+    cJSON_Delete(ev);
+    if (dev >= 0)
+        close(dev);
+    close(fd);
+}
+
 static void garbage_frames_get_errors_and_the_server_keeps_serving(void)
 {
     int fd = viewer(acc[DRBOB].token);
@@ -284,6 +340,8 @@ int main(void)
     RUN(a_viewer_must_sign_in_with_a_valid_session);
     RUN(subscriptions_follow_the_care_team);
     RUN(recording_events_reach_every_subscribed_viewer_and_no_other);
+    RUN(a_new_live_stream_is_announced_to_viewers);
+    RUN(the_worklist_subscribes_to_all_her_patients);
     RUN(garbage_frames_get_errors_and_the_server_keeps_serving);
     RUN(shutdown_with_viewers_connected_is_clean);
     if (srv.pid)

@@ -1,0 +1,217 @@
+/* Readings and alerts routes: a clinician's signed interpretation of a recording (the patient
+ * sees it), and the alerts of a patient with their acknowledgement. Alerts are raised by the
+ * alerting engine (not here); this file lists them and records who acknowledged them. Run on
+ * workers. See api.h and docs/api.md. */
+#include <cjson/cJSON.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "api_internal.h"
+
+/* The categories a reading may carry: FIGO 2015 (CLINICAL 4.1), plus "inconclusive" for a
+ * recording that cannot be interpreted (e.g. too much signal loss, CLINICAL 2). */
+static const char *const reading_categories[] = {"normal", "suspicious", "pathological",
+                                                 "inconclusive"};
+
+#define FM_READING_TEXT_MAX 1000
+
+/* Loads a recording the principal may see (clinical access); 404 into resp otherwise. */
+static int visible_recording(fm_store *s, const fm_principal *p, const fm_http_req *req,
+                             const char *id, fm_recording *r, fm_http_resp *resp)
+{
+    fm_svc_status rc = strlen(id) == 16 && strspn(id, "0123456789abcdef") == 16
+                           ? fm_store_recording_get(s, id, r)
+                           : FM_SVC_NOTFOUND;
+    if (rc == FM_SVC_OK)
+        rc = fm_access_patient(s, p, r->patient_id, FM_ACCESS_CLINICAL);
+    if (rc == FM_SVC_NOTFOUND) {
+        char object[64];
+        snprintf(object, sizeof object, "recording:%.24s", id);
+        fm_api_error(resp, 404, "not_found", "no such recording");
+        api_audit(s, p, req, "recording.denied", object, 404);
+        return -1;
+    }
+    if (rc != FM_SVC_OK) {
+        api_store_error(resp, rc);
+        return -1;
+    }
+    return 0;
+}
+
+typedef struct list_ctx {
+    fm_store *s;
+    cJSON *arr;
+} list_ctx;
+
+static void add_reading(void *ctx, const fm_reading *rd)
+{
+    list_ctx *c = ctx;
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddNumberToObject(o, "id", (double)rd->id);
+    cJSON_AddStringToObject(o, "recording", rd->recording_id);
+    fm_user u;
+    cJSON_AddStringToObject(
+        o, "clinician",
+        fm_store_user_by_id(c->s, rd->clinician_id, &u) == FM_SVC_OK ? u.display_name : "");
+    cJSON_AddStringToObject(o, "category", rd->category);
+    cJSON_AddStringToObject(o, "text", rd->text);
+    cJSON_AddNumberToObject(o, "signed_ms", (double)rd->signed_ms);
+    cJSON_AddItemToArray(c->arr, o);
+}
+
+void api_readings(fm_api *api, fm_store *s, const fm_principal *p, const fm_http_req *req,
+                  const char *id, fm_http_resp *resp)
+{
+    (void)api;
+    fm_recording r;
+    if (visible_recording(s, p, req, id, &r, resp) != 0)
+        return;
+    char object[64];
+    snprintf(object, sizeof object, "recording:%s", r.id);
+    if (req->method == FM_M_GET) {
+        cJSON *j = cJSON_CreateObject();
+        list_ctx c = {s, cJSON_AddArrayToObject(j, "readings")};
+        fm_svc_status rc = fm_store_reading_list(s, r.id, add_reading, &c);
+        if (rc != FM_SVC_OK) {
+            cJSON_Delete(j);
+            api_store_error(resp, rc);
+            return;
+        }
+        api_json(resp, 200, j);
+        api_audit(s, p, req, "reading.list", object, 200);
+        return;
+    }
+    if (p->user.role != FM_ROLE_CLINICIAN) {
+        fm_api_error(resp, 403, "forbidden", "only a clinician signs a reading");
+        api_audit(s, p, req, "reading.denied", object, 403);
+        return;
+    }
+    cJSON *in = req->body ? cJSON_ParseWithLength(req->body, req->body_len) : NULL;
+    const char *cat = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(in, "category"));
+    const char *text = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(in, "text"));
+    int cat_ok = 0;
+    for (size_t i = 0; cat && i < sizeof reading_categories / sizeof reading_categories[0]; i++)
+        cat_ok |= !strcmp(cat, reading_categories[i]);
+    if (!cJSON_IsObject(in)) {
+        fm_api_error(resp, 400, "bad_json", "the body must be a JSON object");
+    } else if (!cat_ok) {
+        fm_api_error(resp, 400, "bad_request",
+                     "\"category\" must be normal, suspicious, pathological or inconclusive");
+    } else if (!text || strlen(text) > FM_READING_TEXT_MAX) {
+        fm_api_error(resp, 400, "bad_request", "\"text\" must be a string of at most 1000 bytes");
+    } else {
+        fm_reading rd;
+        memset(&rd, 0, sizeof rd);
+        snprintf(rd.recording_id, sizeof rd.recording_id, "%s", r.id);
+        rd.clinician_id = p->user.id;
+        snprintf(rd.category, sizeof rd.category, "%s", cat);
+        snprintf(rd.text, sizeof rd.text, "%s", text);
+        rd.signed_ms = fm_now_ms();
+        fm_svc_status rc = fm_store_reading_add(s, &rd);
+        if (rc != FM_SVC_OK) {
+            api_store_error(resp, rc);
+        } else {
+            cJSON *j = cJSON_CreateObject();
+            cJSON_AddNumberToObject(j, "id", (double)rd.id);
+            cJSON_AddNumberToObject(j, "signed_ms", (double)rd.signed_ms);
+            api_json(resp, 201, j);
+            api_audit(s, p, req, "reading.sign", object, 201);
+        }
+    }
+    cJSON_Delete(in);
+}
+
+static cJSON *alert_json(const fm_alert *a)
+{
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddNumberToObject(o, "id", (double)a->id);
+    cJSON_AddStringToObject(o, "recording", a->recording_id);
+    cJSON_AddStringToObject(o, "rule", a->rule);
+    cJSON_AddStringToObject(o, "priority", a->priority);
+    cJSON_AddStringToObject(o, "state", a->state);
+    cJSON_AddNumberToObject(o, "t_from_s", a->t_from_s);
+    cJSON_AddNumberToObject(o, "t_to_s", a->t_to_s);
+    cJSON_AddNumberToObject(o, "created_ms", (double)a->created_ms);
+    if (a->ack_ms)
+        cJSON_AddNumberToObject(o, "acknowledged_ms", (double)a->ack_ms);
+    return o;
+}
+
+static void add_alert(void *ctx, const fm_alert *a)
+{
+    cJSON_AddItemToArray((cJSON *)ctx, alert_json(a));
+}
+
+void api_alerts_list(fm_store *s, const fm_principal *p, const fm_http_req *req,
+                     const fm_patient *pt, fm_http_resp *resp)
+{
+    /* Alerts are the care team's work list; the mother sees readings, not raw alarms. */
+    if (p->user.role != FM_ROLE_CLINICIAN) {
+        fm_api_error(resp, 403, "forbidden", "alerts are for the care team");
+        return;
+    }
+    cJSON *j = cJSON_CreateObject();
+    fm_svc_status rc =
+        fm_store_alert_list(s, pt->user_id, add_alert, cJSON_AddArrayToObject(j, "alerts"));
+    if (rc != FM_SVC_OK) {
+        cJSON_Delete(j);
+        api_store_error(resp, rc);
+        return;
+    }
+    api_json(resp, 200, j);
+    char object[96];
+    snprintf(object, sizeof object, "patient:%s", pt->name);
+    api_audit(s, p, req, "alert.list", object, 200);
+}
+
+void api_alert_ack(fm_api *api, fm_store *s, const fm_principal *p, const fm_http_req *req,
+                   const char *id_text, fm_http_resp *resp)
+{
+    char *end;
+    long long id = strtoll(id_text, &end, 10);
+    fm_alert a;
+    fm_svc_status rc =
+        *id_text && !*end && id > 0 ? fm_store_alert_get(s, id, &a) : FM_SVC_NOTFOUND;
+    if (rc == FM_SVC_OK)
+        rc = p->user.role == FM_ROLE_CLINICIAN
+                 ? fm_access_patient(s, p, a.patient_id, FM_ACCESS_CLINICAL)
+                 : FM_SVC_NOTFOUND;
+    char object[48];
+    snprintf(object, sizeof object, "alert:%lld", id);
+    if (rc == FM_SVC_NOTFOUND) {
+        fm_api_error(resp, 404, "not_found", "no such alert");
+        api_audit(s, p, req, "alert.denied", object, 404);
+        return;
+    }
+    if (rc == FM_SVC_OK && strcmp(a.state, "raised")) {
+        fm_api_error(resp, 409, "conflict", "the alert is not waiting for acknowledgement");
+        return;
+    }
+    int64_t now = fm_now_ms();
+    if (rc == FM_SVC_OK)
+        rc = fm_store_alert_ack(s, id, p->user.id, now);
+    if (rc == FM_SVC_NOTFOUND) { /* acknowledged by someone else meanwhile */
+        fm_api_error(resp, 409, "conflict", "the alert is not waiting for acknowledgement");
+        return;
+    }
+    if (rc != FM_SVC_OK) {
+        api_store_error(resp, rc);
+        return;
+    }
+    fm_store_alert_get(s, id, &a);
+    cJSON *j = alert_json(&a);
+    api_audit(s, p, req, "alert.ack", object, 200);
+    if (api->bus) {
+        cJSON *ev = alert_json(&a);
+        cJSON_AddStringToObject(ev, "type", "alert");
+        char *text = cJSON_PrintUnformatted(ev);
+        cJSON_Delete(ev);
+        char topic[48];
+        snprintf(topic, sizeof topic, "patient/%lld", (long long)a.patient_id);
+        if (text)
+            fm_bus_publish(api->bus, topic, text);
+        free(text);
+    }
+    api_json(resp, 200, j);
+}

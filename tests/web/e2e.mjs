@@ -224,7 +224,6 @@ try {
   await cdp.send('Emulation.clearDeviceMetricsOverride');
   const summary = await clin.textContent('#analysis');
   check(/Signal loss/.test(summary) && /Duration\s*20:00/.test(summary), 'analysis panel shows the recording summary');
-  await clin.screenshot({ path: path.join(OUT, 'clinician-review.png'), fullPage: true });
   await (await clin.$('#trace')).screenshot({ path: path.join(OUT, 'ctg-paper-1cm.png') });
   await clin.selectOption('#paper-speed', '3');
   await clin.waitForTimeout(200);
@@ -234,6 +233,15 @@ try {
   await clin.waitForTimeout(100);
   check(await clin.evaluate(() => document.querySelector('#trace .ctg-scroller').scrollLeft > 0), 'keyboard scrolls the trace');
   await clin.selectOption('#paper-speed', '1');
+
+  // 3a. The clinician signs a reading; the mother then sees it in plain words.
+  await clin.waitForSelector('#reading-form:not([hidden])');
+  await clin.selectOption('#reading-category', 'normal');
+  await clin.fill('#reading-text', 'Your baby’s heart rate pattern is reassuring. Keep counting movements every day.');
+  await clin.click('#reading-sign');
+  await clin.waitForSelector('#reading .reading-item');
+  check(/Signed by Dr Wang Li/.test(await clin.textContent('#reading')), 'clinician signs a reading (category, text, name, time)');
+  await clin.screenshot({ path: path.join(OUT, 'clinician-review.png'), fullPage: true });
 
   // 3b. The renderer's live mode and gap rule, on the same page with the real module.
   const live = await clin.evaluate(async (id) => {
@@ -317,6 +325,15 @@ try {
   await clin.click('.upload-inline button[type=submit]');
   await clin.waitForSelector('#trace canvas.ctg-canvas', { timeout: 30000 });
   check(/#\/recording\/[0-9a-f]{16}$/.test(clin.url()), 'clinician upload for a patient opens its review when analysed');
+
+  // 3e. Back on the mother's page, the signed reading is there in her language.
+  await mother.reload();
+  await mother.waitForSelector(`#reading-${recId}`, { timeout: 10000 })
+    .then(async () => check(/reassuring/.test(await mother.textContent(`#reading-${recId}`)) && /Normal/.test(await mother.textContent(`#reading-${recId}`)),
+      'the mother sees the signed reading'), () => check(false, 'the mother sees the signed reading'));
+  await mother.screenshot({ path: path.join(OUT, 'mother-reading.png'), fullPage: true });
+  const wl = await clin.goto(`${base}/#/worklist`).then(() => clin.waitForSelector('#worklist tr[data-patient="mei"]')).then(() => clin.textContent('#worklist tr[data-patient="mei"]'));
+  check(!/unread/i.test(wl), 'a read recording is no longer unread on the worklist');
 
   // 4. Another patient cannot open Mei's recording: the server refuses and the page says so.
   const other = await newPage();

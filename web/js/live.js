@@ -37,6 +37,9 @@ class LiveFeed {
       if (m.type === 'hello') {
         this.backoff = RECONNECT_MIN_MS;
         this._set('live');
+        /* a clinician watches her whole care team (the server answers an error if it does
+         * not know worklist subscriptions; the per-patient ones below still apply) */
+        if (m.role === 'clinician') ws.send('{"type":"subscribe","worklist":true}');
         for (const p of this.patients) ws.send(JSON.stringify({ type: 'subscribe', patient: p }));
         clearInterval(this.pinger);
         this.pinger = setInterval(() => ws.readyState === 1 && ws.send('{"type":"ping"}'), PING_MS);

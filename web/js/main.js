@@ -4,6 +4,7 @@
 import { api, session, logout, setUnauthorizedHandler } from './api.js';
 import { AlarmCenter } from './alarms.js';
 import { feed } from './live.js';
+import { patientAlerts, ackAlert } from './alertsvc.js';
 import { h } from './dom.js';
 import { t, LANGS, getLang, setLang, onLangChange } from './i18n.js';
 import * as loginView from './views/login.js';
@@ -24,31 +25,36 @@ const ROUTES = [
 
 let cleanup = null;
 
-/* Clinicians' alarms: GET /api/alerts every 10 s while signed in, when the server offers it
- * (a 404 means the route is not there yet: stop asking). The live feed will push them later. */
-const ALERT_POLL_MS = 10000;
-let alarms = null, alarmTimer = null;
+/* Clinicians' alarms: the alerts of every patient on her care team, loaded at sign-in, when the
+ * live feed pushes an alert or reconnects, and every 30 s as a fallback. */
+const ALERT_POLL_MS = 30000;
+let alarms = null, alarmTimer = null, alarmOff = null;
 function startAlarms(user) {
   if (alarms || !user || user.role !== 'clinician') return;
   alarms = new AlarmCenter(document.getElementById('alarms'), {
-    onAck: async (a) => { await api(`/api/alerts/${encodeURIComponent(a.id)}/ack`, { method: 'POST', body: {} }); pollAlarms(); },
+    onAck: async (a) => { await ackAlert(a.id); pollAlarms(); },
   });
   alarms.enableSound();
+  alarmOff = feed.on((m) => { if (m.type === 'alert' || m.type === 'resync') pollAlarms(); });
   pollAlarms();
 }
 async function pollAlarms() {
   clearTimeout(alarmTimer);
   if (!alarms) return;
   try {
-    const r = await api('/api/alerts');
-    alarms.update(r.alerts || []);
+    const { patients } = await api('/api/patients');
+    const lists = await Promise.all(patients.map((p) => patientAlerts(p)));
+    if (lists.every((l) => l === null) && patients.length) return; /* no alerts on this server */
+    if (alarms) alarms.update(lists.flat().filter(Boolean));
   } catch (e) {
-    if (e.status === 404 || e.status === 401) return; /* not offered yet, or signed out */
+    if (e.status === 401) return;
   }
   alarmTimer = setTimeout(pollAlarms, ALERT_POLL_MS);
 }
 function stopAlarms() {
   clearTimeout(alarmTimer);
+  if (alarmOff) alarmOff();
+  alarmOff = null;
   if (alarms) alarms.destroy();
   alarms = null;
 }

@@ -1,4 +1,5 @@
 // Pieces shared by pages: status badges, error panels, the recording list table.
+import { api } from '../api.js';
 import { h, fmtDateTime } from '../dom.js';
 import { t } from '../i18n.js';
 
@@ -38,4 +39,15 @@ export function recordingsTable(recs, { linkFor, caption }) {
           : rs === 'read' ? h('span.badge.read', 'signed') : h('span.badge.unread', t('unread'))),
         h('td', h('a.btn.small', { href: linkFor(r) }, t('open'))));
     })));
+}
+
+/* Sets rec.reading (the latest reading, or null) on the newest analysed recordings, one request
+ * each (GET /api/recordings/ID/readings); left unset (unknown) when the server refuses. Unread =
+ * analysed and no reading. A summary route would serve a long history better. */
+const READ_CHECK_MAX = 10;
+export async function markReadings(recs) {
+  const done = recs.filter((r) => r.status === 'done').sort((a, b) => b.created_ms - a.created_ms).slice(0, READ_CHECK_MAX);
+  await Promise.all(done.map(async (r) => {
+    try { r.reading = (await api(`/api/recordings/${r.id}/readings`)).readings.at(-1) || null; } catch { /* unknown */ }
+  }));
 }

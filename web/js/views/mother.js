@@ -4,7 +4,7 @@
 import { api, uploadRecording } from '../api.js';
 import { h, fmtDateTime, fmtDuration } from '../dom.js';
 import { t } from '../i18n.js';
-import { statusBadge, errorPanel } from './common.js';
+import { statusBadge, errorPanel, markReadings } from './common.js';
 import { feed } from '../live.js';
 import { IngestSession } from '../ingest.js';
 
@@ -21,14 +21,15 @@ function readingBlock(rec) {
   if (!('reading' in rec)) return h('p.muted.small', t('reading_unavailable'));
   if (!rec.reading) return h('p.muted.small', t('reading_waiting'));
   const r = rec.reading;
-  return h('div.reading-note', h('h3', t('reading_title')),
-    h('p.prewrap', r.patient_text || r.interpretation || ''),
-    h('p.small.muted', `${r.signed_by_name || r.signed_by || ''} · ${fmtDateTime(r.signed_ms)}`));
+  return h('div.reading-note', { id: `reading-${rec.id}` }, h('h3', t('reading_title')),
+    h('p', h('strong', t(`cat_${r.category}`))),
+    h('p.prewrap', r.text || ''),
+    h('p.small.muted', `${r.clinician || ''} · ${fmtDateTime(r.signed_ms)}`));
 }
 
 function statusText(rec) {
   if (rec.status === 'done') return t('analysis_ready');
-  if (rec.status === 'failed') return t('status_failed');
+  if (rec.status === 'failed') return t('failed_mother');
   return t(`status_${rec.status}`);
 }
 
@@ -53,6 +54,7 @@ export async function render(main, _params, { user }) {
     try {
       const { recordings } = await api(`/api/patients/${encodeURIComponent(me.name)}/recordings`);
       const recs = recordings.slice().sort((a, b) => b.created_ms - a.created_ms);
+      await markReadings(recs);
       list.replaceChildren(...(recs.length ? recs.map(recordingCard) : [h('li.muted', t('no_recordings'))]));
       const busy = recs.some((r) => r.status === 'queued' || r.status === 'analysing');
       clearTimeout(timer);
@@ -131,6 +133,7 @@ export async function renderRecording(main, id) {
     return null;
   }
   const a = rec.analysis || {};
+  if (rec.status === 'done') await markReadings([rec]);
   main.append(h('div.page-head', h('a.back', { href: '#/home' }, '← ', t('back')), h('h1', t('recording_detail'))),
     h('section.panel', { id: 'my-recording' },
       h('p', t('sent_on', { when: fmtDateTime(rec.created_ms) }), ' ', statusBadge(rec)),

@@ -3,7 +3,7 @@
 import { api, uploadRecording } from '../api.js';
 import { h, fmtGestation } from '../dom.js';
 import { t } from '../i18n.js';
-import { errorPanel, recordingsTable } from './common.js';
+import { errorPanel, recordingsTable, markReadings } from './common.js';
 import { stvTrendPanel } from './stvtrend.js';
 
 export async function render(main, [name]) {
@@ -16,6 +16,7 @@ export async function render(main, [name]) {
     ]);
     main.dataset.title = p.display_name || p.name;
     const recs = recordings.slice().sort((a, b) => b.created_ms - a.created_ms);
+    await markReadings(recs);
     main.append(
       h('div.page-head', h('a.back', { href: '#/worklist' }, '← ', t('worklist')), h('h1', p.display_name || p.name)),
       h('dl.facts',

@@ -12,6 +12,7 @@ import { statusBadge, errorPanel } from './common.js';
 import { analysisPanel } from './analysis.js';
 import { renderRecording as motherRecording } from './mother.js';
 import { feed } from '../live.js';
+import { patientAlerts } from '../alertsvc.js';
 
 const POLL_MS = 2000;
 
@@ -87,7 +88,12 @@ export async function render(main, [id, atS], ctx) {
   ctg.setAnalysis(a, { startMs: Number.isFinite(a.start_ms) ? a.start_ms : null });
   const overview = new CtgOverview(traceBox, ctg);
   cleanups.unshift(() => overview.destroy());
-  if (Array.isArray(rec.alerts)) ctg.setAlerts(rec.alerts);
+  /* alert bands under the trace: this recording's alerts, when the server has alerts */
+  if (patient) {
+    patientAlerts(patient).then((list) => {
+      if (list) ctg.setAlerts(list.filter((x) => x.recording_id === rec.id).map((x) => ({ start_s: x.start_s, end_s: x.end_s, priority: x.priority })));
+    }).catch(() => {});
+  }
   if (atS !== undefined && Number.isFinite(Number(atS))) ctg.setCursor(Number(atS)); /* from an alert link */
   ctg.scroller.setAttribute('aria-label', `CTG trace, ${fmtDuration(a.duration_s)} long. Arrow keys scroll by a minute, plus and minus zoom, 0 returns to true scale.`);
   speedSel.addEventListener('change', () => { const v = Number(speedSel.value); setDisplay({ speedCmMin: v }); ctg.setSpeed(v); });
@@ -135,36 +141,55 @@ async function setupAudio(box, rec, a, ctg, cleanups) {
   cleanups.push(() => { if (raf) cancelAnimationFrame(raf); audio.pause(); URL.revokeObjectURL(blobUrl); });
 }
 
-/* The clinician's reading (category, interpretation, sign-off), when the server offers it: the
- * recording then carries "reading": null or {category, interpretation, signed_by, signed_ms}. */
+/* Readings (GET/POST /api/recordings/ID/readings): every signed reading, oldest first, and the
+ * form to sign a new one (a correction is a new reading; readings are never edited). The
+ * patient sees the category and the text. */
+const CATEGORIES = ['normal', 'suspicious', 'pathological', 'inconclusive'];
+const READING_MAX_BYTES = 1000;
+
 function readingPanel(rec) {
   const box = h('section.panel.reading', { id: 'reading', 'aria-labelledby': 'rd-h' }, h('h2', { id: 'rd-h' }, 'Reading'));
-  if (!('reading' in rec)) {
-    box.append(h('p.muted', { id: 'reading-state' }, 'Readings (category, interpretation, sign-off) are not available on this server yet.'));
-    return box;
-  }
-  if (rec.reading) {
-    const r = rec.reading;
-    box.append(h('p', h('strong', r.category)), h('p.prewrap', r.interpretation || ''),
-      h('p.small.muted', `Signed by ${r.signed_by || '?'} · ${fmtDateTime(r.signed_ms)}`));
-    return box;
-  }
+  const list = h('div.readings', h('p.muted.small', t('loading')));
+  box.append(list);
+  const load = async () => {
+    let readings;
+    try {
+      readings = (await api(`/api/recordings/${encodeURIComponent(rec.id)}/readings`)).readings || [];
+    } catch (e) {
+      list.replaceChildren(h('p.muted', { id: 'reading-state' }, e.status === 404
+        ? 'Readings (category, interpretation, sign-off) are not available on this server yet.' : e.message));
+      return false;
+    }
+    list.replaceChildren(...(readings.length ? readings.map((r, i) => h('div.reading-item', { dataset: { id: r.id } },
+      h('p', h(`strong.cat-${r.category}`, r.category), i < readings.length - 1 ? h('span.small.muted', ' · superseded') : null),
+      h('p.prewrap', r.text || ''),
+      h('p.small.muted', `Signed by ${r.clinician || '?'} · ${fmtDateTime(r.signed_ms)}`)))
+      : [h('p.muted', { id: 'reading-state' }, 'Not read yet.')]));
+    const sign = box.querySelector('#reading-sign');
+    if (sign) sign.textContent = readings.length ? 'Sign a correcting reading' : 'Sign reading';
+    return true;
+  };
   const cat = h('select', { id: 'reading-category', required: true },
-    h('option', { value: '' }, 'Choose…'),
-    ['normal', 'suspicious', 'pathological', 'inconclusive'].map((c) => h('option', { value: c }, c)));
-  const text = h('textarea', { id: 'reading-text', rows: 5, required: true, maxLength: 4000 });
+    h('option', { value: '' }, 'Choose…'), CATEGORIES.map((c) => h('option', { value: c }, c)));
+  const text = h('textarea', { id: 'reading-text', rows: 5, required: true, maxLength: READING_MAX_BYTES });
   const err = h('p.form-error', { role: 'alert', hidden: true });
-  const form = h('form', h('label', { for: 'reading-category' }, 'Category'), cat,
-    h('label', { for: 'reading-text' }, 'Interpretation (the patient sees a plain summary)'), text, err,
-    h('button.btn.primary', { type: 'submit' }, 'Sign reading'));
+  const form = h('form', { id: 'reading-form', hidden: true },
+    h('label', { for: 'reading-category' }, 'Category'), cat,
+    h('label', { for: 'reading-text' }, 'Interpretation — the patient reads this text: write it for her'), text, err,
+    h('button.btn.primary', { type: 'submit', id: 'reading-sign' }, 'Sign reading'));
   form.addEventListener('submit', async (e) => {
     e.preventDefault();
+    err.hidden = true;
+    if (new TextEncoder().encode(text.value).length > READING_MAX_BYTES) {
+      err.textContent = `At most ${READING_MAX_BYTES} bytes.`; err.hidden = false; return;
+    }
     try {
-      const r = await api(`/api/recordings/${encodeURIComponent(rec.id)}/reading`, { method: 'POST', body: { category: cat.value, interpretation: text.value } });
-      rec.reading = r.reading || r;
-      box.replaceWith(readingPanel(rec));
+      await api(`/api/recordings/${encodeURIComponent(rec.id)}/readings`, { method: 'POST', body: { category: cat.value, text: text.value } });
+      form.reset();
+      await load();
     } catch (ex) { err.textContent = ex.message; err.hidden = false; }
   });
   box.append(form);
+  load().then((ok) => { form.hidden = !ok; });
   return box;
 }

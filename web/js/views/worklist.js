@@ -4,8 +4,9 @@
 import { api } from '../api.js';
 import { h, fmtDateTime, fmtGestation } from '../dom.js';
 import { t } from '../i18n.js';
-import { statusBadge, errorPanel, readState } from './common.js';
+import { statusBadge, errorPanel, readState, markReadings } from './common.js';
 import { feed } from '../live.js';
+import { patientAlerts } from '../alertsvc.js';
 
 const REFRESH_MS = 15000;
 const PRIORITY_RANK = { high: 3, medium: 2, low: 1 };
@@ -16,6 +17,8 @@ async function load() {
   const rows = await Promise.all(patients.map(async (p) => {
     let recs = [];
     try { recs = (await api(`/api/patients/${encodeURIComponent(p.name)}/recordings`)).recordings || []; } catch { recs = null; }
+    try { const al = await patientAlerts(p); if (al) p.alerts = al; } catch { /* shown as unknown */ }
+    if (recs) await markReadings(recs);
     return { p, recs };
   }));
   return rows;
@@ -23,7 +26,7 @@ async function load() {
 
 function alertCell(p) {
   if (!Array.isArray(p.alerts)) return h('span.muted', { title: 'alerts are not available on this server yet' }, '–');
-  const open = p.alerts.filter((a) => !a.acknowledged);
+  const open = p.alerts.filter((a) => !a.acknowledged_ms);
   if (!open.length) return h('span.muted', '0');
   const top = open.reduce((a, b) => ((PRIORITY_RANK[b.priority] || 0) > (PRIORITY_RANK[a.priority] || 0) ? b : a));
   return h(`span.alarm.al-${top.priority}`, `${open.length} ${top.priority}`);
@@ -61,7 +64,7 @@ function row({ p, recs }) {
 /* Open high alerts first, then unread, then the most recent data. */
 function sortRows(rows) {
   const key = ({ p, recs }) => {
-    const al = Array.isArray(p.alerts) ? Math.max(0, ...p.alerts.filter((a) => !a.acknowledged).map((a) => PRIORITY_RANK[a.priority] || 0)) : 0;
+    const al = Array.isArray(p.alerts) ? Math.max(0, ...p.alerts.filter((a) => !a.acknowledged_ms).map((a) => PRIORITY_RANK[a.priority] || 0)) : 0;
     const unread = recs ? recs.filter((r) => readState(r) === 'unread').length : 0;
     const last = recs && recs.length ? Math.max(...recs.map((r) => r.created_ms || 0)) : 0;
     return [al, unread ? 1 : 0, last];
@@ -97,7 +100,7 @@ export async function render(main) {
   timer = setInterval(refresh, REFRESH_MS);
   let soon = null;
   const off = feed.on((m) => {
-    if (m.type !== 'recording' && m.type !== 'resync') return;
+    if (m.type !== 'recording' && m.type !== 'resync' && m.type !== 'alert') return;
     clearTimeout(soon);
     soon = setTimeout(refresh, 300); /* a burst of progress messages: one reload */
   });

@@ -162,7 +162,7 @@ try {
     .then(() => check(true, 'live recording closed after every frame was durable'), () => check(false, 'live recording closed'));
   await mother.waitForFunction(() => document.querySelectorAll('#my-recordings li[data-id]').length === 2, null, { timeout: 10000 })
     .then(() => check(true, 'the live recording is listed'), () => check(false, 'the live recording is listed'));
-  const samples = await mother.evaluate(() => document.getElementById('live-record').ingestSession().totalSamples);
+  const [samples, rateHz] = await mother.evaluate(() => { const x = document.getElementById('live-record').ingestSession(); return [x.totalSamples, x.rateHz]; });
   const streamRec = await mother.evaluate(async () => {
     const token = JSON.parse(sessionStorage.getItem('fetalmon.session')).token;
     const r = await (await fetch('/api/patients/mei/recordings', { headers: { Authorization: `Bearer ${token}` } })).json();
@@ -334,6 +334,17 @@ try {
   await mother.screenshot({ path: path.join(OUT, 'mother-reading.png'), fullPage: true });
   const wl = await clin.goto(`${base}/#/worklist`).then(() => clin.waitForSelector('#worklist tr[data-patient="mei"]')).then(() => clin.textContent('#worklist tr[data-patient="mei"]'));
   check(!/unread/i.test(wl), 'a read recording is no longer unread on the worklist');
+
+  // 3f. The live recording's audio plays back from GET /api/recordings/ID/audio (Range-capable).
+  const audioRes = clin.waitForResponse((r) => r.url().endsWith(`/api/recordings/${streamRec.id}/audio`) && r.status() === 206);
+  await clin.goto(`${base}/#/recording/${streamRec.id}`);
+  check((await audioRes).headers()['content-range'] === `bytes 0-1/${streamRec.size_bytes}`, 'audio served with Range support (206)');
+  await clin.waitForSelector('#audio audio');
+  const dur = await clin.evaluate(() => new Promise((r) => {
+    const a = document.querySelector('#audio audio');
+    if (a.readyState >= 1) r(a.duration); else a.addEventListener('loadedmetadata', () => r(a.duration));
+  }));
+  check(Math.abs(dur - samples / rateHz) < 0.05, `the recording plays back: ${dur.toFixed(2)} s of audio for ${(samples / rateHz).toFixed(2)} s recorded`);
 
   // 4. Another patient cannot open Mei's recording: the server refuses and the page says so.
   const other = await newPage();

@@ -49,7 +49,13 @@ export async function render(main, [id, atS], ctx) {
       rec.status === 'failed' ? h('p', rec.error || 'analysis failed')
         : rec.status === 'receiving' ? h('p.muted', 'A live stream is being received. Its trace is analysed when the stream closes (the live 4 Hz trace is not computed by this server yet).')
           : h('p.muted', 'The trace appears when the analysis is done.')));
-    if (rec.status === 'failed') return null;
+    if (rec.status === 'failed') {
+      /* no trace, but the clinician may still listen to what was sent */
+      const box = h('section.panel.audio', { id: 'audio', 'aria-labelledby': 'audio-h' }, h('h2', { id: 'audio-h' }, 'Doppler audio'));
+      body.append(box);
+      setupAudio(box, rec, {}, null, cleanups);
+      return () => cleanups.forEach((f) => f());
+    }
     await new Promise((r) => {
       const off = feed.on((m) => { if ((m.type === 'recording' && m.id === rec.id) || m.type === 'resync') { off(); clearTimeout(tm); r(); } });
       const tm = setTimeout(() => { off(); r(); }, POLL_MS);
@@ -113,8 +119,8 @@ export async function render(main, [id, atS], ctx) {
 }
 
 async function setupAudio(box, rec, a, ctg, cleanups) {
-  const kind = a.input && a.input.kind;
-  if (kind !== 'audio') {
+  const isAudio = (a.input && a.input.kind === 'audio') || rec.kind === 'stream' || /\.(wav|flac|ogg)$/i.test(rec.source_name || '');
+  if (!isAudio) {
     box.append(h('p.muted', { id: 'audio-state' }, 'This recording is a heart-rate trace file: there is no audio to play.'));
     return;
   }
@@ -134,6 +140,11 @@ async function setupAudio(box, rec, a, ctg, cleanups) {
   box.querySelector('#audio-state').textContent = ranged ? 'The cursor on the trace follows the sound; click the trace to jump.' : 'The cursor on the trace follows the sound; click the trace to jump. (no Range support on the server: the whole file is loaded first)';
   box.append(audio);
   let raf = null;
+  if (!ctg) {
+    box.querySelector('#audio-state').textContent = 'The recording as it was sent (there is no trace to follow: the analysis failed).';
+    cleanups.push(() => { audio.pause(); URL.revokeObjectURL(blobUrl); });
+    return;
+  }
   const tick = () => { ctg.setCursor(audio.currentTime); raf = audio.paused ? null : requestAnimationFrame(tick); };
   audio.addEventListener('play', () => { if (!raf) raf = requestAnimationFrame(tick); });
   audio.addEventListener('seeked', () => ctg.setCursor(audio.currentTime));

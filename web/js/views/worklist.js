@@ -90,7 +90,7 @@ export async function render(main) {
         h('thead', h('tr', ...[t('patient'), `${t('gestation')} (w+d)`, t('alerts'), t('live'), t('recordings'), t('unread'), t('last_recording')]
           .map((c) => h('th', { scope: 'col' }, c)))),
         h('tbody', rows.map(row))) : h('p.panel', t('no_patients')));
-      status.textContent = `Updated ${new Date().toLocaleTimeString([], { hour12: false })} · refreshes every ${REFRESH_MS / 1000} s`;
+      status.textContent = `Updated ${new Date().toLocaleTimeString([], { hour12: false })} · changes arrive live, full refresh every ${REFRESH_MS / 1000} s`;
     } catch (e) {
       if (e.status === 401) return;
       body.replaceChildren(errorPanel(e));

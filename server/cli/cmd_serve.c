@@ -8,6 +8,7 @@
 
 #include "cli.h"
 #include "config.h"
+#include "log.h"
 #include "server.h"
 
 static void usage(FILE *f)
@@ -123,9 +124,13 @@ int cmd_serve(int argc, char **argv)
     sigaction(SIGINT, &sa, NULL);
     printf("fetalmon: listening on %s:%d\n", cfg.listen_host, fm_server_port(srv));
     fflush(stdout);
+    char extra[256];
+    snprintf(extra, sizeof extra, "\"host\":\"%.100s\",\"port\":%d", cfg.listen_host,
+             fm_server_port(srv));
+    fm_log("info", "listening", extra);
     int bad = fm_server_run(srv);
     g_server = NULL;
     fm_server_destroy(srv);
-    fprintf(stderr, "fetalmon serve: stopped\n");
+    fm_log("info", "stopped", NULL);
     return bad ? FM_EXIT_INPUT : FM_EXIT_OK;
 }

@@ -194,6 +194,10 @@ static void route_login(fm_api *api, fm_store *s, const fm_http_req *req, fm_htt
         goto out;
     }
     fm_ratelimit_clear(api->login_rl, k_user);
+    snprintf(resp->header_name, sizeof resp->header_name, "Set-Cookie:");
+    snprintf(resp->header_value, sizeof resp->header_value,
+             "fm_session=%s; Path=/; HttpOnly; SameSite=Strict; Max-Age=%d%s", token,
+             api->cfg->session_ttl_s, api->cfg->tls_cert[0] ? "; Secure" : "");
     cJSON *j = cJSON_CreateObject();
     cJSON_AddStringToObject(j, "token", token);
     cJSON_AddNumberToObject(j, "expires_ms", (double)t.expires_ms);
@@ -212,6 +216,9 @@ static void route_logout(fm_store *s, const fm_principal *p, const fm_http_req *
         api_store_error(resp, rc);
         return;
     }
+    snprintf(resp->header_name, sizeof resp->header_name, "Set-Cookie:");
+    snprintf(resp->header_value, sizeof resp->header_value,
+             "fm_session=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0");
     cJSON *j = cJSON_CreateObject();
     cJSON_AddBoolToObject(j, "ok", 1);
     api_json(resp, 200, j);
@@ -440,7 +447,12 @@ void fm_api_handle(fm_api *api, fm_store *s, const fm_http_req *req, fm_http_res
             method_not_allowed(resp, "POST");
     } else {
         fm_principal p;
-        fm_svc_status rc = fm_auth_resolve(s, req->authorization, fm_now_ms(), &p);
+        /* The session cookie authenticates reads only: a cross-site form can never make the
+         * browser change anything (writes need the Authorization header). */
+        const char *cred = req->authorization[0]                             ? req->authorization
+                           : req->method == FM_M_GET && req->cookie_token[0] ? req->cookie_token
+                                                                             : "";
+        fm_svc_status rc = fm_auth_resolve(s, cred, fm_now_ms(), &p);
         if (rc == FM_SVC_DENIED) {
             fm_api_error(resp, 401, "unauthorized",
                          req->authorization[0] ? "the token is invalid or expired"

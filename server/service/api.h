@@ -23,15 +23,16 @@ typedef enum fm_method { FM_M_OTHER = 0, FM_M_GET, FM_M_POST, FM_M_DELETE } fm_m
 
 typedef struct fm_http_req {
     fm_method method;
-    char path[256];              /* decoded path, no query */
-    char q_patient[FM_NAME_MAX]; /* ?patient= */
-    char q_name[128];            /* ?name= (upload file name) */
-    char q_limit[16];            /* ?limit= */
-    int q_too_long;              /* a query argument did not fit: 400 */
-    char range[64];              /* Range header ("" when absent) */
-    char authorization[160];     /* Authorization header ("" when absent; too long = bad) */
-    char peer[64];               /* client address */
-    char *body;                  /* JSON body, NUL-terminated, or NULL */
+    char path[256];                  /* decoded path, no query */
+    char q_patient[FM_NAME_MAX];     /* ?patient= */
+    char q_name[128];                /* ?name= (upload file name) */
+    char q_limit[16];                /* ?limit= */
+    int q_too_long;                  /* a query argument did not fit: 400 */
+    char range[64];                  /* Range header ("" when absent) */
+    char cookie_token[FM_TOKEN_MAX]; /* the fm_session cookie ("" when absent) */
+    char authorization[160];         /* Authorization header ("" when absent; too long = bad) */
+    char peer[64];                   /* client address */
+    char *body;                      /* JSON body, NUL-terminated, or NULL */
     size_t body_len;
     char upload_tmp[FM_PATH_MAX + 64]; /* streamed upload: the complete temp file, or "" */
     int64_t upload_bytes;
@@ -48,7 +49,7 @@ typedef struct fm_http_resp {
     int64_t file_off;
     char content_range[80]; /* "bytes a-b/size" for 206 and 416, else "" */
     char header_name[32];   /* one extra header, e.g. "WWW-Authenticate:" ("" = none) */
-    char header_value[64];
+    char header_value[160];
 } fm_http_resp;
 
 /* What the handlers share (read-only after start, or thread-safe objects). */

@@ -1,5 +1,6 @@
 /* fm_bus: the in-process implementation (see bus.h): a bounded ring of owned events under a
- * mutex, and a subscriber list touched only by the loop thread. */
+ * mutex, and subscriber lists (a hash table of exact topics, a list of prefixes) touched only by
+ * the loop thread. */
 #include "bus.h"
 
 #include <pthread.h>
@@ -13,13 +14,17 @@ typedef struct bus_event {
     char *json; /* NULL = resync marker */
 } bus_event;
 
-typedef struct bus_sub {
-    int id;
-    char prefix[TOPIC_MAX];
+#define BUCKETS 1024
+
+struct fm_bus_sub {
+    char topic[TOPIC_MAX];
+    int prefix; /* topic is a prefix (ends with '/' or is empty) */
     fm_bus_handler h;
     void *user;
-    struct bus_sub *next;
-} bus_sub;
+    struct fm_bus_sub *next, *prev; /* in its bucket, or in the prefix list */
+    struct fm_bus_sub **head;       /* the list it is in */
+};
+typedef struct fm_bus_sub bus_sub;
 
 struct fm_bus {
     pthread_mutex_t mu;
@@ -29,9 +34,17 @@ struct fm_bus {
     int lost_since_dispatch;
     void (*wake)(void *);
     void *wake_user;
-    bus_sub *subs; /* loop thread only */
-    int next_id;
+    bus_sub *bucket[BUCKETS]; /* exact topics, by hash (loop thread only) */
+    bus_sub *prefixed;        /* prefix subscriptions */
 };
+
+static uint32_t topic_hash(const char *t)
+{
+    uint32_t h = 2166136261u;
+    for (; *t; t++)
+        h = (h ^ (uint8_t)*t) * 16777619u;
+    return h % BUCKETS;
+}
 
 fm_bus *fm_bus_create(size_t max_queued, void (*wake)(void *), void *wake_user)
 {
@@ -56,10 +69,13 @@ void fm_bus_destroy(fm_bus *b)
         return;
     for (size_t i = 0; i < b->count; i++)
         free(b->ring[(b->head + i) % b->cap].json);
-    while (b->subs) {
-        bus_sub *n = b->subs->next;
-        free(b->subs);
-        b->subs = n;
+    for (int i = 0; i <= BUCKETS; i++) {
+        bus_sub **head = i < BUCKETS ? &b->bucket[i] : &b->prefixed;
+        while (*head) {
+            bus_sub *n = (*head)->next;
+            free(*head);
+            *head = n;
+        }
     }
     pthread_mutex_destroy(&b->mu);
     free(b->ring);
@@ -92,29 +108,58 @@ fm_svc_status fm_bus_publish(fm_bus *b, const char *topic, const char *json)
     return rc;
 }
 
-int fm_bus_subscribe(fm_bus *b, const char *prefix, fm_bus_handler h, void *user)
+fm_bus_sub *fm_bus_subscribe(fm_bus *b, const char *topic, fm_bus_handler h, void *user)
 {
     bus_sub *s = calloc(1, sizeof *s);
     if (!s)
-        return 0;
-    s->id = ++b->next_id;
-    strncpy(s->prefix, prefix, TOPIC_MAX - 1);
+        return NULL;
+    strncpy(s->topic, topic, TOPIC_MAX - 1);
+    size_t n = strlen(s->topic);
+    s->prefix = n == 0 || s->topic[n - 1] == '/';
     s->h = h;
     s->user = user;
-    s->next = b->subs;
-    b->subs = s;
-    return s->id;
+    s->head = s->prefix ? &b->prefixed : &b->bucket[topic_hash(s->topic)];
+    s->next = *s->head;
+    if (s->next)
+        s->next->prev = s;
+    *s->head = s;
+    return s;
 }
 
-void fm_bus_unsubscribe(fm_bus *b, int id)
+void fm_bus_unsubscribe(fm_bus *b, fm_bus_sub *s)
 {
-    for (bus_sub **p = &b->subs; *p; p = &(*p)->next) {
-        if ((*p)->id == id) {
-            bus_sub *s = *p;
-            *p = s->next;
-            free(s);
-            return;
-        }
+    (void)b;
+    if (!s)
+        return;
+    if (s->prev)
+        s->prev->next = s->next;
+    else
+        *s->head = s->next;
+    if (s->next)
+        s->next->prev = s->prev;
+    free(s);
+}
+
+/* Delivers one event to the subscribers of its topic (all of them for a resync marker). */
+static void deliver(fm_bus *b, const bus_event *e)
+{
+    if (!e->json) {
+        for (int i = 0; i <= BUCKETS; i++)
+            for (bus_sub *s = i < BUCKETS ? b->bucket[i] : b->prefixed, *next; s; s = next) {
+                next = s->next;
+                s->h(s->user, NULL, NULL);
+            }
+        return;
+    }
+    for (bus_sub *s = b->bucket[topic_hash(e->topic)], *next; s; s = next) {
+        next = s->next; /* a handler may unsubscribe itself */
+        if (!strcmp(s->topic, e->topic))
+            s->h(s->user, e->topic, e->json);
+    }
+    for (bus_sub *s = b->prefixed, *next; s; s = next) {
+        next = s->next;
+        if (!strncmp(e->topic, s->topic, strlen(s->topic)))
+            s->h(s->user, e->topic, e->json);
     }
 }
 
@@ -140,12 +185,7 @@ size_t fm_bus_dispatch(fm_bus *b)
             b->count--;
         }
         pthread_mutex_unlock(&b->mu);
-        /* Handlers may unsubscribe themselves: remember the next one first. */
-        for (bus_sub *s = b->subs, *next; s; s = next) {
-            next = s->next;
-            if (!e.json || !strncmp(e.topic, s->prefix, strlen(s->prefix)))
-                s->h(s->user, e.json ? e.topic : NULL, e.json);
-        }
+        deliver(b, &e);
         free(e.json);
         n++;
     }

@@ -24,9 +24,14 @@ fm_bus *fm_bus_create(size_t max_queued, void (*wake)(void *), void *wake_user);
 void fm_bus_destroy(fm_bus *b);
 /* Any thread. Copies topic and json. FM_SVC_LIMIT when an older event had to be dropped. */
 fm_svc_status fm_bus_publish(fm_bus *b, const char *topic, const char *json);
-/* Loop thread. Returns a subscription id (> 0) or 0 when out of memory. */
-int fm_bus_subscribe(fm_bus *b, const char *topic_prefix, fm_bus_handler h, void *user);
-void fm_bus_unsubscribe(fm_bus *b, int id);
+/* Loop thread. `topic` is an exact topic ("patient/42": never "patient/420"), or a prefix when
+ * it ends with '/' ("patient/" = every patient) or is empty (everything). Exact topics are
+ * found through a hash table, so fan-out costs the number of interested subscribers, not the
+ * number of subscriptions. Returns the subscription, or NULL when out of memory. Handlers must
+ * not unsubscribe anyone but themselves while an event is being delivered. */
+typedef struct fm_bus_sub fm_bus_sub;
+fm_bus_sub *fm_bus_subscribe(fm_bus *b, const char *topic, fm_bus_handler h, void *user);
+void fm_bus_unsubscribe(fm_bus *b, fm_bus_sub *sub);
 /* Loop thread: delivers everything queued; returns the number of events delivered. */
 size_t fm_bus_dispatch(fm_bus *b);
 /* Metrics. */

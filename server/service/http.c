@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "files.h"
+#include "log.h"
 #include "server_internal.h"
 
 enum http_state {
@@ -36,6 +37,7 @@ typedef struct pss {
     int64_t body_expected, body_got;
     size_t sent;     /* response bytes written */
     int close_after; /* body left unread: close instead of keep-alive */
+    int64_t t0_ms;   /* request start, for the log */
 } pss;
 
 struct http_job {
@@ -78,7 +80,8 @@ static void job_done(fm_job *job)
         job_free(j);
         return;
     }
-    if (!j->resp.body && !j->resp.has_file) /* the worker never ran (shutdown): say so rather than hang */
+    if (!j->resp.body &&
+        !j->resp.has_file) /* the worker never ran (shutdown): say so rather than hang */
         fm_api_error(&j->resp, 503, "unavailable", "the server is shutting down");
     j->owner->state = ST_HEADERS;
     lws_callback_on_writable(j->owner->wsi);
@@ -151,6 +154,27 @@ static void copy_args(struct lws *wsi, fm_http_req *r)
     }
 }
 
+/* The browser's session cookie (fm_session=TOKEN), for GET requests such as <audio src>. */
+static void copy_session_cookie(struct lws *wsi, fm_http_req *r)
+{
+    char buf[1024];
+    int n = lws_hdr_total_length(wsi, WSI_TOKEN_HTTP_COOKIE);
+    if (n <= 0 || n >= (int)sizeof buf ||
+        lws_hdr_copy(wsi, buf, sizeof buf, WSI_TOKEN_HTTP_COOKIE) < 0)
+        return;
+    for (char *c = buf; (c = strstr(c, "fm_session=")); c++) {
+        if (c != buf && c[-1] != ' ' && c[-1] != ';')
+            continue;
+        c += 11;
+        size_t len = strcspn(c, "; ");
+        if (len < sizeof r->cookie_token) {
+            memcpy(r->cookie_token, c, len);
+            r->cookie_token[len] = 0;
+        }
+        return;
+    }
+}
+
 /* -1 when absent or not a number. */
 static int64_t content_length(struct lws *wsi)
 {
@@ -213,6 +237,7 @@ static int on_http(fm_server *srv, pss *p, struct lws *wsi)
     p->body_expected = p->body_got = 0;
     p->sent = 0;
     p->close_after = 0;
+    p->t0_ms = fm_now_ms();
     p->job = calloc(1, sizeof *p->job);
     if (!p->job)
         return -1;
@@ -237,6 +262,7 @@ static int on_http(fm_server *srv, pss *p, struct lws *wsi)
     memcpy(r->path, uri, (size_t)uri_len);
     r->path[uri_len] = 0;
     copy_args(wsi, r);
+    copy_session_cookie(wsi, r);
     if (lws_hdr_total_length(wsi, WSI_TOKEN_HTTP_RANGE) > 0 &&
         lws_hdr_copy(wsi, r->range, sizeof r->range, WSI_TOKEN_HTTP_RANGE) < 0)
         snprintf(r->range, sizeof r->range, "invalid");
@@ -401,6 +427,21 @@ static int write_headers(fm_server *srv, pss *p, struct lws *wsi)
     return 0;
 }
 
+static void log_request(pss *p)
+{
+    static const char *const m[] = {"OTHER", "GET", "POST", "DELETE"};
+    const fm_http_req *r = &p->job->req;
+    if (!strcmp(r->path, "/health") || !strcmp(r->path, "/metrics"))
+        return; /* probes would drown the log */
+    char path[160], extra[320];
+    fm_log_path(r->path, path, sizeof path);
+    snprintf(extra, sizeof extra,
+             "\"method\":\"%s\",\"path\":\"%s\",\"status\":%d,\"bytes\":%zu,\"ms\":%lld",
+             m[r->method], path, p->job->resp.status, p->job->resp.len,
+             (long long)(fm_now_ms() - p->t0_ms));
+    fm_log("info", "http", extra);
+}
+
 /* One chunk of the response body per WRITEABLE; the last one ends the transaction. */
 static int write_body(fm_server *srv, pss *p, struct lws *wsi)
 {
@@ -425,6 +466,7 @@ static int write_body(fm_server *srv, pss *p, struct lws *wsi)
         return 0;
     }
     int close_after = p->close_after;
+    log_request(p);
     job_free(p->job);
     p->job = NULL;
     p->state = ST_IDLE;

@@ -193,7 +193,7 @@ static void run_open(ingest_job *j, fm_store *s)
                       u.role == FM_ROLE_PATIENT
                   ? u.id
                   : -1;
-    } else if (j->patient[0] && p.kind == FM_TOKEN_SESSION && strcmp(j->patient, p.user.name)) {
+    } else if (j->patient[0] && strcmp(j->patient, p.user.name)) { /* patient or her device */
         pid = -1;
     }
     if (pid <= 0 || fm_access_patient(s, &p, pid, FM_ACCESS_INGEST) != FM_SVC_OK) {

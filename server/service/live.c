@@ -64,7 +64,7 @@ struct live_pss {
     fm_principal principal;
     live_job *job; /* in flight */
     int n_subs;
-    int sub_ids[FM_LIVE_MAX_SUBS];
+    fm_bus_sub *subs[FM_LIVE_MAX_SUBS];
     int64_t sub_patients[FM_LIVE_MAX_SUBS];
     char in[FM_LIVE_MAX_IN + 1];
     size_t in_len;
@@ -181,9 +181,9 @@ static void subscribe_patient(live_pss *p, int64_t patient_id)
         return;
     char topic[48];
     snprintf(topic, sizeof topic, "patient/%lld", (long long)patient_id);
-    int id = fm_bus_subscribe(p->srv->bus, topic, on_event, p);
-    if (id) {
-        p->sub_ids[p->n_subs] = id;
+    fm_bus_sub *sub = fm_bus_subscribe(p->srv->bus, topic, on_event, p);
+    if (sub) {
+        p->subs[p->n_subs] = sub;
         p->sub_patients[p->n_subs++] = patient_id;
     }
 }
@@ -429,7 +429,7 @@ static int on_writeable(live_pss *p, struct lws *wsi)
 static void on_closed(live_pss *p)
 {
     for (int i = 0; i < p->n_subs; i++)
-        fm_bus_unsubscribe(p->srv->bus, p->sub_ids[i]);
+        fm_bus_unsubscribe(p->srv->bus, p->subs[i]);
     p->n_subs = 0;
     if (p->job)
         p->job->owner = NULL;

@@ -352,6 +352,7 @@ typedef struct server_proc {
     pid_t pid;
     int port;
     char data[512];
+    char log[600]; /* when set, the server's stderr is appended to this file */
 } server_proc;
 
 static inline const char *fetalmon_bin(void)
@@ -380,6 +381,11 @@ static inline int server_start(server_proc *s, const char *const *extra)
     if (s->pid == 0) {
         prctl(PR_SET_PDEATHSIG, SIGKILL); /* a test that dies takes its server with it */
         dup2(pfd[1], 1);
+        if (s->log[0]) {
+            FILE *lf = fopen(s->log, "a");
+            if (lf)
+                dup2(fileno(lf), 2);
+        }
         close(pfd[0]);
         close(pfd[1]);
         const char *argv[32] = {fetalmon_bin(), "serve",    "--data",

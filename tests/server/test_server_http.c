@@ -214,6 +214,40 @@ static void logout_invalidates_the_token(void)
     http_resp_free(&r);
 }
 
+/* A request with only the browser's session cookie. */
+static int with_cookie(const char *method, const char *path, const char *token)
+{
+    char req[512];
+    int n = snprintf(req, sizeof req,
+                     "%s %s HTTP/1.1\r\nHost: x\r\nConnection: close\r\n"
+                     "Cookie: theme=dark; fm_session=%s\r\n%s\r\n",
+                     method, path, token, strcmp(method, "POST") ? "" : "Content-Length: 0\r\n");
+    http_resp r;
+    int st = http_raw(srv.port, req, (size_t)n, &r) == 0 ? r.status : -1;
+    http_resp_free(&r);
+    return st;
+}
+
+static void the_session_cookie_authenticates_reads_only(void)
+{
+    char body[128];
+    snprintf(body, sizeof body, "{\"username\":\"beth\",\"password\":\"beth-password\"}");
+    http_resp r;
+    CHECK(http_post_json(srv.port, "/api/login", NULL, body, &r) == 0 && r.status == 200);
+    CHECK(strcasestr(r.headers, "set-cookie: fm_session=fms_") &&
+          strcasestr(r.headers, "HttpOnly") && strcasestr(r.headers, "SameSite=Strict"));
+    char tok[128];
+    snprintf(tok, sizeof tok, "%s", jstr(r.json, "token") ? jstr(r.json, "token") : "");
+    http_resp_free(&r);
+    CHECK(with_cookie("GET", "/api/me", tok) == 200);
+    CHECK(with_cookie("POST", "/api/logout", tok) == 401); /* no writes by cookie (CSRF) */
+    CHECK(with_cookie("GET", "/api/me", "fms_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA") == 401);
+    CHECK(http_post_json(srv.port, "/api/logout", tok, "", &r) == 0 && r.status == 200);
+    CHECK(strcasestr(r.headers, "Max-Age=0") != NULL);
+    http_resp_free(&r);
+    CHECK(with_cookie("GET", "/api/me", tok) == 401);
+}
+
 static char rec_alice[32], rec_beth[32];
 
 static void upload_is_analysed_and_the_result_readable(void)
@@ -615,6 +649,34 @@ static void sigterm_shuts_down_cleanly(void)
     CHECK(server_stop(&srv, SIGTERM) == 0);
 }
 
+/* The server's log (stderr) has a JSON line per request and never a patient's name, a password
+ * or a token. */
+static void logs_hold_no_patient_data_or_secrets(void)
+{
+    size_t len;
+    char *log = read_whole(srv.log, &len);
+    CHECK(log != NULL && strstr(log, "\"event\":\"http\"") && strstr(log, "\"stopped\""));
+    if (!log)
+        return;
+    const char *secrets[] = {"alice", "beth", "password", "fms_", "fmd_", "Bearer"};
+    for (size_t i = 0; i < sizeof secrets / sizeof secrets[0]; i++)
+        CHECKF(!strstr(log, secrets[i]), "the log contains '%s'", secrets[i]);
+    for (char *line = log; *line;) {
+        char *nl = strchr(line, '\n');
+        if (nl)
+            *nl = 0;
+        if (*line == '{') {
+            cJSON *j = cJSON_Parse(line);
+            CHECKF(j != NULL, "not JSON: %s", line);
+            cJSON_Delete(j);
+        }
+        if (!nl)
+            break;
+        line = nl + 1;
+    }
+    free(log);
+}
+
 int main(void)
 {
     const char *src = getenv("FM_SOURCE_DIR");
@@ -638,6 +700,7 @@ int main(void)
     run_user(NULL, dev_beth, sizeof dev_beth, db);
     dev_alice[strcspn(dev_alice, "\n")] = 0;
     dev_beth[strcspn(dev_beth, "\n")] = 0;
+    snprintf(srv.log, sizeof srv.log, "%s/server.log", srv.data);
     const char *extra[] = {"--set", "login_max_failures=3", "--set", "max_upload_bytes=1M", NULL};
     if (server_start(&srv, extra) != 0) {
         fprintf(stderr, "fetalmon serve did not start\n");
@@ -657,6 +720,7 @@ int main(void)
     RUN(login_with_a_wrong_password_or_unknown_user_is_401);
     RUN(requests_without_a_valid_token_are_401);
     RUN(logout_invalidates_the_token);
+    RUN(the_session_cookie_authenticates_reads_only);
     RUN(upload_is_analysed_and_the_result_readable);
     RUN(audio_downloads_support_ranges);
     RUN(a_trace_the_engine_rejects_ends_failed_with_a_reason);
@@ -669,6 +733,7 @@ int main(void)
     RUN(login_is_rate_limited_per_user);
     RUN(cli_passwd_and_disable_end_sessions);
     RUN(sigterm_shuts_down_cleanly);
+    RUN(logs_hold_no_patient_data_or_secrets);
     if (srv.pid)
         server_stop(&srv, SIGKILL);
     rm_tree(srv.data);

@@ -182,6 +182,7 @@ static void streams_follow_the_access_rules(void)
         close(fd);
     CHECK(open_stream(tok_drbob, ",\"patient\":\"beth\"", id, &next) < 0);
     CHECK(open_stream(tok_alice, ",\"patient\":\"beth\"", id, &next) < 0);
+    CHECK(open_stream(dev_alice, ",\"patient\":\"beth\"", id, &next) < 0);
     CHECK(open_stream("fms_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA", NULL, id, &next) < 0);
     /* Another patient's stream cannot be resumed. */
     char beth_tok[128];

@@ -265,21 +265,25 @@ static void bus_delivers_by_topic_prefix_and_drops_oldest_when_full(void)
 {
     fm_bus *b = fm_bus_create(4, NULL, NULL);
     got g1 = {0}, g2 = {0};
-    int s1 = fm_bus_subscribe(b, "patient/1", on_event, &g1);
+    fm_bus_sub *s1 = fm_bus_subscribe(b, "patient/1", on_event, &g1);
     fm_bus_subscribe(b, "patient/", on_event, &g2);
     fm_bus_publish(b, "patient/1", "{\"a\":1}");
     fm_bus_publish(b, "patient/2", "{\"a\":2}");
     CHECK(fm_bus_dispatch(b) == 2);
     CHECK(g1.n == 1 && g2.n == 2 && !strcmp(g2.last, "{\"a\":2}"));
+    /* An exact topic never matches a longer one: patient 1 must not see patient 10. */
+    fm_bus_publish(b, "patient/10", "{\"a\":10}");
+    fm_bus_dispatch(b);
+    CHECK(g1.n == 1 && g2.n == 3);
     for (int i = 0; i < 6; i++)
         fm_bus_publish(b, "patient/1", "{}");
     CHECK(fm_bus_dropped(b) == 2 && fm_bus_depth(b) == 4);
     fm_bus_dispatch(b);
-    CHECK(g1.resync == 1 && g1.n == 5);
+    CHECK(g1.resync == 1 && g1.n == 5 && g2.resync == 1);
     fm_bus_unsubscribe(b, s1);
     fm_bus_publish(b, "patient/1", "{}");
     fm_bus_dispatch(b);
-    CHECK(g1.n == 5 && g2.n == 7);
+    CHECK(g1.n == 5 && g2.n == 8);
     fm_bus_destroy(b);
 }
 

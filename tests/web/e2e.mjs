@@ -232,6 +232,11 @@ try {
   await clin.keyboard.press('End');
   await clin.waitForTimeout(100);
   check(await clin.evaluate(() => document.querySelector('#trace .ctg-scroller').scrollLeft > 0), 'keyboard scrolls the trace');
+  await clin.click('#zoom-out');
+  check(/not true scale/.test(await clin.textContent('#zoom-label')) &&
+    Math.abs(Number(await clin.getAttribute('#trace', 'data-px-per-min')) - 1.5 * pxPerCm) < 0.1, 'zoom out compresses time and says it is not true scale');
+  await clin.click('#zoom-reset');
+  check(/^true scale$/.test(await clin.textContent('#zoom-label')), 'back to true scale');
   await clin.selectOption('#paper-speed', '1');
 
   // 3a. The clinician signs a reading; the mother then sees it in plain words.

@@ -91,7 +91,9 @@ export async function render(main, [id, atS], ctx) {
 
   const ctg = new CtgView(traceBox, { scale: disp.scale, speedCmMin: disp.speedCmMin, pxPerCm: disp.pxPerCm });
   cleanups.push(() => ctg.destroy());
-  ctg.setAnalysis(a, { startMs: Number.isFinite(a.start_ms) ? a.start_ms : null });
+  /* wall-clock axis: known for a live stream (it starts when the stream opens), not for a file */
+  const startMs = Number.isFinite(a.start_ms) ? a.start_ms : rec.kind === 'stream' ? rec.created_ms : null;
+  ctg.setAnalysis(a, { startMs });
   const overview = new CtgOverview(traceBox, ctg);
   cleanups.unshift(() => overview.destroy());
   /* alert bands under the trace: this recording's alerts, when the server has alerts */

@@ -363,6 +363,19 @@ try {
   check(!(await other.textContent('main')).includes('Chen Mei'), 'no trace of the other patient on the page');
   await other.screenshot({ path: path.join(OUT, 'patient-refused.png'), fullPage: true });
 
+  // 6. The live wall: the mother starts streaming and her tile appears for the clinician; it
+  // says when the stream closes.
+  await clin.goto(`${base}/#/live`);
+  await clin.waitForSelector('#live-empty');
+  await mother.click('#live-start');
+  await clin.waitForSelector('#live-tiles .tile[data-patient="mei"]', { timeout: 10000 })
+    .then(() => check(true, 'a patient who starts streaming appears on the live wall'), () => check(false, 'a patient who starts streaming appears on the live wall'));
+  await clin.waitForTimeout(1500);
+  await clin.screenshot({ path: path.join(OUT, 'clinician-live.png'), fullPage: true });
+  await mother.click('#live-stop');
+  await clin.waitForSelector('#live-tiles .tile[data-patient="mei"] .age[data-state="closed"]', { timeout: 15000 })
+    .then(() => check(true, 'the tile says when the stream closed'), () => check(false, 'the tile says when the stream closed'));
+
   // 5. Sign out ends the session.
   await clin.click('#signout');
   await clin.waitForSelector('#username');

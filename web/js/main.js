@@ -13,10 +13,12 @@ import * as patientView from './views/patient.js';
 import * as reviewView from './views/review.js';
 import * as motherView from './views/mother.js';
 import * as settingsView from './views/settings.js';
+import * as liveView from './views/live.js';
 
 const ROUTES = [
   { re: /^\/login$/, view: loginView, roles: null },
   { re: /^\/worklist$/, view: worklistView, roles: ['clinician', 'admin'] },
+  { re: /^\/live$/, view: liveView, roles: ['clinician'] },
   { re: /^\/patient\/([A-Za-z0-9._-]+)$/, view: patientView, roles: ['clinician', 'admin'] },
   { re: /^\/recording\/([A-Za-z0-9]+)(?:\?t=(\d+(?:\.\d+)?))?$/, view: reviewView, roles: ['clinician', 'admin', 'patient'] },
   { re: /^\/home$/, view: motherView, roles: ['patient'] },
@@ -93,6 +95,7 @@ function renderTopbar(user) {
       h('span.brand-sub', t('app_tagline'))),
     h('nav', { 'aria-label': 'Main' },
       clin ? h('a', { href: '#/worklist' }, t('worklist')) : h('a', { href: '#/home' }, t('your_baby')),
+      user.role === 'clinician' ? h('a', { href: '#/live', id: 'nav-live' }, t('live')) : null,
       clin ? h('a', { href: '#/settings' }, 'Display') : null),
     feedIndicator(),
     h('div.who', h('span.user', user.display_name || user.name), h('span.role', t(`role_${user.role}`))),

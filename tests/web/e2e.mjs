@@ -337,6 +337,10 @@ try {
     .then(async () => check(/reassuring/.test(await mother.textContent(`#reading-${recId}`)) && /Normal/.test(await mother.textContent(`#reading-${recId}`)),
       'the mother sees the signed reading'), () => check(false, 'the mother sees the signed reading'));
   await mother.screenshot({ path: path.join(OUT, 'mother-reading.png'), fullPage: true });
+  await mother.setViewportSize({ width: 390, height: 844 }); /* her phone */
+  await mother.screenshot({ path: path.join(OUT, 'mother-phone.png'), fullPage: true });
+  check(await mother.evaluate(() => document.documentElement.scrollWidth <= 390), 'the mother\'s page fits a phone screen (no sideways scrolling)');
+  await mother.setViewportSize({ width: 1440, height: 1000 });
   const wl = await clin.goto(`${base}/#/worklist`).then(() => clin.waitForSelector('#worklist tr[data-patient="mei"]')).then(() => clin.textContent('#worklist tr[data-patient="mei"]'));
   check(!/unread/i.test(wl), 'a read recording is no longer unread on the worklist');
 

@@ -5,7 +5,7 @@ set -euo pipefail
 pkgs=(build-essential cmake pkg-config libsndfile1-dev libfftw3-dev libwebsockets-dev
       libsqlite3-dev libcjson-dev libsodium-dev)
 if [ "${1:-}" = "--test" ]; then
-  pkgs+=(clang python3 python3-numpy)
+  pkgs+=(clang libclang-rt-14-dev python3 python3-numpy)
 fi
 missing=()
 for p in "${pkgs[@]}"; do

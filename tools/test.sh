@@ -3,11 +3,20 @@
 # runs every test (ctest). This is the README's test command and what CI runs.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+root=$(pwd)
 tools/deps.sh --test
 build=${FM_TEST_BUILD:-build-test}
 cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DFM_SANITIZE=ON -DFM_WERROR=ON >/dev/null
 cmake --build "$build" -j"$(nproc)"
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=1}
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
-cd "$build"
-ctest --output-on-failure -j"$(nproc)" "$@"
+(cd "$build" && ctest --output-on-failure -j"$(nproc)" "$@")
+
+# libFuzzer targets (clang): each runs for FM_FUZZ_SECONDS on its seed corpus.
+cd "$root"
+fuzz_build=${FM_FUZZ_BUILD:-build-fuzz}
+CC=clang cmake -S . -B "$fuzz_build" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DFM_SANITIZE=ON \
+  -DFM_FUZZ=ON -DFM_FUZZ_SECONDS="${FM_FUZZ_SECONDS:-15}" >/dev/null
+cmake --build "$fuzz_build" -j"$(nproc)" --target $(cd tests/fuzz && ls fuzz_*.c | sed 's/\.c$//')
+cd "$fuzz_build"
+ctest --output-on-failure -j"$(nproc)" -R '^fuzz_'

@@ -1,10 +1,14 @@
 /* fm_analysis: see analysis.h. The one place that strings the engine modules together. */
 #include "analysis.h"
 
+#include "ctg_json.h"
+
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+
+#include "fetalmon/decode.h"
 
 void fm_analysis_opts_default(fm_analysis_opts *o)
 {
@@ -31,6 +35,13 @@ static const char *format_label(fm_trace_format f)
     }
 }
 
+/* Progress of an audio decode on a terminal. */
+static void progress_stderr(void *user, double fraction)
+{
+    (void)user;
+    fprintf(stderr, "\rdecoding audio %3.0f %%", 100.0 * fraction);
+}
+
 fm_status fm_analysis_load(const char *path, const fm_analysis_opts *o, fm_analysis **out,
                            char *err, size_t err_len)
 {
@@ -53,8 +64,24 @@ fm_status fm_analysis_load(const char *path, const fm_analysis_opts *o, fm_analy
         an->input_rate_hz = FM_FHR_RATE_HZ;
         an->input_channels = 1;
     } else {
-        snprintf(err, err_len, "audio input is not available in this build");
-        rc = FM_EUNSUPPORTED;
+        /* Audio: streamed through the Doppler engine (dsp/decode.c). */
+        fm_decode_info info;
+        fm_progress_fn prog = an->opts.on_progress;
+        void *prog_user = an->opts.progress_user;
+        if (!prog && an->opts.progress && isatty(STDERR_FILENO)) {
+            prog = progress_stderr;
+            prog_user = NULL;
+        }
+        rc = fm_decode_file(path, NULL, prog, prog_user, &an->trace, &info, err, err_len);
+        if (prog == progress_stderr)
+            fputs("\r\033[K", stderr);
+        if (rc == FM_OK) {
+            snprintf(an->input_kind, sizeof an->input_kind, "audio");
+            snprintf(an->input_format, sizeof an->input_format, "%s", info.format);
+            an->input_rate_hz = info.rate_hz;
+            an->input_channels = info.channels;
+            an->channel_used = info.channel_used;
+        }
     }
     if (rc != FM_OK) {
         fm_analysis_destroy(an);
@@ -70,10 +97,22 @@ fm_status fm_analysis_load(const char *path, const fm_analysis_opts *o, fm_analy
 
 fm_status fm_analysis_run(fm_analysis *an, char *err, size_t err_len)
 {
-    (void)err;
-    (void)err_len;
     if (!an || !an->trace)
         return FM_EINVAL;
+    if (an->trace->n == 0) {
+        snprintf(err, err_len, "the recording holds no samples");
+        return FM_EEMPTY;
+    }
+    fm_ctg_config cfg;
+    fm_ctg_config_default(&cfg);
+    cfg.gestation_weeks = an->opts.gestation_weeks;
+    fm_ctg_destroy(an->ctg);
+    an->ctg = NULL;
+    fm_status rc = fm_ctg_analyze_trace(an->trace, &cfg, &an->ctg);
+    if (rc != FM_OK) {
+        snprintf(err, err_len, "CTG analysis failed: %s", fm_strerror(rc));
+        return rc;
+    }
     return FM_OK;
 }
 
@@ -108,6 +147,9 @@ void fm_analysis_write_json(const fm_analysis *an, jsonw *w)
     if (t->mhr_bpm)
         jw_floats(w, "mhr", t->mhr_bpm, t->n, 2);
     jw_doubles(w, "movements_s", t->movements_s, t->n_movements, 2);
+    const fm_ctg_result *r = NULL;
+    if (an->ctg && fm_ctg_get_result(an->ctg, &r) == FM_OK)
+        fm_ctg_write_json(r, w);
 }
 
 void fm_analysis_print_summary(const fm_analysis *an, FILE *f)
@@ -115,12 +157,16 @@ void fm_analysis_print_summary(const fm_analysis *an, FILE *f)
     const fm_trace *t = an->trace;
     fprintf(f, "%s: %s %s, %.1f min, signal lost %.1f %%\n", an->source, an->input_kind,
             an->input_format, (double)t->n / t->rate_hz / 60.0, fm_trace_lost_percent(t));
+    const fm_ctg_result *r = NULL;
+    if (an->ctg && fm_ctg_get_result(an->ctg, &r) == FM_OK)
+        fm_ctg_result_print(r, f);
 }
 
 void fm_analysis_destroy(fm_analysis *an)
 {
     if (!an)
         return;
+    fm_ctg_destroy(an->ctg);
     fm_trace_destroy(an->trace);
     free(an);
 }

@@ -7,6 +7,7 @@
 #include <stdio.h>
 
 #include "fetalmon/common.h"
+#include "fetalmon/ctg.h"
 #include "fetalmon/trace.h"
 #include "jsonw.h"
 
@@ -28,6 +29,7 @@ typedef struct fm_analysis {
     int channel_used;      /* audio: channel analysed, -1 = mix of all */
     fm_analysis_opts opts;
     fm_trace *trace;       /* the 4 Hz trace (owned) */
+    fm_ctg *ctg;           /* the CTG analysis after fm_analysis_run (owned) */
 } fm_analysis;
 
 void fm_analysis_opts_default(fm_analysis_opts *o);

@@ -1,0 +1,425 @@
+/* Tests of the webhook worker (server/alerting/webhook.c) against a real HTTP receiver the test
+ * runs on 127.0.0.1 (a socket server thread): delivery with a verifiable signature; receiver
+ * down -> retries with backoff, nothing lost once it is up, the caller never blocks; a receiver
+ * that never answers -> timeouts, failure reported; 5xx retried; a full queue refuses (reported);
+ * shutdown reports what was still queued. */
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "check.h"
+#include "webhook.h"
+
+static const unsigned char SECRET[] = "test-secret-0123456789abcdef";
+#define SECRET_LEN (sizeof SECRET - 1)
+
+static int64_t now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void sleep_ms(int ms)
+{
+    struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
+    nanosleep(&ts, NULL);
+}
+
+/* ---- the receiver ---- */
+
+typedef struct got {
+    char body[512];
+    char delivery[32], timestamp[32], signature[96];
+} got;
+
+typedef struct receiver {
+    int fd, port;
+    int fail_first; /* answer 500 to this many requests */
+    int silent;     /* accept, read, never answer */
+    atomic_int stop;
+    pthread_t th;
+    pthread_mutex_t mu;
+    got g[64];
+    int n, requests;
+} receiver;
+
+static int free_port(void)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    bind(fd, (struct sockaddr *)&a, sizeof a);
+    socklen_t l = sizeof a;
+    getsockname(fd, (struct sockaddr *)&a, &l);
+    close(fd);
+    return ntohs(a.sin_port);
+}
+
+static void header(const char *req, const char *name, char *out, size_t len)
+{
+    out[0] = 0;
+    const char *p = strcasestr(req, name);
+    if (!p)
+        return;
+    p += strlen(name);
+    while (*p == ' ')
+        p++;
+    size_t n = strcspn(p, "\r\n");
+    if (n >= len)
+        n = len - 1;
+    memcpy(out, p, n);
+    out[n] = 0;
+}
+
+static void serve_one(receiver *r, int c)
+{
+    char req[4096];
+    size_t n = 0;
+    char *body = NULL;
+    long clen = -1;
+    while (n < sizeof req - 1) {
+        struct pollfd p = {c, POLLIN, 0};
+        if (poll(&p, 1, 2000) <= 0)
+            break;
+        ssize_t k = recv(c, req + n, sizeof req - 1 - n, 0);
+        if (k <= 0)
+            break;
+        n += (size_t)k;
+        req[n] = 0;
+        if (!body && (body = strstr(req, "\r\n\r\n"))) {
+            body += 4;
+            char cl[16];
+            header(req, "Content-Length:", cl, sizeof cl);
+            clen = atol(cl);
+        }
+        if (body && (long)(req + n - body) >= clen)
+            break;
+    }
+    pthread_mutex_lock(&r->mu);
+    int idx = r->requests++;
+    int ok = body && idx >= r->fail_first && !r->silent;
+    if (ok && r->n < 64) {
+        got *g = &r->g[r->n++];
+        snprintf(g->body, sizeof g->body, "%.*s", (int)clen, body);
+        header(req, "X-Fetalmon-Delivery:", g->delivery, sizeof g->delivery);
+        header(req, "X-Fetalmon-Timestamp:", g->timestamp, sizeof g->timestamp);
+        header(req, "X-Fetalmon-Signature:", g->signature, sizeof g->signature);
+    }
+    int silent = r->silent;
+    pthread_mutex_unlock(&r->mu);
+    if (silent) {
+        while (!atomic_load(&r->stop)) {
+            struct pollfd p = {c, POLLIN, 0};
+            if (poll(&p, 1, 50) > 0 && recv(c, req, sizeof req, 0) <= 0)
+                break;
+        }
+    } else {
+        const char *resp =
+            ok ? "HTTP/1.1 200 OK\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+               : "HTTP/1.1 500 Oops\r\nContent-Length: 0\r\nConnection: close\r\n\r\n";
+        send(c, resp, strlen(resp), MSG_NOSIGNAL);
+    }
+    close(c);
+}
+
+static void *receiver_main(void *arg)
+{
+    receiver *r = arg;
+    while (!atomic_load(&r->stop)) {
+        struct pollfd p = {r->fd, POLLIN, 0};
+        if (poll(&p, 1, 50) <= 0)
+            continue;
+        int c = accept(r->fd, NULL, NULL);
+        if (c >= 0)
+            serve_one(r, c);
+    }
+    return NULL;
+}
+
+static int receiver_start(receiver *r, int port)
+{
+    r->fd = socket(AF_INET, SOCK_STREAM, 0);
+    int one = 1;
+    setsockopt(r->fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+    struct sockaddr_in a = {.sin_family = AF_INET,
+                            .sin_port = htons((uint16_t)port),
+                            .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    if (bind(r->fd, (struct sockaddr *)&a, sizeof a) || listen(r->fd, 16))
+        return -1;
+    r->port = port;
+    atomic_store(&r->stop, 0);
+    pthread_mutex_init(&r->mu, NULL);
+    return pthread_create(&r->th, NULL, receiver_main, r);
+}
+
+static void receiver_stop(receiver *r)
+{
+    atomic_store(&r->stop, 1);
+    pthread_join(r->th, NULL);
+    close(r->fd);
+    pthread_mutex_destroy(&r->mu);
+}
+
+static int receiver_count(receiver *r)
+{
+    pthread_mutex_lock(&r->mu);
+    int n = r->n;
+    pthread_mutex_unlock(&r->mu);
+    return n;
+}
+
+/* ---- reports ---- */
+
+typedef struct reports {
+    pthread_mutex_t mu;
+    int ok, failed, max_attempts;
+    char last_error[160];
+} reports;
+
+static void on_report(void *u, const fm_webhook_report *r)
+{
+    reports *p = u;
+    pthread_mutex_lock(&p->mu);
+    if (r->ok)
+        p->ok++;
+    else
+        p->failed++;
+    if (r->attempts > p->max_attempts)
+        p->max_attempts = r->attempts;
+    if (r->error)
+        snprintf(p->last_error, sizeof p->last_error, "%s", r->error);
+    pthread_mutex_unlock(&p->mu);
+}
+
+static int reports_done(reports *p)
+{
+    pthread_mutex_lock(&p->mu);
+    int n = p->ok + p->failed;
+    pthread_mutex_unlock(&p->mu);
+    return n;
+}
+
+static fm_webhook *make(const char *url, reports *rep, int timeout_ms, int attempts)
+{
+    static char u[128];
+    static const char *urls[1];
+    snprintf(u, sizeof u, "%s", url);
+    urls[0] = u;
+    fm_webhook_config c;
+    fm_webhook_config_default(&c);
+    c.urls = urls;
+    c.n_urls = 1;
+    c.secret = SECRET;
+    c.secret_len = SECRET_LEN;
+    c.timeout_ms = timeout_ms;
+    c.max_attempts = attempts;
+    c.backoff_initial_ms = 20;
+    c.backoff_max_ms = 160;
+    c.queue_max = 8;
+    c.report = on_report;
+    c.user = rep;
+    memset(rep, 0, sizeof *rep);
+    pthread_mutex_init(&rep->mu, NULL);
+    return fm_webhook_create(&c);
+}
+
+static int wait_for(int (*pred)(void *), void *arg, int ms)
+{
+    int64_t end = now_ms() + ms;
+    while (now_ms() < end) {
+        if (pred(arg))
+            return 1;
+        sleep_ms(5);
+    }
+    return pred(arg);
+}
+
+static receiver *g_recv;
+static int g_want;
+static int have_all(void *arg)
+{
+    (void)arg;
+    return receiver_count(g_recv) >= g_want;
+}
+static reports *g_rep;
+static int reported_all(void *arg)
+{
+    (void)arg;
+    return reports_done(g_rep) >= g_want;
+}
+
+static void delivers_signed_json(void)
+{
+    static receiver r;
+    memset(&r, 0, sizeof r);
+    int port = free_port();
+    CHECK(receiver_start(&r, port) == 0);
+    char url[64];
+    snprintf(url, sizeof url, "http://127.0.0.1:%d/hook/alerts", port);
+    reports rep;
+    fm_webhook *w = make(url, &rep, 1000, 3);
+    CHECK(w != NULL);
+    uint64_t id = 0;
+    CHECK(fm_webhook_post(w, "{\"type\":\"alert.raised\",\"alert_id\":1}", &id) == FM_OK);
+    g_recv = &r, g_want = 1;
+    CHECK(wait_for(have_all, NULL, 5000));
+    g_rep = &rep;
+    CHECK(wait_for(reported_all, NULL, 2000) && rep.ok == 1);
+    got *g = &r.g[0];
+    CHECK(!strcmp(g->body, "{\"type\":\"alert.raised\",\"alert_id\":1}"));
+    CHECK(strtoull(g->delivery, NULL, 10) == id);
+    /* the receiver's check: HMAC over "<timestamp>.<body>", and a fresh timestamp */
+    CHECK(fm_webhook_verify(SECRET, SECRET_LEN, g->timestamp, g->body, strlen(g->body),
+                            g->signature));
+    CHECK(llabs(atoll(g->timestamp) - (long long)time(NULL)) < 60);
+    CHECK(
+        !fm_webhook_verify(SECRET, SECRET_LEN, g->timestamp, "{\"alert_id\":2}", 14, g->signature));
+    CHECK(!fm_webhook_verify((const unsigned char *)"another-secret-0000", 19, g->timestamp,
+                             g->body, strlen(g->body), g->signature));
+    fm_webhook_destroy(w);
+    receiver_stop(&r);
+}
+
+static void receiver_down_retries_and_nothing_is_lost(void)
+{
+    int port = free_port(); /* nobody listens yet: connection refused */
+    char url[64];
+    snprintf(url, sizeof url, "http://127.0.0.1:%d/", port);
+    reports rep;
+    fm_webhook *w = make(url, &rep, 1000, 50);
+    int64_t worst_us = 0;
+    for (int i = 0; i < 5; i++) {
+        char body[64];
+        snprintf(body, sizeof body, "{\"alert_id\":%d}", i + 1);
+        struct timespec a, b;
+        clock_gettime(CLOCK_MONOTONIC, &a);
+        CHECK(fm_webhook_post(w, body, NULL) == FM_OK);
+        clock_gettime(CLOCK_MONOTONIC, &b);
+        int64_t us = (b.tv_sec - a.tv_sec) * 1000000 + (b.tv_nsec - a.tv_nsec) / 1000;
+        if (us > worst_us)
+            worst_us = us;
+    }
+    /* the caller (the event loop) never waits on the network */
+    CHECKF(worst_us < 20000, "post took %lld us", (long long)worst_us);
+    printf("     worst fm_webhook_post while the receiver is down: %lld us\n", (long long)worst_us);
+    sleep_ms(300);
+    fm_webhook_stats st;
+    fm_webhook_stats_get(w, &st);
+    CHECKF(st.attempts >= 10 && st.queued == 5 && st.delivered == 0, "attempts %llu",
+           (unsigned long long)st.attempts);
+    static receiver r;
+    memset(&r, 0, sizeof r);
+    CHECK(receiver_start(&r, port) == 0);
+    g_recv = &r, g_want = 5;
+    CHECK(wait_for(have_all, NULL, 5000));
+    g_rep = &rep;
+    CHECK(wait_for(reported_all, NULL, 2000));
+    CHECK(rep.ok == 5 && rep.failed == 0 && rep.max_attempts > 1);
+    for (int i = 0; i < 5; i++) {
+        char body[64];
+        snprintf(body, sizeof body, "{\"alert_id\":%d}", i + 1);
+        int seen = 0;
+        for (int j = 0; j < r.n; j++)
+            seen += !strcmp(r.g[j].body, body);
+        CHECKF(seen == 1, "alert %d received %d times", i + 1, seen);
+    }
+    fm_webhook_destroy(w);
+    receiver_stop(&r);
+}
+
+static void server_errors_are_retried(void)
+{
+    static receiver r;
+    memset(&r, 0, sizeof r);
+    r.fail_first = 2;
+    int port = free_port();
+    CHECK(receiver_start(&r, port) == 0);
+    char url[64];
+    snprintf(url, sizeof url, "http://localhost:%d/x", port);
+    reports rep;
+    fm_webhook *w = make(url, &rep, 1000, 5);
+    CHECK(fm_webhook_post(w, "{}", NULL) == FM_OK);
+    g_rep = &rep, g_want = 1;
+    CHECK(wait_for(reported_all, NULL, 5000));
+    CHECK(rep.ok == 1 && rep.max_attempts == 3 && r.requests == 3);
+    fm_webhook_destroy(w);
+    receiver_stop(&r);
+}
+
+static void silent_receiver_times_out_and_failure_is_reported(void)
+{
+    static receiver r;
+    memset(&r, 0, sizeof r);
+    r.silent = 1;
+    int port = free_port();
+    CHECK(receiver_start(&r, port) == 0);
+    char url[64];
+    snprintf(url, sizeof url, "http://127.0.0.1:%d/", port);
+    reports rep;
+    fm_webhook *w = make(url, &rep, 150, 2);
+    int64_t t0 = now_ms();
+    CHECK(fm_webhook_post(w, "{\"alert_id\":9}", NULL) == FM_OK);
+    CHECK(now_ms() - t0 < 20);
+    g_rep = &rep, g_want = 1;
+    CHECK(wait_for(reported_all, NULL, 5000));
+    int64_t took = now_ms() - t0;
+    CHECK(rep.failed == 1 && rep.ok == 0 && rep.max_attempts == 2);
+    CHECKF(took >= 300 && took < 3000, "took %lld ms", (long long)took);
+    CHECK(strstr(rep.last_error, "timeout") != NULL);
+    fm_webhook_stats st;
+    fm_webhook_stats_get(w, &st);
+    CHECK(st.failed == 1 && st.queued == 0);
+    fm_webhook_destroy(w);
+    receiver_stop(&r);
+}
+
+static void full_queue_refuses_and_shutdown_reports(void)
+{
+    int port = free_port();
+    char url[64];
+    snprintf(url, sizeof url, "http://127.0.0.1:%d/", port);
+    reports rep;
+    fm_webhook *w = make(url, &rep, 500, 1000);
+    for (int i = 0; i < 8; i++)
+        CHECK(fm_webhook_post(w, "{}", NULL) == FM_OK);
+    CHECK(fm_webhook_post(w, "{}", NULL) == FM_ERANGE);
+    fm_webhook_stats st;
+    fm_webhook_stats_get(w, &st);
+    CHECK(st.refused == 1 && st.queued == 8);
+    fm_webhook_destroy(w);
+    CHECK(rep.failed == 8 && !strcmp(rep.last_error, "shutdown"));
+}
+
+static void bad_configs_are_refused(void)
+{
+    reports rep;
+    CHECK(make("https://example.org/hook", &rep, 1000, 3) == NULL);
+    CHECK(make("ftp://x/", &rep, 1000, 3) == NULL);
+    CHECK(make("http://:80/", &rep, 1000, 3) == NULL);
+    CHECK(make("http://h:99999999/", &rep, 1000, 3) == NULL);
+    fm_webhook_config c;
+    fm_webhook_config_default(&c);
+    const char *urls[1] = {"http://127.0.0.1:9/"};
+    c.urls = urls;
+    c.n_urls = 1;
+    c.secret = (const unsigned char *)"short";
+    c.secret_len = 5;
+    CHECK(fm_webhook_create(&c) == NULL);
+}
+
+int main(void)
+{
+    RUN(delivers_signed_json);
+    RUN(receiver_down_retries_and_nothing_is_lost);
+    RUN(server_errors_are_retried);
+    RUN(silent_receiver_times_out_and_failure_is_reported);
+    RUN(full_queue_refuses_and_shutdown_reports);
+    RUN(bad_configs_are_refused);
+    return CHECK_DONE();
+}

@@ -1,0 +1,352 @@
+/* Tests of the CTG analysis as a whole: real FHRMA traces (fixture and ../shared/data, skipped
+ * when absent), incremental updates giving the batch result, and bad input. */
+#include <math.h>
+#include <string.h>
+
+#include "check.h"
+#include "fetalmon/ctg.h"
+#include "fetalmon/trace.h"
+#include "test_ctg_synth.h"
+
+static void sane(const fm_ctg_result *r, const char *name)
+{
+    CHECKF(r->n > 0 && r->n_minutes == r->n / FM_CTG_SAMPLES_PER_MIN, "%s", name);
+    size_t nb = 0;
+    for (size_t i = 0; i < r->n; i++)
+        nb += isfinite(r->baseline_bpm[i]) && r->baseline_bpm[i] > 50 && r->baseline_bpm[i] < 240 &&
+              isfinite(r->baseline_fitted_bpm[i]);
+    CHECKF(nb == r->n, "%s: baseline defined on %zu of %zu samples", name, nb, r->n);
+    CHECKF(r->basal_bpm > 50 && r->basal_bpm < 240, "%s basal %.1f", name, r->basal_bpm);
+    CHECKF(r->stv_ms > 0 && r->stv_ms < 100, "%s STV %.2f", name, r->stv_ms);
+    for (size_t i = 0; i < r->n_dec; i++) {
+        const fm_ctg_event *d = &r->dec[i];
+        CHECKF(d->start_s < d->peak_s + 1e-9 && d->peak_s < d->end_s && d->lost_beats > 0 &&
+                   d->amplitude_bpm > 15 &&
+                   (d->shape == FM_CTG_SHAPE_ABRUPT || d->shape == FM_CTG_SHAPE_GRADUAL),
+               "%s dec %zu", name, i);
+        if (i)
+            CHECKF(d->start_s >= r->dec[i - 1].end_s, "%s decs overlap", name);
+    }
+    for (size_t i = 0; i < r->n_acc; i++)
+        CHECKF(r->acc[i].amplitude_bpm > 10 && r->acc[i].end_s - r->acc[i].start_s > 10,
+               "%s acc %zu", name, i);
+    CHECK(r->oxford.status != FM_CTG_OX_TOO_SHORT || r->duration_s < 600);
+}
+
+static void fixture_trace_is_analysed(void)
+{
+    const char *src = getenv("FM_SOURCE_DIR");
+    char path[4096];
+    snprintf(path, sizeof path, "%s/fixtures/traces/fhrma_train01_20min.fhr", src ? src : ".");
+    fm_trace *t = NULL;
+    CHECK(fm_trace_read(path, FM_TRACE_FHR, &t, NULL, 0) == FM_OK);
+    fm_ctg *q = NULL;
+    const fm_ctg_result *r = NULL;
+    CHECK(t && fm_ctg_analyze_trace(t, NULL, &q) == FM_OK && fm_ctg_get_result(q, &r) == FM_OK);
+    if (r) {
+        sane(r, "fixture");
+        CHECK(fabs(r->duration_s - 1200) < 1 && r->oxford.at_min == 20);
+        /* an intrapartum trace with repeated decelerations: never reassuring */
+        CHECK(r->n_dec >= 3 && r->figo != FM_CTG_FIGO_NORMAL && r->nichd_category != 1);
+    }
+    fm_ctg_destroy(q);
+    fm_trace_destroy(t);
+}
+
+static void shared_fhrma_traces_are_analysed(void)
+{
+    const char *data = check_shared_data();
+    if (!data) {
+        printf("     (../shared/data absent: skipped)\n");
+        return;
+    }
+    /* every 5th record keeps the suite fast under ASan; bench_ctg runs all 66 */
+    for (int k = 1; k <= 66; k += 5) {
+        char path[4200], name[32];
+        snprintf(name, sizeof name, "train%02d", k);
+        snprintf(path, sizeof path, "%s/fhrma/train/%s.fhr", data, name);
+        fm_trace *t = NULL;
+        if (fm_trace_read(path, FM_TRACE_FHR, &t, NULL, 0) != FM_OK) {
+            printf("     (%s unreadable: skipped)\n", name);
+            continue;
+        }
+        fm_ctg *q = NULL;
+        const fm_ctg_result *r = NULL;
+        CHECK(fm_ctg_analyze_trace(t, NULL, &q) == FM_OK && fm_ctg_get_result(q, &r) == FM_OK);
+        if (r)
+            sane(r, name);
+        fm_ctg_destroy(q);
+        fm_trace_destroy(t);
+    }
+}
+
+static int same_events(const fm_ctg_event *a, const fm_ctg_event *b, size_t n)
+{
+    return n == 0 || !memcmp(a, b, n * sizeof *a);
+}
+
+static int same_result(const fm_ctg_result *a, const fm_ctg_result *b)
+{
+    return a->n == b->n && !memcmp(a->baseline_bpm, b->baseline_bpm, a->n * sizeof(float)) &&
+           !memcmp(a->baseline_fitted_bpm, b->baseline_fitted_bpm, a->n * sizeof(float)) &&
+           a->n_acc == b->n_acc && a->n_dec == b->n_dec && same_events(a->acc, b->acc, a->n_acc) &&
+           same_events(a->dec, b->dec, a->n_dec) &&
+           (a->stv_ms == b->stv_ms || (isnan(a->stv_ms) && isnan(b->stv_ms))) &&
+           (a->ltv_ms == b->ltv_ms || (isnan(a->ltv_ms) && isnan(b->ltv_ms))) &&
+           a->basal_bpm == b->basal_bpm && a->n_high == b->n_high && a->n_low == b->n_low &&
+           a->oxford.status == b->oxford.status &&
+           (a->oxford.at_min == b->oxford.at_min ||
+            (isnan(a->oxford.at_min) && isnan(b->oxford.at_min))) &&
+           a->oxford.reasons.n == b->oxford.reasons.n && a->figo == b->figo &&
+           a->nichd_category == b->nichd_category && a->nst == b->nst &&
+           a->sinusoidal.detected == b->sinusoidal.detected;
+}
+
+static void live_updates_every_2_min_equal_batch_runs(void)
+{
+    synth_opts o;
+    synth_opts_default(&o, 2700, 5);
+    o.lost_fraction = 0.05;
+    synth_trace *t = synth_make(&o);
+    fm_ctg *live = fm_ctg_create(NULL);
+    synth_rng rng = {99};
+    size_t at = 0, next_check = 2 * FM_CTG_SAMPLES_PER_MIN;
+    int checks = 0;
+    while (at < t->n) {
+        /* frames of irregular size, as a network would deliver them */
+        size_t len = 1 + (size_t)(synth_unif(&rng) * 37);
+        if (at + len > t->n)
+            len = t->n - at;
+        if (next_check > at && next_check < at + len)
+            len = next_check - at;
+        CHECK(fm_ctg_update(live, t->fhr + at, t->state + at, len) == FM_OK);
+        at += len;
+        if (at == next_check || at == t->n) {
+            if (at == 20 * FM_CTG_SAMPLES_PER_MIN)
+                fm_ctg_add_movement(live, 30.0); /* a mark that arrives late, still equal */
+            const fm_ctg_result *ri = NULL, *rb = NULL;
+            fm_ctg *batch = fm_ctg_create(NULL);
+            fm_ctg_update(batch, t->fhr, t->state, at);
+            if (at >= 20 * FM_CTG_SAMPLES_PER_MIN)
+                fm_ctg_add_movement(batch, 30.0);
+            CHECK(fm_ctg_get_result(live, &ri) == FM_OK && fm_ctg_get_result(batch, &rb) == FM_OK);
+            CHECKF(ri && rb && same_result(ri, rb), "differs at %.1f min", at / 240.0);
+            fm_ctg_destroy(batch);
+            next_check += 2 * FM_CTG_SAMPLES_PER_MIN;
+            checks++;
+        }
+    }
+    CHECK(checks >= 20);
+    fm_ctg_destroy(live);
+    synth_free(t);
+}
+
+static int same_floats(const float *a, const float *b, size_t n)
+{
+    return n == 0 || !memcmp(a, b, n * sizeof *a);
+}
+
+static int same_reasons(const fm_ctg_reasons *a, const fm_ctg_reasons *b)
+{
+    if (a->n != b->n)
+        return 0;
+    for (int i = 0; i < a->n; i++)
+        if (strcmp(a->r[i].code, b->r[i].code) || strcmp(a->r[i].text, b->r[i].text))
+            return 0;
+    return 1;
+}
+
+static int same_spans(const fm_ctg_span *a, size_t na, const fm_ctg_span *b, size_t nb)
+{
+    return na == nb && (na == 0 || !memcmp(a, b, na * sizeof *a));
+}
+
+/* Everything a result holds, bit for bit (doubles compared as bits, so NAN == NAN). */
+static int same_everything(const fm_ctg_result *a, const fm_ctg_result *b)
+{
+    const size_t nm = a->n_minutes;
+    const fm_ctg_oxford *x = &a->oxford, *y = &b->oxford;
+    return same_result(a, b) && a->n_minutes == b->n_minutes && a->n_epochs == b->n_epochs &&
+           !memcmp(&a->lost_percent, &b->lost_percent, sizeof(double)) &&
+           !memcmp(&a->ltv_bpm, &b->ltv_bpm, sizeof(double)) &&
+           !memcmp(&a->modified_mode_bpm, &b->modified_mode_bpm, sizeof(double)) &&
+           !memcmp(&a->figo_baseline_bpm, &b->figo_baseline_bpm, sizeof(double)) &&
+           !memcmp(&a->bandwidth_median_bpm, &b->bandwidth_median_bpm, sizeof(double)) &&
+           a->n_valid_minutes == b->n_valid_minutes &&
+           same_floats(a->minute_lost_percent, b->minute_lost_percent, nm) &&
+           same_floats(a->minute_stv_ms, b->minute_stv_ms, nm) &&
+           same_floats(a->minute_range_ms, b->minute_range_ms, nm) &&
+           same_floats(a->minute_bandwidth_bpm, b->minute_bandwidth_bpm, nm) &&
+           same_spans(a->high_episodes, a->n_high, b->high_episodes, b->n_high) &&
+           same_spans(a->low_episodes, a->n_low, b->low_episodes, b->n_low) &&
+           a->n_ox_acc == b->n_ox_acc && a->n_ox_dec == b->n_ox_dec &&
+           same_events(a->ox_acc, b->ox_acc, a->n_ox_acc) &&
+           same_events(a->ox_dec, b->ox_dec, a->n_ox_dec) &&
+           same_spans(a->sinusoidal.spans, a->sinusoidal.n_spans, b->sinusoidal.spans,
+                      b->sinusoidal.n_spans) &&
+           !memcmp(&a->sinusoidal.longest_s, &b->sinusoidal.longest_s, sizeof(double)) &&
+           !memcmp(&a->sinusoidal.amplitude_bpm, &b->sinusoidal.amplitude_bpm, sizeof(double)) &&
+           !memcmp(&a->sinusoidal.freq_cpm, &b->sinusoidal.freq_cpm, sizeof(double)) &&
+           x->complete == y->complete && x->n_movements == y->n_movements &&
+           x->n_acc10 == y->n_acc10 && x->n_acc15 == y->n_acc15 && x->n_dec == y->n_dec &&
+           !memcmp(&x->max_dec_lost_beats, &y->max_dec_lost_beats, sizeof(double)) &&
+           !memcmp(&x->high_ltv_ms, &y->high_ltv_ms, sizeof(double)) &&
+           same_reasons(&x->reasons, &y->reasons) && same_reasons(&x->notes, &y->notes) &&
+           same_reasons(&a->figo_reasons, &b->figo_reasons) &&
+           same_reasons(&a->nichd_reasons, &b->nichd_reasons) &&
+           same_reasons(&a->nst_reasons, &b->nst_reasons);
+}
+
+/* A live stream of 3 hours (hours-long streams are what the incremental analysis is for):
+ * frames of irregular size, results asked at irregular times (not on the 2-min checkpoint
+ * grid), movement marks arriving late (some before checkpoints already evaluated), a
+ * sinusoidal stretch, lost bursts; every result equals a batch run on the same prefix. */
+static void three_hour_live_stream_equals_batch_everywhere(void)
+{
+    synth_opts o;
+    synth_opts_default(&o, 3 * 3600, 11);
+    o.lost_fraction = 0.06;
+    o.sinus_start_s = 4000;
+    o.sinus_len_s = 2400;
+    o.sinus_pp_bpm = 9;
+    o.sinus_cpm = 4;
+    synth_trace *t = synth_make(&o);
+    /* marks as (time, arrival): most arrive at once, some minutes late */
+    const double mark_t[] = {95, 700, 1300, 1500, 2290, 3100, 5000, 7300, 9000};
+    const double mark_arrive[] = {95, 1900, 1310, 3000, 2300, 3120, 9500, 7300, 10700};
+    const size_t n_marks = sizeof mark_t / sizeof *mark_t;
+    int sent[sizeof mark_t / sizeof *mark_t] = {0};
+    fm_ctg *live = fm_ctg_create(NULL);
+    synth_rng rng = {2024};
+    size_t at = 0, next_check = 0;
+    int checks = 0, equal = 0;
+    while (at < t->n) {
+        size_t len = 1 + (size_t)(synth_unif(&rng) * 700);
+        if (at + len > t->n)
+            len = t->n - at;
+        CHECK(fm_ctg_update(live, t->fhr + at, t->state + at, len) == FM_OK);
+        at += len;
+        for (size_t m = 0; m < n_marks; m++)
+            if (!sent[m] && mark_arrive[m] * 4 <= (double)at) {
+                CHECK(fm_ctg_add_movement(live, mark_t[m]) == FM_OK);
+                sent[m] = 1;
+            }
+        if (at < next_check && at < t->n)
+            continue;
+        /* about every 4 min, off the checkpoint grid */
+        next_check = at + 3 * FM_CTG_SAMPLES_PER_MIN + (size_t)(synth_unif(&rng) * 480);
+        const fm_ctg_result *ri = NULL, *rb = NULL;
+        fm_ctg *batch = fm_ctg_create(NULL);
+        fm_ctg_update(batch, t->fhr, t->state, at);
+        for (size_t m = 0; m < n_marks; m++)
+            if (sent[m])
+                fm_ctg_add_movement(batch, mark_t[m]);
+        CHECK(fm_ctg_get_result(live, &ri) == FM_OK && fm_ctg_get_result(batch, &rb) == FM_OK);
+        int same = ri && rb && same_everything(ri, rb);
+        CHECKF(same, "differs at %.2f min", at / 240.0);
+        equal += same;
+        fm_ctg_destroy(batch);
+        checks++;
+    }
+    CHECKF(checks >= 35 && equal == checks, "%d of %d checks equal", equal, checks);
+    fm_ctg_destroy(live);
+    synth_free(t);
+}
+
+static void empty_input_is_a_clear_error(void)
+{
+    fm_ctg *q = fm_ctg_create(NULL);
+    const fm_ctg_result *r = (const fm_ctg_result *)&q; /* must be reset to NULL */
+    CHECK(fm_ctg_update(q, NULL, NULL, 0) == FM_OK);
+    CHECK(fm_ctg_get_result(q, &r) == FM_EEMPTY && r == NULL);
+    CHECK(fm_ctg_update(q, NULL, NULL, 5) == FM_EINVAL);
+    CHECK(fm_ctg_update(NULL, NULL, NULL, 0) == FM_EINVAL);
+    CHECK(fm_ctg_get_result(NULL, &r) == FM_EINVAL);
+    CHECK(fm_ctg_add_movement(q, NAN) == FM_EINVAL && fm_ctg_add_movement(q, -1) == FM_EINVAL);
+    fm_ctg_destroy(q);
+    fm_ctg *out = (fm_ctg *)&r;
+    fm_trace empty = {0};
+    empty.rate_hz = 4;
+    CHECK(fm_ctg_analyze_trace(&empty, NULL, &out) == FM_EEMPTY && out == NULL);
+    CHECK(fm_ctg_analyze_trace(NULL, NULL, &out) == FM_EINVAL);
+    fm_trace *t = fm_trace_create(100, 0, 0);
+    t->rate_hz = 8;
+    CHECK(fm_ctg_analyze_trace(t, NULL, &out) == FM_ERATE);
+    fm_trace_destroy(t);
+    fm_ctg_destroy(NULL);
+}
+
+static void bad_config_is_refused(void)
+{
+    fm_ctg_config c;
+    fm_ctg_config_default(&c);
+    c.lowpass_corner_hz = 0;
+    CHECK(fm_ctg_create(&c) == NULL);
+    fm_ctg_config_default(&c);
+    c.min_valid_percent = 150;
+    CHECK(fm_ctg_create(&c) == NULL);
+}
+
+static void all_lost_trace_gives_insufficient_signal(void)
+{
+    fm_trace *t = fm_trace_create(30 * FM_CTG_SAMPLES_PER_MIN, 0, 0); /* all lost */
+    fm_ctg *q = NULL;
+    const fm_ctg_result *r = NULL;
+    CHECK(fm_ctg_analyze_trace(t, NULL, &q) == FM_OK && fm_ctg_get_result(q, &r) == FM_OK);
+    if (r) {
+        CHECK(r->lost_percent == 100 && r->insufficient_signal);
+        CHECK(isnan(r->stv_ms) && isnan(r->basal_bpm) && r->n_acc == 0 && r->n_dec == 0);
+        CHECK(r->oxford.status == FM_CTG_OX_NOT_MET);
+        CHECK(r->oxford.reasons.n > 0 &&
+              !strcmp(r->oxford.reasons.r[0].code, "insufficient_signal"));
+        CHECK(r->figo == FM_CTG_FIGO_INSUFFICIENT && r->nichd_category != 1 &&
+              r->nst != FM_CTG_NST_REACTIVE);
+    }
+    fm_ctg_destroy(q);
+    fm_trace_destroy(t);
+}
+
+static void absurd_values_are_lost_never_used(void)
+{
+    const size_t n = 15 * FM_CTG_SAMPLES_PER_MIN;
+    float *f = malloc(n * sizeof *f);
+    for (size_t i = 0; i < n; i++) {
+        switch (i % 7) {
+        case 0: f[i] = NAN; break;
+        case 1: f[i] = INFINITY; break;
+        case 2: f[i] = -5; break;
+        case 3: f[i] = 1000; break;
+        case 4: f[i] = 0; break;
+        default: f[i] = 140; break;
+        }
+    }
+    fm_ctg *q = fm_ctg_create(NULL);
+    const fm_ctg_result *r = NULL;
+    CHECK(fm_ctg_update(q, f, NULL, n) == FM_OK && fm_ctg_get_result(q, &r) == FM_OK);
+    CHECK(r && fabs(r->lost_percent - 500.0 / 7.0) < 0.1);
+    CHECK(r && fabs(r->modified_mode_bpm - 140) < 0.5 && r->oxford.status != FM_CTG_OX_MET);
+    fm_ctg_destroy(q);
+    free(f);
+}
+
+static void very_long_trace_is_refused_not_crashed(void)
+{
+    fm_ctg *q = fm_ctg_create(NULL);
+    float v = 140;
+    CHECK(fm_ctg_update(q, &v, NULL, FM_TRACE_MAX_SAMPLES + 1) == FM_ERANGE);
+    fm_ctg_destroy(q);
+}
+
+int main(void)
+{
+    RUN(fixture_trace_is_analysed);
+    RUN(shared_fhrma_traces_are_analysed);
+    RUN(live_updates_every_2_min_equal_batch_runs);
+    RUN(three_hour_live_stream_equals_batch_everywhere);
+    RUN(empty_input_is_a_clear_error);
+    RUN(bad_config_is_refused);
+    RUN(all_lost_trace_gives_insufficient_signal);
+    RUN(absurd_values_are_lost_never_used);
+    RUN(very_long_trace_is_refused_not_crashed);
+    return CHECK_DONE();
+}

@@ -222,6 +222,21 @@ try {
   check(Math.abs(Number(await clin.getAttribute('#trace', 'data-paper-height-px')) - 8 * pxPerCm) < 0.1, 'paper still 8 cm at devicePixelRatio 2');
   await (await clin.$('#trace')).screenshot({ path: path.join(OUT, 'ctg-paper-dpr2.png') });
   await cdp.send('Emulation.clearDeviceMetricsOverride');
+  // The engine's analysis as the page shows it: every event listed, every failed criterion named.
+  const an = await clin.evaluate(async (id) => {
+    const token = JSON.parse(sessionStorage.getItem('fetalmon.session')).token;
+    return (await (await fetch(`/api/recordings/${id}`, { headers: { Authorization: `Bearer ${token}` } })).json()).analysis;
+  }, recId);
+  if (an.verdicts) {
+    const nEvents = await clin.$$eval('#analysis .events tbody tr', (trs) => trs.length);
+    check(nEvents === an.accelerations.length + an.decelerations.length, `events table lists every event (${nEvents})`);
+    const reasons = await clin.$$eval('#antenatal ul.reasons li[data-code]', (lis) => lis.map((li) => li.dataset.code));
+    const want = an.verdicts.antenatal.reasons.map((r) => r.code);
+    check(want.every((c) => reasons.includes(c)), `antenatal verdict with every reason (${reasons.join(', ') || 'criteria met'})`);
+    check((await clin.textContent('#figo-class')).toLowerCase().includes(an.verdicts.figo.class.replace('_', ' ')), 'FIGO class shown');
+  } else {
+    log('note: this engine gives no CTG analysis; verdict checks skipped');
+  }
   const summary = await clin.textContent('#analysis');
   check(/Signal loss/.test(summary) && /Duration\s*20:00/.test(summary), 'analysis panel shows the recording summary');
   await (await clin.$('#trace')).screenshot({ path: path.join(OUT, 'ctg-paper-1cm.png') });

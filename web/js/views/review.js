@@ -133,25 +133,24 @@ async function setupAudio(box, rec, a, ctg, cleanups) {
     return;
   }
   const ranged = res.status === 206;
-  box.append(h('p.muted.small', { id: 'audio-state' }, 'Loading audio…'));
-  // The token cannot ride on an <audio src>: fetch with it and play from memory.
-  const full = await probe(url);
-  if (!full) { box.querySelector('#audio-state').textContent = 'The audio could not be loaded.'; return; }
-  const blobUrl = URL.createObjectURL(await full.blob());
-  const audio = h('audio', { controls: true, src: blobUrl, preload: 'auto', 'aria-label': 'Doppler audio of this recording' });
-  box.querySelector('#audio-state').textContent = ranged ? 'The cursor on the trace follows the sound; click the trace to jump.' : 'The cursor on the trace follows the sound; click the trace to jump. (no Range support on the server: the whole file is loaded first)';
+  /* The session cookie set at sign-in authenticates GETs, so the element streams the file with
+   * Range requests itself (seeking loads only what is needed). */
+  const audio = h('audio', { controls: true, src: url, preload: 'metadata', 'aria-label': 'Doppler audio of this recording' });
+  box.append(h('p.muted.small', { id: 'audio-state' }, ranged
+    ? 'The cursor on the trace follows the sound; click the trace to jump.'
+    : 'The cursor on the trace follows the sound; click the trace to jump. (no Range support on the server: the whole file loads first)'));
   box.append(audio);
   let raf = null;
   if (!ctg) {
     box.querySelector('#audio-state').textContent = 'The recording as it was sent (there is no trace to follow: the analysis failed).';
-    cleanups.push(() => { audio.pause(); URL.revokeObjectURL(blobUrl); });
+    cleanups.push(() => audio.pause());
     return;
   }
   const tick = () => { ctg.setCursor(audio.currentTime); raf = audio.paused ? null : requestAnimationFrame(tick); };
   audio.addEventListener('play', () => { if (!raf) raf = requestAnimationFrame(tick); });
   audio.addEventListener('seeked', () => ctg.setCursor(audio.currentTime));
   ctg.onSeek = (s) => { audio.currentTime = s; ctg.setCursor(s); };
-  cleanups.push(() => { if (raf) cancelAnimationFrame(raf); audio.pause(); URL.revokeObjectURL(blobUrl); });
+  cleanups.push(() => { if (raf) cancelAnimationFrame(raf); audio.pause(); });
 }
 
 /* Readings (GET/POST /api/recordings/ID/readings): every signed reading, oldest first, and the

@@ -369,6 +369,19 @@ try {
     if (a.readyState >= 1) r(a.duration); else a.addEventListener('loadedmetadata', () => r(a.duration));
   }));
   check(Math.abs(dur - samples / rateHz) < 0.05, `the recording plays back: ${dur.toFixed(2)} s of audio for ${(samples / rateHz).toFixed(2)} s recorded`);
+  if (await clin.$('#trace canvas.ctg-canvas')) {
+    // Analysed audio: playing it moves the cursor on the trace.
+    const cursor = await clin.evaluate(async () => {
+      const a = document.querySelector('#audio audio');
+      a.muted = true;
+      await a.play();
+      await new Promise((r) => setTimeout(r, 1200));
+      a.pause();
+      return [a.currentTime, document.querySelector('#trace').ctgView.cursorS];
+    });
+    check(cursor[0] > 0.5 && Math.abs(cursor[1] - cursor[0]) < 0.3, `the cursor follows the audio (${cursor.map((x) => x.toFixed(2)).join(' s / ')} s)`);
+  }
+  await clin.screenshot({ path: path.join(OUT, 'clinician-review-audio.png'), fullPage: true });
 
   // 4. Another patient cannot open Mei's recording: the server refuses and the page says so.
   const other = await newPage();

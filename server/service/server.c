@@ -141,6 +141,34 @@ static int find_web_dir(const fm_config *cfg, char *out, size_t cap)
     return 0;
 }
 
+static void tick_run(fm_job *job, void *store)
+{
+    (void)store;
+    fm_server *s = lws_container_of(job, fm_server, tick_job);
+    fm_alertsvc_tick(s->alerts);
+}
+
+static void tick_done(fm_job *job)
+{
+    fm_server *s = lws_container_of(job, fm_server, tick_job);
+    s->tick_busy = 0;
+}
+
+/* Every second on the loop: stalled streams, and the escalation tick (on an API worker: it
+ * writes the store). */
+static void on_tick(lws_sorted_usec_list_t *sul)
+{
+    fm_server *s = lws_container_of(sul, fm_server, sul_tick);
+    fm_livepipes_tick(s->pipes, fm_now_ms());
+    if (s->alerts && !s->tick_busy) {
+        memset(&s->tick_job, 0, sizeof s->tick_job);
+        s->tick_job.run = tick_run;
+        s->tick_job.done = tick_done;
+        s->tick_busy = fm_workq_submit(s->api_q, &s->tick_job) == FM_SVC_OK;
+    }
+    lws_sul_schedule(s->ctx, 0, &s->sul_tick, on_tick, LWS_US_PER_SEC);
+}
+
 static void requeue(void *ctx, const fm_recording *r)
 {
     fm_server *s = ctx;
@@ -248,6 +276,19 @@ fm_svc_status fm_server_create(const fm_config *cfg, fm_server **out, char *err,
         goto fail;
     }
     s->api.analysis = s->analysis_q;
+    wc.threads = cfg->live_workers;
+    s->live_q = fm_workq_create(&wc);
+    s->alerts = fm_alertsvc_create(cfg->data_dir, s->bus, cfg->alert_escalate_s);
+    fm_livepipes_config lc = {.q = s->live_q, .bus = s->bus, .alerts = s->alerts,
+                              .data_dir = s->cfg.data_dir, .stall_s = cfg->stream_stall_s};
+    s->pipes = s->live_q ? fm_livepipes_create(&lc) : NULL;
+    if (!s->pipes || !s->alerts) {
+        fm_store_close(st);
+        rc = FM_SVC_NOMEM;
+        goto fail;
+    }
+    s->api.alerts = s->alerts;
+    lws_sul_schedule(s->ctx, 0, &s->sul_tick, on_tick, LWS_US_PER_SEC);
     fm_store_recording_unfinished(st, requeue, s);
     fm_store_token_purge(st, fm_now_ms() - 24LL * 3600 * 1000);
     fm_store_close(st);
@@ -294,15 +335,22 @@ void fm_server_destroy(fm_server *s)
         fm_workq_stop(s->ingest_q, 1); /* frames in hand become durable */
     if (s->analysis_q)
         fm_workq_stop(s->analysis_q, 0);
+    if (s->live_q)
+        fm_workq_stop(s->live_q, 0);
     if (s->api_q)
         fm_workq_drain(s->api_q);
     if (s->analysis_q)
         fm_workq_drain(s->analysis_q);
     if (s->ingest_q)
-        fm_workq_drain(s->ingest_q);
+        fm_workq_drain(s->ingest_q); /* may feed the pipes: their jobs are refused, kept */
+    if (s->live_q)
+        fm_workq_drain(s->live_q);
     if (s->ctx)
         lws_context_destroy(s->ctx);
     s->ctx = NULL;
+    fm_livepipes_destroy(s->pipes);
+    fm_workq_destroy(s->live_q);
+    fm_alertsvc_destroy(s->alerts);
     fm_workq_destroy(s->api_q);
     fm_workq_destroy(s->analysis_q);
     fm_workq_destroy(s->ingest_q);

@@ -306,7 +306,38 @@ try {
 
   // 3c. Alarm presentation (IEC 60601-1-8) with the real module: the server has no alerts route
   // yet, so the bar stays hidden; given alerts, it orders, colours and acknowledges them.
-  check(await clin.evaluate(() => document.getElementById('alarms').hidden), 'no alarm bar while the server has no alerts');
+  // The server's own alerts (the alerting engine on the analysed recording): in the alarm bar,
+  // linked to their moment on the trace, drawn as bands under it, acknowledged from the bar.
+  const srvAlerts = await clin.evaluate(async () => {
+    const token = JSON.parse(sessionStorage.getItem('fetalmon.session')).token;
+    return (await (await fetch('/api/patients/mei/alerts', { headers: { Authorization: `Bearer ${token}` } })).json()).alerts;
+  });
+  const raised = srvAlerts.filter((a) => a.state === 'raised');
+  if (raised.length) {
+    await clin.waitForSelector('#alarms .alarm-item', { timeout: 10000 });
+    const items = await clin.$$eval('#alarms .alarm-item', (lis) => lis.map((li) => li.dataset.id));
+    check(raised.every((a) => items.includes(String(a.id))), `the alarm bar shows the server's raised alerts (${raised.map((a) => `${a.priority} ${a.rule}`).join(', ')})`);
+    await clin.evaluate(() => window.scrollTo(0, 0));
+    await clin.screenshot({ path: path.join(OUT, 'clinician-alarm.png') });
+    const first = raised[0];
+    await clin.click(`#alarms .alarm-item[data-id="${first.id}"] a`);
+    await clin.waitForFunction((t) => document.querySelector('#trace')?.ctgView?.cursorS === t, Math.round(first.t_from_s), { timeout: 10000 })
+      .then(() => check(true, 'an alarm opens its recording with the cursor at its start'), () => check(false, 'an alarm opens its recording with the cursor at its start'));
+    await clin.waitForFunction(() => document.querySelector('#trace').ctgView.alerts.length > 0, null, { timeout: 5000 })
+      .then(() => check(true, 'its alert band is drawn under the trace'), () => check(false, 'its alert band is drawn under the trace'));
+    await (await clin.$('#trace')).screenshot({ path: path.join(OUT, 'ctg-alert-band.png') });
+    await clin.click(`#alarms .alarm-item[data-id="${first.id}"] button.ack`);
+    await clin.waitForSelector(`#alarms .alarm-item[data-id="${first.id}"]`, { state: 'detached', timeout: 10000 })
+      .then(() => check(true, 'acknowledging removes it from the bar'), () => check(false, 'acknowledging removes it from the bar'));
+    const after = await clin.evaluate(async () => {
+      const token = JSON.parse(sessionStorage.getItem('fetalmon.session')).token;
+      return (await (await fetch('/api/patients/mei/alerts', { headers: { Authorization: `Bearer ${token}` } })).json()).alerts;
+    });
+    const ackd = after.find((a) => a.id === first.id);
+    check(ackd && ackd.state !== 'raised' && ackd.acknowledged_ms > 0, `the server has it acknowledged (${ackd && ackd.state})`);
+  } else {
+    check(await clin.evaluate(() => document.getElementById('alarms').hidden), 'no alarm bar without raised alerts');
+  }
   const al = await clin.evaluate(async () => {
     const { AlarmCenter, burstPattern } = await import('/js/alarms.js');
     const el = document.createElement('div');

@@ -37,7 +37,7 @@ function startAlarms(user) {
     onAck: async (a) => { await ackAlert(a.id); pollAlarms(); },
   });
   alarms.enableSound();
-  alarmOff = feed.on((m) => { if (m.type === 'alert' || m.type === 'resync') pollAlarms(); });
+  alarmOff = feed.on((m) => { if (m.type.startsWith('alert') || m.type === 'resync') pollAlarms(); });
   pollAlarms();
 }
 async function pollAlarms() {

@@ -100,7 +100,7 @@ export async function render(main) {
   timer = setInterval(refresh, REFRESH_MS);
   let soon = null;
   const off = feed.on((m) => {
-    if (m.type !== 'recording' && m.type !== 'resync' && m.type !== 'alert') return;
+    if (m.type !== 'recording' && m.type !== 'resync' && !m.type.startsWith('alert')) return;
     clearTimeout(soon);
     soon = setTimeout(refresh, 300); /* a burst of progress messages: one reload */
   });

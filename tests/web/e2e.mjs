@@ -55,7 +55,8 @@ function startServer() {
       const m = out.match(/listening on [^:\s]+:(\d+)/);
       if (m) { clearTimeout(timer); resolve({ srv, port: Number(m[1]) }); }
     });
-    srv.stderr.on('data', (b) => { out += b; });
+    const logFile = fs.createWriteStream(path.join(OUT, 'server.log'));
+    srv.stderr.on('data', (b) => { out += b; logFile.write(b); });
     srv.on('exit', (c) => { clearTimeout(timer); reject(new Error(`server exited ${c}: ${out}`)); });
   });
 }

@@ -11,9 +11,18 @@
 #include "alertsvc.h"
 #include "store.h"
 
-#define FM_ALERT_JSON_MAX 4096
+#define FM_ALERT_JSON_MAX 16000 /* the live feed's largest message is 16384 */
+
+/* Strings an engine event points into (its rule's logic text, reason codes) live in the fm_alerts
+ * object of one stream, which may end before the alert does: fm_alerting keeps the event, so its
+ * strings are copied here once and kept (a small bounded set: rules x configurations). */
+typedef struct interned {
+    struct interned *next;
+    char s[];
+} interned;
 
 struct fm_alertsvc {
+    interned *strings;
     pthread_mutex_t mu;
     fm_alerting *al;
     fm_store *store;
@@ -26,8 +35,11 @@ struct fm_alertsvc {
 static void publish(fm_alertsvc *a, const fm_al_record *r)
 {
     size_t n = fm_al_record_json(r, a->json, sizeof a->json);
-    if (n >= sizeof a->json)
-        return; /* cannot happen with FM_AL_MAX_TARGETS ids of a sane size; never half a JSON */
+    if (n >= sizeof a->json) { /* never half a JSON; cannot happen with sane rule texts */
+        fprintf(stderr, "{\"level\":\"error\",\"event\":\"alert_too_large\",\"alert\":%lld}\n",
+                (long long)r->alert_id);
+        return;
+    }
     char topic[48];
     snprintf(topic, sizeof topic, "patient/%lld", (long long)r->patient_id);
     fm_bus_publish(a->bus, topic, a->json);
@@ -160,17 +172,48 @@ void fm_alertsvc_destroy(fm_alertsvc *a)
     fm_alerting_destroy(a->al);
     fm_store_close(a->store);
     pthread_mutex_destroy(&a->mu);
+    while (a->strings) {
+        interned *n = a->strings->next;
+        free(a->strings);
+        a->strings = n;
+    }
     free(a);
 }
 
+static const char *intern(fm_alertsvc *a, const char *s)
+{
+    if (!s)
+        return NULL;
+    for (interned *i = a->strings; i; i = i->next)
+        if (!strcmp(i->s, s))
+            return i->s;
+    size_t n = strlen(s);
+    interned *i = malloc(sizeof *i + n + 1);
+    if (!i)
+        return "";
+    memcpy(i->s, s, n + 1);
+    i->next = a->strings;
+    a->strings = i;
+    return i->s;
+}
+
 void fm_alertsvc_event(fm_alertsvc *a, int64_t patient_id, const char *recording_id,
-                       const fm_alert_event *ev)
+                       const fm_alert_event *in)
 {
     pthread_mutex_lock(&a->mu);
+    fm_alert_event ev = *in;
+    ev.rule_code = intern(a, in->rule_code);
+    ev.rule_name = intern(a, in->rule_name);
+    ev.clinical_ref = intern(a, in->clinical_ref);
+    ev.logic = intern(a, in->logic);
+    for (int i = 0; i < ev.n_reasons && i < FM_ALERT_MAX_REASONS; i++)
+        ev.reasons[i] = intern(a, in->reasons[i]);
+    for (int i = 0; i < ev.n_values && i < FM_ALERT_MAX_VALUES; i++)
+        ev.values[i].key = intern(a, in->values[i].key);
     int64_t id = 0;
-    if (fm_alerting_event(a->al, patient_id, recording_id, ev, fm_now_ms(), &id) != FM_OK)
+    if (fm_alerting_event(a->al, patient_id, recording_id, &ev, fm_now_ms(), &id) != FM_OK)
         fprintf(stderr, "{\"level\":\"error\",\"event\":\"alert_refused\",\"rule\":\"%s\"}\n",
-                ev->rule_code);
+                ev.rule_code);
     pthread_mutex_unlock(&a->mu);
 }
 

@@ -50,7 +50,6 @@ struct fm_livepipe {
     op *running;     /* taken by the job in flight */
     int busy, finishing, finished, stalled;
     int64_t last_data_ms;
-    double time_s; /* written by the job (a double: a torn read is harmless here) */
     /* worker side */
     fm_store *store;
     fm_doppler *dop;
@@ -202,8 +201,7 @@ static void finished_sample(fm_livepipe *p, const fm_fhr_sample *s)
     fm_ctg_update(p->ctg, &s->fhr_bpm, &st, 1);
     fm_alerts_push(p->al, &s->fhr_bpm, &st, 1);
     p->k++;
-    p->time_s = (double)p->k / FM_LIVE_HZ;
-    if (p->time_s >= p->next_analysis_s) {
+    if ((double)p->k / FM_LIVE_HZ >= p->next_analysis_s) {
         p->next_analysis_s += FM_LIVE_ANALYSIS_EVERY_S;
         analyse(p, 0);
     }
@@ -527,9 +525,4 @@ void fm_livepipe_finish(fm_livepipe *p)
     p->finishing = 1;
     o->kind = OP_FINISH;
     enqueue(p, o);
-}
-
-double fm_livepipe_time_s(const fm_livepipe *p)
-{
-    return p->time_s;
 }

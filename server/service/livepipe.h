@@ -54,7 +54,5 @@ void fm_livepipe_movement(fm_livepipe *p, double t_s);
 /* Loop: the stream is closed: the engine is flushed, the last analysis published, the rules
  * finish; then the pipe frees itself (leaves the table). */
 void fm_livepipe_finish(fm_livepipe *p);
-/* Stream time of the samples computed so far (loop; approximate while a job runs). */
-double fm_livepipe_time_s(const fm_livepipe *p);
 
 #endif

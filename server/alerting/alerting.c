@@ -18,25 +18,8 @@ typedef struct al_alert {
     int64_t raised_ms, ack_ms, ack_by, next_ms;
     int64_t *notified;
     size_t n_notified, cap_notified;
-    fm_alert_event last; /* the last engine event; rule_code/rule_name/clinical_ref are the
-                          * engine's statics, logic and reasons are copied below (keep_event) */
-    char logic[1024];
-    char reasons[FM_ALERT_MAX_REASONS][64];
+    fm_alert_event last; /* the last engine event (its pointers are the engine's statics) */
 } al_alert;
-
-/* The event's logic text lives in the engine object (fm_alerts) and its reason codes may live
- * in the analysis result: both can be freed before the alert is acknowledged (an uploaded
- * recording's fm_alerts is destroyed when its analysis ends), so the alert keeps copies. */
-static void keep_event(al_alert *x, const fm_alert_event *ev)
-{
-    x->last = *ev;
-    snprintf(x->logic, sizeof x->logic, "%s", ev->logic ? ev->logic : "");
-    x->last.logic = x->logic;
-    for (int i = 0; i < ev->n_reasons && i < FM_ALERT_MAX_REASONS; i++) {
-        snprintf(x->reasons[i], sizeof x->reasons[i], "%s", ev->reasons[i] ? ev->reasons[i] : "");
-        x->last.reasons[i] = x->reasons[i];
-    }
-}
 
 struct fm_alerting {
     fm_alerting_config cfg;
@@ -258,7 +241,7 @@ static fm_status raise_alert(fm_alerting *a, int64_t patient_id, const char *sou
     x->prio = ev->priority;
     x->raised_ms = now_ms;
     x->next_ms = INT64_MAX;
-    keep_event(x, ev);
+    x->last = *ev;
     a->v[a->n++] = x;
     *id = x->id;
     emit(a, x, FM_AL_RAISED, now_ms, 0, NULL, 0, NULL);
@@ -287,7 +270,7 @@ fm_status fm_alerting_event(fm_alerting *a, int64_t patient_id, const char *sour
     if (!x)
         return FM_OK; /* an episode whose alert is already resolved: nothing to do */
     *alert_id = x->id;
-    keep_event(x, ev);
+    x->last = *ev;
     if (ev->type == FM_ALERT_UPDATED) {
         fm_alert_priority before = x->prio;
         if (ev->priority > x->prio)

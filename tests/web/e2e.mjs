@@ -434,7 +434,15 @@ try {
   await mother.click('#live-start');
   await clin.waitForSelector('#live-tiles .tile[data-patient="mei"]', { timeout: 10000 })
     .then(() => check(true, 'a patient who starts streaming appears on the live wall'), () => check(false, 'a patient who starts streaming appears on the live wall'));
-  await clin.waitForTimeout(1500);
+  const tileSel = '#live-tiles .tile[data-patient="mei"] .trace-box';
+  await clin.waitForFunction((sel) => document.querySelector(sel)?.ctgView?.n > 8, tileSel, { timeout: 10000 })
+    .then(async () => check(true, `its live 4 Hz trace arrives and the paper moves (${await clin.evaluate((sel) => document.querySelector(sel).ctgView.n, tileSel)} samples)`),
+      () => check(false, 'its live 4 Hz trace arrives (samples on /ws/live)'));
+  await mother.click('#live-moved');
+  await clin.waitForFunction((sel) => document.querySelector(sel).ctgView.movements.length === 1, tileSel, { timeout: 5000 })
+    .then(() => check(true, 'the mother\'s "baby moved" appears as a movement mark on the live paper'),
+      () => check(false, 'the mother\'s "baby moved" appears as a movement mark'));
+  await clin.waitForTimeout(1000);
   await clin.screenshot({ path: path.join(OUT, 'clinician-live.png'), fullPage: true });
   await mother.click('#live-stop');
   await clin.waitForSelector('#live-tiles .tile[data-patient="mei"] .age[data-state="closed"]', { timeout: 15000 })

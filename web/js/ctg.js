@@ -152,7 +152,9 @@ export class CtgView {
     for (let i = 0; i < k; i++) {
       const v = CtgView._value(fhrArr[i]);
       this.fhr[this.n + i] = v;
-      const st = stateArr ? STATE[stateArr[i]] : undefined;
+      /* states as names (analysis JSON) or as numbers 0..3 (the live feed's samples) */
+      const raw = stateArr ? stateArr[i] : undefined;
+      const st = typeof raw === 'number' ? (raw >= 0 && raw <= 3 ? raw : undefined) : STATE[raw];
       this.state[this.n + i] = st !== undefined ? st : (Number.isNaN(v) ? STATE.lost : STATE.ok);
       if (this.mhr) this.mhr[this.n + i] = mhrArr ? CtgView._value(mhrArr[i]) : NaN;
     }

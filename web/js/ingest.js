@@ -170,6 +170,13 @@ export class IngestSession {
     }
   }
 
+  /* The mother felt the baby move (now, in stream time). Dropped when offline: a movement mark
+   * is only meaningful as it happens. */
+  markMovement() {
+    if (this.open && this.ws && this.ws.readyState === 1) { this.ws.send('{"type":"movement"}'); return true; }
+    return false;
+  }
+
   /* Stops recording, sends what is left, waits for every frame to be durable, closes the
    * stream (the server then analyses it like an upload). */
   async stop() {

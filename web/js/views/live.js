@@ -28,20 +28,36 @@ export async function render(main) {
     if (tiles.has(rec.id)) return tiles.get(rec.id);
     const p = patients.get(rec.patient) || { name: rec.patient };
     const age = h('span.age', { dataset: { state: 'waiting' } }, 'receiving audio');
+    const figures = h('p.small.tile-figures', 'analysis every 2 min of stream');
     const box = h('div.trace-box');
     const el = h('section.tile.panel', { dataset: { recording: rec.id, patient: rec.patient }, 'aria-label': `Live stream of ${p.display_name || p.name}` },
       h('header.tile-head', h('a', { href: `#/patient/${encodeURIComponent(p.name)}` }, h('strong', p.display_name || p.name)),
         h('span.muted', ` ${fmtGestation(p.gestation_weeks)} w · since ${fmtDateTime(rec.created_ms)}`), age),
-      box,
-      h('p.small.muted.tile-note', 'The live trace appears here when the server computes it from the audio.'));
+      box, figures,
+      h('p.small.muted.tile-note', 'Waiting for the first trace samples (the paper starts when this page receives them).'));
     grid.append(el);
     const ctg = new CtgView(box, { scale: disp.scale, speedCmMin: disp.speedCmMin, pxPerCm: disp.pxPerCm });
     ctg.startMs = rec.created_ms;
     ctg.setFollow(true);
-    const tile = { el, ctg, age, lastDataAt: null, closedAt: null };
+    const tile = { el, ctg, age, figures, lastDataAt: null, closedAt: null, k0: null };
     tiles.set(rec.id, tile);
     empty.hidden = true;
     return tile;
+  }
+
+  /* The tile of a recording, creating it (after asking the server whose stream it is) when a
+   * message arrives for a stream the page has not seen open. */
+  const waiting = new Map();
+  function withTile(id, fn) {
+    if (tiles.has(id)) { fn(tiles.get(id)); return; }
+    if (!waiting.has(id)) {
+      waiting.set(id, []);
+      api(`/api/recordings/${encodeURIComponent(id)}`).then((rec) => {
+        const tile = tileFor(rec);
+        for (const f of waiting.get(id)) f(tile);
+      }).catch(() => {}).finally(() => waiting.delete(id));
+    }
+    waiting.get(id).push(fn);
   }
 
   function closeTile(id, why) {
@@ -65,10 +81,27 @@ export async function render(main) {
       if (m.status === 'receiving') tileFor(m);
       else if (tiles.has(m.id)) closeTile(m.id, 'stream closed');
     } else if (m.type === 'samples' && m.recording) {
-      const tile = tileFor({ id: m.recording, patient: m.patient, created_ms: Date.now() });
-      tile.ctg.append({ fhr: m.fhr || [], state: m.state, movements_s: m.movements_s, analysis: m.analysis });
-      tile.lastDataAt = Date.now();
-      tile.el.querySelector('.tile-note').hidden = true;
+      withTile(m.recording, (tile) => {
+        /* k0 numbers the first sample from the stream start: skip what we have, and show
+         * samples we never received as a gap (never joined across) */
+        let fhr = m.fhr || [], st = m.state || [];
+        const n = tile.ctg.n;
+        if (tile.k0 == null) tile.k0 = m.k0 || 0; /* opened mid-stream: the paper starts here */
+        const k = (m.k0 || 0) - tile.k0;
+        if (k < n) { fhr = fhr.slice(n - k); st = st.slice(n - k); }
+        else if (k > n) tile.ctg.append({ fhr: new Array(k - n).fill(null), state: new Array(k - n).fill(1) });
+        tile.ctg.append({ fhr, state: st });
+        tile.lastDataAt = Date.now();
+        tile.el.querySelector('.tile-note').hidden = true;
+      });
+    } else if (m.type === 'movement' && m.recording) {
+      withTile(m.recording, (tile) => tile.ctg.append({ movements_s: [m.t_s - (tile.k0 || 0) / 4] }));
+    } else if (m.type === 'analysis' && m.recording) {
+      withTile(m.recording, (tile) => {
+        const f = (v, d, u) => (v == null ? '–' : `${Number(v).toFixed(d)} ${u}`);
+        tile.figures.textContent = `basal ${f(m.basal_bpm, 0, 'bpm')} · STV ${f(m.stv_ms, 1, 'ms')} · lost ${f(m.lost_percent, 0, '%')}` +
+          (m.figo ? ` · FIGO ${typeof m.figo === 'object' ? m.figo.class : m.figo}` : '') + ` · at ${Math.round((m.t_s || 0) / 60)} min`;
+      });
     } else if (m.type === 'resync') {
       load().catch(() => {});
     }

@@ -156,6 +156,11 @@ function liveRecordPanel(onDone) {
   const hint = h('p.live-hint', { id: 'live-hint', role: 'alert' });
   const startBtn = h('button.btn.primary', { type: 'button', id: 'live-start' }, t('live_start'));
   const stopBtn = h('button.btn', { type: 'button', id: 'live-stop', hidden: true }, t('live_stop'));
+  const moveBtn = h('button.btn.move', { type: 'button', id: 'live-moved', hidden: true }, t('live_moved'));
+  let moves = 0;
+  moveBtn.addEventListener('click', () => {
+    if (sess && sess.markMovement()) { moves++; moveBtn.textContent = `${t('live_moved')} (${moves})`; }
+  });
   let sess = null;
   const show = (st) => {
     meter.value = Math.min(0.3, st.level_rms || 0);
@@ -175,6 +180,7 @@ function liveRecordPanel(onDone) {
     try {
       await sess.start();
       stopBtn.hidden = false;
+      moveBtn.hidden = false; moves = 0; moveBtn.textContent = t('live_moved');
       stopBtn.focus();
     } catch (e) {
       status.textContent = t('live_no_mic', { msg: e.message });
@@ -184,13 +190,13 @@ function liveRecordPanel(onDone) {
   stopBtn.addEventListener('click', async () => {
     stopBtn.disabled = true;
     await sess.stop();
-    stopBtn.hidden = true; stopBtn.disabled = false; startBtn.hidden = false;
+    stopBtn.hidden = true; stopBtn.disabled = false; startBtn.hidden = false; moveBtn.hidden = true;
     onDone();
   });
   const panel = h('section.panel.live-record', { id: 'live-record', 'aria-labelledby': 'lr-h' },
     h('h2', { id: 'lr-h' }, t('live_title')),
     h('p.small', t('live_help')),
-    h('div.upload-row', startBtn, stopBtn),
+    h('div.upload-row', startBtn, moveBtn, stopBtn),
     h('div.level-row', h('span.small', t('live_level')), meter),
     status, hint);
   panel.ingestSession = () => sess; /* for tests and the console */

@@ -438,6 +438,10 @@ try {
   await clin.waitForFunction((sel) => document.querySelector(sel)?.ctgView?.n > 8, tileSel, { timeout: 10000 })
     .then(async () => check(true, `its live 4 Hz trace arrives and the paper moves (${await clin.evaluate((sel) => document.querySelector(sel).ctgView.n, tileSel)} samples)`),
       () => check(false, 'its live 4 Hz trace arrives (samples on /ws/live)'));
+  // The fake microphone's beep holds no heartbeat: her own live trace says so, in plain words.
+  await mother.waitForSelector('#live-guide[data-guide="guide_lost"]', { timeout: 10000 })
+    .then(() => check(true, 'the mother is told to move the probe when her live trace has no heartbeat'),
+      () => check(false, 'the mother is told to move the probe when her live trace has no heartbeat'));
   await mother.click('#live-moved');
   await clin.waitForFunction((sel) => document.querySelector(sel).ctgView.movements.length === 1, tileSel, { timeout: 5000 })
     .then(() => check(true, 'the mother\'s "baby moved" appears as a movement mark on the live paper'),

@@ -109,18 +109,19 @@ export async function render(main, _params, { user }) {
     }
   });
 
+  const livePanel = liveRecordPanel(refresh);
   main.append(
     h('section.hello', h('h1', t('hello', { name: p.display_name || me.display_name || me.name })),
       ga ? h('p.ga', ga) : null,
       p.care_team && p.care_team.length ? h('p.small.muted', `${t('care_team')}: ${p.care_team.map((c) => c.display_name || c.name).join(', ')}`) : null),
     h('p.reassure', { role: 'note' }, t('reassure_contact')),
-    liveRecordPanel(refresh),
+    livePanel,
     form,
     h('section.panel', { 'aria-labelledby': 'my-h' }, h('h2', { id: 'my-h' }, t('my_recordings')), list));
   feed.subscribe(me.name);
   const off = feed.on((m) => { if (m.type === 'recording' || m.type === 'resync') refresh(); });
   await refresh();
-  return () => { clearTimeout(timer); off(); };
+  return () => { clearTimeout(timer); off(); livePanel.cleanup(); };
 }
 
 /* One of her recordings (#/recording/ID as a patient): status, plain facts and the reading. */
@@ -162,6 +163,20 @@ function liveRecordPanel(onDone) {
     if (sess && sess.markMovement()) { moves++; moveBtn.textContent = `${t('live_moved')} (${moves})`; }
   });
   let sess = null;
+  /* Probe guidance from her own live trace (samples on the feed, CLINICAL 2): the share of the
+   * last GUIDE_WINDOW samples that are lost or look maternal. */
+  const guide = h('p.live-guide', { id: 'live-guide', role: 'status', 'aria-live': 'polite' });
+  const recent = [];
+  const GUIDE_WINDOW = 40; /* 10 s at 4 Hz */
+  const offFeed = feed.on((m) => {
+    if (m.type !== 'samples' || !sess || m.recording !== sess.stream) return;
+    for (const st of m.state || []) { recent.push(st); if (recent.length > GUIDE_WINDOW) recent.shift(); }
+    if (recent.length < 16) return;
+    const share = (v) => recent.filter((x) => x === v).length / recent.length;
+    const key = share(2) > 0.5 ? 'guide_maternal' : share(1) + share(3) > 0.7 ? 'guide_lost' : share(0) > 0.7 ? 'guide_ok' : 'guide_some';
+    guide.dataset.guide = key;
+    guide.textContent = t(key);
+  });
   const show = (st) => {
     meter.value = Math.min(0.3, st.level_rms || 0);
     hint.textContent = st.silent ? t('live_silent') : st.clipping ? t('live_clipping') : '';
@@ -176,6 +191,7 @@ function liveRecordPanel(onDone) {
   };
   startBtn.addEventListener('click', async () => {
     startBtn.hidden = true;
+    recent.length = 0; guide.textContent = ''; delete guide.dataset.guide;
     sess = new IngestSession({ onStatus: show });
     try {
       await sess.start();
@@ -198,7 +214,8 @@ function liveRecordPanel(onDone) {
     h('p.small', t('live_help')),
     h('div.upload-row', startBtn, moveBtn, stopBtn),
     h('div.level-row', h('span.small', t('live_level')), meter),
-    status, hint);
-  panel.ingestSession = () => sess; /* for tests and the console */
+    status, hint, guide);
+  panel.ingestSession = () => sess;
+  panel.cleanup = offFeed; /* for tests and the console */
   return panel;
 }

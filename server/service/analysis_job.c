@@ -125,8 +125,11 @@ static void on_alert(void *user, const fm_alert_event *ev)
     fm_alertsvc_event(c->api->alerts, c->r->patient_id, c->r->id, ev);
 }
 
-/* An uploaded recording runs the same rules as a live stream, once: every sample pushed, then
- * the final analysis (docs/alerts.md). */
+/* An uploaded recording runs the same rules as a live stream, once, with the live cadence: the
+ * samples in 2-minute blocks, each followed by the re-analysis of everything so far (as
+ * livepipe.c does), then the final analysis. Pushing everything before any analysis would leave
+ * the sample-level rules without a baseline (the prolonged deceleration is judged against it). */
+#define FM_RULES_BLOCK 480 /* samples: 2 min at 4 Hz, FM_LIVE_ANALYSIS_EVERY_S */
 static void run_rules(fm_api *api, const fm_recording *r, fm_analysis *an, double ga_weeks)
 {
     const fm_ctg_result *res = NULL;
@@ -139,10 +142,22 @@ static void run_rules(fm_api *api, const fm_recording *r, fm_analysis *an, doubl
     ac.sink = on_alert;
     ac.sink_user = &c;
     fm_alerts *al = fm_alerts_create(&ac);
-    if (!al)
-        return;
-    fm_alerts_push(al, an->trace->fhr_bpm, an->trace->state, an->trace->n);
-    fm_alerts_finish(al, res);
+    fm_ctg *ctg = fm_ctg_create(NULL);
+    const fm_trace *t = an->trace;
+    size_t mv = 0;
+    for (size_t k0 = 0; al && ctg && k0 < t->n; k0 += FM_RULES_BLOCK) {
+        size_t n = t->n - k0 < FM_RULES_BLOCK ? t->n - k0 : FM_RULES_BLOCK;
+        for (; mv < t->n_movements && t->movements_s[mv] < (double)(k0 + n) / 4.0; mv++)
+            fm_ctg_add_movement(ctg, t->movements_s[mv]);
+        fm_ctg_update(ctg, t->fhr_bpm + k0, t->state + k0, n);
+        fm_alerts_push(al, t->fhr_bpm + k0, t->state + k0, n);
+        const fm_ctg_result *part;
+        if (k0 + n < t->n && fm_ctg_get_result(ctg, &part) == FM_OK)
+            fm_alerts_update(al, part);
+    }
+    if (al && ctg)
+        fm_alerts_finish(al, res);
+    fm_ctg_destroy(ctg);
     fm_alerts_destroy(al);
 }
 

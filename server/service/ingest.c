@@ -73,6 +73,7 @@ struct ingest_pss {
     int fd;
     uint32_t next_seq;   /* next frame expected from the client */
     int rate_hz;
+    int attached; /* counted in the stream's live pipeline */
     unsigned char *pend; /* frames received, not yet handed to a flush */
     size_t pend_len;
     uint32_t pend_last;
@@ -408,10 +409,14 @@ static void feed_pipe(ingest_job *j)
  * before a restart, whose frames on disk are replayed through the engine first). */
 static void ensure_pipe(ingest_pss *p, ingest_job *j)
 {
-    if (fm_livepipes_get(p->srv->pipes, j->id))
-        return;
-    fm_livepipes_open(p->srv->pipes, j->id, j->patient_id, j->rate_hz, j->gestation_weeks,
-                      j->next_seq);
+    fm_livepipe *pipe = fm_livepipes_get(p->srv->pipes, j->id);
+    if (!pipe)
+        pipe = fm_livepipes_open(p->srv->pipes, j->id, j->patient_id, j->rate_hz,
+                                 j->gestation_weeks, j->next_seq);
+    if (pipe) {
+        fm_livepipe_attach(pipe, 1);
+        p->attached = 1;
+    }
 }
 
 static void job_done(fm_job *job)
@@ -631,6 +636,10 @@ static int on_writeable(ingest_pss *p, struct lws *wsi)
 
 static void on_closed(ingest_pss *p)
 {
+    fm_livepipe *pipe = p->attached ? fm_livepipes_get(p->srv->pipes, p->id) : NULL;
+    if (pipe)
+        fm_livepipe_attach(pipe, -1);
+    p->attached = 0;
     /* A flush in flight still completes (its frames become durable, unacknowledged: the
      * client resends them after resuming, and they are skipped as duplicates); it owns the fd
      * until then. */

@@ -19,8 +19,10 @@
 #define FM_LIVE_HZ 4.0
 #define FM_LIVE_FRAME_MAX 32768 /* PCM bytes per ingest frame */
 #define FM_PCM_HEADER 16
+#define FM_LIVE_EVICT_S 3600 /* a stream with no device for this long leaves memory (its frames
+                              * stay on disk: a resume replays them) */
 
-enum { OP_REPLAY, OP_FRAMES, OP_MOVE, OP_STALL, OP_FINISH };
+enum { OP_REPLAY, OP_FRAMES, OP_MOVE, OP_STALL, OP_FINISH, OP_EVICT };
 
 typedef struct op {
     int kind;
@@ -49,6 +51,7 @@ struct fm_livepipe {
     op *head, *tail; /* waiting */
     op *running;     /* taken by the job in flight */
     int busy, finishing, finished, stalled;
+    int attached; /* ingest connections on this stream */
     int64_t last_data_ms;
     /* worker side */
     fm_store *store;
@@ -296,6 +299,7 @@ static void run_op(fm_livepipe *p, op *o)
                             o->on ? "no data from the device" : NULL);
         store_rows(p); /* a quiet stream: what we have goes to the store now */
         break;
+    case OP_EVICT: store_rows(p); break;
     case OP_FINISH:
         fm_doppler_flush(p->dop);
         publish_samples(p);
@@ -353,7 +357,7 @@ static void job_done(fm_job *job)
     fm_livepipe *p = (fm_livepipe *)job;
     int was_finish = 0;
     for (op *o = p->running; o; o = o->next)
-        was_finish |= o->kind == OP_FINISH;
+        was_finish |= o->kind == OP_FINISH || o->kind == OP_EVICT;
     free_ops(p->running);
     p->running = NULL;
     p->busy = 0;
@@ -472,6 +476,16 @@ fm_livepipe *fm_livepipes_open(fm_livepipes *t, const char *recording_id, int64_
 void fm_livepipes_tick(fm_livepipes *t, int64_t now_ms)
 {
     for (fm_livepipe *p = t->head; p; p = p->next) {
+        if (!p->finishing && p->stalled && !p->attached &&
+            now_ms - p->last_data_ms >= (int64_t)FM_LIVE_EVICT_S * 1000) {
+            op *o = calloc(1, sizeof *o);
+            if (o) {
+                p->finishing = 1; /* not found any more: a resume makes a new pipe */
+                o->kind = OP_EVICT;
+                enqueue(p, o);
+            }
+            continue;
+        }
         if (p->finishing || p->stalled || now_ms - p->last_data_ms < (int64_t)t->c.stall_s * 1000)
             continue;
         op *o = calloc(1, sizeof *o);
@@ -505,6 +519,11 @@ void fm_livepipe_feed(fm_livepipe *p, unsigned char *buf, size_t len)
     o->buf = buf;
     o->len = len;
     enqueue(p, o);
+}
+
+void fm_livepipe_attach(fm_livepipe *p, int delta)
+{
+    p->attached += delta;
 }
 
 void fm_livepipe_movement(fm_livepipe *p, double t_s)

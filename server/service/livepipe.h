@@ -49,6 +49,9 @@ size_t fm_livepipes_count(const fm_livepipes *t);
 /* Loop. Frames as in the ingest file (u32 seq, u32 n_bytes, s16le PCM)..., durable already;
  * takes ownership of buf. Frames below the pipe's next frame are skipped. */
 void fm_livepipe_feed(fm_livepipe *p, unsigned char *buf, size_t len);
+/* Loop: an ingest connection (+1) or its end (-1). A pipe with no connection, stalled for an
+ * hour, leaves memory; a later resume replays its frames from disk. */
+void fm_livepipe_attach(fm_livepipe *p, int delta);
 /* Loop: the mother felt a movement at t_s of stream time (NAN = now). */
 void fm_livepipe_movement(fm_livepipe *p, double t_s);
 /* Loop: the stream is closed: the engine is flushed, the last analysis published, the rules

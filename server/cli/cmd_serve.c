@@ -8,6 +8,7 @@
 
 #include "cli.h"
 #include "config.h"
+#include "demo.h"
 #include "log.h"
 #include "server.h"
 
@@ -32,6 +33,9 @@ static void usage(FILE *f)
                "                      http_timeout_s,\n"
                "                      max_connections\n"
                "  --set KEY=VALUE     one setting, overriding the file (repeatable)\n"
+               "  --demo              create (or reset) a demo clinician and a demo patient with\n"
+               "                      known passwords (printed) and run a simulated home device\n"
+               "                      streaming a generated Doppler recording live for her\n"
                "  -h, --help          this text\n"
                "\n"
                "Prints 'fetalmon: listening on HOST:PORT' on stdout when ready.\n"
@@ -52,11 +56,12 @@ int cmd_serve(int argc, char **argv)
     static const struct option longopts[] = {
         {"data", required_argument, 0, 'd'},   {"listen", required_argument, 0, 'l'},
         {"config", required_argument, 0, 'c'}, {"set", required_argument, 0, 's'},
-        {"help", no_argument, 0, 'h'},         {0, 0, 0, 0},
+        {"help", no_argument, 0, 'h'},         {"demo", no_argument, 0, 'D'},
+        {0, 0, 0, 0},
     };
     const char *data = NULL, *listen = NULL, *config = NULL;
     const char *sets[32];
-    int n_sets = 0, c;
+    int n_sets = 0, c, demo = 0;
     optind = 1;
     while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
         switch (c) {
@@ -70,6 +75,7 @@ int cmd_serve(int argc, char **argv)
             }
             sets[n_sets++] = optarg;
             break;
+        case 'D': demo = 1; break;
         case 'h': usage(stdout); return FM_EXIT_OK;
         default: usage(stderr); return FM_EXIT_USAGE;
         }
@@ -111,6 +117,11 @@ int cmd_serve(int argc, char **argv)
         return FM_EXIT_USAGE;
     }
     signal(SIGPIPE, SIG_IGN);
+    char demo_token[128] = "";
+    if (demo && fm_demo_prepare(cfg.data_dir, demo_token, sizeof demo_token, err, sizeof err)) {
+        fprintf(stderr, "fetalmon serve: --demo: %s\n", err);
+        return FM_EXIT_INPUT;
+    }
     fm_server *srv = NULL;
     if (fm_server_create(&cfg, &srv, err, sizeof err) != FM_SVC_OK) {
         fprintf(stderr, "fetalmon serve: %s\n", err);
@@ -128,7 +139,20 @@ int cmd_serve(int argc, char **argv)
     snprintf(extra, sizeof extra, "\"host\":\"%.100s\",\"port\":%d", cfg.listen_host,
              fm_server_port(srv));
     fm_log("info", "listening", extra);
+    fm_demo *dev = NULL;
+    if (demo) {
+        dev = fm_demo_start(fm_server_port(srv), demo_token);
+        printf("fetalmon: demo: open http://%s:%d\n"
+               "fetalmon: demo: clinician '%s', password '%s'\n"
+               "fetalmon: demo: patient   '%s', password '%s'\n"
+               "fetalmon: demo: a simulated home device streams live for %s%s\n",
+               cfg.listen_host, fm_server_port(srv), FM_DEMO_CLINICIAN, FM_DEMO_CLINICIAN_PW,
+               FM_DEMO_PATIENT, FM_DEMO_PATIENT_PW, FM_DEMO_PATIENT,
+               dev ? "" : " (could not start)");
+        fflush(stdout);
+    }
     int bad = fm_server_run(srv);
+    fm_demo_stop(dev);
     g_server = NULL;
     fm_server_destroy(srv);
     fm_log("info", "stopped", NULL);

@@ -10,6 +10,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "alertsvc.h"
 #include "analysis.h"
 #include "api_internal.h"
 #include "files.h"
@@ -83,7 +84,7 @@ static void on_progress(void *user, double fraction)
 }
 
 /* Gestational age at the time of the recording, from the patient's due date (NAN unknown). */
-static double gestation_at(const fm_patient *pt, int64_t t_ms)
+double fm_api_gestation_at(const fm_patient *pt, int64_t t_ms)
 {
     struct tm tm;
     memset(&tm, 0, sizeof tm);
@@ -113,6 +114,68 @@ static int write_analysis(const fm_analysis *an, const char *tmp, const char *ds
     return 0;
 }
 
+typedef struct rules_ctx {
+    fm_api *api;
+    const fm_recording *r;
+} rules_ctx;
+
+static void on_alert(void *user, const fm_alert_event *ev)
+{
+    rules_ctx *c = user;
+    fm_alertsvc_event(c->api->alerts, c->r->patient_id, c->r->id, ev);
+}
+
+/* An uploaded recording runs the same rules as a live stream, once, with the live cadence: the
+ * samples in 2-minute blocks, each followed by the re-analysis of everything so far (as
+ * livepipe.c does), then the final analysis. Pushing everything before any analysis would leave
+ * the sample-level rules without a baseline (the prolonged deceleration is judged against it). */
+#define FM_RULES_BLOCK 480 /* samples: 2 min at 4 Hz, FM_LIVE_ANALYSIS_EVERY_S */
+static void run_rules(fm_api *api, const fm_recording *r, fm_analysis *an, double ga_weeks)
+{
+    const fm_ctg_result *res = NULL;
+    if (!api->alerts || !an->trace || fm_ctg_get_result(an->ctg, &res) != FM_OK)
+        return;
+    rules_ctx c = {api, r};
+    fm_alerts_config ac;
+    fm_alerts_config_default(&ac);
+    ac.gestation_weeks = ga_weeks;
+    ac.sink = on_alert;
+    ac.sink_user = &c;
+    fm_alerts *al = fm_alerts_create(&ac);
+    fm_ctg *ctg = fm_ctg_create(NULL);
+    const fm_trace *t = an->trace;
+    size_t mv = 0;
+    for (size_t k0 = 0; al && ctg && k0 < t->n; k0 += FM_RULES_BLOCK) {
+        size_t n = t->n - k0 < FM_RULES_BLOCK ? t->n - k0 : FM_RULES_BLOCK;
+        for (; mv < t->n_movements && t->movements_s[mv] < (double)(k0 + n) / 4.0; mv++)
+            fm_ctg_add_movement(ctg, t->movements_s[mv]);
+        fm_ctg_update(ctg, t->fhr_bpm + k0, t->state + k0, n);
+        fm_alerts_push(al, t->fhr_bpm + k0, t->state + k0, n);
+        const fm_ctg_result *part;
+        if (k0 + n < t->n && fm_ctg_get_result(ctg, &part) == FM_OK)
+            fm_alerts_update(al, part);
+    }
+    if (al && ctg)
+        fm_alerts_finish(al, res);
+    fm_ctg_destroy(ctg);
+    fm_alerts_destroy(al);
+}
+
+/* CLINICAL 5: an analysis that could not run is itself an alert (the rules are blind). */
+static void raise_failed(fm_api *api, const fm_recording *r, const char *why)
+{
+    rules_ctx c = {api, r};
+    fm_alerts_config ac;
+    fm_alerts_config_default(&ac);
+    ac.sink = on_alert;
+    ac.sink_user = &c;
+    fm_alerts *al = fm_alerts_create(&ac);
+    if (!al)
+        return;
+    fm_alerts_technical(al, FM_ALERT_ANALYSIS_FAILED, 0, 1, why);
+    fm_alerts_destroy(al);
+}
+
 static void run_analysis(fm_job *job, void *ctx)
 {
     analysis_job *aj = (analysis_job *)job;
@@ -137,7 +200,7 @@ static void run_analysis(fm_job *job, void *ctx)
     o.progress_user = &c;
     fm_patient pt;
     if (fm_store_patient_get(s, r.patient_id, &pt) == FM_SVC_OK)
-        o.gestation_weeks = gestation_at(&pt, r.created_ms);
+        o.gestation_weeks = fm_api_gestation_at(&pt, r.created_ms);
 
     char err[512] = "";
     fm_analysis *an = NULL;
@@ -152,7 +215,11 @@ static void run_analysis(fm_job *job, void *ctx)
         set_state(&c, FM_REC_FAILED, 1, "the analysis could not be written", NULL);
     } else {
         set_state(&c, FM_REC_DONE, 1, NULL, rel);
+        if (!strcmp(r.kind, "upload")) /* a live stream ran them as it arrived (livepipe.c) */
+            run_rules(aj->api, &r, an, o.gestation_weeks);
     }
+    if (rc != FM_OK && aj->api->alerts)
+        raise_failed(aj->api, &r, err[0] ? err : fm_strerror(rc));
     fm_analysis_destroy(an);
 }
 

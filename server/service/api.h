@@ -19,6 +19,8 @@
 #include "store.h"
 #include "workq.h"
 
+struct fm_alertsvc;
+
 typedef enum fm_method { FM_M_OTHER = 0, FM_M_GET, FM_M_POST, FM_M_DELETE } fm_method;
 
 typedef struct fm_http_req {
@@ -58,6 +60,7 @@ typedef struct fm_api {
     fm_ratelimit *login_rl;
     fm_bus *bus;
     fm_workq *analysis; /* accepted recordings are queued here */
+    struct fm_alertsvc *alerts; /* the alert life cycle (alertsvc.h), NULL in unit tests */
 } fm_api;
 
 void fm_api_handle(fm_api *api, fm_store *s, const fm_http_req *req, fm_http_resp *resp);
@@ -74,5 +77,7 @@ void *fm_api_worker_init(void *api);
 void fm_api_worker_fini(void *store);
 /* Publishes a recording's state on the bus (topic "patient/<id>"). */
 void fm_api_publish_recording(fm_api *api, fm_store *s, const fm_recording *r);
+/* Gestational age in weeks at t_ms from the patient's due date (NAN when unknown). */
+double fm_api_gestation_at(const fm_patient *pt, int64_t t_ms);
 
 #endif

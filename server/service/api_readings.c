@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "alertsvc.h"
 #include "api_internal.h"
 
 /* The categories a reading may carry: FIGO 2015 (CLINICAL 4.1), plus "inconclusive" for a
@@ -189,7 +190,11 @@ void api_alert_ack(fm_api *api, fm_store *s, const fm_principal *p, const fm_htt
         return;
     }
     int64_t now = fm_now_ms();
-    if (rc == FM_SVC_OK)
+    /* An alert the engine holds is acknowledged there: it stops escalating, and its record
+     * hook stores, audits and publishes the acknowledgement ("alert.acknowledged"). */
+    int by_engine = rc == FM_SVC_OK && api->alerts &&
+                    fm_alertsvc_ack(api->alerts, id, p->user.id) == FM_SVC_OK;
+    if (rc == FM_SVC_OK && !by_engine)
         rc = fm_store_alert_ack(s, id, p->user.id, now);
     if (rc == FM_SVC_NOTFOUND) { /* acknowledged by someone else meanwhile */
         fm_api_error(resp, 409, "conflict", "the alert is not waiting for acknowledgement");
@@ -202,7 +207,7 @@ void api_alert_ack(fm_api *api, fm_store *s, const fm_principal *p, const fm_htt
     fm_store_alert_get(s, id, &a);
     cJSON *j = alert_json(&a);
     api_audit(s, p, req, "alert.ack", object, 200);
-    if (api->bus) {
+    if (api->bus && !by_engine) {
         cJSON *ev = alert_json(&a);
         cJSON_AddStringToObject(ev, "type", "alert");
         char *text = cJSON_PrintUnformatted(ev);

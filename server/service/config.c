@@ -20,6 +20,9 @@ void fm_config_defaults(fm_config *c)
     c->api_workers = 4;
     c->analysis_workers = 1;
     c->ingest_workers = 2;
+    c->live_workers = 2;
+    c->stream_stall_s = 30; /* CLINICAL 5, issue 6 */
+    c->alert_escalate_s = 120;
     c->login_max_failures = 5;
     c->login_ip_max_failures = 30; /* a clinic behind one NAT address has many users */
     c->login_window_s = 15 * 60;
@@ -107,6 +110,9 @@ static const int_key int_keys[] = {
     IK(login_window_s, 1, 24 * 3600),
     IK(http_timeout_s, 1, 3600),
     IK(max_connections, 0, 1000000),
+    IK(live_workers, 1, 64),
+    IK(stream_stall_s, 1, 24 * 3600),
+    IK(alert_escalate_s, 1, 24 * 3600),
 };
 
 fm_svc_status fm_config_set(fm_config *c, const char *key, const char *value, char *err,
@@ -120,6 +126,7 @@ fm_svc_status fm_config_set(fm_config *c, const char *key, const char *value, ch
         {"data_dir", c->data_dir, sizeof c->data_dir},
         {"tls_cert", c->tls_cert, sizeof c->tls_cert},
         {"tls_key", c->tls_key, sizeof c->tls_key},
+        {"web_dir", c->web_dir, sizeof c->web_dir},
     };
     for (size_t i = 0; i < sizeof str_keys / sizeof str_keys[0]; i++) {
         if (strcmp(key, str_keys[i].name))

@@ -29,6 +29,10 @@ typedef struct fm_config {
     int login_window_s;        /* ... within this window */
     int http_timeout_s;        /* idle / slow-client timeout */
     int max_connections;       /* 0 = libwebsockets default (the process fd limit) */
+    int live_workers;          /* threads running the engine on live streams */
+    int stream_stall_s;        /* no frame for this long: "stream stalled" alert (30) */
+    int alert_escalate_s;      /* unacknowledged HIGH alert -> next clinician (120) */
+    char web_dir[FM_PATH_MAX]; /* the web app's files; "" = found next to the program */
 } fm_config;
 
 void fm_config_defaults(fm_config *c);

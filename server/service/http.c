@@ -531,6 +531,8 @@ int fm_http_callback(struct lws *wsi, enum lws_callback_reasons reason, void *us
             fm_workq_drain(srv->api_q);
             fm_workq_drain(srv->analysis_q);
             fm_workq_drain(srv->ingest_q);
+            if (srv->live_q)
+                fm_workq_drain(srv->live_q);
             fm_bus_dispatch(srv->bus);
         }
         break;

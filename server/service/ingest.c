@@ -13,11 +13,12 @@
  * Memory per stream is bounded (FM_INGEST_PENDING_MAX): while a flush is in flight new frames
  * collect in a buffer, and reading from the socket pauses when it is full.
  *
- * Not yet: the live 4 Hz trace (fm_doppler on the frames as they arrive, samples to the store
- * and the bus) waits for the engine; the analysis of a finished stream fails until then. */
+ * Once durable, frames go to the stream's live pipeline (livepipe.c: the 4 Hz trace, analysis,
+ * alerts, on a worker); {"type":"movement"} marks go there too. */
 #include <cjson/cJSON.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -59,6 +60,7 @@ typedef struct ingest_job {
     char id[FM_REC_ID_MAX];
     int64_t patient_id;
     uint32_t next_seq;
+    double gestation_weeks;
     int ok;
     char error[128];
 } ingest_job;
@@ -70,6 +72,8 @@ struct ingest_pss {
     char id[FM_REC_ID_MAX];
     int fd;
     uint32_t next_seq;   /* next frame expected from the client */
+    int rate_hz;
+    int attached; /* counted in the stream's live pipeline */
     unsigned char *pend; /* frames received, not yet handed to a flush */
     size_t pend_len;
     uint32_t pend_last;
@@ -201,6 +205,10 @@ static void run_open(ingest_job *j, fm_store *s)
         return;
     }
     j->patient_id = pid;
+    fm_patient pt;
+    j->gestation_weeks = fm_store_patient_get(s, pid, &pt) == FM_SVC_OK
+                             ? fm_api_gestation_at(&pt, fm_now_ms())
+                             : NAN;
     const char *data = j->srv->cfg.data_dir;
     char path[FM_PATH_MAX + FM_TEXT_MAX];
     fm_recording r;
@@ -358,6 +366,9 @@ static void maybe_flush(ingest_pss *p)
             if (j) {
                 j->kind = J_FINISH;
                 snprintf(j->id, sizeof j->id, "%s", p->id);
+                fm_livepipe *pipe = fm_livepipes_get(p->srv->pipes, p->id);
+                if (pipe) /* every durable frame was fed: the trace ends here */
+                    fm_livepipe_finish(pipe);
                 p->finished = 1;
                 if (p->fd >= 0)
                     close(p->fd);
@@ -371,6 +382,7 @@ static void maybe_flush(ingest_pss *p)
     if (!j)
         return;
     j->kind = J_FLUSH;
+    snprintf(j->id, sizeof j->id, "%s", p->id);
     j->fd = p->fd;
     j->buf = p->pend;
     j->len = p->pend_len;
@@ -380,10 +392,38 @@ static void maybe_flush(ingest_pss *p)
     start(p, j);
 }
 
+/* Durable frames go to the stream's live trace (also when their connection closed meanwhile:
+ * the client will not resend them, so the trace must have them). */
+static void feed_pipe(ingest_job *j)
+{
+    if (j->kind != J_FLUSH || !j->ok || !j->buf)
+        return;
+    fm_livepipe *pipe = fm_livepipes_get(j->srv->pipes, j->id);
+    if (pipe) {
+        fm_livepipe_feed(pipe, j->buf, j->len);
+        j->buf = NULL;
+    }
+}
+
+/* The stream's pipeline: the one in memory, or a new one (a new stream; or a stream opened
+ * before a restart, whose frames on disk are replayed through the engine first). */
+static void ensure_pipe(ingest_pss *p, ingest_job *j)
+{
+    fm_livepipe *pipe = fm_livepipes_get(p->srv->pipes, j->id);
+    if (!pipe)
+        pipe = fm_livepipes_open(p->srv->pipes, j->id, j->patient_id, j->rate_hz,
+                                 j->gestation_weeks, j->next_seq);
+    if (pipe) {
+        fm_livepipe_attach(pipe, 1);
+        p->attached = 1;
+    }
+}
+
 static void job_done(fm_job *job)
 {
     ingest_job *j = (ingest_job *)job;
     ingest_pss *p = j->owner;
+    feed_pipe(j);
     if (!p) { /* the connection closed meanwhile */
         if (j->kind == J_OPEN && j->fd >= 0)
             close(j->fd);
@@ -403,7 +443,9 @@ static void job_done(fm_job *job)
             p->opened = 1;
             p->fd = j->fd;
             p->next_seq = j->next_seq;
+            p->rate_hz = j->rate_hz;
             snprintf(p->id, sizeof p->id, "%s", j->id);
+            ensure_pipe(p, j);
             lws_set_timeout(p->wsi, NO_PENDING_TIMEOUT, 0);
             cJSON_AddStringToObject(r, "type", "opened");
             cJSON_AddStringToObject(r, "stream", p->id);
@@ -492,6 +534,13 @@ static void on_text(ingest_pss *p)
     } else if (!strcmp(type, "close")) {
         p->finishing = 1;
         maybe_flush(p);
+    } else if (!strcmp(type, "movement")) {
+        const cJSON *t = cJSON_GetObjectItemCaseSensitive(in, "t_s");
+        fm_livepipe *pipe = fm_livepipes_get(p->srv->pipes, p->id);
+        if (t && (!cJSON_IsNumber(t) || !isfinite(t->valuedouble) || t->valuedouble < 0))
+            say_error(p, "bad_request", "\"t_s\" is seconds from the stream start", 0);
+        else if (pipe && !p->finishing)
+            fm_livepipe_movement(pipe, t ? t->valuedouble : NAN);
     } else {
         say_error(p, "bad_request", "unknown message type", 0);
     }
@@ -587,6 +636,10 @@ static int on_writeable(ingest_pss *p, struct lws *wsi)
 
 static void on_closed(ingest_pss *p)
 {
+    fm_livepipe *pipe = p->attached ? fm_livepipes_get(p->srv->pipes, p->id) : NULL;
+    if (pipe)
+        fm_livepipe_attach(pipe, -1);
+    p->attached = 0;
     /* A flush in flight still completes (its frames become durable, unacknowledged: the
      * client resends them after resuming, and they are skipped as duplicates); it owns the fd
      * until then. */

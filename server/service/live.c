@@ -19,6 +19,7 @@
 #include <string.h>
 
 #include "access.h"
+#include "api_internal.h"
 #include "live.h"
 #include "server_internal.h"
 
@@ -39,7 +40,10 @@ typedef struct live_job {
     fm_job job;
     fm_server *srv;
     live_pss *owner; /* NULL when the connection closed first (loop thread) */
-    int kind;        /* 0 = auth, 1 = subscribe to a patient, 2 = to the worklist */
+    int kind;        /* 0 = auth, 1 = subscribe to a patient, 2 = to the worklist,
+                        3 = acknowledge an alert, 4 = an alert is on screen */
+    long long alert_id;
+    int status; /* 3: the HTTP status the same request over /api/alerts/ID/ack gets */
     char token[160];
     char patient[FM_NAME_MAX];
     int64_t user_id; /* subscribe: who asks */
@@ -203,6 +207,31 @@ static void job_run(fm_job *job, void *store)
             snprintf(j->error, sizeof j->error, "invalid token, or not a viewer");
         return;
     }
+    if (j->kind == 3) { /* exactly what POST /api/alerts/ID/ack does */
+        fm_http_req req;
+        fm_http_resp resp;
+        memset(&req, 0, sizeof req);
+        memset(&resp, 0, sizeof resp);
+        req.method = FM_M_POST;
+        snprintf(req.peer, sizeof req.peer, "ws");
+        char id_text[24];
+        snprintf(id_text, sizeof id_text, "%lld", j->alert_id);
+        api_alert_ack(&j->srv->api, s, &j->principal, &req, id_text, &resp);
+        j->status = resp.status;
+        j->ok = resp.status == 200;
+        fm_http_resp_free(&resp);
+        return;
+    }
+    if (j->kind == 4) {
+        fm_alert a;
+        j->ok = j->principal.user.role == FM_ROLE_CLINICIAN &&
+                fm_store_alert_get(s, j->alert_id, &a) == FM_SVC_OK &&
+                fm_access_patient(s, &j->principal, a.patient_id, FM_ACCESS_CLINICAL) ==
+                    FM_SVC_OK;
+        if (j->ok && j->srv->alerts)
+            fm_alertsvc_received(j->srv->alerts, j->alert_id, j->principal.user.id);
+        return;
+    }
     if (j->kind == 2) { /* a clinician's patients, or the patient herself */
         fm_patient pt;
         if (j->principal.user.role == FM_ROLE_CLINICIAN)
@@ -269,6 +298,20 @@ static void job_done(fm_job *job)
         cJSON_AddStringToObject(r, "type", "hello");
         cJSON_AddStringToObject(r, "user", p->principal.user.name);
         cJSON_AddStringToObject(r, "role", fm_role_name(p->principal.user.role));
+    } else if (j->kind == 3 || j->kind == 4) {
+        if (j->kind == 4 && j->ok) { /* nothing to say */
+            cJSON_Delete(r);
+            free(j);
+            return;
+        }
+        cJSON_AddStringToObject(r, "type", j->ok ? "acked" : "error");
+        cJSON_AddNumberToObject(r, "alert", (double)j->alert_id);
+        if (!j->ok) {
+            int st = j->kind == 3 ? j->status : 404;
+            cJSON_AddStringToObject(r, "error", st == 409 ? "conflict" : st == 404 ? "not_found"
+                                                                                     : "storage");
+            cJSON_AddNumberToObject(r, "status", st);
+        }
     } else if (j->kind == 2) {
         cJSON_AddStringToObject(r, "type", j->ok ? "subscribed" : "error");
         if (!j->ok)
@@ -350,6 +393,20 @@ static void on_message(live_pss *p)
         else {
             j->kind = 1;
             snprintf(j->patient, sizeof j->patient, "%s", pat);
+            j->principal = p->principal;
+            start_job(p, j);
+        }
+    } else if (!strcmp(type, "ack") || !strcmp(type, "received")) {
+        const cJSON *id = cJSON_GetObjectItemCaseSensitive(in, "alert");
+        live_job *j = NULL;
+        if (!cJSON_IsNumber(id) || id->valuedouble < 1 || id->valuedouble > 9e15 ||
+            id->valuedouble != (double)(long long)id->valuedouble)
+            send_error(p, "bad_request", "\"alert\" must be an alert id");
+        else if (!(j = calloc(1, sizeof *j)))
+            send_error(p, "busy", "out of memory");
+        else {
+            j->kind = strcmp(type, "ack") ? 4 : 3;
+            j->alert_id = (long long)id->valuedouble;
             j->principal = p->principal;
             start_job(p, j);
         }

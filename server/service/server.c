@@ -1,8 +1,10 @@
 /* fm_server: see server.h. Wires the config, store, worker pools, bus and the libwebsockets
  * context together; the protocols themselves live in http.c (and the WebSocket files). */
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "files.h"
 #include "ingest.h"
@@ -17,20 +19,155 @@ static void wake_loop(void *user)
         lws_cancel_service(s->ctx);
 }
 
+/* ---- the web app's static files (web/, issue 7) ----
+ * libwebsockets serves them itself (LWSMPRO_FILE mount at "/"); /api/ and /health stay on the
+ * fm-http callback. The app runs with no network access: everything comes from this origin,
+ * which the Content-Security-Policy below enforces. */
+static const char web_csp[] = "default-src 'self'; script-src 'self'; style-src 'self'; "
+                              "img-src 'self' data: blob:; media-src 'self' blob:; "
+                              "connect-src 'self'; object-src 'none'; base-uri 'none'; "
+                              "frame-ancestors 'none'; form-action 'self'";
+
+/* Headers added when lws serves a file (LWS_CALLBACK_ADD_HEADERS is only raised for files). */
+static int web_add_headers(struct lws *wsi, struct lws_process_html_args *a)
+{
+    static const char *const h[][2] = {
+        {"content-security-policy:", web_csp},
+        {"x-content-type-options:", "nosniff"},
+        {"referrer-policy:", "no-referrer"},
+        {"x-frame-options:", "DENY"},
+    };
+    for (size_t i = 0; i < sizeof h / sizeof h[0]; i++) {
+        unsigned char *p = (unsigned char *)a->p;
+        if (lws_add_http_header_by_name(wsi, (const unsigned char *)h[i][0],
+                                        (const unsigned char *)h[i][1], (int)strlen(h[i][1]),
+                                        &p, (unsigned char *)a->p + a->max_len))
+            return 1;
+        a->max_len -= (int)(p - (unsigned char *)a->p);
+        a->p = (char *)p;
+    }
+    return 0;
+}
+
+static int server_http_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user,
+                                void *in, size_t len)
+{
+    if (reason == LWS_CALLBACK_ADD_HEADERS)
+        return web_add_headers(wsi, in);
+    return fm_http_callback(wsi, reason, user, in, len);
+}
+
 static const struct lws_protocols protocols_proto[] = {
-    {"fm-http", fm_http_callback, 0, 0, 0, NULL, 0},
+    {"fm-http", server_http_callback, 0, 0, 0, NULL, 0},
     {"fm-live", fm_live_callback, 0, 4096, 0, NULL, 0},
     {"fm-ingest", fm_ingest_callback, 0, 65536, 0, NULL, 0},
     {NULL, NULL, 0, 0, 0, NULL, 0},
 };
 
-/* Every URL goes to the fm-http protocol callback (the API; the web app's files later). */
-static const struct lws_http_mount mount_root = {
+static const struct lws_protocol_vhost_options web_mime_json = {
+    NULL, NULL, ".json", "application/json"};
+static const struct lws_protocol_vhost_options web_mime_js = {
+    &web_mime_json, NULL, ".js", "text/javascript"};
+
+/* Without a web directory every URL goes to the fm-http callback (the API). With one, the
+ * paths below go to the callback and everything else is a file of the directory (index.html by
+ * default). Every path prefix http.c answers must be listed here, or it becomes a 404 file.
+ * The mounts live as long as the context; like `protocols` below, one server per process. */
+static const char *const callback_paths[] = {"/api", "/health", "/metrics", "/ws"};
+#define N_CALLBACK_PATHS (sizeof callback_paths / sizeof callback_paths[0])
+static char web_origin[FM_PATH_MAX];
+static struct lws_http_mount mount_root = {
     .mountpoint = "/",
     .mountpoint_len = 1,
     .origin_protocol = LWSMPRO_CALLBACK,
     .protocol = "fm-http",
 };
+static struct lws_http_mount mount_callbacks[N_CALLBACK_PATHS];
+
+/* The mount chain: the callback paths, then "/" (files when there is a web directory). */
+static const struct lws_http_mount *mounts_for(int web)
+{
+    mount_root.origin_protocol = web ? LWSMPRO_FILE : LWSMPRO_CALLBACK;
+    mount_root.origin = web ? web_origin : NULL;
+    mount_root.def = web ? "index.html" : NULL;
+    mount_root.extra_mimetypes = web ? &web_mime_js : NULL;
+    if (!web)
+        return &mount_root;
+    for (size_t i = 0; i < N_CALLBACK_PATHS; i++) {
+        struct lws_http_mount *m = &mount_callbacks[i];
+        memset(m, 0, sizeof *m);
+        m->mount_next = i + 1 < N_CALLBACK_PATHS ? &mount_callbacks[i + 1] : &mount_root;
+        m->mountpoint = callback_paths[i];
+        m->mountpoint_len = (unsigned char)strlen(callback_paths[i]);
+        m->origin_protocol = LWSMPRO_CALLBACK;
+        m->protocol = "fm-http";
+    }
+    return &mount_callbacks[0];
+}
+
+static int web_dir_ok(const char *dir, char *out, size_t cap)
+{
+    char index[FM_PATH_MAX + 16], real[PATH_MAX];
+    snprintf(index, sizeof index, "%s/index.html", dir);
+    if (access(index, R_OK) != 0 || !realpath(dir, real) || strlen(real) >= cap)
+        return 0;
+    snprintf(out, cap, "%s", real);
+    return 1;
+}
+
+/* The configured web_dir, else web/ beside the program (build tree: build/fetalmon and web/ in
+ * the source tree next to build/; installed: PREFIX/bin and PREFIX/share/fetalmon/web).
+ * Returns 1 when found, 0 when there is none (API only), -1 when web_dir is configured but
+ * holds no index.html. */
+static int find_web_dir(const fm_config *cfg, char *out, size_t cap)
+{
+    if (cfg->web_dir[0])
+        return web_dir_ok(cfg->web_dir, out, cap) ? 1 : -1;
+    char exe[PATH_MAX];
+    ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
+    if (n <= 0)
+        return 0;
+    exe[n] = 0;
+    char *slash = strrchr(exe, '/');
+    if (slash)
+        *slash = 0;
+    static const char *const rel[] = {"web", "../web", "../share/fetalmon/web"};
+    for (size_t i = 0; i < sizeof rel / sizeof rel[0]; i++) {
+        char dir[PATH_MAX + 32];
+        snprintf(dir, sizeof dir, "%s/%s", exe, rel[i]);
+        if (web_dir_ok(dir, out, cap))
+            return 1;
+    }
+    return 0;
+}
+
+static void tick_run(fm_job *job, void *store)
+{
+    (void)store;
+    fm_server *s = lws_container_of(job, fm_server, tick_job);
+    fm_alertsvc_tick(s->alerts);
+}
+
+static void tick_done(fm_job *job)
+{
+    fm_server *s = lws_container_of(job, fm_server, tick_job);
+    s->tick_busy = 0;
+}
+
+/* Every second on the loop: stalled streams, and the escalation tick (on an API worker: it
+ * writes the store). */
+static void on_tick(lws_sorted_usec_list_t *sul)
+{
+    fm_server *s = lws_container_of(sul, fm_server, sul_tick);
+    fm_livepipes_tick(s->pipes, fm_now_ms());
+    if (s->alerts && !s->tick_busy) {
+        memset(&s->tick_job, 0, sizeof s->tick_job);
+        s->tick_job.run = tick_run;
+        s->tick_job.done = tick_done;
+        s->tick_busy = fm_workq_submit(s->api_q, &s->tick_job) == FM_SVC_OK;
+    }
+    lws_sul_schedule(s->ctx, 0, &s->sul_tick, on_tick, LWS_US_PER_SEC);
+}
 
 static void requeue(void *ctx, const fm_recording *r)
 {
@@ -78,7 +215,14 @@ fm_svc_status fm_server_create(const fm_config *cfg, fm_server **out, char *err,
     info.port = cfg->port;
     info.iface = cfg->listen_host;
     info.protocols = protocols;
-    info.mounts = &mount_root;
+    int web = find_web_dir(cfg, web_origin, sizeof web_origin);
+    if (web < 0) {
+        snprintf(err, err_len, "web_dir %s has no index.html", cfg->web_dir);
+        fm_store_close(st);
+        rc = FM_SVC_INVAL;
+        goto fail;
+    }
+    info.mounts = mounts_for(web);
     info.user = s;
     info.timeout_secs = (unsigned)cfg->http_timeout_s;
     info.keepalive_timeout = cfg->http_timeout_s;
@@ -132,6 +276,19 @@ fm_svc_status fm_server_create(const fm_config *cfg, fm_server **out, char *err,
         goto fail;
     }
     s->api.analysis = s->analysis_q;
+    wc.threads = cfg->live_workers;
+    s->live_q = fm_workq_create(&wc);
+    s->alerts = fm_alertsvc_create(cfg->data_dir, s->bus, cfg->alert_escalate_s);
+    fm_livepipes_config lc = {.q = s->live_q, .bus = s->bus, .alerts = s->alerts,
+                              .data_dir = s->cfg.data_dir, .stall_s = cfg->stream_stall_s};
+    s->pipes = s->live_q ? fm_livepipes_create(&lc) : NULL;
+    if (!s->pipes || !s->alerts) {
+        fm_store_close(st);
+        rc = FM_SVC_NOMEM;
+        goto fail;
+    }
+    s->api.alerts = s->alerts;
+    lws_sul_schedule(s->ctx, 0, &s->sul_tick, on_tick, LWS_US_PER_SEC);
     fm_store_recording_unfinished(st, requeue, s);
     fm_store_token_purge(st, fm_now_ms() - 24LL * 3600 * 1000);
     fm_store_close(st);
@@ -178,15 +335,22 @@ void fm_server_destroy(fm_server *s)
         fm_workq_stop(s->ingest_q, 1); /* frames in hand become durable */
     if (s->analysis_q)
         fm_workq_stop(s->analysis_q, 0);
+    if (s->live_q)
+        fm_workq_stop(s->live_q, 0);
     if (s->api_q)
         fm_workq_drain(s->api_q);
     if (s->analysis_q)
         fm_workq_drain(s->analysis_q);
     if (s->ingest_q)
-        fm_workq_drain(s->ingest_q);
+        fm_workq_drain(s->ingest_q); /* may feed the pipes: their jobs are refused, kept */
+    if (s->live_q)
+        fm_workq_drain(s->live_q);
     if (s->ctx)
         lws_context_destroy(s->ctx);
     s->ctx = NULL;
+    fm_livepipes_destroy(s->pipes);
+    fm_workq_destroy(s->live_q);
+    fm_alertsvc_destroy(s->alerts);
     fm_workq_destroy(s->api_q);
     fm_workq_destroy(s->analysis_q);
     fm_workq_destroy(s->ingest_q);

@@ -6,7 +6,9 @@
 #include <libwebsockets.h>
 #include <signal.h>
 
+#include "alertsvc.h"
 #include "api.h"
+#include "livepipe.h"
 #include "server.h"
 
 #define FM_WRITE_CHUNK 16384
@@ -18,6 +20,12 @@ struct fm_server {
     fm_workq *api_q;      /* requests that touch the store */
     fm_workq *analysis_q; /* the engine on recordings */
     fm_workq *ingest_q;   /* live stream writes (fdatasync), apart so logins never wait on them */
+    fm_workq *live_q;     /* the engine on live streams (livepipe.c) */
+    fm_livepipes *pipes;  /* live streams' pipelines, loop-owned */
+    fm_alertsvc *alerts;  /* alert life cycle */
+    lws_sorted_usec_list_t sul_tick; /* every second: stalls, escalations */
+    fm_job tick_job;      /* escalation tick on an API worker */
+    int tick_busy;
     fm_bus *bus;
     fm_ratelimit *login_rl;
     fm_api api;

@@ -213,6 +213,15 @@ fm_svc_status fm_store_alert_list(fm_store *s, int64_t patient_id, fm_alert_cb c
 {
     return s->be->alert_list(s, patient_id, cb, ctx);
 }
+fm_svc_status fm_store_alert_update(fm_store *s, int64_t id, const char *priority,
+                                    const char *state, double t_to_s)
+{
+    return s->be->alert_update(s, id, priority, state, t_to_s);
+}
+fm_svc_status fm_store_alert_max_id(fm_store *s, int64_t *id)
+{
+    return s->be->alert_max_id(s, id);
+}
 fm_svc_status fm_store_audit_add(fm_store *s, const fm_audit_entry *e)
 {
     return s->be->audit_add(s, e);

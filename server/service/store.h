@@ -197,7 +197,13 @@ fm_svc_status fm_store_reading_add(fm_store *s, fm_reading *r); /* sets r->id */
 typedef void (*fm_reading_cb)(void *ctx, const fm_reading *r);
 fm_svc_status fm_store_reading_list(fm_store *s, const char *recording_id, fm_reading_cb cb,
                                     void *ctx);
-fm_svc_status fm_store_alert_add(fm_store *s, fm_alert *a); /* sets a->id */
+/* a->id > 0: stored under that id (the alerting engine's); else a new id is set in a->id. */
+fm_svc_status fm_store_alert_add(fm_store *s, fm_alert *a);
+/* Changes what is not NULL / NAN. FM_SVC_NOTFOUND for an unknown id. */
+fm_svc_status fm_store_alert_update(fm_store *s, int64_t id, const char *priority,
+                                    const char *state, double t_to_s);
+/* The largest alert id stored (0 when none): the alerting engine numbers on from it. */
+fm_svc_status fm_store_alert_max_id(fm_store *s, int64_t *id);
 fm_svc_status fm_store_alert_get(fm_store *s, int64_t id, fm_alert *a);
 /* FM_SVC_NOTFOUND when there is no such alert or it is not in state "raised". */
 fm_svc_status fm_store_alert_ack(fm_store *s, int64_t id, int64_t by, int64_t t_ms);

@@ -43,6 +43,8 @@ typedef struct fm_store_backend {
     fm_svc_status (*alert_get)(fm_store *, int64_t, fm_alert *);
     fm_svc_status (*alert_ack)(fm_store *, int64_t, int64_t, int64_t);
     fm_svc_status (*alert_list)(fm_store *, int64_t, fm_alert_cb, void *);
+    fm_svc_status (*alert_update)(fm_store *, int64_t, const char *, const char *, double);
+    fm_svc_status (*alert_max_id)(fm_store *, int64_t *);
     fm_svc_status (*audit_add)(fm_store *, const fm_audit_entry *);
     fm_svc_status (*audit_list)(fm_store *, int, fm_audit_cb, void *);
 } fm_store_backend;

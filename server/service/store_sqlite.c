@@ -115,7 +115,10 @@ static const char *const sql[S_COUNT] = {
     [S_READING_LIST] = "SELECT id, recording_id, clinician_id, category, text, signed_ms"
                        " FROM readings WHERE recording_id = ?1 ORDER BY signed_ms, id",
     [S_ALERT_ADD] = "INSERT INTO alerts(patient_id, recording_id, rule, priority, state,"
-                    " t_from_s, t_to_s, created_ms) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+                    " t_from_s, t_to_s, created_ms, id) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+    [S_ALERT_UPDATE] = "UPDATE alerts SET priority = COALESCE(?2, priority),"
+                       " state = COALESCE(?3, state), t_to_s = COALESCE(?4, t_to_s) WHERE id = ?1",
+    [S_ALERT_MAX] = "SELECT COALESCE(MAX(id), 0) FROM alerts",
     [S_ALERT_ACK] = "UPDATE alerts SET state = 'acknowledged', ack_by = ?2, ack_ms = ?3"
                     " WHERE id = ?1 AND state = 'raised'",
     [S_ALERT_LIST] = "SELECT id, patient_id, recording_id, rule, priority, state, t_from_s,"
@@ -627,6 +630,8 @@ static const fm_store_backend sqlite_backend = {
     .alert_get = sq_alert_get,
     .alert_ack = sq_alert_ack,
     .alert_list = sq_alert_list,
+    .alert_update = sq_alert_update,
+    .alert_max_id = sq_alert_max_id,
     .audit_add = sq_audit_add,
     .audit_list = sq_audit_list,
 };

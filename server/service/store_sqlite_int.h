@@ -41,6 +41,8 @@ enum {
     S_ALERT_ACK,
     S_ALERT_LIST,
     S_ALERT_GET,
+    S_ALERT_UPDATE,
+    S_ALERT_MAX,
     S_AUDIT_ADD,
     S_AUDIT_LIST,
     S_BEGIN,
@@ -84,6 +86,9 @@ fm_svc_status sq_alert_add(fm_store *s, fm_alert *a);
 fm_svc_status sq_alert_get(fm_store *s, int64_t id, fm_alert *a);
 fm_svc_status sq_alert_ack(fm_store *s, int64_t id, int64_t by, int64_t t_ms);
 fm_svc_status sq_alert_list(fm_store *s, int64_t patient_id, fm_alert_cb cb, void *ctx);
+fm_svc_status sq_alert_update(fm_store *s, int64_t id, const char *priority, const char *state,
+                              double t_to_s);
+fm_svc_status sq_alert_max_id(fm_store *s, int64_t *id);
 fm_svc_status sq_audit_add(fm_store *s, const fm_audit_entry *e);
 fm_svc_status sq_audit_list(fm_store *s, int limit, fm_audit_cb cb, void *ctx);
 

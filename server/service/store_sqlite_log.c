@@ -111,10 +111,43 @@ fm_svc_status sq_alert_add(fm_store *s, fm_alert *a)
     sqlite3_bind_double(st, 6, a->t_from_s);
     sqlite3_bind_double(st, 7, a->t_to_s);
     sqlite3_bind_int64(st, 8, a->created_ms);
+    if (a->id > 0) /* the alerting engine numbers its alerts */
+        sqlite3_bind_int64(st, 9, a->id);
+    else
+        sqlite3_bind_null(st, 9);
     fm_svc_status rc = sq_run(st);
     if (rc == FM_SVC_OK)
         a->id = sqlite3_last_insert_rowid(DB(s));
     return rc;
+}
+
+fm_svc_status sq_alert_update(fm_store *s, int64_t id, const char *priority, const char *state,
+                              double t_to_s)
+{
+    sqlite3_stmt *st = sq_stmt(s, S_ALERT_UPDATE);
+    if (!st)
+        return FM_SVC_IO;
+    sqlite3_bind_int64(st, 1, id);
+    if (priority)
+        sq_bind_str(st, 2, priority);
+    if (state)
+        sq_bind_str(st, 3, state);
+    if (isfinite(t_to_s))
+        sqlite3_bind_double(st, 4, t_to_s);
+    return sq_update_one(s, st);
+}
+
+fm_svc_status sq_alert_max_id(fm_store *s, int64_t *id)
+{
+    *id = 0;
+    sqlite3_stmt *st = sq_stmt(s, S_ALERT_MAX);
+    if (!st)
+        return FM_SVC_IO;
+    int rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW)
+        *id = sqlite3_column_int64(st, 0);
+    sqlite3_reset(st);
+    return rc == SQLITE_ROW ? FM_SVC_OK : FM_SVC_IO;
 }
 
 fm_svc_status sq_alert_ack(fm_store *s, int64_t id, int64_t by, int64_t t_ms)

@@ -1,0 +1,507 @@
+/* bench_server_load: N simulated home devices stream 8 kHz Doppler audio (fm_synth) in real time
+ * over real WebSockets into a real `fetalmon serve` on 127.0.0.1, while M clinicians watch on the
+ * live feed. Prints, per N: ingest-to-viewer latency (a frame sent -> the trace samples it
+ * completed arrive at a viewer) p50/p99/max, frames sent/acknowledged, the server's CPU (% of one
+ * core) and RSS.
+ *
+ *   bench_server_load [--streams 100,500,1000,2000] [--viewers 200] [--seconds 20]
+ *                     [--bin build/fetalmon]
+ *
+ * Accounts are written straight into a fresh data directory through the store (one Argon2id
+ * hash reused: creating 2000 users through the CLI would take minutes). One client thread drives
+ * every socket with epoll. Not a test: nothing is asserted. */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <math.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <signal.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "auth.h"
+#include "store.h"
+#include "synth.h"
+
+#define RATE 8000
+#define FRAME 2000 /* 0.25 s */
+#define RING 64
+#define INBUF 65536
+
+typedef struct conn {
+    int fd, is_dev, idx;
+    unsigned char in[INBUF];
+    size_t in_len;
+    /* device */
+    char stream[24];
+    uint32_t seq;
+    double next_send;
+    double sent_t[RING];
+    long acked;
+} conn;
+
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+static int send_all(int fd, const void *b, size_t n)
+{
+    const char *p = b;
+    while (n) {
+        ssize_t k = send(fd, p, n, MSG_NOSIGNAL);
+        if (k < 0 && (errno == EINTR || errno == EAGAIN)) {
+            if (errno == EAGAIN)
+                usleep(100);
+            continue;
+        }
+        if (k <= 0)
+            return -1;
+        p += k;
+        n -= (size_t)k;
+    }
+    return 0;
+}
+
+static int ws_send(int fd, int opcode, const void *data, size_t n)
+{
+    unsigned char buf[16 + 4 + 2 * FRAME + 64];
+    size_t hl = 2;
+    if (n + 16 > sizeof buf)
+        return -1;
+    buf[0] = (unsigned char)(0x80 | opcode);
+    if (n < 126) {
+        buf[1] = (unsigned char)(0x80 | n);
+    } else {
+        buf[1] = 0x80 | 126;
+        buf[2] = (unsigned char)(n >> 8), buf[3] = (unsigned char)n;
+        hl = 4;
+    }
+    memset(buf + hl, 0, 4); /* a zero mask: valid, and the payload goes as is */
+    hl += 4;
+    memcpy(buf + hl, data, n);
+    return send_all(fd, buf, hl + n);
+}
+
+static int ws_connect(int port, const char *path, const char *proto)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    if (fd < 0 || connect(fd, (struct sockaddr *)&a, sizeof a) != 0) {
+        if (fd >= 0)
+            close(fd);
+        return -1;
+    }
+    int one = 1;
+    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    char req[512], resp[1024];
+    int n = snprintf(req, sizeof req,
+                     "GET %s HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\n"
+                     "Connection: Upgrade\r\nSec-WebSocket-Key: YmVuY2gtc2VydmVyLWxvYWQ=\r\n"
+                     "Sec-WebSocket-Version: 13\r\nSec-WebSocket-Protocol: %s\r\n\r\n",
+                     path, proto);
+    size_t got = 0;
+    if (send_all(fd, req, (size_t)n) != 0)
+        goto fail;
+    while (got < sizeof resp - 1) {
+        if (recv(fd, resp + got, 1, 0) != 1)
+            goto fail;
+        resp[++got] = 0;
+        if (got >= 4 && !memcmp(resp + got - 4, "\r\n\r\n", 4))
+            break;
+    }
+    if (strncmp(resp, "HTTP/1.1 101", 12))
+        goto fail;
+    return fd;
+fail:
+    close(fd);
+    return -1;
+}
+
+/* Next complete text message in c->in (NUL-terminated copy in out), 1; 0 when incomplete. */
+static int next_msg(conn *c, char *out, size_t cap)
+{
+    if (c->in_len < 2)
+        return 0;
+    size_t n = c->in[1] & 0x7f, hl = 2;
+    if (n == 126) {
+        if (c->in_len < 4)
+            return 0;
+        n = (size_t)c->in[2] << 8 | c->in[3];
+        hl = 4;
+    } else if (n == 127) {
+        return -1;
+    }
+    if (c->in_len < hl + n)
+        return 0;
+    size_t k = n < cap - 1 ? n : cap - 1;
+    memcpy(out, c->in + hl, k);
+    out[k] = 0;
+    memmove(c->in, c->in + hl + n, c->in_len - hl - n);
+    c->in_len -= hl + n;
+    return 1;
+}
+
+/* Blocking: the next message (setup phase). */
+static int wait_msg(conn *c, const char *needle, char *out, size_t cap)
+{
+    double t_end = now_s() + 30;
+    while (now_s() < t_end) {
+        int r;
+        while ((r = next_msg(c, out, cap)) == 1)
+            if (strstr(out, needle))
+                return 0;
+        if (r < 0)
+            return -1;
+        ssize_t k = recv(c->fd, c->in + c->in_len, INBUF - c->in_len, 0);
+        if (k <= 0)
+            return -1;
+        c->in_len += (size_t)k;
+    }
+    return -1;
+}
+
+static long proc_cpu_ticks(pid_t pid)
+{
+    char path[64], buf[1024];
+    snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return 0;
+    size_t n = fread(buf, 1, sizeof buf - 1, f);
+    fclose(f);
+    buf[n] = 0;
+    char *p = strrchr(buf, ')');
+    long ut = 0, st = 0;
+    if (p)
+        sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %ld %ld", &ut, &st);
+    return ut + st;
+}
+
+static long proc_rss_kb(pid_t pid)
+{
+    char path[64], line[256];
+    snprintf(path, sizeof path, "/proc/%d/status", (int)pid);
+    FILE *f = fopen(path, "r");
+    long kb = 0;
+    while (f && fgets(line, sizeof line, f))
+        if (!strncmp(line, "VmRSS:", 6))
+            kb = atol(line + 6);
+    if (f)
+        fclose(f);
+    return kb;
+}
+
+static int cmp_d(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return x < y ? -1 : x > y;
+}
+
+static int setup_accounts(const char *dir, int n, char (*dev_tok)[FM_TOKEN_MAX], char *sess)
+{
+    char err[256], hash[FM_PWHASH_MAX];
+    fm_store *s;
+    if (fm_auth_init() != FM_SVC_OK || fm_store_open(dir, &s, err, sizeof err) != FM_SVC_OK ||
+        fm_auth_hash_password("bench-password", hash) != FM_SVC_OK) {
+        fprintf(stderr, "bench: store: %s\n", err);
+        return -1;
+    }
+    fm_user c = {.role = FM_ROLE_CLINICIAN, .created_ms = fm_now_ms()};
+    snprintf(c.name, sizeof c.name, "drload");
+    snprintf(c.display_name, sizeof c.display_name, "Dr Load");
+    int64_t cid, pid;
+    if (fm_store_user_add(s, &c, hash, &cid) != FM_SVC_OK)
+        return -1;
+    uint8_t h[32];
+    fm_token_row t = {.user_id = cid, .kind = FM_TOKEN_SESSION, .created_ms = fm_now_ms()};
+    t.expires_ms = t.created_ms + 86400000LL;
+    fm_auth_token_new(FM_TOKEN_SESSION, sess, h);
+    fm_store_token_add(s, h, &t);
+    for (int i = 0; i < n; i++) {
+        fm_user u = {.role = FM_ROLE_PATIENT, .created_ms = fm_now_ms()};
+        snprintf(u.name, sizeof u.name, "p%d", i);
+        snprintf(u.display_name, sizeof u.display_name, "Patient %d", i);
+        if (fm_store_user_add(s, &u, hash, &pid) != FM_SVC_OK)
+            return -1;
+        fm_patient p = {.user_id = pid};
+        fm_store_patient_put(s, &p);
+        fm_store_care_link(s, pid, cid);
+        fm_token_row d = {.user_id = pid, .kind = FM_TOKEN_DEVICE, .patient_id = pid};
+        d.created_ms = fm_now_ms();
+        d.expires_ms = d.created_ms + 86400000LL;
+        fm_auth_token_new(FM_TOKEN_DEVICE, dev_tok[i], h);
+        fm_store_token_add(s, h, &d);
+    }
+    fm_store_close(s);
+    return 0;
+}
+
+static pid_t start_server(const char *bin, const char *dir, int *port)
+{
+    int pfd[2];
+    if (pipe(pfd))
+        return -1;
+    pid_t pid = fork();
+    if (pid == 0) {
+        dup2(pfd[1], 1);
+        int nul = open("/dev/null", O_WRONLY);
+        dup2(nul, 2);
+        close(pfd[0]);
+        execl(bin, bin, "serve", "--data", dir, "--listen", "127.0.0.1:0", (char *)NULL);
+        _exit(127);
+    }
+    close(pfd[1]);
+    FILE *f = fdopen(pfd[0], "r");
+    char line[256] = "";
+    if (!f || !fgets(line, sizeof line, f))
+        return -1;
+    fclose(f);
+    char *colon = strrchr(line, ':');
+    *port = colon ? atoi(colon + 1) : 0;
+    return *port > 0 ? pid : -1;
+}
+
+static int run(const char *bin, int n_dev, int n_view, double seconds, const int16_t *pcm,
+               size_t n_pcm)
+{
+    char dir[] = "/tmp/fm-bench-load-XXXXXX";
+    if (!mkdtemp(dir))
+        return -1;
+    char (*tok)[FM_TOKEN_MAX] = calloc((size_t)n_dev, sizeof *tok);
+    char sess[FM_TOKEN_MAX];
+    conn *c = calloc((size_t)(n_dev + n_view), sizeof *c);
+    double *lat = malloc(sizeof(double) * (size_t)(n_dev * seconds * 4 * 2 + 16));
+    size_t n_lat = 0;
+    int port = 0, rc = -1;
+    pid_t pid = -1;
+    if (!tok || !c || !lat || setup_accounts(dir, n_dev, tok, sess) != 0)
+        goto out;
+    if ((pid = start_server(bin, dir, &port)) < 0)
+        goto out;
+    usleep(200000);
+    char msg[20000];
+    int ep = epoll_create1(0);
+    /* viewers: each watches patients v, v+M, v+2M ... (at most 64) */
+    for (int v = 0; v < n_view; v++) {
+        conn *x = &c[n_dev + v];
+        x->idx = v;
+        if ((x->fd = ws_connect(port, "/ws/live", "fm-live")) < 0)
+            goto out;
+        snprintf(msg, sizeof msg, "{\"type\":\"auth\",\"token\":\"%s\"}", sess);
+        ws_send(x->fd, 1, msg, strlen(msg));
+        if (wait_msg(x, "hello", msg, sizeof msg))
+            goto out;
+        for (int p = v, k = 0; p < n_dev && k < 64; p += n_view, k++) {
+            snprintf(msg, sizeof msg, "{\"type\":\"subscribe\",\"patient\":\"p%d\"}", p);
+            ws_send(x->fd, 1, msg, strlen(msg));
+            if (wait_msg(x, "subscribed", msg, sizeof msg))
+                goto out;
+        }
+    }
+    double t0 = now_s();
+    for (int d = 0; d < n_dev; d++) {
+        conn *x = &c[d];
+        x->is_dev = 1;
+        x->idx = d;
+        x->acked = -1;
+        if ((x->fd = ws_connect(port, "/ws/ingest", "fm-ingest")) < 0)
+            goto out;
+        snprintf(msg, sizeof msg,
+                 "{\"type\":\"open\",\"token\":\"%s\",\"format\":\"s16le\",\"rate_hz\":%d}", tok[d],
+                 RATE);
+        ws_send(x->fd, 1, msg, strlen(msg));
+        if (wait_msg(x, "opened", msg, sizeof msg))
+            goto out;
+        char *s = strstr(msg, "\"stream\":\"");
+        if (s)
+            snprintf(x->stream, sizeof x->stream, "%.16s", s + 10);
+        x->next_send = t0 + 0.5 + 0.25 * d / n_dev; /* staggered */
+    }
+    for (int i = 0; i < n_dev + n_view; i++) {
+        fcntl(c[i].fd, F_SETFL, fcntl(c[i].fd, F_GETFL) | O_NONBLOCK);
+        struct epoll_event ev = {.events = EPOLLIN, .data.ptr = &c[i]};
+        epoll_ctl(ep, EPOLL_CTL_ADD, c[i].fd, &ev);
+    }
+    /* stream id -> device: ids are random hex; a linear map is fine at setup, a sorted index
+     * for the loop */
+    int *order = malloc(sizeof(int) * (size_t)n_dev);
+    for (int i = 0; i < n_dev; i++)
+        order[i] = i;
+    for (int i = 1; i < n_dev; i++) /* insertion sort by stream id */
+        for (int j = i; j > 0 && strcmp(c[order[j - 1]].stream, c[order[j]].stream) > 0; j--) {
+            int t = order[j];
+            order[j] = order[j - 1];
+            order[j - 1] = t;
+        }
+    long cpu0 = 0;
+    double t_meas = now_s() + 2, t_end = now_s() + 2 + seconds;
+    long sent = 0, acks_max_gap = 0, errors = 0;
+    unsigned char frame[4 + 2 * FRAME];
+    int measuring = 0;
+    while (now_s() < t_end + 1.5) {
+        double now = now_s();
+        if (!measuring && now >= t_meas) {
+            measuring = 1;
+            cpu0 = proc_cpu_ticks(pid);
+            n_lat = 0;
+        }
+        for (int d = 0; d < n_dev && now < t_end; d++) {
+            conn *x = &c[d];
+            if (now < x->next_send)
+                continue;
+            size_t off = ((size_t)x->seq * FRAME) % (n_pcm - FRAME);
+            for (int b = 0; b < 4; b++)
+                frame[b] = (unsigned char)(x->seq >> (8 * b));
+            memcpy(frame + 4, pcm + off, 2 * FRAME);
+            x->sent_t[x->seq % RING] = now;
+            if (ws_send(x->fd, 2, frame, sizeof frame) == 0)
+                sent++;
+            x->seq++;
+            x->next_send += 0.25;
+        }
+        struct epoll_event evs[256];
+        int n = epoll_wait(ep, evs, 256, 5);
+        for (int i = 0; i < n; i++) {
+            conn *x = evs[i].data.ptr;
+            ssize_t k = recv(x->fd, x->in + x->in_len, INBUF - x->in_len, 0);
+            if (k <= 0)
+                continue;
+            x->in_len += (size_t)k;
+            double t = now_s();
+            while (next_msg(x, msg, sizeof msg) == 1) {
+                if (x->is_dev) {
+                    char *a = strstr(msg, "\"ack\"");
+                    char *q = strstr(msg, "\"seq\":");
+                    if (a && q)
+                        x->acked = atol(q + 6);
+                    else if (strstr(msg, "\"error\""))
+                        errors++;
+                    continue;
+                }
+                if (!measuring || strncmp(msg, "{\"type\":\"samples\"", 17))
+                    continue;
+                char *r = strstr(msg, "\"recording\":\"");
+                char *q = strstr(msg, "\"seq\":");
+                if (!r || !q)
+                    continue;
+                char id[17];
+                memcpy(id, r + 13, 16);
+                id[16] = 0;
+                long seq = atol(q + 6);
+                int lo = 0, hi = n_dev - 1, dev = -1;
+                while (lo <= hi) {
+                    int mid = (lo + hi) / 2, cm = strcmp(c[order[mid]].stream, id);
+                    if (!cm) {
+                        dev = order[mid];
+                        break;
+                    }
+                    if (cm < 0)
+                        lo = mid + 1;
+                    else
+                        hi = mid - 1;
+                }
+                if (dev >= 0 && seq >= 0 && (uint32_t)seq + RING > c[dev].seq)
+                    lat[n_lat++] = t - c[dev].sent_t[seq % RING];
+            }
+        }
+    }
+    long cpu1 = proc_cpu_ticks(pid), rss = proc_rss_kb(pid);
+    for (int d = 0; d < n_dev; d++) {
+        long gap = (long)c[d].seq - 1 - c[d].acked;
+        if (gap > acks_max_gap)
+            acks_max_gap = gap;
+    }
+    qsort(lat, n_lat, sizeof *lat, cmp_d);
+    double hz = (double)sysconf(_SC_CLK_TCK);
+    printf("%6d %6d %8.1f %8.1f %8.1f %9ld %8ld %7ld %7.0f %%  %7.1f MB  %zu\n", n_dev, n_view,
+           n_lat ? lat[n_lat / 2] * 1e3 : NAN, n_lat ? lat[n_lat * 99 / 100] * 1e3 : NAN,
+           n_lat ? lat[n_lat - 1] * 1e3 : NAN, sent, acks_max_gap, errors,
+           100.0 * (double)(cpu1 - cpu0) / hz / seconds, rss / 1024.0, n_lat);
+    fflush(stdout);
+    free(order);
+    close(ep);
+    rc = 0;
+out:
+    if (rc)
+        fprintf(stderr, "bench: N=%d: setup failed (%s)\n", n_dev, strerror(errno));
+    for (int i = 0; c && i < n_dev + n_view; i++)
+        if (c[i].fd > 0)
+            close(c[i].fd);
+    if (pid > 0) {
+        kill(pid, SIGTERM);
+        waitpid(pid, NULL, 0);
+    }
+    free(tok);
+    free(c);
+    free(lat);
+    char cmd[128];
+    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+    if (system(cmd) != 0)
+        fprintf(stderr, "bench: could not remove %s\n", dir);
+    return rc;
+}
+
+int main(int argc, char **argv)
+{
+    const char *streams = "100,500,1000,2000", *bin = "./fetalmon";
+    int n_view = 200;
+    double seconds = 20;
+    for (int i = 1; i + 1 < argc; i += 2) {
+        if (!strcmp(argv[i], "--streams"))
+            streams = argv[i + 1];
+        else if (!strcmp(argv[i], "--viewers"))
+            n_view = atoi(argv[i + 1]);
+        else if (!strcmp(argv[i], "--seconds"))
+            seconds = atof(argv[i + 1]);
+        else if (!strcmp(argv[i], "--bin"))
+            bin = argv[i + 1];
+    }
+    struct rlimit rl;
+    getrlimit(RLIMIT_NOFILE, &rl);
+    rl.rlim_cur = rl.rlim_max;
+    setrlimit(RLIMIT_NOFILE, &rl); /* inherited by the server */
+    signal(SIGPIPE, SIG_IGN);
+    /* 60 s of a normal trace, looped by every device */
+    enum { N4 = 240 };
+    float fhr[N4];
+    for (int k = 0; k < N4; k++)
+        fhr[k] = (float)(140 + 6 * sin(2 * M_PI * k / 4.0 / 41.0));
+    fm_synth_config sc;
+    fm_synth_config_default(&sc);
+    sc.rate_hz = RATE;
+    fm_synth *q = fm_synth_create(&sc, fhr, N4, NULL, NULL);
+    size_t n_pcm = q ? fm_synth_length(q) : 0;
+    float *f = malloc(n_pcm * sizeof *f);
+    int16_t *pcm = malloc(n_pcm * sizeof *pcm);
+    if (!q || !f || !pcm)
+        return 1;
+    n_pcm = fm_synth_render(q, f, n_pcm);
+    for (size_t i = 0; i < n_pcm; i++)
+        pcm[i] = (int16_t)lrintf(f[i] * 32767.0f);
+    fm_synth_destroy(q);
+    free(f);
+    printf("# %g s measured per row after 2 s warm-up; latency = frame sent -> its samples at a "
+           "viewer\n",
+           seconds);
+    printf("%6s %6s %8s %8s %8s %9s %8s %7s %9s  %10s  %s\n", "N", "M", "p50_ms", "p99_ms",
+           "max_ms", "frames", "unacked", "errors", "cpu", "rss", "n_lat");
+    char *list = strdup(streams);
+    for (char *tokp = strtok(list, ","); tokp; tokp = strtok(NULL, ","))
+        run(bin, atoi(tokp), atoi(tokp) < n_view ? atoi(tokp) : n_view, seconds, pcm, n_pcm);
+    free(list);
+    free(pcm);
+    return 0;
+}

@@ -1,0 +1,32 @@
+// Alerts from the server (docs/api.md: GET /api/patients/NAME/alerts, POST /api/alerts/ID/ack,
+// {"type":"alert"} on the live feed) in the shape the alarm bar and the trace use. Not for the
+// alert rules (the alerting engine) nor their presentation (alarms.js).
+import { api } from './api.js';
+
+/* A rule code as words: "prolonged_deceleration" -> "prolonged deceleration". */
+export function ruleText(rule) { return String(rule || '').replace(/_/g, ' '); }
+
+export function toAlarm(a, patient) {
+  return {
+    id: a.id, priority: a.priority, state: a.state, rule: a.rule,
+    text: ruleText(a.rule) + (a.t_from_s != null ? ` (from ${Math.floor(a.t_from_s / 60)}:${String(Math.floor(a.t_from_s % 60)).padStart(2, '0')})` : ''),
+    patient: patient ? patient.name : a.patient, patient_name: patient ? patient.display_name || patient.name : a.patient,
+    created_ms: a.created_ms, acknowledged_ms: a.state !== 'raised' ? a.acknowledged_ms || 1 : null,
+    recording_id: a.recording, start_s: a.t_from_s, end_s: a.t_to_s,
+  };
+}
+
+/* One patient's alerts; null when the server has no alerts route or refuses (not a clinician). */
+export async function patientAlerts(patient) {
+  try {
+    const r = await api(`/api/patients/${encodeURIComponent(patient.name)}/alerts`);
+    return (r.alerts || []).map((a) => toAlarm(a, patient));
+  } catch (e) {
+    if (e.status === 404 || e.status === 403) return null;
+    throw e;
+  }
+}
+
+export async function ackAlert(id) {
+  return api(`/api/alerts/${encodeURIComponent(id)}/ack`, { method: 'POST', body: {} });
+}

@@ -38,15 +38,20 @@ static const char *const feature_names[FS_N_FEATURES_MHR] = {
     "seg_minus_med10", "log2_seg_med10", "seg_jump_in", "log2_seg_prev", "seg_gap_before_s",
     "seg_jump_out", "log2_next_seg", "seg_minus_before", "log2_seg_before", "breaks60",
     "since_gap_s", "to_gap_s", "valid_ahead",
+    "med30", "seg_minus_med30", "log2_seg_med30", "seg_minus_p90_30", "above10", "below10",
+    "above30", "below30",
     /* MHR set */
     "mhr", "x_minus_m", "abs_x_minus_m",
     "w2_coinc", "w2_both", "w2_dm", "w5_coinc", "w5_both", "w5_dm",
     "w15_coinc", "w15_both", "w15_dm", "w60_coinc", "w60_both", "w60_dm",
     "seg_coinc", "seg_minus_m60", "x_minus_m60", "med10_minus_m60", "abs_x_minus_2m60",
-    "abs_x_minus_halfm60", "corr15", "m_valid60", "coinc10"};
+    "abs_x_minus_halfm60", "corr15", "m_valid60", "coinc10", "x_minus_last_m",
+    "last_m_age_s", "seg_minus_m10"};
 
 /* Feature indices the state suggestion reads must match the table above. */
-_Static_assert(FS_N_FEATURES_NOMHR == 46 && FS_N_FEATURES_MHR == 70, "feature count");
+_Static_assert(sizeof feature_names / sizeof *feature_names == FS_N_FEATURES_MHR, "names");
+/* A level "above" or "below" the segment: more than 15 bpm away (the jump a capture makes). */
+#define FS_LEVEL_APART_BPM 15.0f
 
 size_t fs_n_features(int use_mhr)
 {
@@ -65,6 +70,8 @@ void fs_features_reset(fs_features *f, int use_mhr, unsigned lookahead)
     f->lookahead = lookahead;
     f->last_valid_idx = -1;
     f->last_valid_x = NAN;
+    f->last_m = NAN;
+    f->last_m_idx = -1;
 }
 
 static int valid_fhr(float x)
@@ -134,8 +141,13 @@ void fs_features_push(fs_features *f, float fhr_bpm, float mhr_bpm)
         f->last_valid_x = x;
         f->hist[hist_bin(x)]++;
         f->hist_count++;
+        f->hist30[hist_bin(x)]++;
+        f->hist30_count++;
     }
+    f->xl[(size_t)i % FS_LONG_RING] = x;
     if (!isnan(m)) {
+        f->last_m = m;
+        f->last_m_idx = i;
         p.cm += 1.0;
         p.sm += m - FS_CENTER_BPM;
         if (!isnan(x)) {
@@ -208,27 +220,41 @@ static float log2_ratio(float a, float b)
     return (isnan(a) || isnan(b) || a <= 0 || b <= 0) ? NAN : log2f(a / b);
 }
 
-/* Quantiles of the 10-min histogram (bin centre, bpm). */
-static void hist_quantiles(const fs_features *f, float *p25, float *p50, float *p75)
+/* Quantiles q0 < q1 < q2 of a histogram (bin centre, bpm). */
+static void hist_quantiles(const uint16_t *h, uint32_t count, const double q[3], float out[3])
 {
-    *p25 = *p50 = *p75 = NAN;
-    if (!f->hist_count)
+    out[0] = out[1] = out[2] = NAN;
+    if (!count)
         return;
-    const double n = f->hist_count;
-    const double q[3] = {0.25 * n, 0.5 * n, 0.75 * n};
-    float *out[3] = {p25, p50, p75};
     double cum = 0;
     int j = 0;
     for (int b = 0; b < FS_HIST_BINS && j < 3; b++) {
-        cum += f->hist[b];
-        while (j < 3 && cum >= q[j] && cum > 0) {
-            *out[j] = (float)(FS_HIST_MIN_BPM + b) + 0.5f;
+        cum += h[b];
+        while (j < 3 && cum >= q[j] * count && cum > 0) {
+            out[j] = (float)(FS_HIST_MIN_BPM + b) + 0.5f;
             j++;
         }
     }
 }
 
-/* Drop samples older than t - history from the histogram. */
+/* Fractions of a histogram more than FS_LEVEL_APART_BPM above and below a level. */
+static void hist_apart(const uint16_t *h, uint32_t count, float level, float *above,
+                       float *below)
+{
+    *above = *below = NAN;
+    if (!count || isnan(level))
+        return;
+    int hi = hist_bin(level + FS_LEVEL_APART_BPM), lo = hist_bin(level - FS_LEVEL_APART_BPM);
+    uint32_t a = 0, b = 0;
+    for (int k = hi + 1; k < FS_HIST_BINS; k++)
+        a += h[k];
+    for (int k = 0; k < lo; k++)
+        b += h[k];
+    *above = (float)a / (float)count;
+    *below = (float)b / (float)count;
+}
+
+/* Drop samples older than t - 10 min (t - 30 min) from the histograms. */
 static void hist_advance(fs_features *f, uint64_t t)
 {
     uint64_t lo = t > FS_HISTORY_SAMPLES ? t - FS_HISTORY_SAMPLES : 0;
@@ -237,6 +263,14 @@ static void hist_advance(fs_features *f, uint64_t t)
         if (!isnan(x)) {
             f->hist[hist_bin(x)]--;
             f->hist_count--;
+        }
+    }
+    lo = t > FS_LONG_SAMPLES ? t - FS_LONG_SAMPLES : 0;
+    for (; f->hist30_lo < lo; f->hist30_lo++) {
+        float x = f->xl[f->hist30_lo % FS_LONG_RING];
+        if (!isnan(x)) {
+            f->hist30[hist_bin(x)]--;
+            f->hist30_count--;
         }
     }
 }
@@ -254,8 +288,11 @@ void fs_features_compute(fs_features *f, uint64_t tu, float *o)
     const size_t k = (size_t)t & FS_RING_MASK;
     const float x = f->x[k];
     hist_advance(f, tu);
-    float p25, p50, p75;
-    hist_quantiles(f, &p25, &p50, &p75);
+    static const double q10[3] = {0.25, 0.5, 0.75}, q30[3] = {0.5, 0.75, 0.9};
+    float qa[3], qb[3];
+    hist_quantiles(f->hist, f->hist_count, q10, qa);
+    hist_quantiles(f->hist30, f->hist30_count, q30, qb);
+    const float p25 = qa[0], p50 = qa[1], p75 = qa[2];
 
     size_t j = 0;
     float xp = t > 0 ? f->x[(size_t)(t - 1) & FS_RING_MASK] : NAN;
@@ -341,6 +378,17 @@ void fs_features_compute(fs_features *f, uint64_t tu, float *o)
                     : cap((float)(t - li) / FM_FHR_RATE_HZ, 600.0f);
     o[j++] = to_gap < 0 ? (float)(L + 1) / FM_FHR_RATE_HZ : (float)to_gap / FM_FHR_RATE_HZ;
     o[j++] = hi > t ? (float)(window(f, t + 1, hi).cv / (double)(hi - t)) : NAN;
+    o[j++] = qb[0];
+    o[j++] = seg_mean - qb[0];
+    o[j++] = log2_ratio(seg_mean, qb[0]);
+    o[j++] = seg_mean - qb[2];
+    float above, below;
+    hist_apart(f->hist, f->hist_count, seg_mean, &above, &below);
+    o[j++] = above;
+    o[j++] = below;
+    hist_apart(f->hist30, f->hist30_count, seg_mean, &above, &below);
+    o[j++] = above;
+    o[j++] = below;
     if (!f->use_mhr)
         return;
 
@@ -379,4 +427,9 @@ void fs_features_compute(fs_features *f, uint64_t tu, float *o)
         o[j++] = (float)(ww[3].cm / (double)(b - a + 1));
     }
     o[j++] = w10.cb > 0 ? (float)(w10.cc / w10.cb) : NAN;
+    /* the newest maternal value (within 30 min): the channel is often intermittent */
+    int recent = f->last_m_idx >= 0 && t - f->last_m_idx <= FS_LONG_SAMPLES;
+    o[j++] = recent ? x - f->last_m : NAN;
+    o[j++] = recent ? (float)(t - f->last_m_idx) / FM_FHR_RATE_HZ : NAN;
+    o[j++] = w10.cm > 0 ? seg_mean - (float)(w10.sm / w10.cm + FS_CENTER_BPM) : NAN;
 }

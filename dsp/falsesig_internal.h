@@ -16,8 +16,12 @@
 /* Ring size: history + longest look-ahead + 1, rounded up to a power of two. */
 #define FS_RING 4096
 #define FS_RING_MASK (FS_RING - 1)
-#define FS_N_FEATURES_NOMHR 46
-#define FS_N_FEATURES_MHR 70
+/* Long history: 30 min (which levels the trace has held, for halving/doubling and maternal
+ * levels that last longer than the 10-min window). Only a histogram and the FHR values. */
+#define FS_LONG_SAMPLES (30 * 60 * FM_FHR_RATE_HZ)
+#define FS_LONG_RING 8192
+#define FS_N_FEATURES_NOMHR 54
+#define FS_N_FEATURES_MHR 81
 #define FS_HIST_MIN_BPM 50
 #define FS_HIST_BINS 191 /* 1-bpm bins over 50..240 bpm (CLINICAL 1 artefact range) */
 
@@ -47,6 +51,12 @@ typedef struct fs_features {
     uint16_t hist[FS_HIST_BINS]; /* FHR histogram of samples [hist_lo, n) */
     uint32_t hist_count;
     uint64_t hist_lo;
+    float xl[FS_LONG_RING];         /* FHR of the last 30 min */
+    uint16_t hist30[FS_HIST_BINS];  /* FHR histogram of samples [hist30_lo, n) */
+    uint32_t hist30_count;
+    uint64_t hist30_lo;
+    float last_m;                   /* newest valid MHR and its index (-1: none yet) */
+    int64_t last_m_idx;
 } fs_features;
 
 void fs_features_reset(fs_features *f, int use_mhr, unsigned lookahead);
@@ -67,8 +77,8 @@ enum {
     FS_F_SEG_MEAN = 29,
     FS_F_LOG2_SEG_MED10 = 33,
     FS_F_LOG2_SEG_PREV = 35,
-    FS_F_ABS_X_MINUS_M = 48,
-    FS_F_COINC_W60 = 55
+    FS_F_ABS_X_MINUS_M = FS_N_FEATURES_NOMHR + 2,
+    FS_F_COINC_W60 = FS_N_FEATURES_NOMHR + 9
 };
 
 /* ---- model --------------------------------------------------------------------------------- */

@@ -138,9 +138,12 @@ static double flagged_fraction(const float *p, const fm_trace *t, size_t a, size
 
 typedef enum { SPLICE_MATERNAL, SPLICE_HALVED, SPLICE_DOUBLED_MATERNAL } splice_kind;
 
-/* Splice 2 minutes into a true-signal stretch of each of the first recordings that have one
- * with a maternal channel clearly apart from the fetal rate; returns the mean flagged fraction
- * over the spliced stretches with and without the maternal channel. */
+/* Splice 2 minutes into a true-signal stretch of each of the first three recordings that have
+ * one with a maternal channel at least 25 bpm below the fetal rate; returns the mean flagged
+ * fraction over the spliced stretches with and without the maternal channel. A doubled fetal
+ * rate (> 240 bpm) is artefact for the trace reader already, so the doubled case is twice the
+ * maternal rate, the doubling a Doppler actually makes. These records are never augmented in
+ * training (tools/falsesig/augment.py). */
 static int splice_test(splice_kind kind, double *frac_mhr, double *frac_nomhr)
 {
     const char *data = check_shared_data();
@@ -211,7 +214,7 @@ static void maternal_stretch_is_flagged(void)
     if (!splice_test(SPLICE_MATERNAL, &a, &b))
         return;
     CHECKF(a >= 0.9, "with MHR %.3f", a);
-    printf("  (without MHR: %.3f flagged, not asserted yet)\n", b);
+    CHECKF(b >= 0.6, "without MHR %.3f", b);
 }
 
 static void halved_stretch_is_flagged(void)
@@ -219,8 +222,8 @@ static void halved_stretch_is_flagged(void)
     double a, b;
     if (!splice_test(SPLICE_HALVED, &a, &b))
         return;
-    CHECKF(a >= 0.8, "with MHR %.3f", a);
-    CHECKF(b >= 0.8, "without MHR %.3f", b);
+    CHECKF(a >= 0.7, "with MHR %.3f", a);
+    CHECKF(b >= 0.7, "without MHR %.3f", b);
 }
 
 static void doubled_maternal_stretch_is_flagged(void)
@@ -229,7 +232,8 @@ static void doubled_maternal_stretch_is_flagged(void)
     if (!splice_test(SPLICE_DOUBLED_MATERNAL, &a, &b))
         return;
     CHECKF(a >= 0.8, "with MHR %.3f", a);
-    printf("  (without MHR a doubled maternal rate looks fetal: %.3f flagged, not asserted)\n", b);
+    /* without MHR twice the mother's rate is a plausible fetal rate: reported, not asserted */
+    printf("  (without MHR: %.3f flagged)\n", b);
 }
 
 /* The experts' true-signal samples of the first ten recordings stay unflagged. These records
@@ -438,8 +442,8 @@ int main(void)
     RUN(missing_and_absurd_input_is_harmless);
     RUN(streaming_in_chunks_equals_batch);
     RUN(maternal_stretch_is_flagged);
-    (void)halved_stretch_is_flagged;
-    (void)doubled_maternal_stretch_is_flagged;
+    RUN(halved_stretch_is_flagged);
+    RUN(doubled_maternal_stretch_is_flagged);
     RUN(clean_real_traces_are_not_flagged);
     return CHECK_DONE();
 }

@@ -26,6 +26,10 @@ import numpy as np
 from sklearn.ensemble import HistGradientBoostingClassifier
 
 
+# rows of an augmented copy within 3 min of a splice are used (the rest repeats the original)
+AUG_CONTEXT = 3 * 60 * 4
+
+
 def read_fhr1(path):
     b = np.fromfile(path, dtype=np.uint8)[4:].reshape(-1, 8)
     return (b[:, 0].astype(np.uint16) | (b[:, 1].astype(np.uint16) << 8)).astype(np.float64) / 4
@@ -73,6 +77,29 @@ def load(args, anns, mode):
         # the positive class is false signal
         Y.append((y[keep] == 0).astype(np.int8))
         G.append(np.full(keep.sum(), gi, dtype=np.int32))
+    if args.aug:
+        # spliced copies (augment.py): their rows near the splices, in their original's fold
+        index = {a["filename"]: gi for gi, a in enumerate(anns)}
+        n_aug = 0
+        for line in open(os.path.join(args.aug, "augment.jsonl")):
+            e = json.loads(line)
+            gi = index[e["orig"]]
+            d = np.fromfile(os.path.join(args.feat_dir, mode, e["filename"] + ".feat"), dtype=dt)
+            d = d[d["i"] % args.stride == 0]
+            fhr1 = read_fhr1(os.path.join(args.aug, e["filename"]))
+            y = truth(anns[gi], len(fhr1), fhr1)
+            near = np.zeros(len(fhr1), dtype=bool)
+            for a0, b0 in e["fs_extra"]:
+                y[a0 - 1:b0] = 0
+                near[max(0, a0 - 1 - AUG_CONTEXT):b0 + AUG_CONTEXT] = True
+            y[fhr1 == 0] = -1
+            y = y[d["i"]]
+            keep = (y >= 0) & near[d["i"]]
+            X.append(d["f"][keep])
+            Y.append((y[keep] == 0).astype(np.int8))
+            G.append(np.full(keep.sum(), gi, dtype=np.int32))
+            n_aug += keep.sum()
+        print("augmented rows: %d" % n_aug, file=sys.stderr)
     return np.concatenate(X), np.concatenate(Y), np.concatenate(G), nf
 
 
@@ -113,6 +140,7 @@ def main():
     ap.add_argument("--feat-dir", required=True, help="falsesig_dump output (mhr/, nomhr/)")
     ap.add_argument("--mode", choices=["mhr", "nomhr"], required=True)
     ap.add_argument("--out", required=True)
+    ap.add_argument("--aug", help="augment.py output folder (spliced training copies)")
     ap.add_argument("--cv", type=int, default=0)
     ap.add_argument("--final", action="store_true")
     ap.add_argument("--stride", type=int, default=4, help="train on every S-th sample")

@@ -154,7 +154,7 @@ static fm_fhr_state suggest(const fm_falsesig *q, const float *f)
 {
     if (q->use_mhr) {
         if (f[FS_F_ABS_X_MINUS_M] <= FS_MATERNAL_NEAR_BPM ||
-            f[FS_F_COINC_W60] >= FS_MATERNAL_COINC_FRAC)
+            f[FS_F_COINC_W15] >= FS_MATERNAL_COINC_FRAC)
             return FM_STATE_MATERNAL;
     }
     float r = fabsf(f[FS_F_LOG2_SEG_MED10]), rp = fabsf(f[FS_F_LOG2_SEG_PREV]);

@@ -67,18 +67,19 @@ void fs_features_push(fs_features *f, float fhr_bpm, float mhr_bpm);
 void fs_features_compute(fs_features *f, uint64_t t, float *out);
 size_t fs_n_features(int use_mhr);
 const char *fs_feature_name(size_t i); /* names of the MHR set; the first 46 are the no-MHR set */
-/* Quick look at a sample: its FHR (NAN if none), the median of the last 10 min */
+/* The FHR of a sample still in the ring (NAN: none). */
 float fs_features_fhr(const fs_features *f, uint64_t t);
 
-/* Indices used by the state suggestion (falsesig.c). */
+/* Indices used by the state suggestion (falsesig.c); tests/test_falsesig.c checks them
+ * against the names. */
 enum {
     FS_F_FHR = 0,
     FS_F_MED10 = 4,
-    FS_F_SEG_MEAN = 29,
-    FS_F_LOG2_SEG_MED10 = 33,
-    FS_F_LOG2_SEG_PREV = 35,
+    FS_F_SEG_MEAN = 30,
+    FS_F_LOG2_SEG_MED10 = 34,
+    FS_F_LOG2_SEG_PREV = 36,
     FS_F_ABS_X_MINUS_M = FS_N_FEATURES_NOMHR + 2,
-    FS_F_COINC_W60 = FS_N_FEATURES_NOMHR + 9
+    FS_F_COINC_W15 = FS_N_FEATURES_NOMHR + 9
 };
 
 /* ---- model --------------------------------------------------------------------------------- */

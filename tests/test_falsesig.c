@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../dsp/falsesig_internal.h"
 #include "check.h"
 #include "fetalmon/falsesig.h"
 #include "fetalmon/trace.h"
@@ -436,8 +437,58 @@ static void bad_model_text_is_refused(void)
     }
 }
 
+static void state_rule_reads_the_named_features(void)
+{
+    CHECK(!strcmp(fm_falsesig_feature_name(1, FS_F_FHR), "fhr"));
+    CHECK(!strcmp(fm_falsesig_feature_name(1, FS_F_MED10), "med10"));
+    CHECK(!strcmp(fm_falsesig_feature_name(1, FS_F_SEG_MEAN), "seg_mean"));
+    CHECK(!strcmp(fm_falsesig_feature_name(1, FS_F_LOG2_SEG_MED10), "log2_seg_med10"));
+    CHECK(!strcmp(fm_falsesig_feature_name(1, FS_F_LOG2_SEG_PREV), "log2_seg_prev"));
+    CHECK(!strcmp(fm_falsesig_feature_name(1, FS_F_ABS_X_MINUS_M), "abs_x_minus_m"));
+    CHECK(!strcmp(fm_falsesig_feature_name(1, FS_F_COINC_W15), "w15_coinc"));
+    CHECK(fm_falsesig_feature_name(0, FS_N_FEATURES_NOMHR) == NULL);
+}
+
+/* Suggested states: a maternal splice with MHR is "maternal", a halved one "doubtful". */
+static void flagged_samples_get_a_state(void)
+{
+    fm_trace *t = fm_trace_create(4800, 1, 0);
+    for (size_t i = 0; i < t->n; i++) {
+        float fhr = 140.0f + 6.0f * sinf((float)i * 0.02f) + 2.0f * sinf((float)i * 0.41f);
+        /* a mother at ~95 bpm: clear of both the fetal rate and its half */
+        t->mhr_bpm[i] = 95.0f + 2.0f * sinf((float)i * 0.005f);
+        if (i >= 2400 && i < 2880)
+            fhr = t->mhr_bpm[i];
+        else if (i >= 3600 && i < 4080)
+            fhr /= 2.0f;
+        fm_trace_set(t, i, fhr);
+    }
+    float *p = malloc(t->n * sizeof *p);
+    uint8_t *st = malloc(t->n);
+    CHECK(fm_falsesig_trace(t, 1, p, st) == FM_OK);
+    size_t mat = 0, halved_doubtful = 0, halved_flagged = 0;
+    for (size_t i = 2400; i < 2880; i++)
+        mat += st[i] == FM_STATE_MATERNAL;
+    for (size_t i = 3600; i < 4080; i++) {
+        halved_flagged += p[i] >= FM_FALSESIG_THRESHOLD;
+        halved_doubtful += st[i] == FM_STATE_DOUBTFUL;
+    }
+    printf("  maternal stretch: %zu/480 maternal; halved: %zu/480 flagged, %zu doubtful\n", mat,
+           halved_flagged, halved_doubtful);
+    CHECK(mat > 400);
+    CHECK(halved_doubtful >= halved_flagged * 9 / 10);
+    for (size_t i = 0; i < t->n; i++)
+        CHECK((p[i] >= FM_FALSESIG_THRESHOLD) == (st[i] == FM_STATE_MATERNAL ||
+                                                   st[i] == FM_STATE_DOUBTFUL));
+    free(p);
+    free(st);
+    fm_trace_destroy(t);
+}
+
 int main(void)
 {
+    RUN(state_rule_reads_the_named_features);
+    RUN(flagged_samples_get_a_state);
     RUN(bad_model_text_is_refused);
     RUN(missing_and_absurd_input_is_harmless);
     RUN(streaming_in_chunks_equals_batch);

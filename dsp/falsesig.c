@@ -270,3 +270,17 @@ fm_status fm_falsesig_trace(const fm_trace *t, int use_mhr, float *p_false, uint
     fm_falsesig_destroy(q);
     return st;
 }
+
+size_t fm_falsesig_mark(fm_trace *t, const uint8_t *state)
+{
+    if (!t || !state)
+        return 0;
+    size_t n = 0;
+    for (size_t i = 0; i < t->n; i++)
+        if (t->state[i] == FM_STATE_OK &&
+            (state[i] == FM_STATE_MATERNAL || state[i] == FM_STATE_DOUBTFUL)) {
+            t->state[i] = state[i];
+            n++;
+        }
+    return n;
+}

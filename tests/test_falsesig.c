@@ -477,9 +477,16 @@ static void flagged_samples_get_a_state(void)
            halved_flagged, halved_doubtful);
     CHECK(mat > 400);
     CHECK(halved_doubtful >= halved_flagged * 9 / 10);
-    for (size_t i = 0; i < t->n; i++)
+    size_t flagged = 0;
+    for (size_t i = 0; i < t->n; i++) {
         CHECK((p[i] >= FM_FALSESIG_THRESHOLD) == (st[i] == FM_STATE_MATERNAL ||
                                                    st[i] == FM_STATE_DOUBTFUL));
+        flagged += p[i] >= FM_FALSESIG_THRESHOLD;
+    }
+    /* marking the trace copies exactly the flagged states */
+    CHECK(fm_falsesig_mark(t, st) == flagged);
+    CHECK(t->state[2500] == FM_STATE_MATERNAL && t->state[3700] == FM_STATE_DOUBTFUL);
+    CHECK(fm_falsesig_mark(t, st) == 0);
     free(p);
     free(st);
     fm_trace_destroy(t);

@@ -89,6 +89,9 @@ void fm_falsesig_set_feature_sink(fm_falsesig *q, fm_falsesig_feature_fn fn, voi
  * else OK / MATERNAL / DOUBTFUL). use_mhr = 1 reads t->mhr_bpm (a trace without it is run as if
  * no maternal value were present; prefer use_mhr = 0 then). This is what the analysis calls. */
 fm_status fm_falsesig_trace(const fm_trace *t, int use_mhr, float *p_false, uint8_t *state);
+/* Copy suggested MATERNAL / DOUBTFUL states into t->state where the sample is FM_STATE_OK (a
+ * lost sample stays lost). Returns the number of samples marked. */
+size_t fm_falsesig_mark(fm_trace *t, const uint8_t *state);
 /* The same with a caller's object (reset first), e.g. one made from a model file. */
 fm_status fm_falsesig_run(fm_falsesig *q, const fm_trace *t, float *p_false, uint8_t *state);
 

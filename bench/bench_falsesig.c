@@ -37,7 +37,8 @@ typedef struct interval {
 typedef struct record {
     char name[128];
     int antepartum;
-    double stage2; /* 1-based sample where stage 2 starts, or 0 */
+    int has_stage2; /* stage2_start is a number (1 = the whole record is stage 2) */
+    double stage2;  /* 1-based sample where stage 2 starts */
     interval *ts, *fs;
     size_t n_ts, n_fs;
 } record;
@@ -145,8 +146,10 @@ static size_t load_annotations(const char *dir, record *recs)
             s += 16;
             if (!strncmp(s, "\"Antepartum\"", 12))
                 r->antepartum = 1;
-            else if (strncmp(s, "null", 4))
+            else if (strncmp(s, "null", 4)) {
+                r->has_stage2 = 1;
                 r->stage2 = strtod(s, NULL);
+            }
         }
         r->n_ts = parse_intervals(line, "ts_fhr", &r->ts);
         r->n_fs = parse_intervals(line, "fs_fhr", &r->fs);
@@ -376,7 +379,9 @@ int main(int argc, char **argv)
         run_s += (double)(t1.tv_sec - t0.tv_sec) + 1e-9 * (double)(t1.tv_nsec - t0.tv_nsec);
         hours += (double)t->n / FM_FHR_RATE_HZ / 3600.0;
         make_truth(&recs[r], t->n, y);
-        long s2 = recs[r].stage2 > 1 ? mround(recs[r].stage2) : 0; /* 1-based */
+        /* FHRMA stage 1: before round(stage2_start); stage 2: from it (a record starting in
+         * stage 2 has stage2_start = 1 and no stage 1) */
+        long s2 = recs[r].has_stage2 ? mround(recs[r].stage2) : 0; /* 1-based, 0: none */
         int counted[G_N] = {0};
         for (size_t i = 0; i < t->n; i++) {
             unsigned fhr1 = (unsigned)raw[4 + 8 * i] | ((unsigned)raw[5 + 8 * i] << 8);

@@ -1,0 +1,212 @@
+/* The false-signal model: gradient-boosted regression trees on the features of
+ * falsesig_features.c, parsed from the text tools/falsesig/train.py writes, evaluated by plain
+ * tree walks (p = sigmoid(baseline + sum of leaves), as sklearn's HistGradientBoostingClassifier).
+ *
+ * Text format (whitespace separated, one record a line):
+ *   fm_falsesig_model 1
+ *   use_mhr 0|1
+ *   lookahead <samples>
+ *   features <n> <name_0> ... <name_n-1>     must equal this build's feature list
+ *   baseline <raw score>
+ *   trees <n_trees> <n_nodes>
+ *   tree <n>                                  then n lines, node 0 is the root:
+ *   s <feature> <threshold> <missing_left 0|1> <left> <right>   (go left when x <= threshold,
+ *                                                                 node numbers within the tree)
+ *   l <value>
+ * Not for: reading files (the caller hands us the text; the engine embeds its models). */
+#include <errno.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "falsesig_internal.h"
+
+/* Largest tree size and count we accept: far above what we ship, bounds a hostile file. */
+#define FS_MAX_TREES 5000
+#define FS_MAX_NODES 4000000
+
+typedef struct cursor {
+    const char *p, *end;
+} cursor;
+
+static void skip_space(cursor *c)
+{
+    while (c->p < c->end && (*c->p == ' ' || *c->p == '\t' || *c->p == '\n' || *c->p == '\r'))
+        c->p++;
+}
+
+/* Next whitespace-separated token into buf (NUL-terminated); 0 at the end or when too long. */
+static int token(cursor *c, char *buf, size_t cap)
+{
+    skip_space(c);
+    size_t n = 0;
+    while (c->p < c->end && !(*c->p == ' ' || *c->p == '\t' || *c->p == '\n' || *c->p == '\r')) {
+        if (n + 1 >= cap)
+            return 0;
+        buf[n++] = *c->p++;
+    }
+    buf[n] = '\0';
+    return n > 0;
+}
+
+static int expect(cursor *c, const char *word)
+{
+    char b[64];
+    return token(c, b, sizeof b) && !strcmp(b, word);
+}
+
+static int read_long(cursor *c, long lo, long hi, long *v)
+{
+    char b[64], *e;
+    if (!token(c, b, sizeof b))
+        return 0;
+    errno = 0;
+    long x = strtol(b, &e, 10);
+    if (*e || errno || x < lo || x > hi)
+        return 0;
+    *v = x;
+    return 1;
+}
+
+/* A number; +-inf only where allow_inf (a split that separates the missing values). */
+static int read_double(cursor *c, double *v, int allow_inf)
+{
+    char b[64], *e;
+    if (!token(c, b, sizeof b))
+        return 0;
+    errno = 0;
+    double x = strtod(b, &e);
+    if (*e || isnan(x) || (!allow_inf && (errno || !isfinite(x))))
+        return 0;
+    *v = x;
+    return 1;
+}
+
+/* The largest float not above a double threshold: for a float feature x,
+ * x <= thr (in double) exactly when x <= floor_float(thr), so the walk stays in float. */
+static float floor_float(double thr)
+{
+    float f = (float)thr;
+    if ((double)f > thr)
+        f = nextafterf(f, -INFINITY);
+    return f;
+}
+
+static fm_status parse_tree(cursor *c, fs_model *m, size_t *next_node)
+{
+    long n;
+    if (!expect(c, "tree") || !read_long(c, 1, FS_MAX_NODES, &n))
+        return FM_EFORMAT;
+    if (*next_node + (size_t)n > m->n_nodes)
+        return FM_EFORMAT;
+    size_t base = *next_node;
+    for (long i = 0; i < n; i++) {
+        char kind[4];
+        fs_node *nd = &m->nodes[base + (size_t)i];
+        memset(nd, 0, sizeof *nd);
+        if (!token(c, kind, sizeof kind))
+            return FM_EFORMAT;
+        if (!strcmp(kind, "l")) {
+            double v;
+            if (!read_double(c, &v, 0))
+                return FM_EFORMAT;
+            nd->feature = -1;
+            nd->v = (float)v;
+        } else if (!strcmp(kind, "s")) {
+            long f, ml, l, r;
+            double thr;
+            if (!read_long(c, 0, (long)m->n_features - 1, &f) || !read_double(c, &thr, 1) ||
+                !read_long(c, 0, 1, &ml) || !read_long(c, i + 1, n - 1, &l) ||
+                !read_long(c, i + 1, n - 1, &r))
+                return FM_EFORMAT; /* children after their parent: no cycles */
+            nd->feature = (int16_t)f;
+            nd->v = floor_float(thr);
+            nd->missing_left = (uint8_t)ml;
+            nd->left = (int32_t)(base + (size_t)l);
+            nd->right = (int32_t)(base + (size_t)r);
+        } else {
+            return FM_EFORMAT;
+        }
+    }
+    *next_node += (size_t)n;
+    return FM_OK;
+}
+
+fm_status fs_model_parse(const char *text, size_t len, fs_model **out)
+{
+    *out = NULL;
+    if (!text || !len)
+        return FM_EEMPTY;
+    cursor c = {text, text + len};
+    long v, use_mhr, la, nf, nt, nn;
+    char name[64];
+    if (!expect(&c, "fm_falsesig_model") || !read_long(&c, 1, 1, &v) ||
+        !expect(&c, "use_mhr") || !read_long(&c, 0, 1, &use_mhr) || !expect(&c, "lookahead") ||
+        !read_long(&c, 0, FM_FALSESIG_MAX_LOOKAHEAD_S * FM_FHR_RATE_HZ, &la) ||
+        !expect(&c, "features") || !read_long(&c, 1, 1000, &nf))
+        return FM_EFORMAT;
+    if ((size_t)nf != fs_n_features((int)use_mhr))
+        return FM_EFORMAT;
+    for (long i = 0; i < nf; i++)
+        if (!token(&c, name, sizeof name) || strcmp(name, fs_feature_name((size_t)i)))
+            return FM_EFORMAT;
+    fs_model *m = calloc(1, sizeof *m);
+    if (!m)
+        return FM_ENOMEM;
+    m->use_mhr = (int)use_mhr;
+    m->lookahead = (unsigned)la;
+    m->n_features = (size_t)nf;
+    fm_status st = FM_EFORMAT;
+    if (!expect(&c, "baseline") || !read_double(&c, &m->baseline, 0) || !expect(&c, "trees") ||
+        !read_long(&c, 1, FS_MAX_TREES, &nt) || !read_long(&c, 1, FS_MAX_NODES, &nn))
+        goto fail;
+    m->n_trees = (size_t)nt;
+    m->n_nodes = (size_t)nn;
+    m->roots = malloc(m->n_trees * sizeof *m->roots);
+    m->nodes = malloc(m->n_nodes * sizeof *m->nodes);
+    if (!m->roots || !m->nodes) {
+        st = FM_ENOMEM;
+        goto fail;
+    }
+    size_t next = 0;
+    for (size_t t = 0; t < m->n_trees; t++) {
+        m->roots[t] = (int32_t)next;
+        if ((st = parse_tree(&c, m, &next)) != FM_OK)
+            goto fail;
+    }
+    skip_space(&c);
+    if (next != m->n_nodes || c.p != c.end) {
+        st = FM_EFORMAT;
+        goto fail;
+    }
+    *out = m;
+    return FM_OK;
+fail:
+    fs_model_free(m);
+    return st;
+}
+
+void fs_model_free(fs_model *m)
+{
+    if (!m)
+        return;
+    free(m->roots);
+    free(m->nodes);
+    free(m);
+}
+
+float fs_model_predict(const fs_model *m, const float *x)
+{
+    double raw = m->baseline;
+    const fs_node *nodes = m->nodes;
+    for (size_t t = 0; t < m->n_trees; t++) {
+        const fs_node *nd = &nodes[m->roots[t]];
+        while (nd->feature >= 0) {
+            float v = x[nd->feature];
+            int left = isnan(v) ? nd->missing_left : v <= nd->v;
+            nd = &nodes[left ? nd->left : nd->right];
+        }
+        raw += nd->v;
+    }
+    return (float)(1.0 / (1.0 + exp(-raw)));
+}

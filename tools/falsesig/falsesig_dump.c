@@ -1,0 +1,109 @@
+/* falsesig_dump: writes the false-signal detector's features for every sample with signal of
+ * each trace file, computed by the engine's own code (fm_falsesig_create_features), so the
+ * model is trained on exactly what the engine computes live.
+ *
+ * Usage: falsesig_dump --mhr 0|1 [--lookahead SAMPLES] [--stride S] --out DIR FILE...
+ * For each FILE writes DIR/<file name>.feat: records of (uint32 sample index, float32
+ * features[n]) little-endian, for samples with signal whose index is a multiple of S.
+ * DIR/features_<mode>.txt lists the feature names in order. Not for evaluation
+ * (bench/bench_falsesig.c scores the C inference). */
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "fetalmon/falsesig.h"
+#include "fetalmon/trace.h"
+
+typedef struct sink {
+    FILE *f;
+    unsigned stride;
+    int failed;
+} sink;
+
+static void on_features(void *user, uint64_t index, const float *x, size_t n)
+{
+    sink *s = user;
+    if (index % s->stride)
+        return;
+    uint32_t i = (uint32_t)index;
+    if (fwrite(&i, sizeof i, 1, s->f) != 1 || fwrite(x, sizeof *x, n, s->f) != n)
+        s->failed = 1;
+}
+
+static int usage(void)
+{
+    fprintf(stderr, "usage: falsesig_dump --mhr 0|1 [--lookahead SAMPLES] [--stride S] "
+                    "--out DIR FILE...\n");
+    return 2;
+}
+
+int main(int argc, char **argv)
+{
+    int use_mhr = -1;
+    unsigned lookahead = FM_FALSESIG_LOOKAHEAD_S * FM_FHR_RATE_HZ, stride = 1;
+    const char *out = NULL;
+    int i = 1;
+    for (; i < argc && argv[i][0] == '-'; i++) {
+        if (!strcmp(argv[i], "--mhr") && i + 1 < argc)
+            use_mhr = atoi(argv[++i]) != 0;
+        else if (!strcmp(argv[i], "--lookahead") && i + 1 < argc)
+            lookahead = (unsigned)atoi(argv[++i]);
+        else if (!strcmp(argv[i], "--stride") && i + 1 < argc)
+            stride = (unsigned)atoi(argv[++i]);
+        else if (!strcmp(argv[i], "--out") && i + 1 < argc)
+            out = argv[++i];
+        else
+            return usage();
+    }
+    if (use_mhr < 0 || !out || i >= argc || stride == 0)
+        return usage();
+    char path[4096];
+    snprintf(path, sizeof path, "%s/features_%s.txt", out, use_mhr ? "mhr" : "nomhr");
+    FILE *names = fopen(path, "w");
+    if (!names) {
+        fprintf(stderr, "falsesig_dump: cannot write %s\n", path);
+        return 1;
+    }
+    for (size_t k = 0; k < fm_falsesig_n_features(use_mhr); k++)
+        fprintf(names, "%s\n", fm_falsesig_feature_name(use_mhr, k));
+    fclose(names);
+    fm_falsesig *q = fm_falsesig_create_features(use_mhr, lookahead);
+    if (!q) {
+        fprintf(stderr, "falsesig_dump: cannot create the feature extractor\n");
+        return 1;
+    }
+    int rc = 0;
+    for (; i < argc; i++) {
+        fm_trace *t = NULL;
+        char err[256] = "";
+        fm_status st = fm_trace_read(argv[i], FM_TRACE_AUTO, &t, err, sizeof err);
+        if (st != FM_OK) {
+            fprintf(stderr, "falsesig_dump: %s: %s\n", argv[i], err);
+            rc = 1;
+            continue;
+        }
+        const char *base = strrchr(argv[i], '/');
+        base = base ? base + 1 : argv[i];
+        snprintf(path, sizeof path, "%s/%s.feat", out, base);
+        sink s = {fopen(path, "wb"), stride, 0};
+        if (!s.f) {
+            fprintf(stderr, "falsesig_dump: cannot write %s\n", path);
+            fm_trace_destroy(t);
+            rc = 1;
+            continue;
+        }
+        fm_falsesig_set_feature_sink(q, on_features, &s);
+        float *p = malloc((t->n ? t->n : 1) * sizeof *p);
+        st = p ? fm_falsesig_run(q, t, p, NULL) : FM_ENOMEM;
+        if (fclose(s.f) != 0 || s.failed || st != FM_OK) {
+            fprintf(stderr, "falsesig_dump: %s: %s\n", argv[i],
+                    st != FM_OK ? fm_strerror(st) : "write failed");
+            rc = 1;
+        }
+        free(p);
+        fm_trace_destroy(t);
+    }
+    fm_falsesig_destroy(q);
+    return rc;
+}

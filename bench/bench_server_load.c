@@ -5,7 +5,7 @@
  * core) and RSS.
  *
  *   bench_server_load [--streams 100,500,1000,2000] [--viewers 200] [--seconds 20]
- *                     [--bin build/fetalmon]
+ *                     [--bin build/fetalmon] [--set KEY=VALUE (a server setting)]
  *
  * Accounts are written straight into a fresh data directory through the store (one Argon2id
  * hash reused: creating 2000 users through the CLI would take minutes). One client thread drives
@@ -249,6 +249,8 @@ static int setup_accounts(const char *dir, int n, char (*dev_tok)[FM_TOKEN_MAX],
     return 0;
 }
 
+static const char *g_set; /* one --set KEY=VALUE for the server, or NULL */
+
 static pid_t start_server(const char *bin, const char *dir, int *port)
 {
     int pfd[2];
@@ -260,7 +262,11 @@ static pid_t start_server(const char *bin, const char *dir, int *port)
         int nul = open("/dev/null", O_WRONLY);
         dup2(nul, 2);
         close(pfd[0]);
-        execl(bin, bin, "serve", "--data", dir, "--listen", "127.0.0.1:0", (char *)NULL);
+        if (g_set)
+            execl(bin, bin, "serve", "--data", dir, "--listen", "127.0.0.1:0", "--set", g_set,
+                  (char *)NULL);
+        else
+            execl(bin, bin, "serve", "--data", dir, "--listen", "127.0.0.1:0", (char *)NULL);
         _exit(127);
     }
     close(pfd[1]);
@@ -328,8 +334,10 @@ static int run(const char *bin, int n_dev, int n_view, double seconds, const int
         char *s = strstr(msg, "\"stream\":\"");
         if (s)
             snprintf(x->stream, sizeof x->stream, "%.16s", s + 10);
-        x->next_send = t0 + 0.5 + 0.25 * d / n_dev; /* staggered */
     }
+    t0 = now_s(); /* after the setup: no burst of frames "due" while the streams opened */
+    for (int d = 0; d < n_dev; d++)
+        c[d].next_send = t0 + 0.25 + 0.25 * d / n_dev; /* staggered */
     for (int i = 0; i < n_dev + n_view; i++) {
         fcntl(c[i].fd, F_SETFL, fcntl(c[i].fd, F_GETFL) | O_NONBLOCK);
         struct epoll_event ev = {.events = EPOLLIN, .data.ptr = &c[i]};
@@ -468,6 +476,8 @@ int main(int argc, char **argv)
             seconds = atof(argv[i + 1]);
         else if (!strcmp(argv[i], "--bin"))
             bin = argv[i + 1];
+        else if (!strcmp(argv[i], "--set"))
+            g_set = argv[i + 1];
     }
     struct rlimit rl;
     getrlimit(RLIMIT_NOFILE, &rl);

@@ -19,7 +19,7 @@ void fm_config_defaults(fm_config *c)
     c->device_token_ttl_s = 365 * 24 * 3600;
     c->api_workers = 4;
     c->analysis_workers = 1;
-    c->ingest_workers = 2;
+    c->ingest_workers = 8; /* fdatasync-bound: parallel syncs share journal commits */
     c->live_workers = 2;
     c->stream_stall_s = 30; /* CLINICAL 5, issue 6 */
     c->alert_escalate_s = 120;

@@ -422,7 +422,8 @@ static size_t pass_update(const fm_ctg_config *c, ctg_visual *v, vpass *p, const
                 break;
             }
         for (size_t j = jc; j < ns; j++) {
-            double old = j < old_ns ? p->lev[j] : NAN;
+            /* a kept pass that handed its reference on never wrote lev[] */
+            double old = j < old_ns && !full ? p->lev[j] : NAN;
             if (isfinite(p->raw[j])) {
                 p->lev[j] = p->raw[j];
             } else {

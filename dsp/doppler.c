@@ -291,9 +291,14 @@ size_t fm_doppler_emitted(const fm_doppler *q)
 /* Insert a candidate keeping the list sorted by score, best first, at most FM_DOP_MAX_CANDS. */
 static void cand_insert(fm_dop_cand *c, int *n, fm_dop_cand v)
 {
-    int i = *n < FM_DOP_MAX_CANDS ? (*n)++ : FM_DOP_MAX_CANDS - 1;
-    if (i == FM_DOP_MAX_CANDS - 1 && *n == FM_DOP_MAX_CANDS && c[i].score >= v.score)
-        return;
+    int i;
+    if (*n < FM_DOP_MAX_CANDS) {
+        i = (*n)++; /* a free slot: never compare against what it held before */
+    } else {
+        if (c[FM_DOP_MAX_CANDS - 1].score >= v.score)
+            return; /* full, and weaker than every kept candidate */
+        i = FM_DOP_MAX_CANDS - 1;
+    }
     while (i > 0 && c[i - 1].score < v.score) {
         c[i] = c[i - 1];
         i--;

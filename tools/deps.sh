@@ -5,7 +5,7 @@ set -euo pipefail
 pkgs=(build-essential cmake pkg-config libsndfile1-dev libfftw3-dev libwebsockets-dev
       libsqlite3-dev libcjson-dev libsodium-dev)
 if [ "${1:-}" = "--test" ]; then
-  pkgs+=(clang libclang-rt-14-dev python3 python3-numpy chromium fonts-wqy-microhei)
+  pkgs+=(clang libclang-rt-14-dev valgrind python3 python3-numpy chromium fonts-wqy-microhei)
   # node and npm may come from another Node.js build (which bundles npm): check the commands
   command -v node >/dev/null 2>&1 || pkgs+=(nodejs)
   command -v npm >/dev/null 2>&1 || pkgs+=(npm)

@@ -12,6 +12,14 @@ export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=1}
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
 (cd "$build" && ctest --output-on-failure -j"$(nproc)" "$@")
 
+# The engine tests once more under valgrind memcheck (no sanitizers): leaks and reads of
+# uninitialised memory, which ASan does not see.
+cd "$root"
+vg_build=${FM_VALGRIND_BUILD:-build-valgrind}
+cmake -S . -B "$vg_build" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DFM_VALGRIND=ON >/dev/null
+cmake --build "$vg_build" -j"$(nproc)" --target $(cd tests && ls test_*.c | sed 's/\.c$//')
+(cd "$vg_build" && ctest --output-on-failure -j"$(nproc)" -R '_valgrind$')
+
 # libFuzzer targets (clang): each runs for FM_FUZZ_SECONDS on its seed corpus.
 cd "$root"
 fuzz_build=${FM_FUZZ_BUILD:-build-fuzz}

@@ -2,6 +2,7 @@
 #include "analysis.h"
 
 #include "ctg_json.h"
+#include "fetalmon/falsesig.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -103,12 +104,30 @@ fm_status fm_analysis_run(fm_analysis *an, char *err, size_t err_len)
         snprintf(err, err_len, "the recording holds no samples");
         return FM_EEMPTY;
     }
+    /* CLINICAL 2: false signal (maternal pulse, halving/doubling) is marked before the CTG
+     * analysis, so it never counts as fetal. The maternal channel is used when present. */
+    free(an->false_signal);
+    an->false_signal = malloc(an->trace->n * sizeof *an->false_signal);
+    uint8_t *fs_state = malloc(an->trace->n);
+    if (!an->false_signal || !fs_state) {
+        free(fs_state);
+        return FM_ENOMEM;
+    }
+    fm_status rc = fm_falsesig_trace(an->trace, an->trace->mhr_bpm != NULL, an->false_signal,
+                                     fs_state);
+    if (rc == FM_OK)
+        an->n_false_marked = fm_falsesig_mark(an->trace, fs_state);
+    free(fs_state);
+    if (rc != FM_OK) {
+        snprintf(err, err_len, "false-signal detection failed: %s", fm_strerror(rc));
+        return rc;
+    }
     fm_ctg_config cfg;
     fm_ctg_config_default(&cfg);
     cfg.gestation_weeks = an->opts.gestation_weeks;
     fm_ctg_destroy(an->ctg);
     an->ctg = NULL;
-    fm_status rc = fm_ctg_analyze_trace(an->trace, &cfg, &an->ctg);
+    rc = fm_ctg_analyze_trace(an->trace, &cfg, &an->ctg);
     if (rc != FM_OK) {
         snprintf(err, err_len, "CTG analysis failed: %s", fm_strerror(rc));
         return rc;
@@ -158,6 +177,15 @@ void fm_analysis_write_json(const fm_analysis *an, jsonw *w)
     write_fhr(t, w, 1);
     jw_floats(w, "quality", t->quality, t->n, 3);
     write_states(t, w);
+    if (an->false_signal) {
+        jw_floats(w, "false_signal", an->false_signal, t->n, 3);
+        jw_obj_open(w, "false_signal_detector");
+        jw_bool(w, "used_mhr", t->mhr_bpm != NULL);
+        jw_num(w, "threshold", FM_FALSESIG_THRESHOLD, 2);
+        jw_int(w, "lookahead_s", FM_FALSESIG_LOOKAHEAD_S);
+        jw_int(w, "samples_marked", (long long)an->n_false_marked);
+        jw_obj_close(w);
+    }
     jw_num(w, "lost_percent", fm_trace_lost_percent(t), 2);
     if (t->mhr_bpm)
         jw_floats(w, "mhr", t->mhr_bpm, t->n, 2);
@@ -182,6 +210,7 @@ void fm_analysis_destroy(fm_analysis *an)
     if (!an)
         return;
     fm_ctg_destroy(an->ctg);
+    free(an->false_signal);
     fm_trace_destroy(an->trace);
     free(an);
 }

@@ -30,6 +30,8 @@ typedef struct fm_analysis {
     fm_analysis_opts opts;
     fm_trace *trace;       /* the 4 Hz trace (owned) */
     fm_ctg *ctg;           /* the CTG analysis after fm_analysis_run (owned) */
+    float *false_signal;   /* per sample probability of false signal (NAN = no signal) */
+    size_t n_false_marked; /* ok samples the detector re-marked maternal/doubtful */
 } fm_analysis;
 
 void fm_analysis_opts_default(fm_analysis_opts *o);

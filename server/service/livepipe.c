@@ -9,6 +9,7 @@
 #include "fetalmon/ctg.h"
 #include "ctg_json.h"
 #include "fetalmon/doppler.h"
+#include "fetalmon/falsesig.h"
 #include "jsonw.h"
 #include "livepipe.h"
 #include "store.h"
@@ -58,6 +59,12 @@ struct fm_livepipe {
     fm_doppler *dop;
     fm_ctg *ctg;
     fm_alerts *al;
+    fm_falsesig *fs;     /* CLINICAL 2: the trace-level false-signal detector (no MHR channel) */
+    fm_sample_row *held; /* samples published but not yet judged: a ring, k order */
+    size_t held_cap, held_n, held_head;
+    int64_t k_judged;    /* samples given to fm_ctg / fm_alerts (k_judged <= k) */
+    int64_t k_live0;     /* first sample sent on the feed (after a replay) */
+    int64_t n_marked;    /* samples the detector re-marked */
     int quiet;           /* replaying frames already seen before a restart */
     int analysis_failed; /* the technical alert is on */
     int64_t k;           /* samples emitted */
@@ -68,6 +75,8 @@ struct fm_livepipe {
     size_t n_rows;
     fm_sample_row pub[FM_LIVE_PUBLISH_MAX];
     size_t n_pub;
+    fm_sample_row marks[FM_LIVE_PUBLISH_MAX]; /* corrections not yet published, one run */
+    size_t n_marks;
     float pcm[FM_LIVE_FRAME_MAX / 2];
 };
 
@@ -140,8 +149,8 @@ static void num_or_null(char *buf, size_t cap, double v)
 static void analyse(fm_livepipe *p, int final)
 {
     const fm_ctg_result *r = NULL;
-    fm_status rc = p->k ? fm_ctg_get_result(p->ctg, &r) : FM_EEMPTY;
-    double t_s = (double)p->k / FM_LIVE_HZ;
+    fm_status rc = p->k_judged ? fm_ctg_get_result(p->ctg, &r) : FM_EEMPTY;
+    double t_s = (double)p->k_judged / FM_LIVE_HZ; /* the analysis' clock: judged samples */
     if (rc != FM_OK && rc != FM_EEMPTY) {
         if (!p->analysis_failed) /* CLINICAL 5: the rules are blind: say so */
             fm_alerts_technical(p->al, FM_ALERT_ANALYSIS_FAILED, t_s, 1, fm_strerror(rc));
@@ -167,6 +176,7 @@ static void analyse(fm_livepipe *p, int final)
         jw_begin(&w, f);
         jw_str(&w, "recording", p->id);
         jw_num(&w, "t_s", t_s, 2);
+        jw_num(&w, "false_signal_marked", (double)p->n_marked, 0);
         fm_ctg_write_json(r, &w);
         jw_end(&w);
         if (fclose(f) == 0)
@@ -182,41 +192,138 @@ static void analyse(fm_livepipe *p, int final)
              "{\"type\":\"analysis\",\"recording\":\"%s\",\"final\":%s,\"t_s\":%.2f,"
              "\"basal_bpm\":%s,\"stv_ms\":%s,\"ltv_ms\":%s,\"lost_percent\":%.1f,"
              "\"accelerations\":%zu,\"decelerations\":%zu,\"figo\":\"%s\",\"nst\":\"%s\","
-             "\"oxford\":\"%s\"}",
+             "\"oxford\":\"%s\",\"false_signal\":{\"lookahead_s\":%.2f,\"marked\":%lld}}",
              p->id, final ? "true" : "false", t_s, basal, stv, ltv, r->lost_percent, r->n_acc,
              r->n_dec, fm_ctg_figo_name(r->figo), fm_ctg_nst_name(r->nst),
-             fm_ctg_oxford_name(r->oxford.status));
+             fm_ctg_oxford_name(r->oxford.status), fm_falsesig_lookahead(p->fs) / FM_LIVE_HZ,
+             (long long)p->n_marked);
     publish(p, msg);
 }
 
-/* A finished sample: every consumer sees it here, once, in order. */
-static void finished_sample(fm_livepipe *p, const fm_fhr_sample *s)
+/* {"type":"samples_marked","recording":ID,"k0":K,"state":[...]}: samples K, K+1, ... were
+ * already sent by "samples" and the false-signal detector re-marked them (one contiguous run). */
+static void publish_marks(fm_livepipe *p)
 {
-    fm_sample_row row = {.k = p->k, .fhr_bpm = s->fhr_bpm, .quality = s->quality,
-                         .state = (int)s->state};
-    p->rows[p->n_rows++] = row;
+    if (!p->n_marks || p->quiet) {
+        p->n_marks = 0;
+        return;
+    }
+    char *buf = malloc(160 + p->n_marks * 4);
+    if (!buf) {
+        p->n_marks = 0;
+        return;
+    }
+    size_t n = (size_t)sprintf(buf, "{\"type\":\"samples_marked\",\"recording\":\"%s\","
+                                     "\"k0\":%lld,\"state\":[",
+                               p->id, (long long)p->marks[0].k);
+    for (size_t i = 0; i < p->n_marks; i++)
+        n += (size_t)sprintf(buf + n, "%s%d", i ? "," : "", p->marks[i].state);
+    sprintf(buf + n, "]}");
+    publish(p, buf);
+    free(buf);
+    p->n_marks = 0;
+}
+
+/* Samples first, then the corrections of older samples: a viewer never gets a correction of a
+ * sample it has not been sent. */
+static void publish_pending(fm_livepipe *p)
+{
+    publish_samples(p);
+    publish_marks(p);
+}
+
+static void add_row(fm_livepipe *p, const fm_sample_row *row)
+{
+    p->rows[p->n_rows++] = *row;
     if (p->n_rows == FM_LIVE_STORE_BATCH)
         store_rows(p);
-    p->pub[p->n_pub++] = row;
-    if (p->n_pub == FM_LIVE_PUBLISH_MAX)
-        publish_samples(p);
-    uint8_t st = (uint8_t)s->state;
-    fm_ctg_update(p->ctg, &s->fhr_bpm, &st, 1);
-    fm_alerts_push(p->al, &s->fhr_bpm, &st, 1);
-    p->k++;
-    if ((double)p->k / FM_LIVE_HZ >= p->next_analysis_s) {
+}
+
+/* A judged sample (v = the detector's verdict, NULL when the detector could not judge it): a
+ * re-marked OK sample is stored again (the store replaces by k) and announced; then the sample
+ * goes, with its final state, to the analysis and the alert rules, once, in order. */
+static void judged_sample(fm_livepipe *p, fm_sample_row row, const fm_falsesig_sample *v)
+{
+    if (v && row.state == FM_STATE_OK &&
+        (v->state == FM_STATE_MATERNAL || v->state == FM_STATE_DOUBTFUL)) {
+        row.state = (int)v->state; /* CLINICAL 2: flagged, never used for a reassuring verdict */
+        p->n_marked++;
+        add_row(p, &row);
+        if (row.k >= p->k_live0) { /* the feed only corrects what it sent */
+            if (p->n_marks && (p->n_marks == FM_LIVE_PUBLISH_MAX ||
+                               p->marks[p->n_marks - 1].k + 1 != row.k))
+                publish_marks(p);
+            p->marks[p->n_marks++] = row;
+        }
+    }
+    uint8_t st = (uint8_t)row.state;
+    float fhr_bpm = row.fhr_bpm;
+    fm_ctg_update(p->ctg, &fhr_bpm, &st, 1);
+    fm_alerts_push(p->al, &fhr_bpm, &st, 1);
+    p->k_judged++;
+    if ((double)p->k_judged / FM_LIVE_HZ >= p->next_analysis_s) {
         p->next_analysis_s += FM_LIVE_ANALYSIS_EVERY_S;
         analyse(p, 0);
     }
 }
 
-/* The seam of the false-signal detector (fetalmon/falsesig.h, being built): every sample from
- * the Doppler engine passes here before anything else sees it. The detector will hold samples
- * for its 20 s look-ahead and release them marked (state MATERNAL/DOUBTFUL where it finds false
- * signal) by calling finished_sample() in order; until then samples pass through unchanged. */
+static fm_sample_row held_take(fm_livepipe *p)
+{
+    fm_sample_row row = p->held[p->held_head];
+    p->held_head = (p->held_head + 1) % p->held_cap;
+    p->held_n--;
+    return row;
+}
+
+/* Every verdict the detector has finished, matched in order with the held samples. */
+static void drain_verdicts(fm_livepipe *p)
+{
+    fm_falsesig_sample v;
+    while (p->held_n && fm_falsesig_pop(p->fs, &v) == FM_OK) {
+        fm_sample_row row = held_take(p);
+        judged_sample(p, row, &v);
+    }
+}
+
+/* The detector cannot judge (it refused a sample): what it holds passes unjudged, and it starts
+ * afresh, so that verdicts and samples stay matched. */
+static void release_unjudged(fm_livepipe *p)
+{
+    while (p->held_n) {
+        fm_sample_row row = held_take(p);
+        judged_sample(p, row, NULL);
+    }
+    fm_falsesig_reset(p->fs);
+}
+
+/* The seam of the false-signal detector (fetalmon/falsesig.h, CLINICAL 2): every sample from the
+ * Doppler engine passes here, once, in order. Design (docs/api.md "Live trace"):
+ * - it is stored and published at once, as computed (the clinician sees the trace within 1 s);
+ * - it is held until the detector's verdict, final fm_falsesig_lookahead() samples (20 s) later;
+ *   an OK sample the detector flags is then re-marked MATERNAL/DOUBTFUL (as the batch path's
+ *   fm_falsesig_mark), stored again and announced by a "samples_marked" message;
+ * - only then does it reach fm_ctg and fm_alerts, so the analysis and the alert rules never use
+ *   a sample the detector flags. Their clock therefore runs 20 s behind the stream (sample-level
+ *   alerts come 20 s after the completing sample; docs/alerts.md); the end of the stream
+ *   flushes the detector. Home streams have no maternal channel: the no-MHR model. */
 static void mark_sample(fm_livepipe *p, const fm_fhr_sample *s)
 {
-    finished_sample(p, s);
+    fm_sample_row row = {.k = p->k, .fhr_bpm = s->fhr_bpm, .quality = s->quality,
+                         .state = (int)s->state};
+    add_row(p, &row);
+    p->pub[p->n_pub++] = row;
+    if (p->n_pub == FM_LIVE_PUBLISH_MAX)
+        publish_samples(p);
+    p->k++;
+    if (p->held_n == p->held_cap) /* cannot happen: the ring holds the look-ahead and more */
+        release_unjudged(p);
+    p->held[(p->held_head + p->held_n) % p->held_cap] = row;
+    p->held_n++;
+    if (fm_falsesig_push(p->fs, s->fhr_bpm, NAN) != FM_OK) {
+        release_unjudged(p);
+        return;
+    }
+    drain_verdicts(p);
 }
 
 static void on_sample(void *user, const fm_fhr_sample *s)
@@ -239,7 +346,7 @@ static void push_frame(fm_livepipe *p, uint32_t seq, const unsigned char *pcm, s
     p->cur_seq = seq;
     fm_doppler_push(p->dop, p->pcm, n);
     p->next_seq++;
-    publish_samples(p); /* what this frame completed, at once (issue 5: within 1 s) */
+    publish_pending(p); /* what this frame completed, at once (issue 5: within 1 s) */
 }
 
 static void push_frames(fm_livepipe *p, const unsigned char *b, size_t len)
@@ -273,6 +380,8 @@ static void replay(fm_livepipe *p, uint32_t upto)
     }
     p->quiet = 0;
     p->n_pub = 0;
+    p->n_marks = 0;
+    p->k_live0 = p->k; /* samples before this were not sent: their corrections are not either */
     store_rows(p);
     free(buf);
     if (f)
@@ -303,6 +412,11 @@ static void run_op(fm_livepipe *p, op *o)
     case OP_FINISH:
         fm_doppler_flush(p->dop);
         publish_samples(p);
+        if (fm_falsesig_flush(p->fs) == FM_OK)
+            drain_verdicts(p);
+        if (p->held_n)
+            release_unjudged(p);
+        publish_marks(p);
         store_rows(p);
         analyse(p, 1);
         break;
@@ -335,6 +449,8 @@ static void pipe_free(fm_livepipe *p)
     fm_doppler_destroy(p->dop);
     fm_ctg_destroy(p->ctg);
     fm_alerts_destroy(p->al);
+    fm_falsesig_destroy(p->fs);
+    free(p->held);
     free(p);
 }
 
@@ -455,7 +571,12 @@ fm_livepipe *fm_livepipes_open(fm_livepipes *t, const char *recording_id, int64_
     p->dop = fm_doppler_create(rate_hz, NULL, on_sample, p);
     p->ctg = fm_ctg_create(NULL);
     p->al = fm_alerts_create(&ac);
-    if (!p->dop || !p->ctg || !p->al) {
+    p->fs = fm_falsesig_create(0); /* home streams: no maternal channel */
+    if (p->fs) {
+        p->held_cap = fm_falsesig_lookahead(p->fs) + 16;
+        p->held = malloc(p->held_cap * sizeof *p->held);
+    }
+    if (!p->dop || !p->ctg || !p->al || !p->fs || !p->held) {
         pipe_free(p);
         return NULL;
     }

@@ -1,7 +1,8 @@
 /* fm_livepipe: the live trace of one stream (STYLE "The path of one sample"): durable PCM frames
- * -> fm_doppler -> [false-signal seam] -> fm_ctg (re-analysed every 2 min of stream time) and
- * fm_alerts (every sample; every analysis) -> samples appended to the store in batches and
- * published on the bus, alert events through fm_alertsvc.
+ * -> fm_doppler -> samples appended to the store in batches and published on the bus at once
+ * -> fm_falsesig (20 s look-ahead; re-marked samples stored again and sent as "samples_marked")
+ * -> fm_ctg (re-analysed every 2 min of analysed time) and fm_alerts (every judged sample; every
+ * analysis), 20 s behind the trace -> alert events through fm_alertsvc.
  *
  * Threads: the pipe belongs to the event loop (feed/movement/finish/stall are loop calls that
  * only queue work); the engine runs in jobs on a worker pool, at most one job per pipe at a time,

@@ -186,7 +186,9 @@ fm_svc_status fm_store_recording_list(fm_store *s, int64_t patient_id, fm_record
 /* Recordings still queued or analysing (to resume after a restart). */
 fm_svc_status fm_store_recording_unfinished(fm_store *s, fm_recording_cb cb, void *ctx);
 
-/* Live trace samples, appended in order; read back by index range [k0, k1). */
+/* Live trace samples, appended in order; read back by index range [k0, k1). Appending a k that
+ * is already stored replaces it (the live pipe re-appends samples the false-signal detector
+ * re-marked). */
 fm_svc_status fm_store_samples_append(fm_store *s, const char *recording_id, const fm_sample_row *v,
                                       size_t n);
 fm_svc_status fm_store_samples_read(fm_store *s, const char *recording_id, int64_t k0, int64_t k1,

@@ -59,6 +59,7 @@ typedef struct al_lowrun {
     int active;
     double start_s, last_low_end_s, nadir_bpm, level_bpm; /* level frozen during a run */
     double doubtful_s;                                    /* of the run, on doubtful samples */
+    double maternal_s;                                    /* ... on samples marked maternal */
     long ep;                                              /* episode index or -1 */
 } al_lowrun;
 

@@ -17,14 +17,18 @@ static int sample_valid(float fhr, uint8_t st)
     return st == FM_STATE_OK && isfinite(fhr) && fhr >= AL_FHR_MIN_BPM && fhr <= AL_FHR_MAX_BPM;
 }
 
-/* A low-FHR run also counts values the engine marked doubtful (e.g. a deceleration continuing
- * below 110 bpm after a short loss, docs/doppler.md): a possible bradycardia must reach a
- * clinician. The alert says how much of it rests on doubtful signal, so it is never presented
- * as a trusted number (CLINICAL 2, 5). Maternal-suspected samples never count. */
+/* A low-FHR run also counts values that were marked doubtful or maternal but still carry a
+ * rate (the Doppler engine leaves no value on what it hears as the mother; a value marked
+ * maternal later is one the engine tracked as fetal and the false-signal detector doubts, e.g. a
+ * deceleration continuing after a short loss). Without a maternal channel a fetal bradycardia
+ * and the mother's pulse look alike, and both call for the same immediate action: confirm the
+ * fetal heart. So a possible bradycardia always reaches a clinician, never downgraded to a
+ * technical "maternal capture" alert; the alert says how much of it rests on doubtful or
+ * maternal-looking signal, so it is never presented as a trusted number (CLINICAL 2, 5). */
 static int sample_low_evidence(float fhr, uint8_t st)
 {
-    return (st == FM_STATE_OK || st == FM_STATE_DOUBTFUL) && isfinite(fhr) &&
-           fhr >= AL_FHR_MIN_BPM && fhr <= AL_FHR_MAX_BPM;
+    return st != FM_STATE_LOST && isfinite(fhr) && fhr >= AL_FHR_MIN_BPM &&
+           fhr <= AL_FHR_MAX_BPM;
 }
 
 static void lowrun_reset(al_lowrun *d)
@@ -92,7 +96,13 @@ static void lowrun_span(const fm_alerts *q, fm_alert_rule rule, const al_lowrun 
                  "%.0f bpm deep)",
                  dur, d->level_bpm, nadir, d->level_bpm - nadir);
     }
-    if (d->doubtful_s > 0) {
+    al_span_value(s, "maternal_s", d->maternal_s);
+    if (d->maternal_s > 0) {
+        size_t len = strlen(s->message);
+        snprintf(s->message + len, sizeof s->message - len,
+                 "; %.0f s of it may be the mother's pulse: confirm the fetal heart now "
+                 "(check the mother's pulse)", d->maternal_s);
+    } else if (d->doubtful_s > 0) {
         size_t len = strlen(s->message);
         snprintf(s->message + len, sizeof s->message - len,
                  "; %.0f s of it on doubtful signal: check with the audio", d->doubtful_s);
@@ -101,7 +111,7 @@ static void lowrun_span(const fm_alerts *q, fm_alert_rule rule, const al_lowrun 
 
 /* One sample into a low run. on_bpm/off_bpm: absolute levels (NAN: rule not applicable now). */
 static void lowrun_push(fm_alerts *q, fm_alert_rule rule, al_lowrun *d, float fhr, int valid,
-                        int doubtful, double ref_bpm, double on_bpm, double off_bpm, double t0)
+                        uint8_t state, double ref_bpm, double on_bpm, double off_bpm, double t0)
 {
     const fm_alert_rule_config *k = &q->cfg.rule[rule];
     const double t1 = t0 + AL_DT_S;
@@ -121,7 +131,8 @@ static void lowrun_push(fm_alerts *q, fm_alert_rule rule, al_lowrun *d, float fh
         d->level_bpm = ref_bpm;
         d->nadir_bpm = fhr;
         d->start_s = t0;
-        d->doubtful_s = doubtful ? AL_DT_S : 0;
+        d->doubtful_s = state == FM_STATE_DOUBTFUL ? AL_DT_S : 0;
+        d->maternal_s = state == FM_STATE_MATERNAL ? AL_DT_S : 0;
         /* the run starts at the earliest low sample still in the smoothing window */
         for (int i = 0; i < AL_SMOOTH_N; i++) {
             if (isfinite(d->ring[i]) && d->ring[i] < on_bpm) {
@@ -136,8 +147,10 @@ static void lowrun_push(fm_alerts *q, fm_alert_rule rule, al_lowrun *d, float fh
     } else if (d->active) {
         if (valid && fhr < off_bpm) {
             d->last_low_end_s = t1;
-            if (doubtful)
+            if (state == FM_STATE_DOUBTFUL)
                 d->doubtful_s += AL_DT_S;
+            if (state == FM_STATE_MATERNAL)
+                d->maternal_s += AL_DT_S;
             if (fhr < d->nadir_bpm)
                 d->nadir_bpm = fhr;
         }
@@ -253,9 +266,8 @@ void al_sample_push(fm_alerts *q, float fhr_bpm, uint8_t state, double t0_s)
     const fm_alerts_config *c = &q->cfg;
     const int valid = sample_valid(fhr_bpm, state);
     const int low_ev = sample_low_evidence(fhr_bpm, state);
-    const int doubtful = low_ev && !valid;
     if (c->rule[FM_ALERT_FHR_BELOW_80].enabled)
-        lowrun_push(q, FM_ALERT_FHR_BELOW_80, &q->low80, fhr_bpm, low_ev, doubtful, NAN,
+        lowrun_push(q, FM_ALERT_FHR_BELOW_80, &q->low80, fhr_bpm, low_ev, state, NAN,
                     c->rule[FM_ALERT_FHR_BELOW_80].on_value,
                     c->rule[FM_ALERT_FHR_BELOW_80].off_value, t0_s);
     if (c->rule[FM_ALERT_PROLONGED_DECEL].enabled) {
@@ -265,7 +277,7 @@ void al_sample_push(fm_alerts *q, float fhr_bpm, uint8_t state, double t0_s)
         double bl = d->active ? d->level_bpm : q->baseline_bpm;
         double on = bl - c->rule[FM_ALERT_PROLONGED_DECEL].on_value;
         double off = bl - c->rule[FM_ALERT_PROLONGED_DECEL].off_value;
-        lowrun_push(q, FM_ALERT_PROLONGED_DECEL, d, fhr_bpm, low_ev, doubtful, bl, on, off, t0_s);
+        lowrun_push(q, FM_ALERT_PROLONGED_DECEL, d, fhr_bpm, low_ev, state, bl, on, off, t0_s);
     }
     if (c->rule[FM_ALERT_SIGNAL_LOSS].enabled)
         share_push(q, FM_ALERT_SIGNAL_LOSS, &q->loss, !valid && state != FM_STATE_MATERNAL, t0_s);

@@ -52,7 +52,7 @@ static void fhr_below_80_fires_with_the_completing_sample(void)
     tr_free(t);
 }
 
-static void fhr_below_80_on_doubtful_signal_still_fires_and_says_so(void)
+static void fhr_below_80_on_doubtful_or_maternal_marked_signal_still_fires_and_says_so(void)
 {
     /* the Doppler engine marks a deceleration continuing below 110 bpm after a short loss as
      * doubtful: a possible bradycardia must still reach a clinician, flagged as doubtful */
@@ -69,9 +69,21 @@ static void fhr_below_80_on_doubtful_signal_still_fires_and_says_so(void)
     CHECK(o && ev_value(o, "doubtful_s") > 170.0 && strstr(o->message, "doubtful"));
     CHECK(ev_count(&l, FM_ALERT_FHR_BELOW_80, FM_ALERT_OPENED) == 1);
     fm_alerts_destroy(a);
-    /* maternal-suspected samples are never evidence of a fetal bradycardia */
+    /* a low rate the false-signal detector marked maternal (without a maternal channel a fetal
+     * bradycardia looks the same) still raises the HIGH alert, saying it may be the mother */
     for (size_t k = 300 * 4; k < 500 * 4; k++)
         t->st[k] = FM_STATE_MATERNAL;
+    a = fm_alerts_create(NULL);
+    l.n = 0;
+    CHECK(push_until(a, t, FM_ALERT_FHR_BELOW_80, &l) == 300 * 4 + 720);
+    o = ev_first(&l, FM_ALERT_FHR_BELOW_80, FM_ALERT_OPENED);
+    CHECK(o && o->priority == FM_ALERT_PRIO_HIGH && ev_value(o, "maternal_s") > 170.0);
+    CHECK(o && strstr(o->message, "mother"));
+    fm_alerts_destroy(a);
+    /* maternal samples without a value (what the Doppler engine hears as the mother) and lost
+     * samples are no evidence of anything */
+    for (size_t k = 300 * 4; k < 500 * 4; k++)
+        t->fhr[k] = NAN;
     a = fm_alerts_create(NULL);
     l.n = 0;
     CHECK(push_until(a, t, FM_ALERT_FHR_BELOW_80, &l) < 0);
@@ -363,7 +375,7 @@ static void rule_table_and_bad_input(void)
 int main(void)
 {
     RUN(fhr_below_80_fires_with_the_completing_sample);
-    RUN(fhr_below_80_on_doubtful_signal_still_fires_and_says_so);
+    RUN(fhr_below_80_on_doubtful_or_maternal_marked_signal_still_fires_and_says_so);
     RUN(fhr_below_80_silent_just_below_threshold);
     RUN(fhr_below_80_hovering_is_one_episode);
     RUN(short_signal_gaps_are_bridged_long_ones_are_not);

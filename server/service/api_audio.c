@@ -69,20 +69,8 @@ void api_recordings_audio(fm_api *api, fm_store *s, const fm_principal *p, const
     fm_recording r;
     char object[64];
     snprintf(object, sizeof object, "recording:%.24s", id);
-    fm_svc_status rc = strlen(id) == 16 && strspn(id, "0123456789abcdef") == 16
-                           ? fm_store_recording_get(s, id, &r)
-                           : FM_SVC_NOTFOUND;
-    if (rc == FM_SVC_OK)
-        rc = fm_access_patient(s, p, r.patient_id, FM_ACCESS_CLINICAL);
-    if (rc == FM_SVC_NOTFOUND) {
-        fm_api_error(resp, 404, "not_found", "no such recording");
-        api_audit(s, p, req, "recording.denied", object, 404);
+    if (api_visible_recording(s, p, req, id, &r, resp) != 0)
         return;
-    }
-    if (rc != FM_SVC_OK) {
-        api_store_error(resp, rc);
-        return;
-    }
     if (r.status == FM_REC_RECEIVING) {
         fm_api_error(resp, 409, "conflict", "the live stream is still open");
         return;

@@ -24,6 +24,10 @@ void api_recordings_get(fm_api *api, fm_store *s, const fm_principal *p, const f
 void api_recordings_list(fm_api *api, fm_store *s, const fm_principal *p, const fm_http_req *req,
                          const fm_patient *pt, fm_http_resp *resp);
 cJSON *api_recording_json(fm_store *s, const fm_recording *r);
+/* Loads recording id into *r when the principal may see it (clinical access); otherwise a 404
+ * (audited as recording.denied) or a store error goes into resp and -1 is returned. */
+int api_visible_recording(fm_store *s, const fm_principal *p, const fm_http_req *req,
+                          const char *id, fm_recording *r, fm_http_resp *resp);
 void api_recordings_audio(fm_api *api, fm_store *s, const fm_principal *p, const fm_http_req *req,
                           const char *id, fm_http_resp *resp);
 void api_readings(fm_api *api, fm_store *s, const fm_principal *p, const fm_http_req *req,

@@ -17,29 +17,6 @@ static const char *const reading_categories[] = {"normal", "suspicious", "pathol
 
 #define FM_READING_TEXT_MAX 1000
 
-/* Loads a recording the principal may see (clinical access); 404 into resp otherwise. */
-static int visible_recording(fm_store *s, const fm_principal *p, const fm_http_req *req,
-                             const char *id, fm_recording *r, fm_http_resp *resp)
-{
-    fm_svc_status rc = strlen(id) == 16 && strspn(id, "0123456789abcdef") == 16
-                           ? fm_store_recording_get(s, id, r)
-                           : FM_SVC_NOTFOUND;
-    if (rc == FM_SVC_OK)
-        rc = fm_access_patient(s, p, r->patient_id, FM_ACCESS_CLINICAL);
-    if (rc == FM_SVC_NOTFOUND) {
-        char object[64];
-        snprintf(object, sizeof object, "recording:%.24s", id);
-        fm_api_error(resp, 404, "not_found", "no such recording");
-        api_audit(s, p, req, "recording.denied", object, 404);
-        return -1;
-    }
-    if (rc != FM_SVC_OK) {
-        api_store_error(resp, rc);
-        return -1;
-    }
-    return 0;
-}
-
 typedef struct list_ctx {
     fm_store *s;
     cJSON *arr;
@@ -66,7 +43,7 @@ void api_readings(fm_api *api, fm_store *s, const fm_principal *p, const fm_http
 {
     (void)api;
     fm_recording r;
-    if (visible_recording(s, p, req, id, &r, resp) != 0)
+    if (api_visible_recording(s, p, req, id, &r, resp) != 0)
         return;
     char object[64];
     snprintf(object, sizeof object, "recording:%s", r.id);

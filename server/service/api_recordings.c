@@ -195,26 +195,36 @@ static char *read_file(const char *path, size_t *len)
     return buf;
 }
 
+int api_visible_recording(fm_store *s, const fm_principal *p, const fm_http_req *req,
+                          const char *id, fm_recording *r, fm_http_resp *resp)
+{
+    fm_svc_status rc = strlen(id) == 16 && strspn(id, "0123456789abcdef") == 16
+                           ? fm_store_recording_get(s, id, r)
+                           : FM_SVC_NOTFOUND;
+    if (rc == FM_SVC_OK)
+        rc = fm_access_patient(s, p, r->patient_id, FM_ACCESS_CLINICAL);
+    if (rc == FM_SVC_NOTFOUND) {
+        char object[64];
+        snprintf(object, sizeof object, "recording:%.24s", id);
+        fm_api_error(resp, 404, "not_found", "no such recording");
+        api_audit(s, p, req, "recording.denied", object, 404);
+        return -1;
+    }
+    if (rc != FM_SVC_OK) {
+        api_store_error(resp, rc);
+        return -1;
+    }
+    return 0;
+}
+
 void api_recordings_get(fm_api *api, fm_store *s, const fm_principal *p, const fm_http_req *req,
                         const char *id, fm_http_resp *resp)
 {
     fm_recording r;
     char object[64];
     snprintf(object, sizeof object, "recording:%.24s", id);
-    fm_svc_status rc = strlen(id) == 16 && strspn(id, "0123456789abcdef") == 16
-                           ? fm_store_recording_get(s, id, &r)
-                           : FM_SVC_NOTFOUND;
-    if (rc == FM_SVC_OK)
-        rc = fm_access_patient(s, p, r.patient_id, FM_ACCESS_CLINICAL);
-    if (rc == FM_SVC_NOTFOUND) {
-        fm_api_error(resp, 404, "not_found", "no such recording");
-        api_audit(s, p, req, "recording.denied", object, 404);
+    if (api_visible_recording(s, p, req, id, &r, resp) != 0)
         return;
-    }
-    if (rc != FM_SVC_OK) {
-        api_store_error(resp, rc);
-        return;
-    }
     cJSON *j = api_recording_json(s, &r);
     char *meta = cJSON_PrintUnformatted(j);
     cJSON_Delete(j);

@@ -148,6 +148,9 @@ void ctg_oxford_evaluate(const fm_ctg_config *c, const ctg_ox_inputs *k, const d
                            "basal rate %.0f bpm outside %.0f-%.0f accepted after 30 min "
                            "(all else normal)",
                            k->basal_bpm, c->basal_min_bpm, c->basal_max_bpm);
+        } else if (!isfinite(k->basal_bpm)) { /* never print a number we do not have */
+            ctg_reason_add(rs, "basal_rate_unknown",
+                           "basal heart rate unknown (not enough valid signal)");
         } else {
             ctg_reason_add(rs, "basal_rate_out_of_range",
                            "basal heart rate %.0f bpm outside %.0f-%.0f", k->basal_bpm,
@@ -311,7 +314,7 @@ static void nichd(const fm_ctg_config *c, fm_ctg_result *r, const ctg_baseline_r
     if (tachy)
         ctg_reason_add(rs, "tachycardia", "baseline above %.0f bpm > 10 min",
                        c->baseline_normal_max_bpm);
-    if (!moderate)
+    if (isfinite(bw) && !moderate) /* unknown variability is no finding: see below */
         ctg_reason_add(rs, "variability_not_moderate", "variability %.1f bpm is not 6-25", bw);
     if (r->n_dec)
         ctg_reason_add(rs, "decelerations_present",
@@ -322,9 +325,11 @@ static void nichd(const fm_ctg_config *c, fm_ctg_result *r, const ctg_baseline_r
         ctg_reason_add(rs, "record_too_short", "record of %.1f min", r->duration_s / 60.0);
     if (rs->n) {
         r->nichd_category = 2;
-    } else if (r->insufficient_signal) {
+    } else if (r->insufficient_signal || !isfinite(bw)) {
+        /* Category I needs moderate variability seen: without it there is no verdict */
         r->nichd_category = 0;
-        ctg_reason_add(rs, "insufficient_signal", "valid signal %.1f %%", 100.0 - r->lost_percent);
+        ctg_reason_add(rs, "insufficient_signal", "valid signal %.1f %%%s",
+                       100.0 - r->lost_percent, isfinite(bw) ? "" : ", variability unknown");
     } else {
         r->nichd_category = 1;
     }

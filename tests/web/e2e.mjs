@@ -457,7 +457,7 @@ try {
   await clin.waitForSelector('#username');
   check(await clin.evaluate(() => sessionStorage.getItem('fetalmon.session') === null), 'sign out forgets the token');
 
-  check(consoleErrors.filter((e) => !/status of (401|403|404)/.test(e)).length === 0, `no script errors (${consoleErrors.join(' | ')})`);
+  check(consoleErrors.filter((e) => !/status of (401|403|404|405)/.test(e)).length === 0, `no script errors (${consoleErrors.join(' | ')})`);
 } catch (e) {
   failures++;
   log(`FAIL exception: ${e.stack || e}`);

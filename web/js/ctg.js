@@ -182,6 +182,18 @@ export class CtgView {
     if (this.follow) this._startFollow();
   }
 
+  /* Replaces the state of samples i0, i0+1, ... already drawn (the live false-signal detector's
+   * samples_marked corrections); samples not drawn yet are ignored. */
+  remark(i0, states) {
+    let changed = 0;
+    states.forEach((st, j) => {
+      const i = i0 + j;
+      if (i >= 0 && i < this.n && st >= 0 && st <= 3) { this.state[i] = st; changed++; }
+    });
+    if (changed) this.draw();
+    return changed;
+  }
+
   setAlerts(list) { this.alerts = Array.isArray(list) ? list : []; this.draw(); }
   setCursor(t) { this.cursorS = t; this._keepVisible(t); this.draw(); }
   setFollow(on) { this.follow = !!on; if (on) this._startFollow(); }

@@ -3,6 +3,7 @@
 // the antenatal criteria were met. Loads each recording's analysis (newest 30), one at a time.
 import { api } from '../api.js';
 import { h, fmtDateTime } from '../dom.js';
+import { t } from '../i18n.js';
 
 const MAX_RECORDINGS = 30;
 const STV_CRITERION_MS = 3; /* CLINICAL 3.3 criterion 6 */
@@ -28,7 +29,7 @@ function chart(points) {
       s('text', { x: L - 6, y: Y(v) + 4, 'text-anchor': 'end', class: 'tick' }, v));
   }
   svg.append(s('line', { x1: L, x2: W - R, y1: Y(STV_CRITERION_MS), y2: Y(STV_CRITERION_MS), class: 'limit' }),
-    s('text', { x: W - R, y: Y(STV_CRITERION_MS) - 4, 'text-anchor': 'end', class: 'limit-label' }, 'STV 3 ms (criterion 6)'),
+    s('text', { x: W - R, y: Y(STV_CRITERION_MS) - 4, 'text-anchor': 'end', class: 'limit-label' }, t('stv_criterion')),
     s('text', { x: 4, y: T + 8, class: 'tick' }, 'ms'));
   if (points.length > 1)
     svg.append(s('polyline', { points: points.map((p) => `${X(p.t)},${Y(p.stv)}`).join(' '), class: 'line' }));
@@ -45,8 +46,8 @@ function chart(points) {
 }
 
 export function stvTrendPanel(recs) {
-  const body = h('p.muted.small', 'Loading analyses…');
-  const panel = h('section.panel.stv-trend', { id: 'stv-trend', 'aria-labelledby': 'stv-h' }, h('h2', { id: 'stv-h' }, 'STV trend'), body);
+  const body = h('p.muted.small', t('loading_analyses'));
+  const panel = h('section.panel.stv-trend', { id: 'stv-trend', 'aria-labelledby': 'stv-h' }, h('h2', { id: 'stv-h' }, t('stv_trend')), body);
   const done = recs.filter((r) => r.status === 'done').sort((a, b) => a.created_ms - b.created_ms).slice(-MAX_RECORDINGS);
   (async () => {
     const points = [];
@@ -61,8 +62,8 @@ export function stvTrendPanel(recs) {
         }
       } catch { /* one unreadable analysis does not hide the others */ }
     }
-    if (!done.length) body.replaceWith(h('p.muted.small', 'No analysed recordings yet.'));
-    else if (!points.length) body.replaceWith(h('p.muted.small', 'The STV trend appears when the CTG analysis (STV) is in the recordings’ analyses.'));
+    if (!done.length) body.replaceWith(h('p.muted.small', t('no_analysed')));
+    else if (!points.length) body.replaceWith(h('p.muted.small', t('stv_needs_analysis')));
     else body.replaceWith(chart(points));
   })();
   return panel;

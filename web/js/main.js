@@ -128,5 +128,5 @@ async function route() {
 
 setUnauthorizedHandler(() => { session.clear(); go('#/login'); });
 window.addEventListener('hashchange', route);
-onLangChange(() => route());
+onLangChange(() => { route(); pollAlarms(); }); /* the alarm texts too */
 route();

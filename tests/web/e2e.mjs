@@ -21,7 +21,8 @@ const FIXTURE = path.join(SRC, 'fixtures/traces/fhrma_train01_20min.fhr');
 const DEADLINE_MS = 90000;
 
 let failures = 0;
-const log = (...a) => console.log('[web-e2e]', ...a);
+const T_START = Date.now();
+const log = (...a) => console.log(`[web-e2e ${((Date.now() - T_START) / 1000).toFixed(1).padStart(5)} s]`, ...a);
 function check(cond, what) {
   if (cond) log(`ok   ${what}`);
   else { failures++; log(`FAIL ${what}`); }
@@ -80,6 +81,79 @@ async function signIn(page, base, name, password) {
   await page.fill('#username', name);
   await page.fill('#password', password);
   await page.click('#signin');
+}
+
+/* Resumable upload (when the server has POST /api/uploads), by a patient on her page: several
+ * chunks to 100 %, a dropped chunk retried, an upload interrupted by a page reload continued from
+ * the server's offset after choosing the file again, and cancel. */
+async function resumableScenario(page, base) {
+  const CHUNK = 4096, FIX_SIZE = fs.statSync(FIXTURE).size;
+  const tune = () => page.evaluate(async (c) => { const m = await import('/js/upload.js'); m.uploadConfig.chunkBytes = c; m.uploadConfig.backoffMs = [300]; }, CHUNK);
+  const chunkRe = /\/api\/uploads\/[^/?]+\?offset=(\d+)$/;
+  const offsets = [];
+  const onReq = (r) => { const m = r.url().match(chunkRe); if (m && r.method() === 'POST') offsets.push(Number(m[1])); };
+  page.on('request', onReq);
+  const listed = () => page.$$eval('#my-recordings li[data-id]', (lis) => lis.length);
+  const watchStates = () => page.evaluate(() => {
+    window.__states = [];
+    const f = document.getElementById('upload');
+    new MutationObserver(() => window.__states.push(f.dataset.state)).observe(f, { attributes: true, attributeFilter: ['data-state'] });
+  });
+  await page.goto(`${base}/#/home`);
+  await page.waitForSelector('#upload-file');
+  await tune();
+  let n0 = await listed();
+  // a) several chunks; the 3rd is dropped once by the network and retried
+  let dropped = 0;
+  await page.route(chunkRe, (route) => (offsets.length === 3 && !dropped++ ? route.abort('failed') : route.continue()));
+  await watchStates();
+  await page.setInputFiles('#upload-file', FIXTURE);
+  await page.click('#upload-send');
+  await page.waitForSelector('#upload-msg.ok', { timeout: 20000 })
+    .then(() => check(true, 'resumable upload completed'), async () => check(false, `resumable upload completed (${await page.textContent('#upload-msg')})`));
+  await page.unroute(chunkRe);
+  const states = await page.evaluate(() => window.__states);
+  check(offsets.length >= Math.ceil(FIX_SIZE / CHUNK) && offsets[0] === 0 && Number(await page.getAttribute('#upload-progress', 'value')) === 1,
+    `uploaded in ${offsets.length} chunks of ${CHUNK} bytes, progress at 100 %`);
+  check(dropped === 1 && states.includes('retrying'), `a dropped chunk is retried with back-off (${[...new Set(states)]})`);
+  await page.waitForFunction((n) => document.querySelectorAll('#my-recordings li[data-id]').length === n + 1, n0, { timeout: 10000 })
+    .then(() => check(true, 'the uploaded recording appears in her list'), () => check(false, 'the uploaded recording appears in her list'));
+  // b) the connection dies after 3 chunks; she reloads the page, chooses the file again and it continues
+  n0 = await listed();
+  offsets.length = 0;
+  await page.route(chunkRe, (route) => (Number(route.request().url().match(chunkRe)[1]) >= 3 * CHUNK ? route.abort('failed') : route.continue()));
+  await page.setInputFiles('#upload-file', FIXTURE);
+  await page.click('#upload-send');
+  await page.waitForSelector('#upload[data-state="retrying"]', { timeout: 10000 });
+  await page.reload();
+  await page.unroute(chunkRe);
+  await page.waitForSelector('#upload-pending:not([hidden])', { timeout: 10000 })
+    .then(async () => check(/stopped at \d+%/.test(await page.textContent('#upload-pending')), `after a reload the page says where sending stopped (${await page.textContent('#upload-pending')})`),
+      () => check(false, 'after a reload the page says where sending stopped'));
+  await tune();
+  await page.setInputFiles('#upload-file', FIXTURE);
+  check(await page.textContent('#upload-send') === 'Continue sending', 'choosing the same file offers to continue');
+  offsets.length = 0;
+  await page.click('#upload-send');
+  await page.waitForSelector('#upload-msg.ok', { timeout: 20000 })
+    .then(() => check(offsets[0] === 3 * CHUNK, `the upload continued from the server's offset ${offsets[0]} (not 0)`),
+      async () => check(false, `resumed upload completed (${await page.textContent('#upload-msg')})`));
+  await page.waitForFunction((n) => document.querySelectorAll('#my-recordings li[data-id]').length === n + 1, n0, { timeout: 10000 })
+    .then(() => check(true, 'the resumed recording appears in her list'), () => check(false, 'the resumed recording appears in her list'));
+  await page.screenshot({ path: path.join(OUT, 'page-upload-resumed.png'), fullPage: true });
+  // c) cancel: the upload is deleted on the server and forgotten here
+  await page.route(chunkRe, (route) => (Number(route.request().url().match(chunkRe)[1]) >= CHUNK ? route.abort('failed') : route.continue()));
+  const del = page.waitForRequest((r) => r.method() === 'DELETE' && /\/api\/uploads\/[^/?]+$/.test(r.url()), { timeout: 10000 });
+  await page.setInputFiles('#upload-file', FIXTURE);
+  await page.click('#upload-send');
+  await page.waitForSelector('#upload[data-state="retrying"]', { timeout: 10000 });
+  await page.click('#upload-cancel');
+  await del.then(() => check(true, 'cancel deletes the upload on the server'), () => check(false, 'cancel deletes the upload on the server'));
+  await page.waitForSelector('#upload[data-state="cancelled"]', { timeout: 5000 }).catch(() => {});
+  check(await page.evaluate(() => !localStorage.getItem('fetalmon.uploads')) && /cancelled/.test(await page.textContent('#upload-msg')),
+    'a cancelled upload is forgotten and the page says so');
+  await page.unroute(chunkRe);
+  page.off('request', onReq);
 }
 
 const watchdog = setTimeout(() => { log(`FAIL: over ${DEADLINE_MS / 1000} s`); process.exit(1); }, DEADLINE_MS);
@@ -504,13 +578,16 @@ try {
   // 6a. Opening a stream that is already running: its trace so far comes from the store
   // (GET /api/recordings/ID/samples), then the feed continues it with no gap and no duplicate.
   const streamId = await clin.getAttribute('#live-tiles .tile[data-patient="mei"]', 'data-recording');
+  // 7. Meanwhile (the stream runs on: its first 10 s batch gets stored), the other patient
+  // sends a file with the resumable upload.
+  if (uploadMode === 'resumable') await resumableScenario(other, base);
   const backfill = await clin.evaluate((sel) => document.querySelector(sel).liveTrace.supported, tileSel);
   if (backfill) await clin.waitForTimeout(Math.max(0, liveT0 + 13000 - Date.now())); /* a 10-s store batch */
   await clin.goto(`${base}/#/recording/${streamId}`);
   await clin.waitForFunction(() => { const b = document.querySelector('#trace[data-live="1"]'); return b && b.ctgView.n > 8 && !b.liveTrace.filling; }, null, { timeout: 20000 })
     .then(() => check(true, 'the review of a running stream shows its live trace'), () => check(false, 'the review of a running stream shows its live trace'));
   const rv = await clin.evaluate(() => { const b = document.querySelector('#trace'); return { k0: b.liveTrace.k0, n: b.ctgView.n, back: b.liveTrace.backfilled, supported: b.liveTrace.supported }; });
-  if (rv.supported) check(rv.k0 === 0 && rv.back > 0, `opened mid-stream, the trace starts at the stream start (${rv.back} samples from the store, then ${rv.n - rv.back} from the feed)`);
+  if (rv.supported) check(rv.k0 === 0 && rv.back > 0, `opened mid-stream, the trace starts at the stream start (${rv.back} samples from the store, the rest from the feed, ${rv.n} in all)`);
   else log(`note: GET /api/recordings/ID/samples is not on this server: no backfill, the paper starts at the first live message (k=${rv.k0}); the backfill checks run when the route exists`);
   await clin.screenshot({ path: path.join(OUT, 'clinician-review-live.png'), fullPage: true });
   await clin.goto(`${base}/#/live`);
@@ -520,7 +597,9 @@ try {
   await clin.waitForSelector('#live-tiles .tile[data-patient="mei"] .age[data-state="closed"]', { timeout: 15000 })
     .then(() => check(true, 'the tile says when the stream closed'), () => check(false, 'the tile says when the stream closed'));
   if (rv.supported) {
-    /* what the tile drew (store, then feed) is exactly the stored trace: no gap, no duplicate */
+    /* what the tile drew (store, then feed, then the samples stored at the close) is exactly the
+     * stored trace: no gap, no duplicate */
+    await clin.waitForFunction((sel) => { const lt = document.querySelector(sel).liveTrace; return lt.complete && !lt.holes.length; }, tileSel, { timeout: 15000 }).catch(() => {});
     const cmp = await clin.evaluate(async ([sel, id]) => {
       const b = document.querySelector(sel), v = b.ctgView;
       const headers = { Authorization: `Bearer ${JSON.parse(sessionStorage.getItem('fetalmon.session')).token}` };
@@ -537,83 +616,10 @@ try {
         if (an !== cn || (!an && Math.abs(a - c) > 0.01)) fhrDiff++;
         if (v.state[i] !== st[i]) stDiff++;
       }
-      return { k0: b.liveTrace.k0, n: v.n, stored: fhr.length, fhrDiff, stDiff };
+      return { k0: b.liveTrace.k0, n: v.n, stored: fhr.length, fhrDiff, stDiff, healed: b.liveTrace.healed, holes: b.liveTrace.holes.length };
     }, [tileSel, streamId]);
-    check(cmp.k0 === 0 && cmp.n <= cmp.stored && cmp.n >= cmp.stored - 4 && cmp.fhrDiff === 0 && cmp.stDiff === 0,
-      `the live wall's trace equals the stored one sample for sample (${cmp.n} drawn, ${cmp.stored} stored, ${cmp.fhrDiff} FHR and ${cmp.stDiff} state differences)`);
-  }
-
-  // 7. Resumable upload (when the server has POST /api/uploads): several chunks to 100 %, a
-  // dropped chunk retried, an upload interrupted by a page reload continued from the server's
-  // offset after choosing the file again, and cancel.
-  if (uploadMode === 'resumable') {
-    const CHUNK = 4096, FIX_SIZE = fs.statSync(FIXTURE).size;
-    const tune = () => mother.evaluate(async (c) => { const m = await import('/js/upload.js'); m.uploadConfig.chunkBytes = c; m.uploadConfig.backoffMs = [300]; }, CHUNK);
-    const chunkRe = /\/api\/uploads\/[^/?]+\?offset=(\d+)$/;
-    const offsets = [];
-    const onReq = (r) => { const m = r.url().match(chunkRe); if (m && r.method() === 'POST') offsets.push(Number(m[1])); };
-    mother.on('request', onReq);
-    const listed = () => mother.$$eval('#my-recordings li[data-id]', (lis) => lis.length);
-    const watchStates = () => mother.evaluate(() => {
-      window.__states = [];
-      const f = document.getElementById('upload');
-      new MutationObserver(() => window.__states.push(f.dataset.state)).observe(f, { attributes: true, attributeFilter: ['data-state'] });
-    });
-    await mother.goto(`${base}/#/home`);
-    await mother.waitForSelector('#upload-file');
-    await tune();
-    let n0 = await listed();
-    // a) several chunks; the 3rd is dropped once by the network and retried
-    let dropped = 0;
-    await mother.route(chunkRe, (route) => (offsets.length === 3 && !dropped++ ? route.abort('failed') : route.continue()));
-    await watchStates();
-    await mother.setInputFiles('#upload-file', FIXTURE);
-    await mother.click('#upload-send');
-    await mother.waitForSelector('#upload-msg.ok', { timeout: 20000 })
-      .then(() => check(true, 'resumable upload completed'), async () => check(false, `resumable upload completed (${await mother.textContent('#upload-msg')})`));
-    await mother.unroute(chunkRe);
-    const states = await mother.evaluate(() => window.__states);
-    check(offsets.length >= Math.ceil(FIX_SIZE / CHUNK) && offsets[0] === 0 && Number(await mother.getAttribute('#upload-progress', 'value')) === 1,
-      `uploaded in ${offsets.length} chunks of ${CHUNK} bytes, progress at 100 %`);
-    check(dropped === 1 && states.includes('retrying'), `a dropped chunk is retried with back-off (${[...new Set(states)]})`);
-    await mother.waitForFunction((n) => document.querySelectorAll('#my-recordings li[data-id]').length === n + 1, n0, { timeout: 10000 })
-      .then(() => check(true, 'the uploaded recording appears in her list'), () => check(false, 'the uploaded recording appears in her list'));
-    // b) the connection dies after 3 chunks; she reloads the page, chooses the file again and it continues
-    n0 = await listed();
-    offsets.length = 0;
-    await mother.route(chunkRe, (route) => (Number(route.request().url().match(chunkRe)[1]) >= 3 * CHUNK ? route.abort('failed') : route.continue()));
-    await mother.setInputFiles('#upload-file', FIXTURE);
-    await mother.click('#upload-send');
-    await mother.waitForSelector('#upload[data-state="retrying"]', { timeout: 10000 });
-    await mother.reload();
-    await mother.unroute(chunkRe);
-    await mother.waitForSelector('#upload-pending:not([hidden])', { timeout: 10000 })
-      .then(async () => check(/stopped at \d+%/.test(await mother.textContent('#upload-pending')), `after a reload the page says where sending stopped (${await mother.textContent('#upload-pending')})`),
-        () => check(false, 'after a reload the page says where sending stopped'));
-    await tune();
-    await mother.setInputFiles('#upload-file', FIXTURE);
-    check(await mother.textContent('#upload-send') === 'Continue sending', 'choosing the same file offers to continue');
-    offsets.length = 0;
-    await mother.click('#upload-send');
-    await mother.waitForSelector('#upload-msg.ok', { timeout: 20000 })
-      .then(() => check(offsets[0] === 3 * CHUNK, `the upload continued from the server's offset ${offsets[0]} (not 0)`),
-        async () => check(false, `resumed upload completed (${await mother.textContent('#upload-msg')})`));
-    await mother.waitForFunction((n) => document.querySelectorAll('#my-recordings li[data-id]').length === n + 1, n0, { timeout: 10000 })
-      .then(() => check(true, 'the resumed recording appears in her list'), () => check(false, 'the resumed recording appears in her list'));
-    await mother.screenshot({ path: path.join(OUT, 'mother-upload-resumed.png'), fullPage: true });
-    // c) cancel: the upload is deleted on the server and forgotten here
-    await mother.route(chunkRe, (route) => (Number(route.request().url().match(chunkRe)[1]) >= CHUNK ? route.abort('failed') : route.continue()));
-    const del = mother.waitForRequest((r) => r.method() === 'DELETE' && /\/api\/uploads\/[^/?]+$/.test(r.url()), { timeout: 10000 });
-    await mother.setInputFiles('#upload-file', FIXTURE);
-    await mother.click('#upload-send');
-    await mother.waitForSelector('#upload[data-state="retrying"]', { timeout: 10000 });
-    await mother.click('#upload-cancel');
-    await del.then(() => check(true, 'cancel deletes the upload on the server'), () => check(false, 'cancel deletes the upload on the server'));
-    await mother.waitForSelector('#upload[data-state="cancelled"]', { timeout: 5000 }).catch(() => {});
-    check(await mother.evaluate(() => !localStorage.getItem('fetalmon.uploads')) && /cancelled/.test(await mother.textContent('#upload-msg')),
-      'a cancelled upload is forgotten and the page says so');
-    await mother.unroute(chunkRe);
-    mother.off('request', onReq);
+    check(cmp.k0 === 0 && cmp.n === cmp.stored && cmp.fhrDiff === 0 && cmp.stDiff === 0 && cmp.holes === 0,
+      `the live wall's trace equals the stored one sample for sample (${cmp.n} drawn, ${cmp.stored} stored, ${cmp.fhrDiff} FHR and ${cmp.stDiff} state differences; ${cmp.healed} filled into the gap left between store and feed)`);
   }
 
   // 5. Sign out ends the session.
@@ -621,7 +627,8 @@ try {
   await clin.waitForSelector('#username');
   check(await clin.evaluate(() => sessionStorage.getItem('fetalmon.session') === null), 'sign out forgets the token');
 
-  check(consoleErrors.filter((e) => !/status of (401|403|404|405)/.test(e)).length === 0, `no script errors (${consoleErrors.join(' | ')})`);
+  /* 401-405: features probed on a server without them; ERR_FAILED: the chunks the test drops */
+  check(consoleErrors.filter((e) => !/status of (401|403|404|405)|net::ERR_FAILED/.test(e)).length === 0, `no script errors (${consoleErrors.join(' | ')})`);
 } catch (e) {
   failures++;
   log(`FAIL exception: ${e.stack || e}`);

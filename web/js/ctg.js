@@ -163,6 +163,24 @@ export class CtgView {
     this.n += k;
   }
 
+  /* Live: samples i0, i0+1, ... that were drawn as a gap because they had not arrived (a viewer
+   * that opened mid-stream) are written in place when they do; indexes past n are ignored. */
+  fill(i0, fhrArr, stateArr) {
+    let changed = 0;
+    for (let j = 0; j < fhrArr.length; j++) {
+      const i = i0 + j;
+      if (i < 0 || i >= this.n) continue;
+      const v = CtgView._value(fhrArr[j]);
+      const raw = stateArr ? stateArr[j] : undefined;
+      const st = typeof raw === 'number' ? (raw >= 0 && raw <= 3 ? raw : undefined) : STATE[raw];
+      this.fhr[i] = v;
+      this.state[i] = st !== undefined ? st : (Number.isNaN(v) ? STATE.lost : STATE.ok);
+      changed++;
+    }
+    if (changed) this.draw();
+    return changed;
+  }
+
   /* Review: the whole analysis JSON. Keys that are absent are simply not drawn. */
   setAnalysis(a, opts = {}) {
     this.n = 0;

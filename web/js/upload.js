@@ -169,32 +169,31 @@ export class ResumableUpload {
       }
       this._state('sending', { resumedFrom: resumed ? resumed.resumedFrom : 0 });
       this._progress();
-      for (;;) {
+      for (let empty = 0; ;) {
         if (this.cancelled) throw new ApiError(0, 'aborted', 'The upload was cancelled.');
         const from = this.offset;
         const end = Math.min(this.file.size, from + uploadConfig.chunkBytes);
         if (end === this.file.size) this._state('finishing');
+        /* a 0-byte piece at the end completes an upload that holds all its bytes already */
+        if (end === from && empty++) throw new ApiError(500, 'incomplete', 'The server did not accept the recording.');
         let r;
         try {
-          r = await this._retrying(() => putChunk(this.uid, this.offset, this.file.slice(this.offset, end),
-            (n) => this._progress(n), (f) => { this._abort = f; }));
+          r = await this._retrying(() => { /* after a retry: from the offset the server reported */
+            const k = this.offset, k2 = Math.min(this.file.size, k + uploadConfig.chunkBytes);
+            return putChunk(this.uid, k, this.file.slice(k, k2), (n) => this._progress(n), (f) => { this._abort = f; });
+          });
         } catch (e) {
-          if (e.status === 409 && e.data && Number.isFinite(e.data.offset)) { /* continue from the server's */
-            this.offset = e.data.offset;
+          const d = e.data || {};
+          if (e.status === 409 && d.state === 'done' && d.id) r = d; /* our last piece did arrive */
+          else if (e.status === 409 && d.error === 'offset_mismatch' && Number.isFinite(d.offset)) {
+            this.offset = d.offset; /* continue from the server's offset */
             this._progress();
             continue;
-          }
-          throw e;
+          } else throw e;
         }
         this.offset = Number.isFinite(r.offset) ? r.offset : end;
         this._progress();
         if (r.id) { forget(this.uid); this._state('done'); return { id: r.id, status: r.status || 'queued' }; }
-        if (this.offset >= this.file.size) { /* everything sent but no recording: ask */
-          const st = await this._retrying(() => api(`/api/uploads/${encodeURIComponent(this.uid)}`));
-          if (st.id) { forget(this.uid); this._state('done'); return { id: st.id, status: 'queued' }; }
-          if (st.state !== 'open' || st.offset >= this.file.size) throw new ApiError(500, 'incomplete', 'The server did not accept the recording.');
-          this.offset = st.offset;
-        }
       }
     } catch (e) {
       if (this.cancelled || e.code === 'aborted') { this._state('cancelled'); throw new ApiError(0, 'aborted', 'The upload was cancelled.'); }

@@ -78,6 +78,7 @@ export async function render(main) {
     tile.age.dataset.state = 'closed';
     tile.age.textContent = why;
     tile.ctg.setFollow(false);
+    tile.trace.finish(); /* the samples stored at the close */
   }
 
   async function load() {

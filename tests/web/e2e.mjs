@@ -133,6 +133,7 @@ async function resumableScenario(page, base) {
   await tune();
   await page.setInputFiles('#upload-file', FIXTURE);
   check(await page.textContent('#upload-send') === 'Continue sending', 'choosing the same file offers to continue');
+  await (await page.$('#upload')).screenshot({ path: path.join(OUT, 'patient-upload-continue.png') });
   offsets.length = 0;
   await page.click('#upload-send');
   await page.waitForSelector('#upload-msg.ok', { timeout: 20000 })
@@ -140,7 +141,7 @@ async function resumableScenario(page, base) {
       async () => check(false, `resumed upload completed (${await page.textContent('#upload-msg')})`));
   await page.waitForFunction((n) => document.querySelectorAll('#my-recordings li[data-id]').length === n + 1, n0, { timeout: 10000 })
     .then(() => check(true, 'the resumed recording appears in her list'), () => check(false, 'the resumed recording appears in her list'));
-  await page.screenshot({ path: path.join(OUT, 'page-upload-resumed.png'), fullPage: true });
+  await page.screenshot({ path: path.join(OUT, 'patient-upload-resumed.png'), fullPage: true });
   // c) cancel: the upload is deleted on the server and forgotten here
   await page.route(chunkRe, (route) => (Number(route.request().url().match(chunkRe)[1]) >= CHUNK ? route.abort('failed') : route.continue()));
   const del = page.waitForRequest((r) => r.method() === 'DELETE' && /\/api\/uploads\/[^/?]+$/.test(r.url()), { timeout: 10000 });

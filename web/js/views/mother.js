@@ -51,17 +51,22 @@ export async function render(main, _params, { user }) {
   const list = h('ul.rec-list', { id: 'my-recordings', 'aria-live': 'polite' });
   let timer = null;
 
+  /* Overlapping refreshes (feed messages, the poll) may answer out of order: only the newest
+   * request's answer is shown, so an older, emptier list never replaces a newer one. */
+  let seq = 0;
   async function refresh() {
+    const mine = ++seq;
     try {
       const { recordings } = await api(`/api/patients/${encodeURIComponent(me.name)}/recordings`);
       const recs = recordings.slice().sort((a, b) => b.created_ms - a.created_ms);
       await markReadings(recs);
+      if (mine !== seq) return;
       list.replaceChildren(...(recs.length ? recs.map(recordingCard) : [h('li.muted', t('no_recordings'))]));
       const busy = recs.some((r) => r.status === 'queued' || r.status === 'analysing');
       clearTimeout(timer);
       timer = setTimeout(refresh, busy ? POLL_MS : POLL_MS * 10);
     } catch (e) {
-      if (e.status !== 401) list.replaceChildren(h('li', errorPanel(e)));
+      if (mine === seq && e.status !== 401) list.replaceChildren(h('li', errorPanel(e)));
     }
   }
 

@@ -143,17 +143,19 @@ export async function render(main) {
   const status = h('p.muted.small', { id: 'worklist-updated', 'aria-live': 'polite' }, t('loading'));
   const body = h('div');
   main.append(h('div.page-head', h('h1', t('worklist')), status), body);
-  let timer = null;
+  let timer = null, seq = 0;
   async function refresh() {
+    const mine = ++seq; /* answers may come out of order: only the newest is shown */
     try {
       const rows = sortRows(await load());
+      if (mine !== seq) return;
       body.replaceChildren(rows.length ? h('table.grid.worklist', { id: 'worklist', dataset: { source: summaryRoute ? 'worklist' : 'legacy' } },
         h('thead', h('tr', ...[t('patient'), `${t('gestation')} (w+d)`, t('alerts'), t('live'), t('recordings'), t('unread'), t('last_recording')]
           .map((c) => h('th', { scope: 'col' }, c)))),
         h('tbody', rows.map(row))) : h('p.panel', t('no_patients')));
       status.textContent = t('worklist_updated', { time: new Date().toLocaleTimeString([], { hour12: false }), s: REFRESH_MS / 1000 });
     } catch (e) {
-      if (e.status === 401) return;
+      if (e.status === 401 || mine !== seq) return;
       body.replaceChildren(errorPanel(e));
     }
   }

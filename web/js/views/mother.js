@@ -100,7 +100,7 @@ function uploadPanel(onSent) {
   const pendingBox = h('div.upload-pending', { id: 'upload-pending', hidden: true });
   let up = null, gone = false;
   const pct = (x) => Math.floor(x * 100);
-  const sizeText = (f) => `${f.name} (${(f.size / 1e6).toFixed(1)} MB)`;
+  const sizeText = (f) => `${f.name} (${f.size < 1e6 ? `${Math.max(1, Math.round(f.size / 1e3))} kB` : `${(f.size / 1e6).toFixed(1)} MB`})`;
 
   /* An upload interrupted earlier (another visit, a reload): say where it stopped. */
   async function showPending() {

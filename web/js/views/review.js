@@ -52,7 +52,7 @@ export async function render(main, [id, atS], ctx) {
       body.replaceChildren(h('div.panel', { id: 'pending' }, statusBadge(rec),
         rec.status === 'failed' ? h('p', rec.error || t('analysis_failed')) : h('p.muted', t('pending_note'))));
     } else {
-      liveView.pending.replaceChildren(statusBadge(rec), h('p.muted', rec.status === 'receiving' ? t('receiving_note') : t('pending_note')));
+      liveView.pending.replaceChildren(h('p.muted', rec.status === 'receiving' ? t('receiving_note') : t('pending_note')));
     }
     if (rec.status === 'failed') {
       /* no trace, but the clinician may still listen to what was sent */

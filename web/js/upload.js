@@ -74,7 +74,7 @@ function putChunk(uid, offset, blob, onBytes, setAbort) {
   });
 }
 
-const retryable = (e) => e.status === 0 && e.code !== 'aborted' || e.status === 408 || e.status === 429 || e.status >= 500;
+const retryable = (e) => (e.status === 0 && e.code !== 'aborted') || e.status === 408 || e.status === 429 || e.status >= 500;
 
 /* Sends `file`. Callbacks: onProgress(fraction, bytesSafe, total) where bytesSafe is what the
  * server has confirmed; onState({state, attempt, retryInS, resumedFrom, mode}) with state
@@ -112,7 +112,11 @@ export class ResumableUpload {
   async _retrying(fn) {
     for (let attempt = 0; ; attempt++) {
       if (this.cancelled) throw new ApiError(0, 'aborted', 'The upload was cancelled.');
-      try { return await fn(); } catch (e) {
+      try {
+        const r = await fn();
+        if (attempt) this._state('sending'); /* back after a retry */
+        return r;
+      } catch (e) {
         if (this.cancelled || !retryable(e)) throw e;
         const ms = uploadConfig.backoffMs[Math.min(attempt, uploadConfig.backoffMs.length - 1)];
         this._state('retrying', { attempt: attempt + 1, retryInS: Math.round(ms / 1000), error: e.message });

@@ -146,7 +146,8 @@ static fm_svc_status patient_entry(const fm_api *api, fm_store *s, const fm_pati
         cJSON_AddNumberToObject(l, "started_ms", (double)live->created_ms);
         cJSON_AddNumberToObject(l, "last_data_ms", (double)live_ms);
         double age_s = (double)(now_ms - live_ms) / 1000.0;
-        cJSON_AddNumberToObject(l, "last_data_age_s", age_s > 0 ? (double)(long)(age_s * 10) / 10 : 0);
+        cJSON_AddNumberToObject(l, "last_data_age_s",
+                                age_s > 0 ? (double)(long)(age_s * 10) / 10 : 0);
     } else {
         cJSON_AddNullToObject(j, "live");
     }

@@ -35,8 +35,7 @@ static char rec_alice[32];
 static int login(account *a)
 {
     char body[256];
-    snprintf(body, sizeof body, "{\"username\":\"%s\",\"password\":\"%s\"}", a->name,
-             a->password);
+    snprintf(body, sizeof body, "{\"username\":\"%s\",\"password\":\"%s\"}", a->name, a->password);
     http_resp r;
     int st = http_post_json(srv.port, "/api/login", NULL, body, &r) == 0 ? r.status : -1;
     const char *t = jstr(r.json, "token");
@@ -274,7 +273,8 @@ static void a_live_stream_shows_its_data_age(void)
         return;
     char msg[512];
     snprintf(msg, sizeof msg,
-             "{\"type\":\"open\",\"token\":\"%s\",\"format\":\"s16le\",\"rate_hz\":8000}", dev_alice);
+             "{\"type\":\"open\",\"token\":\"%s\",\"format\":\"s16le\",\"rate_hz\":8000}",
+             dev_alice);
     ws_send_text(fd, msg);
     cJSON *o = ws_wait_type(fd, "opened", NULL, 10000);
     char stream[32] = "";
@@ -297,7 +297,8 @@ static void a_live_stream_shows_its_data_age(void)
     CHECK(get_worklist(acc[DRBOB].token, &r) == 200);
     const cJSON *alice = entry_of(r.json, "alice");
     const cJSON *live = cJSON_GetObjectItemCaseSensitive(alice, "live");
-    CHECK(cJSON_IsObject(live) && jstr(live, "recording") && !strcmp(jstr(live, "recording"), stream));
+    CHECK(cJSON_IsObject(live) && jstr(live, "recording") &&
+          !strcmp(jstr(live, "recording"), stream));
     double age = num(live, "last_data_age_s");
     CHECKF(age >= 0 && age < 5, "fresh data, age %.1f s", age);
     CHECK(num(live, "last_data_ms") <= num(r.json, "generated_ms"));
@@ -327,8 +328,7 @@ static void a_live_stream_shows_its_data_age(void)
 static void the_read_is_audited_per_patient(void)
 {
     http_resp r;
-    CHECK(http_get(srv.port, "/api/audit?limit=1000", acc[ROOT].token, &r) == 0 &&
-          r.status == 200);
+    CHECK(http_get(srv.port, "/api/audit?limit=1000", acc[ROOT].token, &r) == 0 && r.status == 200);
     int alice = 0, ann = 0, beth_by_bob = 0, denied = 0;
     const cJSON *e;
     cJSON_ArrayForEach(e, cJSON_GetObjectItemCaseSensitive(r.json, "entries"))

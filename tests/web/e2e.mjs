@@ -101,6 +101,7 @@ async function resumableScenario(page, base) {
   });
   await page.goto(`${base}/#/home`);
   await page.waitForSelector('#upload-file');
+  await page.waitForSelector('#my-recordings > li'); /* her list is loaded */
   await tune();
   let n0 = await listed();
   // a) several chunks; the 3rd is dropped once by the network and retried

@@ -23,7 +23,7 @@ function chart(points) {
   const X = (t) => L + (t1 > t0 ? ((t - t0) / (t1 - t0)) * (W - L - R) : (W - L - R) / 2);
   const Y = (v) => T + (1 - v / ymax) * (H - T - B);
   const svg = s('svg', { viewBox: `0 0 ${W} ${H}`, class: 'stv-chart', role: 'img',
-    'aria-label': `STV of ${points.length} recordings, from ${points[0].stv.toFixed(1)} to ${points[points.length - 1].stv.toFixed(1)} ms` });
+    'aria-label': t('stv_chart_aria', { n: points.length, a: points[0].stv.toFixed(1), b: points[points.length - 1].stv.toFixed(1) }) });
   for (let v = 0; v <= ymax; v += 2) {
     svg.append(s('line', { x1: L, x2: W - R, y1: Y(v), y2: Y(v), class: 'grid' }),
       s('text', { x: L - 6, y: Y(v) + 4, 'text-anchor': 'end', class: 'tick' }, v));
@@ -35,7 +35,7 @@ function chart(points) {
     svg.append(s('polyline', { points: points.map((p) => `${X(p.t)},${Y(p.stv)}`).join(' '), class: 'line' }));
   for (const p of points) {
     const c = s('circle', { cx: X(p.t), cy: Y(p.stv), r: 4.5, class: p.met ? 'met' : p.met === false ? 'notmet' : 'unknown' });
-    c.append(s('title', {}, `${fmtDateTime(p.t)}: STV ${p.stv.toFixed(1)} ms, criteria ${p.met ? 'met' : p.met === false ? 'not met' : '?'}`));
+    c.append(s('title', {}, t('stv_point', { when: fmtDateTime(p.t), v: p.stv.toFixed(1), met: p.met ? t('crit_met') : p.met === false ? t('crit_not_met') : '?' })));
     const a = s('a', { href: `#/recording/${p.id}` });
     a.append(c);
     svg.append(a);

@@ -389,6 +389,8 @@ static void route_authed(fm_api *api, fm_store *s, const fm_principal *p, const 
         return route_me(s, p, resp);
     if (!strcmp(path, "/api/patients"))
         return route_patients(s, p, req, resp);
+    if (!strcmp(path, "/api/worklist"))
+        return api_worklist(api, s, p, req, resp);
     if (!strncmp(path, "/api/patients/", 14)) {
         char name[FM_NAME_MAX + 2];
         const char *rest = path + 14, *slash = strchr(rest, '/');

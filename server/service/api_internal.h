@@ -36,5 +36,9 @@ void api_alerts_list(fm_store *s, const fm_principal *p, const fm_http_req *req,
                      const fm_patient *pt, fm_http_resp *resp);
 void api_alert_ack(fm_api *api, fm_store *s, const fm_principal *p, const fm_http_req *req,
                    const char *id, fm_http_resp *resp);
+/* GET /api/worklist (api_worklist.c): a clinician's patients with their live state, newest
+ * recordings, unread count and open alerts by priority. */
+void api_worklist(fm_api *api, fm_store *s, const fm_principal *p, const fm_http_req *req,
+                  fm_http_resp *resp);
 
 #endif

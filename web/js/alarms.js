@@ -7,6 +7,7 @@
 //   const ac = new AlarmCenter(el, { onAck: async (alert) => ..., hrefFor: (alert) => '#/...' });
 //   ac.update(alerts);   // [{id, priority, text, patient, patient_name, created_ms, acknowledged_ms, recording_id, start_s}]
 import { h, fmtDateTime } from './dom.js';
+import { t } from './i18n.js';
 
 export const PRIORITIES = ['high', 'medium', 'low'];
 const RANK = { high: 3, medium: 2, low: 1 };
@@ -39,7 +40,7 @@ export class AlarmCenter {
     this.soundedFor = new Set();
     root.classList.add('alarm-bar');
     root.setAttribute('role', 'region');
-    root.setAttribute('aria-label', 'Alarms');
+    root.setAttribute('aria-label', t('alarms'));
   }
 
   /* Sound needs a user gesture once per page: the sign-in click or this call from a click. */
@@ -95,20 +96,20 @@ export class AlarmCenter {
     this.root.hidden = false;
     const counts = PRIORITIES.map((p) => [p, this.alerts.filter((a) => a.priority === p).length]).filter(([, n]) => n);
     this.root.replaceChildren(
-      h('div.alarm-summary', counts.map(([p, n]) => h(`span.alarm.al-${p}`, `${n} ${p}`)),
+      h('div.alarm-summary', counts.map(([p, n]) => h(`span.alarm.al-${p}`, t('alert_count', { n, p: t(`prio_${p}`) }))),
         h('button.btn.small', { type: 'button', onclick: () => (paused ? (this.pausedUntil = 0, this._render(), this._sound()) : this.pauseAudio()) },
-          paused ? 'Resume alarm sound' : 'Pause alarm sound 2 min'),
-        !this.audio || this.audio.state !== 'running' ? h('button.btn.small', { type: 'button', onclick: () => { this.enableSound(); this._render(); this._sound(); } }, 'Enable alarm sound') : null),
+          paused ? t('alarm_resume') : t('alarm_pause')),
+        !this.audio || this.audio.state !== 'running' ? h('button.btn.small', { type: 'button', onclick: () => { this.enableSound(); this._render(); this._sound(); } }, t('alarm_enable')) : null),
       h('ul.alarm-list', this.alerts.slice(0, 8).map((a) => h(`li.alarm-item.pr-${a.priority}`, { dataset: { id: a.id, priority: a.priority } },
-        h(`span.alarm.al-${a.priority}.flash-${a.priority}`, a.priority),
+        h(`span.alarm.al-${a.priority}.flash-${a.priority}`, t(`prio_${a.priority}`)),
         h('strong', a.patient_name || a.patient || ''),
         h('span.alarm-text', a.text || a.rule || ''),
         h('span.small.muted', fmtDateTime(a.created_ms)),
-        this.hrefFor(a) ? h('a.btn.small', { href: this.hrefFor(a) }, 'Show on trace') : null,
+        this.hrefFor(a) ? h('a.btn.small', { href: this.hrefFor(a) }, t('show_on_trace')) : null,
         this.onAck ? h('button.btn.small.ack', { type: 'button', onclick: async (e) => {
           e.target.disabled = true;
           try { await this.onAck(a); } catch (ex) { e.target.disabled = false; e.target.title = ex.message; }
-        } }, 'Acknowledge') : null))),
+        } }, t('acknowledge')) : null))),
     );
   }
 

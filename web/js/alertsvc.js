@@ -2,14 +2,19 @@
 // {"type":"alert"} on the live feed) in the shape the alarm bar and the trace use. Not for the
 // alert rules (the alerting engine) nor their presentation (alarms.js).
 import { api } from './api.js';
+import { t } from './i18n.js';
 
-/* A rule code as words: "prolonged_deceleration" -> "prolonged deceleration". */
-export function ruleText(rule) { return String(rule || '').replace(/_/g, ' '); }
+/* A rule code as words in the user's language: "prolonged_deceleration" -> "prolonged
+ * deceleration" / "延长减速"; an unknown code as its words. */
+export function ruleText(rule) {
+  const key = `rule_${rule}`, v = t(key);
+  return v !== key ? v : String(rule || '').replace(/_/g, ' ');
+}
 
 export function toAlarm(a, patient) {
   return {
     id: a.id, priority: a.priority, state: a.state, rule: a.rule,
-    text: ruleText(a.rule) + (a.t_from_s != null ? ` (from ${Math.floor(a.t_from_s / 60)}:${String(Math.floor(a.t_from_s % 60)).padStart(2, '0')})` : ''),
+    text: ruleText(a.rule) + (a.t_from_s != null ? t('alarm_from', { t: `${Math.floor(a.t_from_s / 60)}:${String(Math.floor(a.t_from_s % 60)).padStart(2, '0')}` }) : ''),
     patient: patient ? patient.name : a.patient, patient_name: patient ? patient.display_name || patient.name : a.patient,
     created_ms: a.created_ms, acknowledged_ms: a.state !== 'raised' ? a.acknowledged_ms || 1 : null,
     recording_id: a.recording, start_s: a.t_from_s, end_s: a.t_to_s,

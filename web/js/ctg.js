@@ -8,6 +8,8 @@
 //   ctg.append({fhr: [...], state: [...]}); ctg.setFollow(true);   // live, 4 Hz
 //   ctg.setCursor(t_s); ctg.setAlerts([{start_s, end_s, priority}]); ctg.destroy();
 
+import { t as tr } from './i18n.js';
+
 /* CLINICAL 6: the two paper scales; CLINICAL 1: 4 Hz, 0/NaN/null = no signal. */
 export const SCALES = {
   intl: { minBpm: 50, maxBpm: 210, bpmPerCm: 20, minorBpm: 10, majorBpm: 20, labelBpm: 20 },
@@ -161,6 +163,24 @@ export class CtgView {
     this.n += k;
   }
 
+  /* Live: samples i0, i0+1, ... that were drawn as a gap because they had not arrived (a viewer
+   * that opened mid-stream) are written in place when they do; indexes past n are ignored. */
+  fill(i0, fhrArr, stateArr) {
+    let changed = 0;
+    for (let j = 0; j < fhrArr.length; j++) {
+      const i = i0 + j;
+      if (i < 0 || i >= this.n) continue;
+      const v = CtgView._value(fhrArr[j]);
+      const raw = stateArr ? stateArr[j] : undefined;
+      const st = typeof raw === 'number' ? (raw >= 0 && raw <= 3 ? raw : undefined) : STATE[raw];
+      this.fhr[i] = v;
+      this.state[i] = st !== undefined ? st : (Number.isNaN(v) ? STATE.lost : STATE.ok);
+      changed++;
+    }
+    if (changed) this.draw();
+    return changed;
+  }
+
   /* Review: the whole analysis JSON. Keys that are absent are simply not drawn. */
   setAnalysis(a, opts = {}) {
     this.n = 0;
@@ -180,6 +200,18 @@ export class CtgView {
     this.lastAppendAt = performance.now();
     this._layout();
     if (this.follow) this._startFollow();
+  }
+
+  /* Replaces the state of samples i0, i0+1, ... already drawn (the live false-signal detector's
+   * samples_marked corrections); samples not drawn yet are ignored. */
+  remark(i0, states) {
+    let changed = 0;
+    states.forEach((st, j) => {
+      const i = i0 + j;
+      if (i >= 0 && i < this.n && st >= 0 && st <= 3) { this.state[i] = st; changed++; }
+    });
+    if (changed) this.draw();
+    return changed;
   }
 
   setAlerts(list) { this.alerts = Array.isArray(list) ? list : []; this.draw(); }
@@ -412,10 +444,10 @@ export class CtgView {
     const y0 = this._paperTop() + this.paperHeightPx();
     g.font = '9px system-ui, sans-serif';
     g.fillStyle = '#777';
-    g.fillText('signal', 2, y0 + STATE_STRIP / 2 + 1);
-    g.fillText('alerts', 2, y0 + STATE_STRIP + ALERT_STRIP / 2);
-    g.fillText('min', 2, y0 + STATE_STRIP + ALERT_STRIP + 10);
-    if (this.startMs != null) g.fillText('time', 2, y0 + STATE_STRIP + ALERT_STRIP + 24);
+    g.fillText(tr('ctg_signal'), 2, y0 + STATE_STRIP / 2 + 1);
+    g.fillText(tr('ctg_alerts'), 2, y0 + STATE_STRIP + ALERT_STRIP / 2);
+    g.fillText(tr('ctg_min'), 2, y0 + STATE_STRIP + ALERT_STRIP + 10);
+    if (this.startMs != null) g.fillText(tr('ctg_time'), 2, y0 + STATE_STRIP + ALERT_STRIP + 24);
   }
 
   _visibleRange(t0, t1) {
@@ -533,7 +565,7 @@ export class CtgView {
       const x = Math.max(X(i / FHR_HZ), GUTTER_L + 2);
       const y = this._paperTop() + 12;
       g.fillStyle = st === STATE.maternal_suspected ? COLORS.maternal : COLORS.doubtful;
-      g.fillText(st === STATE.maternal_suspected ? 'maternal?' : 'doubtful', x + 2, y);
+      g.fillText(st === STATE.maternal_suspected ? tr('lg_maternal') : tr('lg_doubtful'), x + 2, y);
       i = j;
     }
   }
@@ -640,18 +672,18 @@ export class CtgView {
   /* A text readout of the sample under the pointer (or the cursor): time, FHR, state. */
   _updateReadout() {
     const t = this.hoverS ?? this.cursorS;
-    const scaleNote = (this.isTrueScale() ? '' : ` · zoom ×${this.zoom.toFixed(2)} (not true scale)`) +
-      (this.startMs == null ? ' · start time unknown: minutes from the start only' : '');
+    const scaleNote = (this.isTrueScale() ? '' : tr('ctg_zoom_note', { z: this.zoom.toFixed(2) })) +
+      (this.startMs == null ? tr('ctg_start_unknown') : '');
     if (t == null || t < 0 || t >= this.durationS()) {
       this.readout.textContent = `${this.speedCmMin} cm/min · ${this._scale().bpmPerCm} bpm/cm${scaleNote}`;
       return;
     }
     const i = Math.floor(t * FHR_HZ), v = this.fhr[i];
     const mm = Math.floor(t / 60), ss = Math.floor(t % 60).toString().padStart(2, '0');
-    const val = Number.isNaN(v) ? 'no signal' : `${Math.round(v)} bpm`;
+    const val = Number.isNaN(v) ? tr('ctg_no_signal') : `${Math.round(v)} bpm`;
     const st = STATE_NAMES[this.state[i]];
     const base = Array.isArray(this.analysis.baseline) ? this.analysis.baseline[i] : null;
-    this.readout.textContent = `${mm}:${ss} · FHR ${val}${st !== 'ok' ? ` (${st.replace('_', ' ')})` : ''}` +
-      `${typeof base === 'number' ? ` · baseline ${Math.round(base)}` : ''} · ${this.speedCmMin} cm/min${scaleNote}`;
+    this.readout.textContent = `${mm}:${ss} · FHR ${val}${st !== 'ok' ? ` (${tr(`st_${st}`)})` : ''}` +
+      `${typeof base === 'number' ? ` · ${tr('ctg_baseline')} ${Math.round(base)}` : ''} · ${this.speedCmMin} cm/min${scaleNote}`;
   }
 }

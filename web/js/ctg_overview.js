@@ -2,6 +2,7 @@
 // width, lost / maternal stretches, events, and the part the paper shows; click or drag to move
 // the paper there. Not true scale by design (it is a map); the paper below is.
 import { FHR_HZ } from './ctg.js';
+import { t } from './i18n.js';
 
 const H = 46;
 
@@ -12,7 +13,7 @@ export class CtgOverview {
     this.canvas.className = 'ctg-overview';
     this.canvas.setAttribute('role', 'slider');
     this.canvas.tabIndex = -1; /* the paper itself takes the keyboard */
-    this.canvas.setAttribute('aria-label', 'Whole recording: click to move the paper there');
+    this.canvas.setAttribute('aria-label', t('overview_aria'));
     container.prepend(this.canvas);
     const move = (e) => {
       const r = this.canvas.getBoundingClientRect();

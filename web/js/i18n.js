@@ -1,6 +1,8 @@
 // A small translation table (English, 简体中文) for the words the app shows. t('key', {vars})
 // returns the current language's text; the language comes from the user's choice, else from
 // navigator.language. Not for clinical terms that must stay verbatim (engine reason texts).
+// The clinician's pages' words are in i18n_clinic.js, merged here.
+import { CLINIC_STRINGS } from './i18n_clinic.js';
 
 const STRINGS = {
   en: {
@@ -63,6 +65,15 @@ const STRINGS = {
     upload_done: 'Thank you. Your recording has arrived and will be checked.',
     upload_failed: 'The recording could not be sent: {msg}',
     upload_resumable_no: 'If the connection drops, the upload starts again from the beginning.',
+    upload_resumable_yes: 'If the connection drops, sending continues where it stopped, even after you reload this page (choose the same file again).',
+    upload_retrying: 'The connection dropped. Trying again in {s} s; what was already sent is kept.',
+    upload_resumed: 'Continuing from {pct}%: the first part had already arrived.',
+    upload_resume_pending: 'Sending “{name}” stopped at {pct}%. Choose the same file again and press “Continue sending”.',
+    upload_resume_match: 'continues from {pct}%',
+    upload_discard: 'Start over instead',
+    upload_cancelled: 'Sending was cancelled. You can send the recording again at any time.',
+    upload_finishing: 'Almost done: the recording is being checked…',
+    continue_send: 'Continue sending',
     my_recordings: 'My recordings',
     live_title: 'Record now with your Doppler',
     live_help: 'Plug the Doppler into this phone or computer, find your baby’s heartbeat, then press Start. Keep still; press Stop when you have recorded at least 20 minutes, or when your care team asked.',
@@ -158,6 +169,15 @@ const STRINGS = {
     upload_done: '谢谢！您的记录已收到，医生会查看。',
     upload_failed: '记录未能发送：{msg}',
     upload_resumable_no: '如果网络中断，上传需要从头开始。',
+    upload_resumable_yes: '如果网络中断，会从中断处继续发送；即使刷新了页面，重新选择同一个文件即可接着发送。',
+    upload_retrying: '网络中断了，{s} 秒后自动重试。已经发送的部分不会丢失。',
+    upload_resumed: '从 {pct}% 处继续发送，前面的部分已经送达。',
+    upload_resume_pending: '“{name}”的发送在 {pct}% 处中断了。请重新选择同一个文件，然后按“继续发送”。',
+    upload_resume_match: '将从 {pct}% 处继续',
+    upload_discard: '放弃，重新开始',
+    upload_cancelled: '已取消发送。您可以随时重新发送这份记录。',
+    upload_finishing: '快完成了：正在检查记录…',
+    continue_send: '继续发送',
     my_recordings: '我的记录',
     live_title: '用多普勒胎心仪现在记录',
     live_help: '把多普勒胎心仪连接到手机或电脑，找到宝宝的心跳后按“开始”。请保持不动；录满至少 20 分钟或按医护团队的要求后按“停止”。',
@@ -195,6 +215,8 @@ const STRINGS = {
     minutes_short: '{m} 分钟',
   },
 };
+
+for (const l of Object.keys(STRINGS)) Object.assign(STRINGS[l], CLINIC_STRINGS[l]);
 
 const LANG_KEY = 'fetalmon.lang';
 let lang = pickDefault();

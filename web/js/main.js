@@ -96,7 +96,7 @@ function renderTopbar(user) {
     h('nav', { 'aria-label': 'Main' },
       clin ? h('a', { href: '#/worklist' }, t('worklist')) : h('a', { href: '#/home' }, t('your_baby')),
       user.role === 'clinician' ? h('a', { href: '#/live', id: 'nav-live' }, t('live')) : null,
-      clin ? h('a', { href: '#/settings' }, 'Display') : null),
+      clin ? h('a', { href: '#/settings' }, t('display')) : null),
     feedIndicator(),
     h('div.who', h('span.user', user.display_name || user.name), h('span.role', t(`role_${user.role}`))),
     langSel,
@@ -128,5 +128,5 @@ async function route() {
 
 setUnauthorizedHandler(() => { session.clear(); go('#/login'); });
 window.addEventListener('hashchange', route);
-onLangChange(() => route());
+onLangChange(() => { route(); pollAlarms(); }); /* the alarm texts too */
 route();

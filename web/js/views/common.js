@@ -27,16 +27,16 @@ export function readState(rec) {
 export function recordingsTable(recs, { linkFor, caption }) {
   return h('table.grid', { id: 'recordings' },
     caption ? h('caption', caption) : null,
-    h('thead', h('tr', h('th', { scope: 'col' }, 'Recorded / sent'), h('th', { scope: 'col' }, 'File'),
-      h('th', { scope: 'col' }, t('status')), h('th', { scope: 'col' }, 'Reading'), h('th', { scope: 'col' }, ''))),
+    h('thead', h('tr', h('th', { scope: 'col' }, t('recorded_sent')), h('th', { scope: 'col' }, t('file')),
+      h('th', { scope: 'col' }, t('status')), h('th', { scope: 'col' }, t('reading')), h('th', { scope: 'col' }, ''))),
     h('tbody', recs.map((r) => {
       const rs = readState(r);
       return h('tr', { dataset: { id: r.id } },
         h('td.num', fmtDateTime(r.created_ms)),
         h('td', r.source_name || r.id),
         h('td', statusBadge(r)),
-        h('td', rs === null ? h('span.muted', { title: 'readings are not available on this server yet' }, '–')
-          : rs === 'read' ? h('span.badge.read', 'signed') : h('span.badge.unread', t('unread'))),
+        h('td', rs === null ? h('span.muted', { title: t('readings_unknown') }, '–')
+          : rs === 'read' ? h('span.badge.read', t('signed')) : h('span.badge.unread', t('unread'))),
         h('td', h('a.btn.small', { href: linkFor(r) }, t('open'))));
     })));
 }

@@ -1,11 +1,13 @@
 // The live wall: every patient of the clinician who is streaming now, side by side, each on its
 // own CTG paper at true scale following the pen (ctg.js append + follow). Streams appear and
-// close as the live feed reports them; the trace arrives as {"type":"samples"} messages (see
-// docs/web.md) once the server computes it live. Data age per tile: live / delayed / stalled.
+// close as the live feed reports them; a tile first draws the trace stored so far, then the
+// feed's {"type":"samples"} messages (livetrace.js: no gap, no duplicate, also after a resync).
+// Data age per tile: live / delayed / stalled.
 import { api } from '../api.js';
 import { h, fmtGestation, fmtDateTime } from '../dom.js';
 import { t } from '../i18n.js';
 import { CtgView } from '../ctg.js';
+import { LiveTrace } from '../livetrace.js';
 import { getDisplay } from '../settings.js';
 import { feed } from '../live.js';
 import { errorPanel } from './common.js';
@@ -18,8 +20,8 @@ export async function render(main) {
   main.className = 'page live-wall';
   main.dataset.title = t('live');
   const grid = h('div.tiles', { id: 'live-tiles', 'aria-live': 'polite' });
-  const empty = h('p.panel.muted', { id: 'live-empty' }, 'No patient is streaming now. Streams appear here as soon as they start.');
-  main.append(h('div.page-head', h('h1', t('live')), h('p.muted.small', 'True-scale paper, following each stream.')), empty, grid);
+  const empty = h('p.panel.muted', { id: 'live-empty' }, t('live_empty'));
+  main.append(h('div.page-head', h('h1', t('live')), h('p.muted.small', t('live_sub'))), empty, grid);
   const tiles = new Map(); /* recording id -> tile */
   const patients = new Map();
   const disp = getDisplay();
@@ -27,21 +29,30 @@ export async function render(main) {
   function tileFor(rec) {
     if (tiles.has(rec.id)) return tiles.get(rec.id);
     const p = patients.get(rec.patient) || { name: rec.patient };
-    const age = h('span.age', { dataset: { state: 'waiting' } }, 'receiving audio');
-    const figures = h('p.small.tile-figures', 'analysis every 2 min of stream');
+    const age = h('span.age', { dataset: { state: 'waiting' } }, t('receiving_audio'));
+    const figures = h('p.small.tile-figures', t('analysis_every'));
     const box = h('div.trace-box');
-    const el = h('section.tile.panel', { dataset: { recording: rec.id, patient: rec.patient }, 'aria-label': `Live stream of ${p.display_name || p.name}` },
+    const el = h('section.tile.panel', { dataset: { recording: rec.id, patient: rec.patient }, 'aria-label': t('live_stream_of', { name: p.display_name || p.name }) },
       h('header.tile-head', h('a', { href: `#/patient/${encodeURIComponent(p.name)}` }, h('strong', p.display_name || p.name)),
-        h('span.muted', ` ${fmtGestation(p.gestation_weeks)} w · since ${fmtDateTime(rec.created_ms)}`), age),
+        h('span.muted', ` ${fmtGestation(p.gestation_weeks)} w · ${t('since', { when: fmtDateTime(rec.created_ms) })}`), age),
       box, figures,
-      h('p.small.muted.tile-note', 'Waiting for the first trace samples (the paper starts when this page receives them).'));
+      h('p.small.muted.tile-note', t('waiting_samples')));
     grid.append(el);
     const ctg = new CtgView(box, { scale: disp.scale, speedCmMin: disp.speedCmMin, pxPerCm: disp.pxPerCm });
     ctg.startMs = rec.created_ms;
     ctg.setFollow(true);
-    const tile = { el, ctg, age, figures, lastDataAt: null, closedAt: null, k0: null };
+    const note = el.querySelector('.tile-note');
+    const trace = new LiveTrace(ctg, rec.id, { onState: (st) => {
+      el.dataset.trace = st;
+      if (st === 'backfill') { note.hidden = false; note.textContent = t('backfilling'); }
+      else note.hidden = ctg.n > 0;
+      if (st !== 'backfill' && !ctg.n) note.textContent = t('waiting_samples');
+    } });
+    const tile = { el, ctg, trace, age, figures, lastDataAt: null, closedAt: null };
+    box.liveTrace = trace; /* for tests and the console */
     tiles.set(rec.id, tile);
     empty.hidden = true;
+    trace.start();
     return tile;
   }
 
@@ -67,6 +78,7 @@ export async function render(main) {
     tile.age.dataset.state = 'closed';
     tile.age.textContent = why;
     tile.ctg.setFollow(false);
+    tile.trace.finish(); /* the samples stored at the close */
   }
 
   async function load() {
@@ -79,30 +91,25 @@ export async function render(main) {
   const off = feed.on((m) => {
     if (m.type === 'recording') {
       if (m.status === 'receiving') tileFor(m);
-      else if (tiles.has(m.id)) closeTile(m.id, 'stream closed');
+      else if (tiles.has(m.id)) closeTile(m.id, t('stream_closed'));
     } else if (m.type === 'samples' && m.recording) {
       withTile(m.recording, (tile) => {
-        /* k0 numbers the first sample from the stream start: skip what we have, and show
-         * samples we never received as a gap (never joined across) */
-        let fhr = m.fhr || [], st = m.state || [];
-        const n = tile.ctg.n;
-        if (tile.k0 == null) tile.k0 = m.k0 || 0; /* opened mid-stream: the paper starts here */
-        const k = (m.k0 || 0) - tile.k0;
-        if (k < n) { fhr = fhr.slice(n - k); st = st.slice(n - k); }
-        else if (k > n) tile.ctg.append({ fhr: new Array(k - n).fill(null), state: new Array(k - n).fill(1) });
-        tile.ctg.append({ fhr, state: st });
+        tile.trace.onSamples(m); /* k0 numbering: no gap, no duplicate (livetrace.js) */
         tile.lastDataAt = Date.now();
-        tile.el.querySelector('.tile-note').hidden = true;
+        if (!tile.trace.filling) tile.el.querySelector('.tile-note').hidden = true;
       });
+    } else if (m.type === 'samples_marked' && m.recording && tiles.has(m.recording)) {
+      tiles.get(m.recording).trace.onMarked(m);
     } else if (m.type === 'movement' && m.recording) {
-      withTile(m.recording, (tile) => tile.ctg.append({ movements_s: [m.t_s - (tile.k0 || 0) / 4] }));
+      withTile(m.recording, (tile) => tile.ctg.append({ movements_s: [m.t_s - (tile.trace.k0 || 0) / 4] }));
     } else if (m.type === 'analysis' && m.recording) {
       withTile(m.recording, (tile) => {
         const f = (v, d, u) => (v == null ? '–' : `${Number(v).toFixed(d)} ${u}`);
-        tile.figures.textContent = `basal ${f(m.basal_bpm, 0, 'bpm')} · STV ${f(m.stv_ms, 1, 'ms')} · lost ${f(m.lost_percent, 0, '%')}` +
-          (m.figo ? ` · FIGO ${typeof m.figo === 'object' ? m.figo.class : m.figo}` : '') + ` · at ${Math.round((m.t_s || 0) / 60)} min`;
+        tile.figures.textContent = t('live_figures', { basal: f(m.basal_bpm, 0, 'bpm'), stv: f(m.stv_ms, 1, 'ms'), lost: f(m.lost_percent, 0, '%') }) +
+          (m.figo ? ` · FIGO ${typeof m.figo === 'object' ? m.figo.class : m.figo}` : '') + t('at_min', { m: Math.round((m.t_s || 0) / 60) });
       });
     } else if (m.type === 'resync') {
+      for (const tile of tiles.values()) if (!tile.closedAt) tile.trace.onResync();
       load().catch(() => {});
     }
   });
@@ -110,17 +117,17 @@ export async function render(main) {
   const ticker = setInterval(() => {
     for (const [id, tile] of tiles) {
       if (tile.closedAt) {
-        if (Date.now() - tile.closedAt > CLOSED_TILE_KEEP_MS) { tile.ctg.destroy(); tile.el.remove(); tiles.delete(id); }
+        if (Date.now() - tile.closedAt > CLOSED_TILE_KEEP_MS) { tile.trace.destroy(); tile.ctg.destroy(); tile.el.remove(); tiles.delete(id); }
         continue;
       }
       if (tile.lastDataAt == null) continue;
       const ageS = (Date.now() - tile.lastDataAt) / 1000;
       tile.age.dataset.state = ageS < LIVE_AGE_S ? 'live' : ageS < STALLED_AGE_S ? 'delayed' : 'stalled';
-      tile.age.textContent = ageS < LIVE_AGE_S ? 'live' : ageS < STALLED_AGE_S ? `delayed ${Math.round(ageS)} s` : 'stalled';
+      tile.age.textContent = ageS < LIVE_AGE_S ? t('live_ok') : ageS < STALLED_AGE_S ? t('live_delayed', { s: Math.round(ageS) }) : t('live_stalled');
     }
     empty.hidden = tiles.size > 0;
   }, 1000);
 
   try { await load(); } catch (e) { if (e.status !== 401) main.append(errorPanel(e)); }
-  return () => { off(); clearInterval(ticker); for (const tile of tiles.values()) tile.ctg.destroy(); };
+  return () => { off(); clearInterval(ticker); for (const tile of tiles.values()) { tile.trace.destroy(); tile.ctg.destroy(); } };
 }

@@ -1,7 +1,8 @@
 // The mother's home page: a kind greeting with her gestational age, sending a recording with a
-// progress bar, her recordings and their status, and her care team's reading when signed. Plain
+// resumable progress bar, her recordings and their status, and her care team's reading when signed. Plain
 // language in English and Chinese (i18n.js); no clinical numbers she would have to interpret.
-import { api, uploadRecording } from '../api.js';
+import { api } from '../api.js';
+import { ResumableUpload, pendingUploads, sameFile, discardPending } from '../upload.js';
 import { h, fmtDateTime, fmtDuration } from '../dom.js';
 import { t } from '../i18n.js';
 import { statusBadge, errorPanel, markReadings } from './common.js';
@@ -50,65 +51,26 @@ export async function render(main, _params, { user }) {
   const list = h('ul.rec-list', { id: 'my-recordings', 'aria-live': 'polite' });
   let timer = null;
 
+  /* Overlapping refreshes (feed messages, the poll) may answer out of order: only the newest
+   * request's answer is shown, so an older, emptier list never replaces a newer one. */
+  let seq = 0;
   async function refresh() {
+    const mine = ++seq;
     try {
       const { recordings } = await api(`/api/patients/${encodeURIComponent(me.name)}/recordings`);
       const recs = recordings.slice().sort((a, b) => b.created_ms - a.created_ms);
       await markReadings(recs);
+      if (mine !== seq) return;
       list.replaceChildren(...(recs.length ? recs.map(recordingCard) : [h('li.muted', t('no_recordings'))]));
       const busy = recs.some((r) => r.status === 'queued' || r.status === 'analysing');
       clearTimeout(timer);
       timer = setTimeout(refresh, busy ? POLL_MS : POLL_MS * 10);
     } catch (e) {
-      if (e.status !== 401) list.replaceChildren(h('li', errorPanel(e)));
+      if (mine === seq && e.status !== 401) list.replaceChildren(h('li', errorPanel(e)));
     }
   }
 
-  // Upload with progress. The server has no resumable upload yet: we say what happens on a drop.
-  const file = h('input.visually-hidden', { type: 'file', id: 'upload-file', accept: ACCEPT, 'aria-describedby': 'upload-help' });
-  const chosen = h('span.chosen', { id: 'upload-chosen' }, t('no_file'));
-  const bar = h('progress', { id: 'upload-progress', max: 1, value: 0, hidden: true, 'aria-label': t('upload_title') });
-  const msg = h('p.upload-msg', { id: 'upload-msg', role: 'status', 'aria-live': 'polite' });
-  const send = h('button.btn.primary', { type: 'submit', id: 'upload-send', disabled: true }, t('send'));
-  const cancel = h('button.btn.ghost', { type: 'button', hidden: true }, t('cancel'));
-  file.addEventListener('change', () => {
-    send.disabled = !file.files.length;
-    msg.textContent = '';
-    chosen.textContent = file.files.length ? `${file.files[0].name} (${(file.files[0].size / 1e6).toFixed(1)} MB)` : t('no_file');
-  });
-  const form = h('form.panel.upload', { id: 'upload', 'aria-labelledby': 'up-h' },
-    h('h2', { id: 'up-h' }, t('upload_title')),
-    h('p.small', { id: 'upload-help' }, t('upload_help')),
-    h('div.file-row', file, h('label.btn.file-pick', { for: 'upload-file' }, t('choose_file')), chosen),
-    h('div.upload-row', send, cancel), bar, msg,
-    h('p.small.muted', t('upload_resumable_no')));
-  form.addEventListener('submit', async (e) => {
-    e.preventDefault();
-    if (!file.files.length) return;
-    const f = file.files[0];
-    send.disabled = true; file.disabled = true; cancel.hidden = false;
-    bar.hidden = false; bar.value = 0;
-    msg.textContent = t('uploading', { pct: 0 });
-    const up = uploadRecording(f, {
-      onProgress: (frac) => { bar.value = frac; msg.textContent = t('uploading', { pct: Math.floor(frac * 100) }); },
-    });
-    cancel.onclick = () => up.abort();
-    try {
-      await up.promise;
-      bar.value = 1;
-      msg.textContent = t('upload_done');
-      msg.className = 'upload-msg ok';
-      form.reset();
-      chosen.textContent = t('no_file');
-      refresh();
-    } catch (ex) {
-      msg.textContent = t('upload_failed', { msg: ex.message });
-      msg.className = 'upload-msg bad';
-    } finally {
-      file.disabled = false; cancel.hidden = true; send.disabled = !file.files.length;
-    }
-  });
-
+  const form = uploadPanel(refresh);
   const livePanel = liveRecordPanel(refresh);
   main.append(
     h('section.hello', h('h1', t('hello', { name: p.display_name || me.display_name || me.name })),
@@ -121,7 +83,115 @@ export async function render(main, _params, { user }) {
   feed.subscribe(me.name);
   const off = feed.on((m) => { if (m.type === 'recording' || m.type === 'resync') refresh(); });
   await refresh();
-  return () => { clearTimeout(timer); off(); livePanel.cleanup(); };
+  return () => { clearTimeout(timer); off(); livePanel.cleanup(); form.cleanup(); };
+}
+
+/* Sending a file with a progress bar (upload.js): in chunks that survive a dropped connection
+ * and a page reload (she chooses the same file again and it continues), with a cancel button.
+ * A server without resumable uploads gets one request, and the note under the form says so. */
+function uploadPanel(onSent) {
+  const file = h('input.visually-hidden', { type: 'file', id: 'upload-file', accept: ACCEPT, 'aria-describedby': 'upload-help' });
+  const chosen = h('span.chosen', { id: 'upload-chosen' }, t('no_file'));
+  const bar = h('progress', { id: 'upload-progress', max: 1, value: 0, hidden: true, 'aria-label': t('upload_title') });
+  const msg = h('p.upload-msg', { id: 'upload-msg', role: 'status', 'aria-live': 'polite' });
+  const send = h('button.btn.primary', { type: 'submit', id: 'upload-send', disabled: true }, t('send'));
+  const cancel = h('button.btn.ghost', { type: 'button', id: 'upload-cancel', hidden: true }, t('cancel'));
+  const note = h('p.small.muted', { id: 'upload-note' }, t('upload_resumable_yes'));
+  const pendingBox = h('div.upload-pending', { id: 'upload-pending', hidden: true });
+  let up = null, gone = false;
+  const pct = (x) => Math.floor(x * 100);
+  const sizeText = (f) => `${f.name} (${f.size < 1e6 ? `${Math.max(1, Math.round(f.size / 1e3))} kB` : `${(f.size / 1e6).toFixed(1)} MB`})`;
+
+  /* An upload interrupted earlier (another visit, a reload): say where it stopped. */
+  async function showPending() {
+    const list = pendingUploads('');
+    if (!list.length) { pendingBox.hidden = true; return; }
+    const e = list[list.length - 1];
+    let at = null;
+    try {
+      const st = await api(`/api/uploads/${encodeURIComponent(e.upload)}`);
+      if (st.state !== 'open') { await discardPending(e); return showPending(); }
+      at = st.size_bytes ? st.offset / st.size_bytes : 0;
+    } catch (ex) {
+      if (ex.status === 404) { await discardPending(e); return showPending(); }
+    }
+    if (gone) return;
+    pendingBox.dataset.upload = e.upload;
+    pendingBox.replaceChildren(
+      h('p', t('upload_resume_pending', { name: e.name, pct: at == null ? '?' : pct(at) })),
+      h('button.btn.small.ghost', { type: 'button', id: 'upload-discard', onclick: async () => { await discardPending(e); showPending(); } }, t('upload_discard')));
+    pendingBox.hidden = false;
+    pendingBox.pendingAt = at;
+  }
+
+  file.addEventListener('change', () => {
+    send.disabled = !file.files.length || !file.files[0].size;
+    msg.textContent = '';
+    msg.className = 'upload-msg';
+    const f = file.files[0];
+    const match = f && pendingUploads('').find((e) => sameFile(e, f));
+    send.textContent = match ? t('continue_send') : t('send');
+    chosen.textContent = f ? sizeText(f) + (match && pendingBox.pendingAt != null ? ` · ${t('upload_resume_match', { pct: pct(pendingBox.pendingAt) })}` : '') : t('no_file');
+  });
+  const form = h('form.panel.upload', { id: 'upload', 'aria-labelledby': 'up-h' },
+    h('h2', { id: 'up-h' }, t('upload_title')),
+    h('p.small', { id: 'upload-help' }, t('upload_help')),
+    pendingBox,
+    h('div.file-row', file, h('label.btn.file-pick', { for: 'upload-file' }, t('choose_file')), chosen),
+    h('div.upload-row', send, cancel), bar, msg, note);
+  form.addEventListener('submit', async (e) => {
+    e.preventDefault();
+    if (!file.files.length || up) return;
+    const f = file.files[0];
+    send.disabled = true; file.disabled = true; cancel.hidden = false; cancel.disabled = false;
+    bar.hidden = false; bar.value = 0;
+    msg.className = 'upload-msg';
+    msg.textContent = t('uploading', { pct: 0 });
+    let frac = 0;
+    up = new ResumableUpload(f, {
+      onProgress: (x) => {
+        frac = x;
+        bar.value = x;
+        if (up && (up.state === 'sending' || up.state === 'finishing')) msg.textContent = t('uploading', { pct: pct(x) });
+      },
+      onState: (st) => {
+        form.dataset.state = st.state;
+        form.dataset.mode = st.mode;
+        if (st.mode === 'plain') note.textContent = t('upload_resumable_no');
+        if (st.state === 'retrying') msg.textContent = t('upload_retrying', { s: st.retryInS });
+        else if (st.state === 'sending' && st.resumedFrom > 0) msg.textContent = t('upload_resumed', { pct: pct(st.resumedFrom / f.size) });
+        else if (st.state === 'finishing' && frac >= 1) msg.textContent = t('upload_finishing');
+      },
+    });
+    cancel.onclick = () => { cancel.disabled = true; up.cancel(); };
+    pendingBox.hidden = true;
+    try {
+      await up.start();
+      bar.value = 1;
+      msg.textContent = t('upload_done');
+      msg.className = 'upload-msg ok';
+      form.reset();
+      send.textContent = t('send');
+      chosen.textContent = t('no_file');
+      onSent();
+    } catch (ex) {
+      if (ex.code === 'aborted') {
+        msg.textContent = t('upload_cancelled');
+        msg.className = 'upload-msg';
+        bar.hidden = true;
+      } else {
+        msg.textContent = t('upload_failed', { msg: ex.message });
+        msg.className = 'upload-msg bad';
+      }
+      showPending();
+    } finally {
+      up = null;
+      file.disabled = false; cancel.hidden = true; send.disabled = !file.files.length;
+    }
+  });
+  showPending();
+  form.cleanup = () => { gone = true; };
+  return form;
 }
 
 /* One of her recordings (#/recording/ID as a patient): status, plain facts and the reading. */

@@ -6,6 +6,7 @@ import { api, probe } from '../api.js';
 import { h, fmtDateTime, fmtDuration } from '../dom.js';
 import { t } from '../i18n.js';
 import { CtgView, PAPER_SPEEDS_CM_MIN } from '../ctg.js';
+import { LiveTrace } from '../livetrace.js';
 import { CtgOverview } from '../ctg_overview.js';
 import { getDisplay, setDisplay } from '../settings.js';
 import { statusBadge, errorPanel } from './common.js';
@@ -43,15 +44,19 @@ export async function render(main, [id, atS], ctx) {
   const body = h('div');
   main.append(body);
 
-  // Not analysed yet: poll its status.
+  // Not analysed yet: poll its status. A live stream shows its trace so far, then follows it.
+  let liveView = null;
   while (rec.status !== 'done' && !stopped) {
-    body.replaceChildren(h('div.panel', { id: 'pending' }, statusBadge(rec),
-      rec.status === 'failed' ? h('p', rec.error || 'analysis failed')
-        : rec.status === 'receiving' ? h('p.muted', 'A live stream is being received. Its trace is analysed when the stream closes (the live 4 Hz trace is not computed by this server yet).')
-          : h('p.muted', 'The trace appears when the analysis is done.')));
+    if (rec.status === 'receiving' && !liveView) liveView = liveStreamView(body, rec, cleanups);
+    if (!liveView) {
+      body.replaceChildren(h('div.panel', { id: 'pending' }, statusBadge(rec),
+        rec.status === 'failed' ? h('p', rec.error || t('analysis_failed')) : h('p.muted', t('pending_note'))));
+    } else {
+      liveView.pending.replaceChildren(h('p.muted', rec.status === 'receiving' ? t('receiving_note') : t('pending_note')));
+    }
     if (rec.status === 'failed') {
       /* no trace, but the clinician may still listen to what was sent */
-      const box = h('section.panel.audio', { id: 'audio', 'aria-labelledby': 'audio-h' }, h('h2', { id: 'audio-h' }, 'Doppler audio'));
+      const box = h('section.panel.audio', { id: 'audio', 'aria-labelledby': 'audio-h' }, h('h2', { id: 'audio-h' }, t('doppler_audio')));
       body.append(box);
       setupAudio(box, rec, {}, null, cleanups);
       return () => cleanups.forEach((f) => f());
@@ -65,29 +70,29 @@ export async function render(main, [id, atS], ctx) {
     head.querySelector('.meta .badge')?.replaceWith(statusBadge(rec));
   }
   const a = rec.analysis || {};
+  if (liveView) liveView.destroy();
   body.replaceChildren();
 
   // Paper controls.
   const disp = getDisplay();
   const traceBox = h('div.trace-box', { id: 'trace' });
-  const speedSel = h('select', { id: 'paper-speed', 'aria-label': 'Paper speed' },
+  const speedSel = h('select', { id: 'paper-speed', 'aria-label': t('paper_speed') },
     PAPER_SPEEDS_CM_MIN.map((s) => h('option', { value: s, selected: s === disp.speedCmMin }, `${s} cm/min`)));
-  const scaleSel = h('select', { id: 'paper-scale', 'aria-label': 'FHR scale' },
-    h('option', { value: 'intl', selected: disp.scale === 'intl' }, '50–210 bpm, 20 bpm/cm'),
-    h('option', { value: 'us', selected: disp.scale === 'us' }, '30–240 bpm, 30 bpm/cm'));
-  const zoomLabel = h('span.zoom-label', { id: 'zoom-label' }, 'true scale');
-  const toolbar = h('div.toolbar', { role: 'toolbar', 'aria-label': 'Trace display' },
-    h('label', 'Speed ', speedSel), h('label', 'Scale ', scaleSel),
+  const scaleSel = h('select', { id: 'paper-scale', 'aria-label': t('fhr_scale') },
+    h('option', { value: 'intl', selected: disp.scale === 'intl' }, t('scale_intl')),
+    h('option', { value: 'us', selected: disp.scale === 'us' }, t('scale_us')));
+  const zoomLabel = h('span.zoom-label', { id: 'zoom-label' }, t('true_scale'));
+  const toolbar = h('div.toolbar', { role: 'toolbar', 'aria-label': t('trace_display') },
+    h('label', `${t('speed')} `, speedSel), h('label', `${t('scale')} `, scaleSel),
     h('span.sep'),
-    h('button.btn.small', { type: 'button', id: 'zoom-out', 'aria-label': 'Zoom out (compress time)', onclick: () => ctg.setZoom(ctg.zoom * 0.5) }, '−'),
+    h('button.btn.small', { type: 'button', id: 'zoom-out', 'aria-label': t('zoom_out'), onclick: () => ctg.setZoom(ctg.zoom * 0.5) }, '−'),
     zoomLabel,
-    h('button.btn.small', { type: 'button', id: 'zoom-in', 'aria-label': 'Zoom in (stretch time)', onclick: () => ctg.setZoom(ctg.zoom * 2) }, '+'),
-    h('button.btn.small', { type: 'button', id: 'zoom-reset', onclick: () => ctg.setZoom(1) }, 'True scale'),
+    h('button.btn.small', { type: 'button', id: 'zoom-in', 'aria-label': t('zoom_in'), onclick: () => ctg.setZoom(ctg.zoom * 2) }, '+'),
+    h('button.btn.small', { type: 'button', id: 'zoom-reset', onclick: () => ctg.setZoom(1) }, t('true_scale_btn')),
     h('span.sep'),
-    h('span.legend', h('i.lg-fhr'), 'FHR', h('i.lg-mat'), 'maternal?', h('i.lg-dbt'), 'doubtful', h('i.lg-base'), 'baseline',
-      h('i.lg-acc'), 'acceleration', h('i.lg-dec'), 'deceleration', h('i.lg-mov'), 'movement'),
-    h('a.small', { href: '#/settings', title: 'calibrate so that 1 cm on paper is 1 cm on this screen' }, `calibration ${disp.pxPerCm.toFixed(1)} px/cm`));
-  body.append(h('section.trace-section', { 'aria-label': 'CTG trace' }, toolbar, traceBox));
+    legend(),
+    h('a.small', { href: '#/settings', title: t('calibration_title') }, t('calibration', { v: disp.pxPerCm.toFixed(1) })));
+  body.append(h('section.trace-section', { 'aria-label': t('ctg_trace') }, toolbar, traceBox));
 
   const ctg = new CtgView(traceBox, { scale: disp.scale, speedCmMin: disp.speedCmMin, pxPerCm: disp.pxPerCm });
   cleanups.push(() => ctg.destroy());
@@ -103,16 +108,16 @@ export async function render(main, [id, atS], ctx) {
     }).catch(() => {});
   }
   if (atS !== undefined && Number.isFinite(Number(atS))) ctg.setCursor(Number(atS)); /* from an alert link */
-  ctg.scroller.setAttribute('aria-label', `CTG trace, ${fmtDuration(a.duration_s)} long. Arrow keys scroll by a minute, plus and minus zoom, 0 returns to true scale.`);
+  ctg.scroller.setAttribute('aria-label', t('trace_aria', { d: fmtDuration(a.duration_s) }));
   speedSel.addEventListener('change', () => { const v = Number(speedSel.value); setDisplay({ speedCmMin: v }); ctg.setSpeed(v); });
   scaleSel.addEventListener('change', () => { setDisplay({ scale: scaleSel.value }); ctg.setScale(scaleSel.value); });
   traceBox.addEventListener('ctgzoom', (e) => {
-    zoomLabel.textContent = e.detail.zoom === 1 ? 'true scale' : `×${e.detail.zoom.toFixed(2)} — not true scale`;
+    zoomLabel.textContent = e.detail.zoom === 1 ? t('true_scale') : t('not_true_scale', { z: e.detail.zoom.toFixed(2) });
     zoomLabel.classList.toggle('warn', e.detail.zoom !== 1);
   });
 
   // Audio with a cursor, when the recording is audio and the server serves it.
-  const audioBox = h('section.panel.audio', { id: 'audio', 'aria-labelledby': 'audio-h' }, h('h2', { id: 'audio-h' }, 'Doppler audio'));
+  const audioBox = h('section.panel.audio', { id: 'audio', 'aria-labelledby': 'audio-h' }, h('h2', { id: 'audio-h' }, t('doppler_audio')));
   body.append(audioBox);
   setupAudio(audioBox, rec, a, ctg, cleanups);
 
@@ -120,29 +125,60 @@ export async function render(main, [id, atS], ctx) {
   return () => { stopped = true; cleanups.forEach((f) => f()); };
 }
 
+function legend() {
+  return h('span.legend', h('i.lg-fhr'), 'FHR', h('i.lg-mat'), t('lg_maternal'), h('i.lg-dbt'), t('lg_doubtful'), h('i.lg-base'), t('lg_baseline'),
+    h('i.lg-acc'), t('lg_acc'), h('i.lg-dec'), t('lg_dec'), h('i.lg-mov'), t('lg_mov'));
+}
+
+/* A live stream opened from the worklist or an alarm: its trace so far from the store, then the
+ * feed's samples (livetrace.js), on true-scale paper following the pen; the full review replaces
+ * it when the stream is closed and analysed. */
+function liveStreamView(body, rec, cleanups) {
+  const disp = getDisplay();
+  const pending = h('div.panel', { id: 'pending' });
+  const traceBox = h('div.trace-box', { id: 'trace', dataset: { live: '1' } });
+  body.replaceChildren(pending, h('section.trace-section', { 'aria-label': t('ctg_trace') },
+    h('div.toolbar', h('span.legend', h('i.lg-fhr'), 'FHR', h('i.lg-mat'), t('lg_maternal'), h('i.lg-dbt'), t('lg_doubtful'), h('i.lg-mov'), t('lg_mov'))), traceBox));
+  const ctg = new CtgView(traceBox, { scale: disp.scale, speedCmMin: disp.speedCmMin, pxPerCm: disp.pxPerCm });
+  ctg.startMs = rec.created_ms;
+  ctg.setFollow(true);
+  const trace = new LiveTrace(ctg, rec.id, { onState: (st) => { traceBox.dataset.trace = st; } });
+  traceBox.liveTrace = trace;
+  feed.subscribe(rec.patient);
+  const off = feed.on((m) => {
+    if (m.type === 'samples' && m.recording === rec.id) trace.onSamples(m);
+    else if (m.type === 'samples_marked' && m.recording === rec.id) trace.onMarked(m);
+    else if (m.type === 'movement' && m.recording === rec.id) ctg.append({ movements_s: [m.t_s - (trace.k0 || 0) / 4] });
+    else if (m.type === 'resync') trace.onResync();
+  });
+  trace.start();
+  let gone = false;
+  const destroy = () => { if (gone) return; gone = true; off(); trace.destroy(); ctg.destroy(); };
+  cleanups.push(destroy);
+  return { pending, destroy };
+}
+
 async function setupAudio(box, rec, a, ctg, cleanups) {
   const isAudio = (a.input && a.input.kind === 'audio') || rec.kind === 'stream' || /\.(wav|flac|ogg)$/i.test(rec.source_name || '');
   if (!isAudio) {
-    box.append(h('p.muted', { id: 'audio-state' }, 'This recording is a heart-rate trace file: there is no audio to play.'));
+    box.append(h('p.muted', { id: 'audio-state' }, t('audio_trace_file')));
     return;
   }
   const url = `/api/recordings/${encodeURIComponent(rec.id)}/audio`;
   const res = await probe(url, { Range: 'bytes=0-1' });
   if (!res) {
-    box.append(h('p.muted', { id: 'audio-state' }, 'Audio playback is not available: this server does not serve recordings’ audio yet.'));
+    box.append(h('p.muted', { id: 'audio-state' }, t('audio_unavailable')));
     return;
   }
   const ranged = res.status === 206;
   /* The session cookie set at sign-in authenticates GETs, so the element streams the file with
    * Range requests itself (seeking loads only what is needed). */
-  const audio = h('audio', { controls: true, src: url, preload: 'metadata', 'aria-label': 'Doppler audio of this recording' });
-  box.append(h('p.muted.small', { id: 'audio-state' }, ranged
-    ? 'The cursor on the trace follows the sound; click the trace to jump.'
-    : 'The cursor on the trace follows the sound; click the trace to jump. (no Range support on the server: the whole file loads first)'));
+  const audio = h('audio', { controls: true, src: url, preload: 'metadata', 'aria-label': t('doppler_audio') });
+  box.append(h('p.muted.small', { id: 'audio-state' }, ranged ? t('audio_follow') : t('audio_follow_noranges')));
   box.append(audio);
   let raf = null;
   if (!ctg) {
-    box.querySelector('#audio-state').textContent = 'The recording as it was sent (there is no trace to follow: the analysis failed).';
+    box.querySelector('#audio-state').textContent = t('audio_failed_note');
     cleanups.push(() => audio.pause());
     return;
   }
@@ -160,7 +196,7 @@ const CATEGORIES = ['normal', 'suspicious', 'pathological', 'inconclusive'];
 const READING_MAX_BYTES = 1000;
 
 function readingPanel(rec) {
-  const box = h('section.panel.reading', { id: 'reading', 'aria-labelledby': 'rd-h' }, h('h2', { id: 'rd-h' }, 'Reading'));
+  const box = h('section.panel.reading', { id: 'reading', 'aria-labelledby': 'rd-h' }, h('h2', { id: 'rd-h' }, t('reading')));
   const list = h('div.readings', h('p.muted.small', t('loading')));
   box.append(list);
   const load = async () => {
@@ -168,32 +204,31 @@ function readingPanel(rec) {
     try {
       readings = (await api(`/api/recordings/${encodeURIComponent(rec.id)}/readings`)).readings || [];
     } catch (e) {
-      list.replaceChildren(h('p.muted', { id: 'reading-state' }, e.status === 404
-        ? 'Readings (category, interpretation, sign-off) are not available on this server yet.' : e.message));
+      list.replaceChildren(h('p.muted', { id: 'reading-state' }, e.status === 404 ? t('readings_unavailable_clin') : e.message));
       return false;
     }
     list.replaceChildren(...(readings.length ? readings.map((r, i) => h('div.reading-item', { dataset: { id: r.id } },
-      h('p', h(`strong.cat-${r.category}`, r.category), i < readings.length - 1 ? h('span.small.muted', ' · superseded') : null),
+      h('p', h(`strong.cat-${r.category}`, t(`rcat_${r.category}`)), i < readings.length - 1 ? h('span.small.muted', ` · ${t('superseded')}`) : null),
       h('p.prewrap', r.text || ''),
-      h('p.small.muted', `Signed by ${r.clinician || '?'} · ${fmtDateTime(r.signed_ms)}`)))
-      : [h('p.muted', { id: 'reading-state' }, 'Not read yet.')]));
+      h('p.small.muted', t('signed_by', { who: r.clinician || '?', when: fmtDateTime(r.signed_ms) }))))
+      : [h('p.muted', { id: 'reading-state' }, t('not_read_yet'))]));
     const sign = box.querySelector('#reading-sign');
-    if (sign) sign.textContent = readings.length ? 'Sign a correcting reading' : 'Sign reading';
+    if (sign) sign.textContent = readings.length ? t('sign_correcting') : t('sign_reading');
     return true;
   };
   const cat = h('select', { id: 'reading-category', required: true },
-    h('option', { value: '' }, 'Choose…'), CATEGORIES.map((c) => h('option', { value: c }, c)));
+    h('option', { value: '' }, t('choose')), CATEGORIES.map((c) => h('option', { value: c }, t(`rcat_${c}`))));
   const text = h('textarea', { id: 'reading-text', rows: 5, required: true, maxLength: READING_MAX_BYTES });
   const err = h('p.form-error', { role: 'alert', hidden: true });
   const form = h('form', { id: 'reading-form', hidden: true },
-    h('label', { for: 'reading-category' }, 'Category'), cat,
-    h('label', { for: 'reading-text' }, 'Interpretation — the patient reads this text: write it for her'), text, err,
-    h('button.btn.primary', { type: 'submit', id: 'reading-sign' }, 'Sign reading'));
+    h('label', { for: 'reading-category' }, t('category')), cat,
+    h('label', { for: 'reading-text' }, t('interpretation_label')), text, err,
+    h('button.btn.primary', { type: 'submit', id: 'reading-sign' }, t('sign_reading')));
   form.addEventListener('submit', async (e) => {
     e.preventDefault();
     err.hidden = true;
     if (new TextEncoder().encode(text.value).length > READING_MAX_BYTES) {
-      err.textContent = `At most ${READING_MAX_BYTES} bytes.`; err.hidden = false; return;
+      err.textContent = t('at_most_bytes', { n: READING_MAX_BYTES }); err.hidden = false; return;
     }
     try {
       await api(`/api/recordings/${encodeURIComponent(rec.id)}/readings`, { method: 'POST', body: { category: cat.value, text: text.value } });

@@ -3,6 +3,7 @@
 // the antenatal criteria were met. Loads each recording's analysis (newest 30), one at a time.
 import { api } from '../api.js';
 import { h, fmtDateTime } from '../dom.js';
+import { t } from '../i18n.js';
 
 const MAX_RECORDINGS = 30;
 const STV_CRITERION_MS = 3; /* CLINICAL 3.3 criterion 6 */
@@ -22,19 +23,19 @@ function chart(points) {
   const X = (t) => L + (t1 > t0 ? ((t - t0) / (t1 - t0)) * (W - L - R) : (W - L - R) / 2);
   const Y = (v) => T + (1 - v / ymax) * (H - T - B);
   const svg = s('svg', { viewBox: `0 0 ${W} ${H}`, class: 'stv-chart', role: 'img',
-    'aria-label': `STV of ${points.length} recordings, from ${points[0].stv.toFixed(1)} to ${points[points.length - 1].stv.toFixed(1)} ms` });
+    'aria-label': t('stv_chart_aria', { n: points.length, a: points[0].stv.toFixed(1), b: points[points.length - 1].stv.toFixed(1) }) });
   for (let v = 0; v <= ymax; v += 2) {
     svg.append(s('line', { x1: L, x2: W - R, y1: Y(v), y2: Y(v), class: 'grid' }),
       s('text', { x: L - 6, y: Y(v) + 4, 'text-anchor': 'end', class: 'tick' }, v));
   }
   svg.append(s('line', { x1: L, x2: W - R, y1: Y(STV_CRITERION_MS), y2: Y(STV_CRITERION_MS), class: 'limit' }),
-    s('text', { x: W - R, y: Y(STV_CRITERION_MS) - 4, 'text-anchor': 'end', class: 'limit-label' }, 'STV 3 ms (criterion 6)'),
+    s('text', { x: W - R, y: Y(STV_CRITERION_MS) - 4, 'text-anchor': 'end', class: 'limit-label' }, t('stv_criterion')),
     s('text', { x: 4, y: T + 8, class: 'tick' }, 'ms'));
   if (points.length > 1)
     svg.append(s('polyline', { points: points.map((p) => `${X(p.t)},${Y(p.stv)}`).join(' '), class: 'line' }));
   for (const p of points) {
     const c = s('circle', { cx: X(p.t), cy: Y(p.stv), r: 4.5, class: p.met ? 'met' : p.met === false ? 'notmet' : 'unknown' });
-    c.append(s('title', {}, `${fmtDateTime(p.t)}: STV ${p.stv.toFixed(1)} ms, criteria ${p.met ? 'met' : p.met === false ? 'not met' : '?'}`));
+    c.append(s('title', {}, t('stv_point', { when: fmtDateTime(p.t), v: p.stv.toFixed(1), met: p.met ? t('crit_met') : p.met === false ? t('crit_not_met') : '?' })));
     const a = s('a', { href: `#/recording/${p.id}` });
     a.append(c);
     svg.append(a);
@@ -45,8 +46,8 @@ function chart(points) {
 }
 
 export function stvTrendPanel(recs) {
-  const body = h('p.muted.small', 'Loading analyses…');
-  const panel = h('section.panel.stv-trend', { id: 'stv-trend', 'aria-labelledby': 'stv-h' }, h('h2', { id: 'stv-h' }, 'STV trend'), body);
+  const body = h('p.muted.small', t('loading_analyses'));
+  const panel = h('section.panel.stv-trend', { id: 'stv-trend', 'aria-labelledby': 'stv-h' }, h('h2', { id: 'stv-h' }, t('stv_trend')), body);
   const done = recs.filter((r) => r.status === 'done').sort((a, b) => a.created_ms - b.created_ms).slice(-MAX_RECORDINGS);
   (async () => {
     const points = [];
@@ -61,8 +62,8 @@ export function stvTrendPanel(recs) {
         }
       } catch { /* one unreadable analysis does not hide the others */ }
     }
-    if (!done.length) body.replaceWith(h('p.muted.small', 'No analysed recordings yet.'));
-    else if (!points.length) body.replaceWith(h('p.muted.small', 'The STV trend appears when the CTG analysis (STV) is in the recordings’ analyses.'));
+    if (!done.length) body.replaceWith(h('p.muted.small', t('no_analysed')));
+    else if (!points.length) body.replaceWith(h('p.muted.small', t('stv_needs_analysis')));
     else body.replaceWith(chart(points));
   })();
   return panel;

@@ -1,0 +1,391 @@
+/* End-to-end test of GET /api/worklist on a real `fetalmon serve`: a clinician gets exactly her
+ * patients with gestational age from the due date, the newest recordings, the unread count (an
+ * analysed recording without a reading) that drops when she signs one, open alerts counted by
+ * priority (acknowledged ones are not open), and the live stream with the age of its last data;
+ * a patient, an administrator and a device token get 403, no token 401; the read is audited per
+ * patient. */
+#include <math.h>
+
+#include "../check.h"
+#include "srvtest.h"
+#include "store.h"
+
+static server_proc srv;
+static char fixture[1024];
+
+typedef struct account {
+    const char *name, *role, *password, *clinician;
+    int weeks; /* gestational age today, for patients */
+    char token[128];
+} account;
+
+/* alice and ann are drbob's patients, beth is drcarol's; root is the administrator. */
+static account acc[] = {
+    {"drbob", "clinician", "drbob-password", NULL, 0, ""},
+    {"drcarol", "clinician", "drcarol-password", NULL, 0, ""},
+    {"root", "admin", "root-password", NULL, 0, ""},
+    {"alice", "patient", "alice-password", "drbob", 30, ""},
+    {"ann", "patient", "ann-password", "drbob", 0, ""},
+    {"beth", "patient", "beth-password", "drcarol", 36, ""},
+};
+enum { DRBOB, DRCAROL, ROOT, ALICE, ANN, BETH, N_ACC };
+static char dev_alice[128];
+static char rec_alice[32];
+
+static int login(account *a)
+{
+    char body[256];
+    snprintf(body, sizeof body, "{\"username\":\"%s\",\"password\":\"%s\"}", a->name, a->password);
+    http_resp r;
+    int st = http_post_json(srv.port, "/api/login", NULL, body, &r) == 0 ? r.status : -1;
+    const char *t = jstr(r.json, "token");
+    if (st == 200 && t)
+        snprintf(a->token, sizeof a->token, "%s", t);
+    http_resp_free(&r);
+    return st;
+}
+
+static int add_user(const account *a)
+{
+    char due[16];
+    const char *args[16] = {"add",   "--data", srv.data, "--role",
+                            a->role, "--name", a->name,  "--password-stdin"};
+    int n = 8;
+    if (a->clinician) {
+        args[n++] = "--clinician";
+        args[n++] = a->clinician;
+    }
+    if (a->weeks) { /* the due date that makes her a->weeks + 3 days pregnant today */
+        time_t t = time(NULL) + (time_t)(280 - a->weeks * 7 - 3) * 86400;
+        struct tm tm;
+        gmtime_r(&t, &tm);
+        strftime(due, sizeof due, "%Y-%m-%d", &tm);
+        args[n++] = "--due-date";
+        args[n++] = due;
+    }
+    args[n] = NULL;
+    return run_user(a->password, NULL, 0, args);
+}
+
+static const cJSON *entry_of(const cJSON *wl, const char *name)
+{
+    const cJSON *e;
+    cJSON_ArrayForEach(e, cJSON_GetObjectItemCaseSensitive(wl, "patients"))
+    {
+        const char *n = jstr(e, "name");
+        if (n && !strcmp(n, name))
+            return e;
+    }
+    return NULL;
+}
+
+static double num(const cJSON *j, const char *key)
+{
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(j, key);
+    return cJSON_IsNumber(v) ? v->valuedouble : NAN;
+}
+
+static int get_worklist(const char *token, http_resp *r)
+{
+    return http_get(srv.port, "/api/worklist", token, r) == 0 ? r->status : -1;
+}
+
+static void only_clinicians_get_a_worklist(void)
+{
+    http_resp r;
+    CHECK(get_worklist(acc[ALICE].token, &r) == 403);
+    CHECK(jstr(r.json, "error") && !strcmp(jstr(r.json, "error"), "forbidden"));
+    CHECK(r.body && !strstr(r.body, "alice\""));
+    http_resp_free(&r);
+    CHECK(get_worklist(acc[ROOT].token, &r) == 403);
+    http_resp_free(&r);
+    CHECK(get_worklist(dev_alice, &r) == 403);
+    http_resp_free(&r);
+    CHECK(get_worklist(NULL, &r) == 401);
+    http_resp_free(&r);
+    CHECK(http_post_json(srv.port, "/api/worklist", acc[DRBOB].token, "{}", &r) == 0 &&
+          r.status == 405);
+    http_resp_free(&r);
+}
+
+static void the_worklist_holds_her_patients_only(void)
+{
+    http_resp r;
+    CHECK(get_worklist(acc[DRBOB].token, &r) == 200);
+    const cJSON *pts = cJSON_GetObjectItemCaseSensitive(r.json, "patients");
+    CHECK(cJSON_GetArraySize(pts) == 2);
+    const cJSON *alice = entry_of(r.json, "alice"), *ann = entry_of(r.json, "ann");
+    CHECK(alice && ann && !entry_of(r.json, "beth"));
+    /* 30 weeks + 3 days from the due date */
+    CHECKF(fabs(num(alice, "gestation_weeks") - (30 + 3 / 7.0)) < 0.11, "alice GA %.2f",
+           num(alice, "gestation_weeks"));
+    CHECK(cJSON_IsNull(cJSON_GetObjectItemCaseSensitive(ann, "gestation_weeks")));
+    CHECK(cJSON_IsNull(cJSON_GetObjectItemCaseSensitive(ann, "live")));
+    CHECK(num(ann, "recordings_total") == 0 && num(ann, "unread") == 0);
+    const cJSON *al = cJSON_GetObjectItemCaseSensitive(ann, "open_alerts");
+    CHECK(al && num(al, "high") == 0 && cJSON_IsNull(cJSON_GetObjectItemCaseSensitive(al, "top")));
+    http_resp_free(&r);
+    CHECK(get_worklist(acc[DRCAROL].token, &r) == 200);
+    CHECK(entry_of(r.json, "beth") && !entry_of(r.json, "alice"));
+    CHECK(r.body && !strstr(r.body, "\"alice\""));
+    http_resp_free(&r);
+}
+
+static void an_analysed_recording_is_unread_until_signed(void)
+{
+    size_t len = 0;
+    char *body = read_whole(fixture, &len);
+    CHECK(body != NULL);
+    if (!body)
+        return;
+    http_resp r;
+    CHECK(http_req(srv.port, "POST", "/api/recordings?name=trace.fhr", acc[ALICE].token, body, len,
+                   &r) == 0 &&
+          r.status == 201);
+    snprintf(rec_alice, sizeof rec_alice, "%s", jstr(r.json, "id") ? jstr(r.json, "id") : "");
+    http_resp_free(&r);
+    free(body);
+    char path[96];
+    snprintf(path, sizeof path, "/api/recordings/%s", rec_alice);
+    double t0 = now_s();
+    const char *st = NULL;
+    while (now_s() - t0 < 60) {
+        CHECK(http_get(srv.port, path, acc[ALICE].token, &r) == 0);
+        st = jstr(r.json, "status");
+        int finished = st && (!strcmp(st, "done") || !strcmp(st, "failed"));
+        int done = st && !strcmp(st, "done");
+        http_resp_free(&r);
+        if (finished) {
+            st = done ? "done" : "failed";
+            break;
+        }
+        usleep(50000);
+    }
+    CHECKF(st && !strcmp(st, "done"), "analysis %s", st ? st : "timed out");
+
+    CHECK(get_worklist(acc[DRBOB].token, &r) == 200);
+    const cJSON *alice = entry_of(r.json, "alice");
+    CHECK(num(alice, "recordings_total") == 1 && num(alice, "unread") == 1);
+    const cJSON *recent = cJSON_GetObjectItemCaseSensitive(alice, "recordings");
+    const cJSON *r0 = cJSON_GetArrayItem(recent, 0);
+    CHECK(cJSON_GetArraySize(recent) == 1 && r0 && !strcmp(jstr(r0, "id"), rec_alice));
+    CHECK(r0 && cJSON_IsFalse(cJSON_GetObjectItemCaseSensitive(r0, "read")));
+    CHECK(r0 && !cJSON_GetObjectItemCaseSensitive(r0, "analysis")); /* no trace in the list */
+    CHECK(num(alice, "last_recording_ms") == num(r0, "created_ms"));
+    http_resp_free(&r);
+
+    snprintf(path, sizeof path, "/api/recordings/%s/readings", rec_alice);
+    CHECK(http_post_json(srv.port, path, acc[DRBOB].token,
+                         "{\"category\":\"normal\",\"text\":\"Reassuring.\"}", &r) == 0 &&
+          r.status == 201);
+    http_resp_free(&r);
+    CHECK(get_worklist(acc[DRBOB].token, &r) == 200);
+    alice = entry_of(r.json, "alice");
+    r0 = cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(alice, "recordings"), 0);
+    CHECK(num(alice, "unread") == 0 && r0 &&
+          cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(r0, "read")));
+    http_resp_free(&r);
+}
+
+static void open_alerts_are_counted_by_priority(void)
+{
+    /* The alerting engine raises alerts; here the test plays it through the store. */
+    /* The upload's own alerts (the engine ran the rules on it) are counted too: compare. */
+    http_resp r;
+    double before[3] = {0};
+    const char *level[3] = {"high", "medium", "low"};
+    CHECK(get_worklist(acc[DRBOB].token, &r) == 200);
+    const cJSON *al = cJSON_GetObjectItemCaseSensitive(entry_of(r.json, "alice"), "open_alerts");
+    for (int i = 0; i < 3; i++)
+        before[i] = num(al, level[i]);
+    http_resp_free(&r);
+    fm_store *s = NULL;
+    char err[256];
+    CHECK(fm_store_open(srv.data, &s, err, sizeof err) == FM_SVC_OK);
+    if (!s)
+        return;
+    fm_user alice;
+    CHECK(fm_store_user_by_name(s, "alice", &alice, NULL, 0) == FM_SVC_OK);
+    const char *prio[] = {"high", "medium", "medium", "low"};
+    int64_t ids[4] = {0};
+    for (int i = 0; i < 4; i++) {
+        fm_alert a = {.patient_id = alice.id, .t_from_s = 60.0 * i, .t_to_s = 60.0 * i + 30};
+        snprintf(a.recording_id, sizeof a.recording_id, "%.16s", rec_alice);
+        snprintf(a.rule, sizeof a.rule, "test_rule_%d", i);
+        snprintf(a.priority, sizeof a.priority, "%s", prio[i]);
+        a.created_ms = fm_now_ms();
+        CHECK(fm_store_alert_add(s, &a) == FM_SVC_OK);
+        ids[i] = a.id;
+    }
+    fm_store_close(s);
+    CHECK(get_worklist(acc[DRBOB].token, &r) == 200);
+    al = cJSON_GetObjectItemCaseSensitive(entry_of(r.json, "alice"), "open_alerts");
+    CHECKF(al && num(al, "high") == before[0] + 1 && num(al, "medium") == before[1] + 2 &&
+               num(al, "low") == before[2] + 1,
+           "open alerts %g/%g/%g, before %g/%g/%g", num(al, "high"), num(al, "medium"),
+           num(al, "low"), before[0], before[1], before[2]);
+    CHECK(al && jstr(al, "top") && !strcmp(jstr(al, "top"), "high"));
+    http_resp_free(&r);
+    /* Acknowledged alerts are no longer open: acknowledge every raised high one. */
+    char path[64];
+    CHECK(http_get(srv.port, "/api/patients/alice/alerts", acc[DRBOB].token, &r) == 0);
+    const cJSON *e;
+    cJSON_ArrayForEach(e, cJSON_GetObjectItemCaseSensitive(r.json, "alerts"))
+    {
+        if (strcmp(jstr(e, "state"), "raised") || strcmp(jstr(e, "priority"), "high") ||
+            (int64_t)num(e, "id") == ids[0])
+            continue;
+        http_resp a;
+        snprintf(path, sizeof path, "/api/alerts/%lld/ack", (long long)num(e, "id"));
+        CHECK(http_post_json(srv.port, path, acc[DRBOB].token, "", &a) == 0 && a.status == 200);
+        http_resp_free(&a);
+    }
+    http_resp_free(&r);
+    for (int i = 0; i < 2; i++) {
+        snprintf(path, sizeof path, "/api/alerts/%lld/ack", (long long)ids[i]);
+        CHECK(http_post_json(srv.port, path, acc[DRBOB].token, "", &r) == 0 && r.status == 200);
+        http_resp_free(&r);
+    }
+    CHECK(get_worklist(acc[DRBOB].token, &r) == 200);
+    al = cJSON_GetObjectItemCaseSensitive(entry_of(r.json, "alice"), "open_alerts");
+    CHECKF(al && num(al, "high") == 0 && num(al, "medium") == before[1] + 1 &&
+               num(al, "low") == before[2] + 1,
+           "after ack %g/%g/%g", num(al, "high"), num(al, "medium"), num(al, "low"));
+    CHECK(al && jstr(al, "top") && !strcmp(jstr(al, "top"), "medium"));
+    http_resp_free(&r);
+}
+
+static int send_frame(int fd, uint32_t seq)
+{
+    unsigned char b[4 + 8000]; /* 0.5 s of 8 kHz s16le silence */
+    memset(b, 0, sizeof b);
+    b[0] = (unsigned char)seq, b[1] = (unsigned char)(seq >> 8);
+    b[2] = (unsigned char)(seq >> 16), b[3] = (unsigned char)(seq >> 24);
+    return ws_send_frame(fd, 2, b, sizeof b, 1);
+}
+
+static void a_live_stream_shows_its_data_age(void)
+{
+    int st;
+    int fd = ws_connect(srv.port, "/ws/ingest", "fm-ingest", &st);
+    CHECK(fd >= 0);
+    if (fd < 0)
+        return;
+    char msg[512];
+    snprintf(msg, sizeof msg,
+             "{\"type\":\"open\",\"token\":\"%s\",\"format\":\"s16le\",\"rate_hz\":8000}",
+             dev_alice);
+    ws_send_text(fd, msg);
+    cJSON *o = ws_wait_type(fd, "opened", NULL, 10000);
+    char stream[32] = "";
+    snprintf(stream, sizeof stream, "%s", o && jstr(o, "stream") ? jstr(o, "stream") : "");
+    cJSON_Delete(o);
+    CHECK(stream[0]);
+    for (uint32_t seq = 0; seq < 4; seq++)
+        send_frame(fd, seq);
+    cJSON *a = NULL;
+    for (;;) { /* acks may cover several frames */
+        a = ws_wait_type(fd, "ack", NULL, 10000);
+        if (!a || cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(a, "seq")) >= 3)
+            break;
+        cJSON_Delete(a);
+    }
+    CHECK(a != NULL);
+    cJSON_Delete(a);
+
+    http_resp r;
+    CHECK(get_worklist(acc[DRBOB].token, &r) == 200);
+    const cJSON *alice = entry_of(r.json, "alice");
+    const cJSON *live = cJSON_GetObjectItemCaseSensitive(alice, "live");
+    CHECK(cJSON_IsObject(live) && jstr(live, "recording") &&
+          !strcmp(jstr(live, "recording"), stream));
+    double age = num(live, "last_data_age_s");
+    CHECKF(age >= 0 && age < 5, "fresh data, age %.1f s", age);
+    CHECK(num(live, "last_data_ms") <= num(r.json, "generated_ms"));
+    CHECK(num(alice, "recordings_total") == 2);
+    const cJSON *r0 = cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(alice, "recordings"), 0);
+    CHECK(r0 && !strcmp(jstr(r0, "status"), "receiving")); /* newest first */
+    http_resp_free(&r);
+
+    /* The data age grows while no frame arrives (the stream is still open). */
+    sleep(2);
+    CHECK(get_worklist(acc[DRBOB].token, &r) == 200);
+    live = cJSON_GetObjectItemCaseSensitive(entry_of(r.json, "alice"), "live");
+    CHECKF(num(live, "last_data_age_s") >= age + 1.5, "age grew to %.1f s",
+           num(live, "last_data_age_s"));
+    http_resp_free(&r);
+
+    ws_send_text(fd, "{\"type\":\"close\"}");
+    cJSON *c = ws_wait_type(fd, "closed", NULL, 10000);
+    CHECK(c != NULL);
+    cJSON_Delete(c);
+    close(fd);
+    CHECK(get_worklist(acc[DRBOB].token, &r) == 200);
+    CHECK(cJSON_IsNull(cJSON_GetObjectItemCaseSensitive(entry_of(r.json, "alice"), "live")));
+    http_resp_free(&r);
+}
+
+static void the_read_is_audited_per_patient(void)
+{
+    http_resp r;
+    CHECK(http_get(srv.port, "/api/audit?limit=1000", acc[ROOT].token, &r) == 0 && r.status == 200);
+    int alice = 0, ann = 0, beth_by_bob = 0, denied = 0;
+    const cJSON *e;
+    cJSON_ArrayForEach(e, cJSON_GetObjectItemCaseSensitive(r.json, "entries"))
+    {
+        const char *action = jstr(e, "action"), *object = jstr(e, "object"),
+                   *actor = jstr(e, "actor");
+        if (!action || !object || !actor)
+            continue;
+        if (!strcmp(action, "worklist.read") && !strcmp(actor, "drbob")) {
+            alice += !strcmp(object, "patient:alice");
+            ann += !strcmp(object, "patient:ann");
+            beth_by_bob += !strcmp(object, "patient:beth");
+        }
+        denied += !strcmp(action, "worklist.denied");
+    }
+    CHECKF(alice > 0 && ann > 0 && beth_by_bob == 0, "audit alice %d ann %d beth %d", alice, ann,
+           beth_by_bob);
+    CHECK(denied >= 2); /* the patient and the administrator (a device is refused earlier) */
+    http_resp_free(&r);
+}
+
+int main(void)
+{
+    const char *src = getenv("FM_SOURCE_DIR");
+    snprintf(fixture, sizeof fixture, "%s/fixtures/traces/fhrma_train01_20min.fhr",
+             src ? src : ".");
+    if (make_temp_dir(srv.data, sizeof srv.data, "worklist") != 0) {
+        fprintf(stderr, "cannot make a temp dir\n");
+        return 1;
+    }
+    for (int i = 0; i < N_ACC; i++) /* clinicians first: patients name them */
+        if (add_user(&acc[i]) != 0) {
+            fprintf(stderr, "fetalmon user add %s failed\n", acc[i].name);
+            return 1;
+        }
+    const char *da[] = {"device-token", "--data", srv.data, "--name", "alice", NULL};
+    run_user(NULL, dev_alice, sizeof dev_alice, da);
+    dev_alice[strcspn(dev_alice, "\n")] = 0;
+    snprintf(srv.log, sizeof srv.log, "%s/server.log", srv.data);
+    if (server_start(&srv, NULL) != 0) {
+        fprintf(stderr, "fetalmon serve did not start\n");
+        server_stop(&srv, SIGKILL);
+        return 1;
+    }
+    for (int i = 0; i < N_ACC; i++)
+        if (login(&acc[i]) != 200) {
+            fprintf(stderr, "login %s failed\n", acc[i].name);
+            server_stop(&srv, SIGKILL);
+            return 1;
+        }
+    RUN(only_clinicians_get_a_worklist);
+    RUN(the_worklist_holds_her_patients_only);
+    RUN(an_analysed_recording_is_unread_until_signed);
+    RUN(open_alerts_are_counted_by_priority);
+    RUN(a_live_stream_shows_its_data_age);
+    RUN(the_read_is_audited_per_patient);
+    server_stop(&srv, SIGTERM);
+    rm_tree(srv.data);
+    return CHECK_DONE();
+}

@@ -255,11 +255,11 @@ static void accurate_on_real_traces_at_moderate_noise(void)
            " octave runs %zu\n",
            used, within, cover, mat_ok, a.oct_runs);
     CHECKF(within >= 98.0, "%.2f %%", within);
-    /* The issue's target is 90 %: bench_doppler measures 90.9-91.6 % (training traces) and
-     * 89.8-90.7 % (held-out) at 5-15 dB, but these four recordings measure 87.2 % (fetal heart
-     * faded under the maternal pulse, recordings starting below 110 bpm: docs/doppler.md). The
-     * guard protects that figure against regression; the gap is reported, not hidden. */
-    CHECKF(cover >= 86.0, "%.1f %%", cover);
+    /* The issue's target (90 %). Measured 90.4 % (87.2 % before the third round: harmonic
+     * support, 2:1-rate rules, docs/doppler.md); bench_doppler measures 93.0-93.8 % (training)
+     * and 92.8-93.6 % (held-out) at 5-30 dB. What is still missed here: the fetal heart faded
+     * under the maternal pulse near a 2:1 rate ratio, a start at 106-120 bpm held maternal. */
+    CHECKF(cover >= 90.0, "%.1f %%", cover);
     CHECK(a.mat > 0);
     CHECKF(mat_ok <= 1.0, "%.2f %%", mat_ok);
     CHECK(a.oct_runs == 0);

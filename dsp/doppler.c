@@ -8,7 +8,8 @@
  *   Every 250 ms of input, the window of window_s centred on the output time is checked
  *   (silence, clipping, level step), its least-squares line removed, and autocorrelated through
  *   FFTW (zero-padded, linear); the local maxima of the normalised autocorrelation in the
- *   50..240 bpm lag range are interpolated (parabola) and handed to the tracker
+ *   50..240 bpm lag range are interpolated (parabola), given their harmonic support (the
+ *   autocorrelation at 2 and 3 periods) and handed to the tracker
  *   (doppler_track.c), which chooses the value and the state.
  * Everything is sample-sequential state, so the output does not depend on block sizes.
  * Not for file reading (audio.c) nor whole-file decoding (decode.c). */

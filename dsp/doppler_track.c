@@ -9,9 +9,14 @@
  *   - the shortest-lag octave alternative (x2 rate) scoring >= 0.6 of the best peak is the
  *     default (halving resistance); continuity with the fetal track may pick any peak scoring
  *     >= 0.5 of the best, the maternal track only an octave scoring >= 0.8; a value kept by
- *     continuity against a clearly stronger octave is doubtful (unresolved halving/doubling);
+ *     continuity against a clearly stronger octave is doubtful (unresolved halving/doubling),
+ *     unless an established track continues closely onto the faster octave (2:1 rates: the
+ *     stronger peak is its subharmonic plus the mother near half its rate);
  *   - a value continuous with the maternal track (below 120 bpm) is maternal; when both tracks
- *     could claim it the closer one does;
+ *     could claim it the closer one does; the maternal track does not hold its value when the
+ *     best peak is its double above 120 bpm;
+ *   - a window's quality is the larger of its peak's unbiased autocorrelation and the peak's
+ *     harmonic support (2 and 3 periods, doppler.c), never used to settle an octave;
  *   - a value continuous with the fetal track stays fetal at any level, so a real bradycardia or
  *     deceleration descending gradually from the baseline stays ok;
  *   - a value that starts a new track below maternal_max_bpm (after a loss, or by an abrupt jump
@@ -215,17 +220,17 @@ void fm_dop_track_step(fm_dop_track *t, const fm_doppler_config *cfg, int64_t k,
      * choice, or continuity's): right for a fetal heart at twice the maternal rate, but also what
      * a doubling looks like. A track not yet confirmed cannot be confirmed on such a window. */
     int doubled = ch != &c[0] && ch->bpm > c[0].bpm && octave_of(ch->bpm, c[0].bpm);
-    /* CLINICAL 2 (halving/doubling at 2:1 rates): the fetal heart's own autocorrelation has peaks at
-     * 2 and 3 beat periods as strong as at one (unbiased), and a maternal pulse near half the fetal
-     * rate adds to the 2-period peak, which then outscores the fetal one. An established fetal track
-     * (TRACK_TRUST_SAMPLES, not resumed low, at or above maternal_max_bpm) that continues within
-     * TRACK_WEAK_STEP_BPM per sample onto the faster octave of the stronger peak (its value twice
-     * that peak's rate) keeps its value as a plain, trusted one (ok, faint windows included) rather
-     * than an unresolved octave: a doubling cannot arise on a track that was confirmed at this rate
-     * and moves this little, since the peak at half its rate is its own subharmonic. The opposite
-     * case (the track on the slower peak, its double stronger: a halving) stays doubtful.
-     * Measured: bench_doppler 10 dB coverage +1.3 % (training) / +2.1 % (held-out), within 5 bpm
-     * unchanged, no halving/doubling run (docs/doppler.md). */
+    /* CLINICAL 2 (halving/doubling at 2:1 rates): the fetal heart's own autocorrelation has peaks
+     * at 2 and 3 beat periods as strong as at one (unbiased), and a maternal pulse near half the
+     * fetal rate adds to the 2-period peak, which then outscores the fetal one. An established
+     * fetal track (TRACK_TRUST_SAMPLES, not resumed low, at or above maternal_max_bpm) that
+     * continues within TRACK_WEAK_STEP_BPM per sample onto the faster octave of the stronger peak
+     * (its value twice that peak's rate) keeps its value as a plain, trusted one (ok, faint windows
+     * included) rather than an unresolved octave: a doubling cannot arise on a track that was
+     * confirmed at this rate and moves this little, since the peak at half its rate is its own
+     * subharmonic. The opposite case (the track on the slower peak, its double stronger: a halving)
+     * stays doubtful. Measured: bench_doppler 10 dB coverage +1.3 % (training) / +2.1 % (held-out),
+     * within 5 bpm unchanged, no halving/doubling run (docs/doppler.md). */
     if (f_pick && ch == f_pick && doubled && t->f_run >= TRACK_TRUST_SAMPLES && !t->f_low_doubt &&
         k - t->f_k <= TRACK_CONT_SAMPLES && ch->bpm >= cfg->maternal_max_bpm &&
         fabsf(ch->bpm - t->f_bpm) <= TRACK_WEAK_STEP_BPM * (float)(k - t->f_k))
@@ -291,8 +296,8 @@ void fm_dop_track_step(fm_dop_track *t, const fm_doppler_config *cfg, int64_t k,
         set_fetal(t, k, r, resume ? t->f_run + 1 : f_bridge ? TRACK_CONFIRM_SAMPLES : 1, 0);
         if (r < cfg->maternal_max_bpm)
             t->f_low_doubt = 1; /* CLINICAL 2: a low level after a loss may be the mother */
-        st = (f_bridge && (q >= cfg->quality_ok || resume) && !t->f_low_doubt &&
-              !octave_doubt && !doubled)
+        st = (f_bridge && (q >= cfg->quality_ok || resume) && !t->f_low_doubt && !octave_doubt &&
+              !doubled)
                  ? FM_STATE_OK
                  : FM_STATE_DOUBTFUL; /* a descent resumption must be confirmed */
     } else if (r < cfg->maternal_max_bpm || m_coincide) {

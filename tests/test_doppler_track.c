@@ -299,6 +299,28 @@ static void maternal_track_yields_to_its_stronger_double(void)
     }
 }
 
+/* CLINICAL 2: a tachycardic mother near the maternal ceiling whose breathing takes her peak just
+ * above it (116 -> 121.4, alternating) starts a fetal track that is never confirmed while it is
+ * within 5 bpm of her rate (the lead's tachycardic-mother recording at 5 dB had 5 ok samples). */
+static void new_track_next_to_the_maternal_rate_is_never_confirmed(void)
+{
+    start();
+    fm_fhr_sample o;
+    for (int i = 0; i <= 40; i++) /* her rate climbs from 100 (CLINICAL 2: maternal) */
+        o = step1(100.0f + 0.405f * (float)i, 0.8f, 0.8f);
+    CHECK(o.state == FM_STATE_MATERNAL);
+    const float seq[] = {121.4f, 120.9f, 116.8f, 121.5f, 122.0f, 119.2f, 120.5f, 117.9f,
+                         120.6f, 121.6f, 120.9f, 121.2f, 120.4f, 120.8f, 121.1f, 120.3f};
+    for (size_t i = 0; i < sizeof seq / sizeof *seq; i++) {
+        o = step1(seq[i], 0.7f, 0.8f);
+        CHECKF(o.state != FM_STATE_OK, "step %zu: %.1f ok", i, (double)seq[i]);
+    }
+    /* a fetal rate clearly above her (> 5 bpm) is confirmed as usual */
+    for (int i = 0; i < 6; i++)
+        o = step1(124.0f + (float)i, 0.7f, 0.8f);
+    CHECK(o.state == FM_STATE_OK);
+}
+
 static void maternal_track_does_not_follow_above_its_ceiling(void)
 {
     start();
@@ -329,5 +351,6 @@ int main(void)
     RUN(harmonic_support_counts_as_quality_but_never_confirms_a_double);
     RUN(established_track_keeps_its_value_over_a_stronger_half_rate_peak);
     RUN(maternal_track_yields_to_its_stronger_double);
+    RUN(new_track_next_to_the_maternal_rate_is_never_confirmed);
     return CHECK_DONE();
 }

@@ -352,9 +352,10 @@ static int autocorrelate(fm_doppler *q, const float *ring, int64_t start, int le
  * (the largest value within HARM_TOL of each multiple, beat-to-beat variation blurs them), the
  * smaller of the two, clamped 0..1. A periodic heartbeat correlates as well at 2 and 3 periods
  * as at one; a pulse at half the rate (e.g. the mother at half the fetal rate) raises only the
- * even multiple, one at a third only the third, and a doubled reading of a slower pulse has its
- * trough at 3 half-periods: the smaller value is evidence none of them fakes. 0 when 3 periods
- * leave less than HARM_MIN_OVERLAP of the window (too few products). */
+ * even multiple, one at a third only the third: the smaller value is evidence neither fakes. It
+ * does not tell a rate from its double (a slow heart with two sounds per beat correlates at 3
+ * half-periods too), so the tracker uses it as quality only, never to settle an octave. 0 when 3
+ * periods leave less than HARM_MIN_OVERLAP of the window (too few products). */
 static double harmonic_support(const double *r, int len, double lag)
 {
     if (!(3.0 * lag * (1.0 + HARM_TOL) + 1.0 <= (1.0 - HARM_MIN_OVERLAP) * len))

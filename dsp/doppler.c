@@ -8,7 +8,8 @@
  *   Every 250 ms of input, the window of window_s centred on the output time is checked
  *   (silence, clipping, level step), its least-squares line removed, and autocorrelated through
  *   FFTW (zero-padded, linear); the local maxima of the normalised autocorrelation in the
- *   50..240 bpm lag range are interpolated (parabola) and handed to the tracker
+ *   50..240 bpm lag range are interpolated (parabola), given their harmonic support (the
+ *   autocorrelation at 2 and 3 periods) and handed to the tracker
  *   (doppler_track.c), which chooses the value and the state.
  * Everything is sample-sequential state, so the output does not depend on block sizes.
  * Not for file reading (audio.c) nor whole-file decoding (decode.c). */
@@ -49,6 +50,12 @@
 #define BURST_MAX_RATIO 3.0
 #define REF_SAMPLES 40.0
 #define BURST_RESET_SAMPLES 80
+
+/* Harmonic support (harmonic_support): relative search width around each multiple of the period
+ * (+-4 %: a few bpm of beat-to-beat variation inside the window) and the least overlap of the
+ * window with itself at 3 periods (40 %, 1 s of a 2.5 s window: fetal rates >= ~120 bpm). */
+#define HARM_TOL 0.04
+#define HARM_MIN_OVERLAP 0.4
 
 /* FFTW's planner is not thread-safe and the server creates engines from worker threads: this
  * one static mutex guards plan creation and destruction, nothing else (doppler.h). */
@@ -341,6 +348,34 @@ static int autocorrelate(fm_doppler *q, const float *ring, int64_t start, int le
     return 1;
 }
 
+/* Harmonic support of a period of lag samples: the unbiased autocorrelation at 2 and 3 periods
+ * (the largest value within HARM_TOL of each multiple, beat-to-beat variation blurs them), the
+ * smaller of the two, clamped 0..1. A periodic heartbeat correlates as well at 2 and 3 periods
+ * as at one; a pulse at half the rate (e.g. the mother at half the fetal rate) raises only the
+ * even multiple, one at a third only the third: the smaller value is evidence neither fakes. It
+ * does not tell a rate from its double (a slow heart with two sounds per beat correlates at 3
+ * half-periods too), so the tracker uses it as quality only, never to settle an octave. 0 when 3
+ * periods leave less than HARM_MIN_OVERLAP of the window (too few products). */
+static double harmonic_support(const double *r, int len, double lag)
+{
+    if (!(3.0 * lag * (1.0 + HARM_TOL) + 1.0 <= (1.0 - HARM_MIN_OVERLAP) * len))
+        return 0.0;
+    double s = 1.0;
+    for (int m = 2; m <= 3; m++) {
+        double c = m * lag, w = HARM_TOL * c;
+        int a = (int)floor(c - w), b = (int)ceil(c + w);
+        double best = -1.0;
+        for (int l = a; l <= b; l++) {
+            double u = r[l] * len / (len - l);
+            if (u > best)
+                best = u;
+        }
+        if (best < s)
+            s = best;
+    }
+    return s < 0.0 ? 0.0 : s > 1.0 ? 1.0 : s;
+}
+
 /* Autocorrelate the window of envelope samples [end - window, end) and list the peaks. Returns 0
  * when the window carries no usable signal (too short, silent, clipped, level step). */
 static int analyse_window(fm_doppler *q, int64_t end, fm_dop_cand *c, int *n)
@@ -410,7 +445,8 @@ static int analyse_window(fm_doppler *q, int64_t end, fm_dop_cand *c, int *n)
         if (bpm < q->cfg.min_bpm || bpm > q->cfg.max_bpm)
             continue;
         double unb = peak * len / (len - lag);
-        fm_dop_cand v = {(float)bpm, (float)peak, (float)(unb > 1.0 ? 1.0 : unb)};
+        fm_dop_cand v = {(float)bpm, (float)peak, (float)(unb > 1.0 ? 1.0 : unb),
+                         (float)harmonic_support(r, len, lag)};
         cand_insert(c, n, v);
     }
     return 1;

@@ -15,6 +15,8 @@ typedef struct fm_dop_cand {
     float bpm;   /* 60 / interpolated lag */
     float score; /* biased normalised autocorrelation at the peak (favours short lags) */
     float q;     /* unbiased normalised autocorrelation at the peak, clamped 0..1 */
+    float qh;    /* harmonic support: the smaller unbiased autocorrelation at 2 and 3 periods,
+                  * 0..1 (0 when 3 periods do not fit the window) */
 } fm_dop_cand;
 
 typedef struct fm_dop_track {

@@ -255,11 +255,11 @@ static void accurate_on_real_traces_at_moderate_noise(void)
            " octave runs %zu\n",
            used, within, cover, mat_ok, a.oct_runs);
     CHECKF(within >= 98.0, "%.2f %%", within);
-    /* The issue's target is 90 %: bench_doppler measures 90.9-91.6 % (training traces) and
-     * 89.8-90.7 % (held-out) at 5-15 dB, but these four recordings measure 87.2 % (fetal heart
-     * faded under the maternal pulse, recordings starting below 110 bpm: docs/doppler.md). The
-     * guard protects that figure against regression; the gap is reported, not hidden. */
-    CHECKF(cover >= 86.0, "%.1f %%", cover);
+    /* The issue's target (90 %). Measured 90.4 % (87.2 % before the third round: harmonic
+     * support, 2:1-rate rules, docs/doppler.md); bench_doppler measures 93.0-93.8 % (training)
+     * and 92.8-93.6 % (held-out) at 5-30 dB. What is still missed here: the fetal heart faded
+     * under the maternal pulse near a 2:1 rate ratio, a start at 106-120 bpm held maternal. */
+    CHECKF(cover >= 90.0, "%.1f %%", cover);
     CHECK(a.mat > 0);
     CHECKF(mat_ok <= 1.0, "%.2f %%", mat_ok);
     CHECK(a.oct_runs == 0);
@@ -451,6 +451,44 @@ static void maternal_only_recording_is_never_ok(void)
     free(fhr);
 }
 
+/* CLINICAL 2: a tachycardic mother heard alone, her rate climbing from 100 to 118 bpm and staying
+ * there (the maternal track's 120 bpm ceiling; her double, 200-236 bpm, is in the search range),
+ * is never reported as a fetal rate, at moderate and low noise. */
+static void tachycardic_mother_is_never_ok(void)
+{
+    size_t n4 = 4 * 240, n;
+    float *fhr = malloc(n4 * sizeof *fhr), *mhr = malloc(n4 * sizeof *mhr);
+    for (size_t k = 0; k < n4; k++) {
+        double t = k / 4.0;
+        fhr[k] = 140.0f;
+        mhr[k] = (float)(t < 30 ? 100.0 : t < 150 ? 100.0 + 18.0 * (t - 30) / 120 : 118.0);
+    }
+    const double snrs[] = {15, 5};
+    for (int s = 0; s < 2; s++) {
+        fm_synth_config c;
+        fm_synth_config_default(&c);
+        c.seed = 31 + (uint64_t)s;
+        c.snr_db = snrs[s];
+        fm_synth *sy = fm_synth_create(&c, fhr, n4, mhr, NULL);
+        fm_synth_add_event(sy, FM_SYNTH_EV_MATERNAL_ONLY, 0.0, 240.0, NAN);
+        n = fm_synth_length(sy);
+        float *x = malloc(n * sizeof *x);
+        n = fm_synth_render(sy, x, n);
+        tsig_out o;
+        CHECK(tsig_run(x, n, 8000, NULL, 0, 0, &o) == 0);
+        size_t ok = count_state(&o, 0, o.n, FM_STATE_OK);
+        size_t mat = count_state(&o, 4 * 150, o.n, FM_STATE_MATERNAL);
+        printf("     %g dB: %zu of %zu ok, %zu of %zu maternal at 118 bpm\n", snrs[s], ok, o.n, mat,
+               o.n - 4 * 150);
+        CHECKF(ok == 0, "%g dB: %zu of %zu ok", snrs[s], ok, o.n); /* was 5 at 5 dB */
+        free(o.s);
+        free(x);
+        fm_synth_destroy(sy);
+    }
+    free(fhr);
+    free(mhr);
+}
+
 /* CLINICAL 2 vs 4.1: a deceleration that descends gradually from the fetal baseline to 85 bpm
  * stays fetal (ok, at worst doubtful), never maternal. */
 static void gradual_deceleration_stays_fetal(void)
@@ -535,6 +573,7 @@ int main(void)
     RUN(maternal_only_recording_is_never_ok);
     RUN(gradual_deceleration_stays_fetal);
     RUN(resumption_at_maternal_level_is_not_ok);
+    RUN(tachycardic_mother_is_never_ok);
     RUN(accurate_on_real_traces_at_moderate_noise);
     return CHECK_DONE();
 }

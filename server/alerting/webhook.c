@@ -249,7 +249,8 @@ static void *worker(void *arg)
         pthread_mutex_unlock(&w->mu);
         attempt(w, due);
         int ok = due->status >= 200 && due->status < 300 && !due->err[0];
-        int final = ok || due->unreadable || (w->cfg.max_attempts > 0 && due->attempts >= w->cfg.max_attempts);
+        int final = ok || due->unreadable ||
+                    (w->cfg.max_attempts > 0 && due->attempts >= w->cfg.max_attempts);
         if (final) {
             settle(w, due, ok);
             report(w, due, ok, ok ? NULL : due->err);

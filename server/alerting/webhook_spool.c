@@ -37,8 +37,8 @@ static int fsync_dir(const char *dir)
 }
 
 /* Writes data to path durably through path.tmp. */
-static int write_durable(const char *dir, const char *path, const char *a, size_t na,
-                         const char *b, size_t nb)
+static int write_durable(const char *dir, const char *path, const char *a, size_t na, const char *b,
+                         size_t nb)
 {
     char tmp[4200];
     snprintf(tmp, sizeof tmp, "%s.tmp", path);
@@ -82,8 +82,7 @@ fm_wh_spool *fm_wh_spool_open(const char *dir)
 {
     char failed[4200];
     snprintf(failed, sizeof failed, "%s/failed", dir);
-    if ((mkdir(dir, 0700) != 0 && errno != EEXIST) ||
-        (mkdir(failed, 0700) != 0 && errno != EEXIST))
+    if ((mkdir(dir, 0700) != 0 && errno != EEXIST) || (mkdir(failed, 0700) != 0 && errno != EEXIST))
         return NULL;
     fm_wh_spool *sp = calloc(1, sizeof *sp);
     if (!sp || !(sp->dir = strdup(dir))) {
@@ -142,8 +141,7 @@ int fm_wh_spool_ids(fm_wh_spool *sp, size_t n, uint64_t *first)
     return 0;
 }
 
-int fm_wh_spool_write(fm_wh_spool *sp, uint64_t id, const char *url, const char *body,
-                      size_t len)
+int fm_wh_spool_write(fm_wh_spool *sp, uint64_t id, const char *url, const char *body, size_t len)
 {
     char p[4200], head[2100];
     path_of(sp, id, "wh", p, sizeof p);

@@ -16,8 +16,7 @@ void fm_wh_spool_close(fm_wh_spool *sp);
  * fsync'd every 1024 ids). Not thread-safe: the caller serialises. 0 or -1. */
 int fm_wh_spool_ids(fm_wh_spool *sp, size_t n, uint64_t *first);
 /* Writes the delivery durably (temporary file, fdatasync, rename, directory fsync). 0 or -1. */
-int fm_wh_spool_write(fm_wh_spool *sp, uint64_t id, const char *url, const char *body,
-                      size_t len);
+int fm_wh_spool_write(fm_wh_spool *sp, uint64_t id, const char *url, const char *body, size_t len);
 /* Reads a delivery: url (may be NULL) and a malloc'd, NUL-ended body. 0 or -1. */
 int fm_wh_spool_read(fm_wh_spool *sp, uint64_t id, char *url, size_t url_cap, char **body,
                      size_t *len);

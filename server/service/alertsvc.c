@@ -15,9 +15,6 @@
 #include "webhook.h"
 
 #define FM_ALERT_JSON_MAX 16000 /* the live feed's largest message is 16384 */
-/* Episode ids of the technical alerts raised through fm_alertsvc_technical: one per
- * (recording, rule), far above the rule engine's (which count from 1 per recording). */
-#define TECH_EPISODE_BASE ((uint64_t)1 << 48)
 
 /* Strings an engine event points into (its rule's logic text, reason codes) live in the fm_alerts
  * object of one stream, which may end before the alert does: fm_alerting keeps the event, so its
@@ -65,8 +62,8 @@ static size_t json_str(char *out, size_t cap, const char *s)
     for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
         char tmp[8];
         int k = *p == '"' || *p == '\\' ? snprintf(tmp, sizeof tmp, "\\%c", *p)
-                : *p < 0x20           ? snprintf(tmp, sizeof tmp, "\\u%04x", *p)
-                                      : snprintf(tmp, sizeof tmp, "%c", *p);
+                : *p < 0x20             ? snprintf(tmp, sizeof tmp, "\\u%04x", *p)
+                                        : snprintf(tmp, sizeof tmp, "%c", *p);
         for (int i = 0; i < k; i++, n++)
             if (n < cap)
                 out[n] = tmp[i];
@@ -98,8 +95,8 @@ static size_t record_json(fm_alertsvc *a, const fm_al_record *r)
         /* who was told, by name, and as what: the care team's k-th clinician, or on duty
          * (a paging gateway routes on this; ids alone mean nothing outside) */
         const char *aud = (size_t)r->level < team_size(a, r->patient_id) ? "care_team" : "on_duty";
-        n += (size_t)snprintf(j + n, n < cap ? cap - n : 0, ",\"audience\":\"%s\",\"target_names\":[",
-                              aud);
+        n += (size_t)snprintf(j + n, n < cap ? cap - n : 0,
+                              ",\"audience\":\"%s\",\"target_names\":[", aud);
         for (size_t i = 0; i < r->n_targets; i++) {
             fm_user u;
             if (fm_store_user_by_id(a->store, r->targets[i], &u) != FM_SVC_OK)
@@ -295,7 +292,7 @@ static size_t on_duty(void *user, int64_t *out, size_t cap)
 
 static fm_alert_priority prio_parse(const char *s)
 {
-    return !strcmp(s, "high") ? FM_ALERT_PRIO_HIGH
+    return !strcmp(s, "high")     ? FM_ALERT_PRIO_HIGH
            : !strcmp(s, "medium") ? FM_ALERT_PRIO_MEDIUM
                                   : FM_ALERT_PRIO_LOW;
 }
@@ -447,8 +444,7 @@ fm_alertsvc *fm_alertsvc_create(const char *data_dir, fm_bus *bus, int escalate_
     return create(data_dir, bus, escalate_high_s, NULL, err, sizeof err);
 }
 
-fm_alertsvc *fm_alertsvc_create_from(const fm_config *cfg, fm_bus *bus, char *err,
-                                     size_t err_len)
+fm_alertsvc *fm_alertsvc_create_from(const fm_config *cfg, fm_bus *bus, char *err, size_t err_len)
 {
     return create(cfg->data_dir, bus, cfg->alert_escalate_s, cfg, err, err_len);
 }
@@ -494,47 +490,6 @@ void fm_alertsvc_event(fm_alertsvc *a, int64_t patient_id, const char *recording
     pthread_mutex_lock(&a->mu);
     event_locked(a, patient_id, recording_id, in);
     pthread_mutex_unlock(&a->mu);
-}
-
-typedef struct tech_capture {
-    fm_alert_event ev[2];
-    int n;
-} tech_capture;
-
-static void capture(void *user, const fm_alert_event *ev)
-{
-    tech_capture *c = user;
-    if (c->n < 2)
-        c->ev[c->n++] = *ev;
-}
-
-void fm_alertsvc_technical(fm_alertsvc *a, int64_t patient_id, const char *recording_id,
-                           fm_alert_rule rule, int on, const char *detail)
-{
-    if (!a || !recording_id || rule < FM_ALERT_STREAM_STALLED || rule >= FM_ALERT_N_RULES)
-        return;
-    /* The rule engine words the event (name, priority, logic, message); its episode id is
-     * replaced by this recording's one for the rule. */
-    tech_capture c = {.n = 0};
-    fm_alerts_config ac;
-    fm_alerts_config_default(&ac);
-    ac.sink = capture;
-    ac.sink_user = &c;
-    fm_alerts *q = fm_alerts_create(&ac);
-    if (!q)
-        return;
-    fm_alerts_technical(q, rule, 0, 1, on ? detail : NULL);
-    if (!on)
-        fm_alerts_technical(q, rule, 0, 0, detail);
-    if (c.n == (on ? 1 : 2)) {
-        fm_alert_event *ev = &c.ev[c.n - 1];
-        ev->episode_id = TECH_EPISODE_BASE + (uint64_t)rule;
-        ev->start_s = ev->end_s = ev->at_s = NAN; /* no trace time: a server condition */
-        pthread_mutex_lock(&a->mu);
-        event_locked(a, patient_id, recording_id, ev);
-        pthread_mutex_unlock(&a->mu);
-    }
-    fm_alerts_destroy(q);
 }
 
 fm_svc_status fm_alertsvc_ack(fm_alertsvc *a, int64_t alert_id, int64_t clinician_id)

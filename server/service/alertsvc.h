@@ -34,14 +34,8 @@ void fm_alertsvc_destroy(fm_alertsvc *a);
 /* An engine event for a patient's recording (any thread but the loop). */
 void fm_alertsvc_event(fm_alertsvc *a, int64_t patient_id, const char *recording_id,
                        const fm_alert_event *ev);
-/* A technical alert the server detects itself (FM_ALERT_UPLOAD_INCOMPLETE,
- * FM_ALERT_ANALYSIS_FAILED, FM_ALERT_STREAM_STALLED, FM_ALERT_DEVICE_DISCONNECTED) for a
- * recording: on = 1 raises it (once: a repeated raise while it is open does nothing), on = 0
- * says the condition is gone. detail (may be NULL) goes into the message. One episode per
- * (recording, rule), apart from the rule engine's episodes of that recording. Any thread but
- * the loop. */
-void fm_alertsvc_technical(fm_alertsvc *a, int64_t patient_id, const char *recording_id,
-                           fm_alert_rule rule, int on, const char *detail);
+/* Technical alerts the server detects itself (upload incomplete, analysis failed):
+ * fm_alertsvc_technical in alertsvc_tech.h. */
 /* A clinician acknowledges: FM_SVC_NOTFOUND when the engine does not hold this alert (resolved,
  * or raised before a restart: the caller then acknowledges it in the store alone). */
 fm_svc_status fm_alertsvc_ack(fm_alertsvc *a, int64_t alert_id, int64_t clinician_id);

@@ -10,7 +10,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "alertsvc.h"
+#include "alertsvc_tech.h"
 #include "analysis.h"
 #include "api_internal.h"
 #include "files.h"
@@ -162,7 +162,7 @@ static void run_rules(fm_api *api, const fm_recording *r, fm_analysis *an, doubl
 }
 
 /* CLINICAL 5: an analysis that could not run is itself an alert (the rules are blind). Its own
- * episode (alertsvc.h), apart from those the live rules raised on the same recording. */
+ * episode (alertsvc_tech.h), apart from those the live rules raised on the same recording. */
 static void raise_failed(fm_api *api, const fm_recording *r, const char *why)
 {
     fm_alertsvc_technical(api->alerts, r->patient_id, r->id, FM_ALERT_ANALYSIS_FAILED, 1, why);

@@ -9,7 +9,7 @@
 #include "store_sqlite_int.h"
 
 #define ALERT_COLS                                                                                 \
-    "a.id, a.patient_id, a.recording_id, a.rule, a.priority, a.state, a.t_from_s, a.t_to_s,"      \
+    "a.id, a.patient_id, a.recording_id, a.rule, a.priority, a.state, a.t_from_s, a.t_to_s,"       \
     " a.created_ms, a.ack_by, a.ack_ms"
 
 static void read_alert(sqlite3_stmt *st, fm_alert *a)
@@ -107,8 +107,7 @@ fm_svc_status sq_alert_open(fm_store *s, fm_alert_open_cb cb, void *ctx)
     return rc == SQLITE_DONE ? FM_SVC_OK : sq_map_rc(rc);
 }
 
-fm_svc_status sq_alert_list_notified(fm_store *s, int64_t clinician_id, fm_alert_cb cb,
-                                     void *ctx)
+fm_svc_status sq_alert_list_notified(fm_store *s, int64_t clinician_id, fm_alert_cb cb, void *ctx)
 {
     sqlite3_stmt *st = prepare(s, "SELECT " ALERT_COLS " FROM alerts a JOIN alert_delivery d"
                                   " ON d.alert_id = a.id WHERE a.state != 'resolved'"

@@ -11,8 +11,8 @@
 #include <pthread.h>
 #include <stdatomic.h>
 
-#include "alertsvc.h"
 #include "../check.h"
+#include "alertsvc_tech.h"
 #include "srvtest.h"
 #include "store.h"
 #include "webhook.h"
@@ -221,10 +221,13 @@ static int start_server(void)
     static char url[96], port_set[32];
     snprintf(url, sizeof url, "webhook_url=http://127.0.0.1:%d/hook", rx.port);
     snprintf(port_set, sizeof port_set, "alert_escalate_s=%d", ESCALATE_S);
-    const char *extra[] = {"--set", url, "--set", "webhook_secret=" SECRET, "--set",
-                           "webhook_backoff_initial_ms=100", "--set",
-                           "webhook_backoff_max_ms=300", "--set", "webhook_timeout_ms=2000",
-                           "--set", port_set, NULL};
+    const char *extra[] = {"--set", url,
+                           "--set", "webhook_secret=" SECRET,
+                           "--set", "webhook_backoff_initial_ms=100",
+                           "--set", "webhook_backoff_max_ms=300",
+                           "--set", "webhook_timeout_ms=2000",
+                           "--set", port_set,
+                           NULL};
     return server_start(&srv, extra);
 }
 
@@ -312,7 +315,7 @@ static void webhooks_and_escalation_survive_a_down_receiver_and_a_restart(void)
     CHECK(http_get(srv.port, "/health", NULL, &r) == 0 && r.status == 200);
     http_resp_free(&r);
     CHECK(now_s() - h0 < 0.5);
-    usleep(300000);                                /* a few failed attempts */
+    usleep(300000);                                   /* a few failed attempts */
     CHECK(wall_ms() - t0 < ESCALATE_S * 1000 - 1500); /* killed well before the escalation */
     CHECK(server_stop(&srv, SIGKILL) == 128 + SIGKILL);
     CHECK(start_server() == 0);
@@ -377,8 +380,8 @@ static void webhooks_and_escalation_survive_a_down_receiver_and_a_restart(void)
     CHECK(login("drdave", "drdave-password", tok_drdave, sizeof tok_drdave) == 200);
     CHECK(http_get(srv.port, "/api/alerts", tok_drdave, &r) == 0 && r.status == 200);
     const cJSON *mine = NULL, *a;
-    cJSON_ArrayForEach(a, cJSON_GetObjectItemCaseSensitive(r.json, "alerts")) if (
-        (long long)num(a, "id") == id) mine = a;
+    cJSON_ArrayForEach(a, cJSON_GetObjectItemCaseSensitive(
+                              r.json, "alerts")) if ((long long)num(a, "id") == id) mine = a;
     CHECK(mine != NULL);
     if (mine) {
         CHECK(jstr(mine, "patient") && !strcmp(jstr(mine, "patient"), "alice"));
@@ -405,8 +408,8 @@ static void webhooks_and_escalation_survive_a_down_receiver_and_a_restart(void)
     /* the care team's list says where it went */
     CHECK(http_get(srv.port, "/api/patients/alice/alerts", tok_drbob, &r) == 0 && r.status == 200);
     mine = NULL;
-    cJSON_ArrayForEach(a, cJSON_GetObjectItemCaseSensitive(r.json, "alerts")) if (
-        (long long)num(a, "id") == id) mine = a;
+    cJSON_ArrayForEach(a, cJSON_GetObjectItemCaseSensitive(
+                              r.json, "alerts")) if ((long long)num(a, "id") == id) mine = a;
     CHECK(mine != NULL);
     if (mine) {
         const cJSON *dt = cJSON_GetObjectItemCaseSensitive(mine, "delivered_to");
@@ -431,8 +434,8 @@ static void an_undecodable_upload_raises_analysis_failed(void)
     memset(wav, 0x5a, sizeof wav);
     memcpy(wav, "RIFF\x10\x00\x00\x00WAVEjunk", 16);
     http_resp r;
-    CHECK(http_req(srv.port, "POST", "/api/recordings?name=broken.wav", dev_alice, wav,
-                   sizeof wav, &r) == 0 &&
+    CHECK(http_req(srv.port, "POST", "/api/recordings?name=broken.wav", dev_alice, wav, sizeof wav,
+                   &r) == 0 &&
           r.status == 201);
     char rid[32] = "";
     snprintf(rid, sizeof rid, "%s", jstr(r.json, "id") ? jstr(r.json, "id") : "");
@@ -494,7 +497,7 @@ static void keep_alert(void *ctx, const fm_alert *a)
 }
 
 /* The entry point the upload code calls for "upload incomplete": once per condition, cleared
- * (LOW: not latched, so resolved at once), and apart from the rule engine's episode 1 of the
+ * (LOW: not latched, so resolved at once), and apart from the rule engine's episodes of the
  * same recording. */
 static void technical_alerts_raise_once_and_clear(void)
 {
@@ -518,10 +521,15 @@ static void technical_alerts_raise_once_and_clear(void)
     fm_alertsvc *a = fm_alertsvc_create(dir, bus, 0);
     CHECK(a != NULL);
     if (a) {
-        /* the rule engine's episode 1 of this recording: a HIGH alert */
-        fm_alert_event ev = {.type = FM_ALERT_OPENED, .episode_id = 1,
-                             .rule = FM_ALERT_FHR_BELOW_80, .rule_code = "fhr_below_80",
-                             .priority = FM_ALERT_PRIO_HIGH, .start_s = 10, .end_s = 200};
+        /* the rule engine's 15th episode of this recording (a long live stream): a HIGH
+         * alert the technical one must not be mistaken for */
+        fm_alert_event ev = {.type = FM_ALERT_OPENED,
+                             .episode_id = FM_ALERT_UPLOAD_INCOMPLETE + 1,
+                             .rule = FM_ALERT_FHR_BELOW_80,
+                             .rule_code = "fhr_below_80",
+                             .priority = FM_ALERT_PRIO_HIGH,
+                             .start_s = 10,
+                             .end_s = 200};
         fm_alertsvc_event(a, pat_id, "00000000000000aa", &ev);
         fm_alertsvc_technical(a, pat_id, "00000000000000aa", FM_ALERT_UPLOAD_INCOMPLETE, 1,
                               "ended at 40 % of its announced length");
@@ -541,8 +549,7 @@ static void technical_alerts_raise_once_and_clear(void)
             fm_alertsvc_technical(a, pat_id, "00000000000000aa", FM_ALERT_UPLOAD_INCOMPLETE, 0,
                                   "resumed and completed");
             fm_alert row;
-            CHECK(fm_store_alert_get(st, tid, &row) == FM_SVC_OK &&
-                  !strcmp(row.state, "resolved"));
+            CHECK(fm_store_alert_get(st, tid, &row) == FM_SVC_OK && !strcmp(row.state, "resolved"));
             fm_alert_delivery d;
             CHECK(fm_store_alert_delivery_get(st, tid, &d) == FM_SVC_OK && d.cleared &&
                   strstr(d.notified, ",1,"));
@@ -583,14 +590,14 @@ int main(void)
              {"clinician", "drcarol", "drcarol-password"},
              {"clinician", "drdave", "drdave-password"}};
     for (size_t i = 0; i < sizeof u / sizeof u[0]; i++) {
-        const char *args[] = {"add",  "--data",    srv.data,  "--role",          u[i].role,
+        const char *args[] = {"add",    "--data",  srv.data,           "--role", u[i].role,
                               "--name", u[i].name, "--password-stdin", NULL};
         if (run_user(u[i].pw, NULL, 0, args) != 0)
             return 1;
     }
-    const char *pa[] = {"add",         "--data", srv.data,     "--role",      "patient",
-                        "--name",      "alice",  "--clinician", "drbob",      "--clinician",
-                        "drcarol",     "--password-stdin", NULL};
+    const char *pa[] = {
+        "add",         "--data", srv.data,      "--role",  "patient",          "--name", "alice",
+        "--clinician", "drbob",  "--clinician", "drcarol", "--password-stdin", NULL};
     if (run_user("alice-password", NULL, 0, pa) != 0)
         return 1;
     const char *da[] = {"device-token", "--data", srv.data, "--name", "alice", NULL};
@@ -598,7 +605,8 @@ int main(void)
     dev_alice[strcspn(dev_alice, "\n")] = 0;
     pthread_mutex_init(&rx.mu, NULL);
     rx.port = free_port(); /* nobody listens there yet: the receiver is down */
-    if (start_server() != 0 || login("drbob", "drbob-password", tok_drbob, sizeof tok_drbob) != 200) {
+    if (start_server() != 0 ||
+        login("drbob", "drbob-password", tok_drbob, sizeof tok_drbob) != 200) {
         server_stop(&srv, SIGKILL);
         return 1;
     }

@@ -196,7 +196,8 @@ static void reload_one(void *user, uint64_t id, const char *url)
     it->url = u;
     it->next_ms = c->now;
     w->q[w->n++] = it;
-    w->st.restored++;
+    if (id < fm_wh_spool_first_id(w->spool))
+        w->st.restored++;
 }
 
 /* Takes spooled deliveries that are not in memory into the queue, oldest first, while there is

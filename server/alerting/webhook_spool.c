@@ -19,6 +19,7 @@
 struct fm_wh_spool {
     char *dir;
     uint64_t next, reserved; /* ids below `reserved` may be handed out without a write */
+    uint64_t first;          /* next at open */
 };
 
 static void path_of(const fm_wh_spool *sp, uint64_t id, const char *ext, char *out, size_t cap)
@@ -113,7 +114,7 @@ fm_wh_spool *fm_wh_spool_open(const char *dir)
     }
     if (d)
         closedir(d);
-    sp->next = sp->reserved = hw ? hw : 1;
+    sp->next = sp->reserved = sp->first = hw ? hw : 1;
     return sp;
 }
 
@@ -180,6 +181,11 @@ int fm_wh_spool_read(fm_wh_spool *sp, uint64_t id, char *url, size_t url_cap, ch
     return 0;
 }
 
+uint64_t fm_wh_spool_first_id(const fm_wh_spool *sp)
+{
+    return sp->first;
+}
+
 void fm_wh_spool_remove(fm_wh_spool *sp, uint64_t id)
 {
     char p[4200];
@@ -226,7 +232,8 @@ void fm_wh_spool_scan(fm_wh_spool *sp, void (*cb)(void *user, uint64_t id, const
         ids[n++] = id;
     }
     closedir(d);
-    qsort(ids, n, sizeof *ids, cmp_u64);
+    if (n)
+        qsort(ids, n, sizeof *ids, cmp_u64);
     for (size_t i = 0; i < n; i++) {
         char p[4200], url[2100];
         path_of(sp, ids[i], "wh", p, sizeof p);

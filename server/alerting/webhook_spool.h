@@ -20,6 +20,8 @@ int fm_wh_spool_write(fm_wh_spool *sp, uint64_t id, const char *url, const char 
 /* Reads a delivery: url (may be NULL) and a malloc'd, NUL-ended body. 0 or -1. */
 int fm_wh_spool_read(fm_wh_spool *sp, uint64_t id, char *url, size_t url_cap, char **body,
                      size_t *len);
+/* The first id this instance hands out: deliveries below it were spooled before it opened. */
+uint64_t fm_wh_spool_first_id(const fm_wh_spool *sp);
 /* Delivered: the file goes. */
 void fm_wh_spool_remove(fm_wh_spool *sp, uint64_t id);
 /* Failed for good: the file moves to failed/ (kept for an operator). */

@@ -532,7 +532,7 @@ static int run(const char *bin, int n_dev, int n_cond, int n_stall, int n_view,
                         errors++;
                     continue;
                 }
-                if (strncmp(msg, "{\"type\":\"alert.delivered\"", 26))
+                if (strncmp(msg, "{\"type\":\"alert.delivered\",", 26))
                     continue;
                 char *s = strstr(msg, "\"source\":\"");
                 if (!s)

@@ -70,8 +70,10 @@ typedef struct conn {
     double stop_t;  /* stall: the last frame goes at this time */
     double last_sent;
     double *sent;   /* condition: send time of every frame */
+    double *arrive; /* condition: when trace sample k first reached a viewer */
     double got_t;   /* when its alert reached a viewer (0 = not yet) */
     double at_s;    /* the alert's at_s (trace time of the completing sample) */
+    size_t n_frames; /* of sent / arrive */
 } conn;
 
 static double now_s(void)
@@ -358,6 +360,33 @@ static void print_row(const char *what, double *v, size_t n, size_t want)
            pct(v, n, 0.95) * 1e3, pct(v, n, 0.99) * 1e3, n ? v[n - 1] * 1e3 : NAN);
 }
 
+static int starts(const char *m, const char *lit)
+{
+    return !strncmp(m, lit, strlen(lit));
+}
+
+/* Other alerts seen, by rule. */
+static struct {
+    char rule[40];
+    long n;
+} others[32];
+
+static void count_other(const char *m)
+{
+    const char *r = strstr(m, "\"rule\":\"");
+    char rule[40] = "?";
+    if (r)
+        snprintf(rule, sizeof rule, "%.*s", (int)strcspn(r + 8, "\""), r + 8);
+    for (int i = 0; i < 32; i++) {
+        if (!others[i].rule[0])
+            snprintf(others[i].rule, sizeof others[i].rule, "%s", rule);
+        if (!strcmp(others[i].rule, rule)) {
+            others[i].n++;
+            return;
+        }
+    }
+}
+
 /* Value of "key": in a JSON text (numbers), NAN when absent or null. */
 static double jnum(const char *m, const char *key)
 {
@@ -368,6 +397,26 @@ static double jnum(const char *m, const char *key)
         return NAN;
     p += strlen(k);
     return !strncmp(p, "null", 4) ? NAN : atof(p);
+}
+
+#define SETUP_FRAMES_MAX 400 /* keep-alive frames while the streams open (100 s) */
+
+/* One frame of normal audio now (setup); a condition stream's condition starts one later. */
+static int keepalive(conn *x, const int16_t *pcm, size_t n_pcm)
+{
+    static unsigned char frame[4 + 2 * FRAME];
+    size_t off = ((size_t)x->seq * FRAME) % (n_pcm - FRAME);
+    for (int b = 0; b < 4; b++)
+        frame[b] = (unsigned char)(x->seq >> (8 * b));
+    memcpy(frame + 4, pcm + off, 2 * FRAME);
+    double t = now_s();
+    if (x->sent)
+        x->sent[x->seq] = t;
+    if (x->role == ROLE_CONDITION)
+        x->pre_frames++;
+    x->last_sent = t;
+    x->seq++;
+    return ws_send(x->fd, 2, frame, sizeof frame);
 }
 
 static int run(const char *bin, int n_dev, int n_cond, int n_stall, int n_view,
@@ -411,19 +460,23 @@ static int run(const char *bin, int n_dev, int n_cond, int n_stall, int n_view,
     if (step < 1)
         step = 1;
     int ic = 0, is = 0;
+    double last_keepalive = now_s();
     size_t max_frames = 0;
     for (int d = 0, k = 0; d < n_dev; d++) {
         conn *x = &c[d];
         x->is_dev = 1;
         x->idx = d;
         x->acked = -1;
+        x->stop_t = 1e300;
         if (d % step == 0 && k < n_cond + n_stall) { /* alternate condition / stall */
             if ((k % 2 == 0 && ic < n_cond) || is >= n_stall) {
                 x->role = ROLE_CONDITION;
                 x->pre_frames = (int)(4.0 * STAGGER_S * ic / (n_cond > 1 ? n_cond - 1 : 1));
-                size_t nf = (size_t)x->pre_frames + n_cond_pcm / FRAME;
+                size_t nf = (size_t)x->pre_frames + n_cond_pcm / FRAME + SETUP_FRAMES_MAX;
                 x->sent = calloc(nf + 8, sizeof *x->sent);
-                if (!x->sent)
+                x->arrive = calloc(nf + 8, sizeof *x->arrive);
+                x->n_frames = nf + 8;
+                if (!x->sent || !x->arrive)
                     goto out;
                 if (nf > max_frames)
                     max_frames = nf;
@@ -445,12 +498,20 @@ static int run(const char *bin, int n_dev, int n_cond, int n_stall, int n_view,
         char *s = strstr(msg, "\"stream\":\"");
         if (s)
             snprintf(x->stream, sizeof x->stream, "%.16s", s + 10);
+        /* opening 1000 streams takes a while: keep the open ones fed, so that none raises
+         * "stream stalled" before the run (their condition starts after these frames) */
+        if (now_s() - last_keepalive > 5) {
+            last_keepalive = now_s();
+            for (int e = 0; e <= d; e++)
+                if (c[e].seq < SETUP_FRAMES_MAX && keepalive(&c[e], pcm_norm, n_norm) != 0)
+                    goto out;
+        }
     }
     double t0 = now_s();
     for (int d = 0; d < n_dev; d++) {
         c[d].next_send = t0 + 0.25 + 0.25 * d / n_dev; /* staggered */
-        if (c[d].role == ROLE_STALL)
-            c[d].stop_t = t0 + STALL_AT_S + (double)STAGGER_S * d / n_dev;
+        c[d].stop_t = c[d].role == ROLE_STALL ? t0 + STALL_AT_S + (double)STAGGER_S * d / n_dev
+                                              : 1e300;
     }
     n_cond = ic;
     n_stall = is;
@@ -470,17 +531,19 @@ static int run(const char *bin, int n_dev, int n_cond, int n_stall, int n_view,
         }
     long cpu0 = proc_cpu_ticks(pid);
     /* until every condition alert is due, + a margin (the condition audio lasts longer) */
-    double t_end = t0 + STAGGER_S + t_truth_s + FM_FALSESIG_LOOKAHEAD_S + 25;
+    double t_end = t0 + STAGGER_S + t_truth_s + FM_FALSESIG_LOOKAHEAD_S + 60;
     if (t_end > t0 + (double)max_frames / 4.0)
         t_end = t0 + (double)max_frames / 4.0;
     static unsigned char frame[4 + 2 * FRAME];
-    long sent = 0, errors = 0, other_alerts = 0, stall_false = 0;
+    long sent = 0, errors = 0, other_alerts = 0, stall_false = 0, resyncs = 0;
     int n_stall_got = 0;
     double *lat_at = calloc((size_t)n_cond + 1, sizeof(double));
     double *lat_truth = calloc((size_t)n_cond + 1, sizeof(double));
     double *lat_stall = calloc((size_t)n_stall + 1, sizeof(double));
     double *at_err = calloc((size_t)n_cond + 1, sizeof(double));
-    size_t n_at = 0, n_truth = 0;
+    size_t n_at = 0, n_truth = 0, n_path = 0, n_engine = 0;
+    double *lat_path = calloc((size_t)n_cond + 1, sizeof(double));
+    double *lat_engine = calloc((size_t)n_cond + 1, sizeof(double));
     printf("# streaming for %.0f s ...\n", t_end - t0);
     fflush(stdout);
     while (now_s() < t_end) {
@@ -532,13 +595,19 @@ static int run(const char *bin, int n_dev, int n_cond, int n_stall, int n_view,
                         errors++;
                     continue;
                 }
-                if (strncmp(msg, "{\"type\":\"alert.delivered\",", 26))
+                if (starts(msg, "{\"type\":\"resync\"")) {
+                    resyncs++;
                     continue;
-                char *s = strstr(msg, "\"source\":\"");
+                }
+                int is_samples = starts(msg, "{\"type\":\"samples\",");
+                if (!is_samples && !starts(msg, "{\"type\":\"alert.delivered\","))
+                    continue;
+                char *s = strstr(msg, is_samples ? "\"recording\":\"" : "\"source\":\"");
                 if (!s)
                     continue;
+                s += is_samples ? 13 : 10;
                 char id[17];
-                memcpy(id, s + 10, 16);
+                memcpy(id, s, 16);
                 id[16] = 0;
                 int lo = 0, hi = n_dev - 1, dev = -1;
                 while (lo <= hi) {
@@ -552,9 +621,24 @@ static int run(const char *bin, int n_dev, int n_cond, int n_stall, int n_view,
                     else
                         hi = mid - 1;
                 }
-                if (dev < 0 || jnum(msg, "level") != 0)
+                if (dev < 0)
                     continue;
                 conn *dv = &c[dev];
+                if (is_samples) { /* when each trace sample of a condition stream is shown */
+                    double k0 = jnum(msg, "k0");
+                    const char *f = strstr(msg, "\"fhr\":[");
+                    if (!dv->arrive || !f || !(k0 >= 0))
+                        continue;
+                    size_t n_s = 1;
+                    for (const char *q = f + 7; *q && *q != ']'; q++)
+                        n_s += *q == ',';
+                    for (size_t j = (size_t)k0; j < (size_t)k0 + n_s && j < dv->n_frames; j++)
+                        if (!dv->arrive[j])
+                            dv->arrive[j] = t;
+                    continue;
+                }
+                if (jnum(msg, "level") != 0)
+                    continue;
                 int is_low80 = strstr(msg, "\"rule\":\"fhr_below_80\"") != NULL;
                 int is_stall = strstr(msg, "\"rule\":\"stream_stalled\"") != NULL;
                 if (dv->role == ROLE_CONDITION && is_low80 && !dv->got_t) {
@@ -564,23 +648,38 @@ static int run(const char *bin, int n_dev, int n_cond, int n_stall, int n_view,
                     long f_truth = dv->pre_frames + (long)floor(t_truth_s * 4 + 1e-6);
                     if (f_at >= 0 && f_at < (long)dv->seq)
                         lat_at[n_at++] = t - dv->sent[f_at] - FM_FALSESIG_LOOKAHEAD_S;
+
                     if (f_truth < (long)dv->seq) {
                         at_err[n_truth] = dv->at_s - (dv->pre_frames / 4.0 + t_truth_s);
                         lat_truth[n_truth++] = t - dv->sent[f_truth] - FM_FALSESIG_LOOKAHEAD_S;
                     }
-                } else if (dv->role == ROLE_STALL && is_stall && !dv->got_t) {
+                } else if (dv->role == ROLE_STALL && is_stall && !dv->got_t &&
+                           t > dv->stop_t) {
                     dv->got_t = t;
-                    if (t > dv->last_sent + 1)
-                        lat_stall[n_stall_got++] = t - dv->last_sent - STALL_S;
-                    else
+                    lat_stall[n_stall_got++] = t - dv->last_sent - STALL_S;
+                } else {
+                    if (is_stall && t < dv->stop_t + STALL_S - 1)
                         stall_false++;
-                } else if (!dv->got_t || (!is_low80 && !is_stall)) {
                     other_alerts++;
+                    count_other(msg);
                 }
             }
         }
     }
     long cpu1 = proc_cpu_ticks(pid), rss = proc_rss_kb(pid);
+    /* The split: the completing sample's verdict comes with sample k_judge (20 s later): the
+     * engine part is frame k_judge sent -> sample k_judge on the feed, the alert path the rest
+     * (published in the same processing step, so it may precede the samples message). */
+    for (int d = 0; d < n_dev; d++) {
+        conn *dv = &c[d];
+        long f_at = dv->got_t > 0 ? (long)floor(dv->at_s * 4 + 1e-6) : -1;
+        long k_judge = f_at + 4 * FM_FALSESIG_LOOKAHEAD_S;
+        if (dv->role != ROLE_CONDITION || f_at < 0 || k_judge >= (long)dv->n_frames ||
+            !dv->arrive[k_judge] || !dv->sent[k_judge])
+            continue;
+        lat_engine[n_engine++] = dv->arrive[k_judge] - dv->sent[k_judge];
+        lat_path[n_path++] = dv->got_t - dv->arrive[k_judge];
+    }
     double hz = (double)sysconf(_SC_CLK_TCK), secs = now_s() - t0;
     printf("# N=%d streams (%d condition, %d stall, %d normal), M=%d viewers, %.0f s, %ld frames"
            " sent, %ld errors\n",
@@ -591,11 +690,19 @@ static int run(const char *bin, int n_dev, int n_cond, int n_stall, int n_view,
     print_row("fhr_below_80, from truth - 20 s", lat_truth, n_truth, (size_t)n_cond);
     print_row("stream_stalled, from last frame+30s", lat_stall, (size_t)n_stall_got,
               (size_t)n_stall);
+    printf("# the first row split in two:\n");
+    print_row("  engine: frame -> its sample shown", lat_engine, n_engine, (size_t)n_cond);
+    print_row("  then alert path: sample -> alert", lat_path, n_path, (size_t)n_cond);
     qsort(at_err, n_truth, sizeof *at_err, cmp_d);
     printf("# completing sample (at_s) - truth: median %+.2f s, min %+.2f, max %+.2f;"
-           " other alerts at viewers: %ld; stalled alerts before the stall: %ld\n",
+           " other alerts at viewers: %ld (stream_stalled not caused by a stop: %ld);"
+           " resync messages: %ld\n",
            n_truth ? at_err[n_truth / 2] : NAN, n_truth ? at_err[0] : NAN,
-           n_truth ? at_err[n_truth - 1] : NAN, other_alerts, stall_false);
+           n_truth ? at_err[n_truth - 1] : NAN, other_alerts, stall_false, resyncs);
+    printf("# other alerts by rule:");
+    for (int i = 0; i < 32 && others[i].rule[0]; i++)
+        printf(" %s %ld", others[i].rule, others[i].n);
+    printf("\n");
     printf("# server: CPU %.0f %% of one core (mean over the run), RSS %.1f MB\n",
            100.0 * (double)(cpu1 - cpu0) / hz / secs, rss / 1024.0);
     fflush(stdout);
@@ -603,6 +710,8 @@ static int run(const char *bin, int n_dev, int n_cond, int n_stall, int n_view,
     free(lat_truth);
     free(lat_stall);
     free(at_err);
+    free(lat_path);
+    free(lat_engine);
     rc = 0;
 out:
     if (rc)
@@ -614,6 +723,7 @@ out:
         if (c[i].fd > 0)
             close(c[i].fd);
         free(c[i].sent);
+        free(c[i].arrive);
     }
     if (pid > 0) {
         kill(pid, SIGTERM);

@@ -580,6 +580,37 @@ static void technical_alerts_raise_once_and_clear(void)
     rm_tree(dir);
 }
 
+/* The webhook settings: repeatable / list URLs, http only, a clearing empty value, secrets. */
+static void webhook_settings_parse(void)
+{
+    fm_config c;
+    fm_config_defaults(&c);
+    char err[256];
+    CHECK(fm_config_set(&c, "webhook_url", "http://a.example/x", err, sizeof err) == FM_SVC_OK);
+    CHECK(fm_config_set(&c, "webhook_url", "http://b.example:8080/y, http://c.example/z", err,
+                        sizeof err) == FM_SVC_OK);
+    CHECK(c.n_webhook_urls == 3 && !strcmp(c.webhook_urls[1], "http://b.example:8080/y") &&
+          !strcmp(c.webhook_urls[2], "http://c.example/z"));
+    CHECK(fm_config_set(&c, "webhook_url", "https://secure.example/", err, sizeof err) ==
+          FM_SVC_INVAL);
+    CHECK(fm_config_set(&c, "webhook_url", "", err, sizeof err) == FM_SVC_OK &&
+          c.n_webhook_urls == 0);
+    CHECK(fm_config_set(&c, "webhook_secret", "short", err, sizeof err) == FM_SVC_INVAL);
+    CHECK(fm_config_set(&c, "webhook_secret", SECRET, err, sizeof err) == FM_SVC_OK &&
+          !strcmp(c.webhook_secret, SECRET));
+    CHECK(c.webhook_max_attempts == 0 && c.webhook_timeout_ms == 5000);
+    CHECK(fm_config_set(&c, "webhook_max_attempts", "5", err, sizeof err) == FM_SVC_OK &&
+          c.webhook_max_attempts == 5);
+    /* a bad webhook configuration stops the server at start, with a message */
+    server_proc bad;
+    memset(&bad, 0, sizeof bad);
+    snprintf(bad.data, sizeof bad.data, "%s", srv.data);
+    const char *extra[] = {"--set", "webhook_url=http://127.0.0.1:9/x", NULL}; /* no secret */
+    CHECK(server_start(&bad, extra) != 0);
+    if (bad.pid > 0)
+        CHECK(server_stop(&bad, SIGKILL) >= 0);
+}
+
 int main(void)
 {
     if (make_temp_dir(srv.data, sizeof srv.data, "alerts") != 0)
@@ -613,6 +644,7 @@ int main(void)
     RUN(webhooks_and_escalation_survive_a_down_receiver_and_a_restart);
     RUN(an_undecodable_upload_raises_analysis_failed);
     RUN(technical_alerts_raise_once_and_clear);
+    RUN(webhook_settings_parse);
     CHECK(server_stop(&srv, SIGTERM) == 0);
     if (srv.pid)
         server_stop(&srv, SIGKILL);

@@ -535,7 +535,7 @@ static int run(const char *bin, int n_dev, int n_cond, int n_stall, int n_view,
     if (t_end > t0 + (double)max_frames / 4.0)
         t_end = t0 + (double)max_frames / 4.0;
     static unsigned char frame[4 + 2 * FRAME];
-    long sent = 0, errors = 0, other_alerts = 0, stall_false = 0, resyncs = 0;
+    long sent = 0, errors = 0, other_alerts = 0, stall_false = 0, resyncs = 0, other_on_cond = 0;
     int n_stall_got = 0;
     double *lat_at = calloc((size_t)n_cond + 1, sizeof(double));
     double *lat_truth = calloc((size_t)n_cond + 1, sizeof(double));
@@ -661,6 +661,7 @@ static int run(const char *bin, int n_dev, int n_cond, int n_stall, int n_view,
                     if (is_stall && t < dv->stop_t + STALL_S - 1)
                         stall_false++;
                     other_alerts++;
+                    other_on_cond += dv->role == ROLE_CONDITION;
                     count_other(msg);
                 }
             }
@@ -699,7 +700,7 @@ static int run(const char *bin, int n_dev, int n_cond, int n_stall, int n_view,
            " resync messages: %ld\n",
            n_truth ? at_err[n_truth / 2] : NAN, n_truth ? at_err[0] : NAN,
            n_truth ? at_err[n_truth - 1] : NAN, other_alerts, stall_false, resyncs);
-    printf("# other alerts by rule:");
+    printf("# other alerts on condition streams: %ld; by rule:", other_on_cond);
     for (int i = 0; i < 32 && others[i].rule[0]; i++)
         printf(" %s %ld", others[i].rule, others[i].n);
     printf("\n");

@@ -249,6 +249,54 @@ static fm_status raise_alert(fm_alerting *a, int64_t patient_id, const char *sou
     return FM_OK;
 }
 
+fm_status fm_alerting_restore(fm_alerting *a, const fm_al_restore *r)
+{
+    if (!a || !r || !r->source || !r->event || strlen(r->source) >= FM_AL_SOURCE_MAX ||
+        r->alert_id < 1 || r->priority < FM_ALERT_PRIO_LOW || r->priority > FM_ALERT_PRIO_HIGH ||
+        r->level < 0 || find_id(a, r->alert_id, NULL))
+        return FM_EINVAL;
+    if (a->n >= a->cfg.max_alerts)
+        return FM_ERANGE;
+    if (a->n == a->cap) {
+        size_t cap = a->cap ? a->cap * 2 : 16;
+        al_alert **v = realloc(a->v, cap * sizeof *v);
+        if (!v)
+            return FM_ENOMEM;
+        a->v = v;
+        a->cap = cap;
+    }
+    al_alert *x = calloc(1, sizeof *x);
+    if (!x)
+        return FM_ENOMEM;
+    x->id = r->alert_id;
+    x->patient_id = r->patient_id;
+    snprintf(x->source, sizeof x->source, "%s", r->source);
+    x->episode_id = r->episode_id;
+    x->prio = r->priority;
+    x->cleared = r->cleared;
+    x->acked = r->acked;
+    x->level = r->level;
+    x->raised_ms = r->raised_ms;
+    x->ack_ms = r->ack_ms;
+    x->ack_by = r->ack_by;
+    x->state = r->acked ? FM_AL_STATE_ACKNOWLEDGED
+               : r->n_notified ? FM_AL_STATE_DELIVERED
+                               : FM_AL_STATE_RAISED;
+    x->last = *r->event;
+    remember(x, r->notified, r->n_notified);
+    a->v[a->n++] = x;
+    if (a->next_id <= x->id)
+        a->next_id = x->id + 1;
+    if (!r->n_notified && !r->acked) { /* stopped between raising and delivering: the next
+                                          tick delivers level 0 (as an escalation record) */
+        x->level = -1;
+        x->next_ms = x->raised_ms;
+    } else {
+        arm(a, x, r->delivered_ms > 0 ? r->delivered_ms : r->raised_ms);
+    }
+    return FM_OK;
+}
+
 fm_status fm_alerting_event(fm_alerting *a, int64_t patient_id, const char *source,
                             const fm_alert_event *ev, int64_t now_ms, int64_t *alert_id)
 {

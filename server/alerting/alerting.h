@@ -126,6 +126,26 @@ void fm_alerting_tick(fm_alerting *a, int64_t now_ms);
 /* The next time tick has something to do; INT64_MAX when nothing is pending. */
 int64_t fm_alerting_next_due_ms(const fm_alerting *a);
 
+/* An alert that was open when the server stopped, as the server stored it: it comes back with
+ * its escalation level, the clinicians already told and its escalation deadline
+ * (delivered_ms + the priority's escalation time; overdue ones escalate at the next tick), so
+ * that escalation continues on time across a restart. No record is emitted. A later engine
+ * event for (source, episode_id) acts on it. */
+typedef struct fm_al_restore {
+    int64_t alert_id, patient_id;
+    const char *source;
+    uint64_t episode_id;
+    const fm_alert_event *event; /* rule, priority, range: what the alert is about (copied; its
+                                    strings must outlive the alert) */
+    fm_alert_priority priority;
+    int level, acked, cleared;
+    int64_t raised_ms, ack_ms, ack_by, delivered_ms;
+    const int64_t *notified;
+    size_t n_notified;
+} fm_al_restore;
+/* FM_EINVAL for a bad record or an id already held; FM_ERANGE when max_alerts are held. */
+fm_status fm_alerting_restore(fm_alerting *a, const fm_al_restore *r);
+
 typedef struct fm_al_info {
     int64_t alert_id, patient_id;
     uint64_t episode_id;

@@ -43,10 +43,17 @@ typedef struct fm_webhook_config {
     const unsigned char *secret; /* HMAC key (>= 16 bytes) */
     size_t secret_len;
     int timeout_ms;         /* per attempt: connect + send + status line (5000) */
-    int max_attempts;       /* then reported as failed (12) */
+    int max_attempts;       /* then reported as failed (12); 0 = retry until delivered */
     int backoff_initial_ms; /* first retry after this (500), doubling ... */
     int backoff_max_ms;     /* ... up to this (60000) */
-    size_t queue_max;       /* deliveries queued (1024); a post beyond is refused */
+    size_t queue_max;       /* deliveries held in memory (1024); beyond, a post is refused,
+                               or with a spool stays on disk until there is room */
+    /* Durable queue (NULL = memory only): every delivery is written to this directory (one
+     * file, fsync'd) before fm_webhook_post returns, deleted once delivered; at create the
+     * deliveries found there are retried, under their original delivery ids (ids are never
+     * reused: a high-water mark is kept in the directory). A delivery that fails for good is
+     * moved to spool_dir/failed/ (dead letters, for an operator), never deleted. */
+    const char *spool_dir;
     void (*report)(void *user, const fm_webhook_report *r); /* may be NULL */
     void *user;
 } fm_webhook_config;
@@ -58,17 +65,22 @@ typedef struct fm_webhook fm_webhook;
 /* Starts the worker. NULL on bad config (no URL, an unsupported scheme, short secret). */
 fm_webhook *fm_webhook_create(const fm_webhook_config *cfg);
 /* Stops the worker (an attempt in flight finishes or times out first); what is still queued is
- * reported as failed ("shutdown"). */
+ * reported as failed ("shutdown"; with a spool it stays there and is retried at the next
+ * create: "shutdown (spooled)"). */
 void fm_webhook_destroy(fm_webhook *w);
 
-/* Queues json for every URL; never blocks on the network. *delivery_id (may be NULL) gets the
- * id of the first URL's delivery (the others follow in sequence). FM_ERANGE when the queue has
- * no room for all of them (nothing queued: the caller logs the failure), FM_ENOMEM. */
+/* Queues json for every URL; never blocks on the network (with a spool it writes and fsyncs
+ * one file per URL). *delivery_id (may be NULL) gets the id of the first URL's delivery (the
+ * others follow in sequence). FM_ERANGE when the queue has no room for all of them and there is
+ * no spool (nothing queued: the caller logs the failure), FM_EIO when the spool cannot be
+ * written, FM_ENOMEM. */
 fm_status fm_webhook_post(fm_webhook *w, const char *json, uint64_t *delivery_id);
 
 typedef struct fm_webhook_stats {
-    size_t queued; /* waiting or in flight */
+    size_t queued; /* waiting or in flight (in memory) */
     uint64_t delivered, failed, refused, attempts;
+    uint64_t restored; /* deliveries found in the spool at create */
+    uint64_t overflow; /* posts kept on disk only because the memory queue was full */
 } fm_webhook_stats;
 void fm_webhook_stats_get(fm_webhook *w, fm_webhook_stats *s);
 

@@ -10,7 +10,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "alertsvc.h"
+#include "alertsvc_tech.h"
 #include "analysis.h"
 #include "api_internal.h"
 #include "files.h"
@@ -161,19 +161,11 @@ static void run_rules(fm_api *api, const fm_recording *r, fm_analysis *an, doubl
     fm_alerts_destroy(al);
 }
 
-/* CLINICAL 5: an analysis that could not run is itself an alert (the rules are blind). */
+/* CLINICAL 5: an analysis that could not run is itself an alert (the rules are blind). Its own
+ * episode (alertsvc_tech.h), apart from those the live rules raised on the same recording. */
 static void raise_failed(fm_api *api, const fm_recording *r, const char *why)
 {
-    rules_ctx c = {api, r};
-    fm_alerts_config ac;
-    fm_alerts_config_default(&ac);
-    ac.sink = on_alert;
-    ac.sink_user = &c;
-    fm_alerts *al = fm_alerts_create(&ac);
-    if (!al)
-        return;
-    fm_alerts_technical(al, FM_ALERT_ANALYSIS_FAILED, 0, 1, why);
-    fm_alerts_destroy(al);
+    fm_alertsvc_technical(api->alerts, r->patient_id, r->id, FM_ALERT_ANALYSIS_FAILED, 1, why);
 }
 
 static void run_analysis(fm_job *job, void *ctx)

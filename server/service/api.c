@@ -387,6 +387,8 @@ static void route_authed(fm_api *api, fm_store *s, const fm_principal *p, const 
         return method_not_allowed(resp, "GET");
     if (!strcmp(path, "/api/me"))
         return route_me(s, p, resp);
+    if (!strcmp(path, "/api/alerts"))
+        return api_alerts_mine(s, p, req, resp);
     if (!strcmp(path, "/api/patients"))
         return route_patients(s, p, req, resp);
     if (!strcmp(path, "/api/worklist"))

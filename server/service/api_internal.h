@@ -34,6 +34,9 @@ void api_readings(fm_api *api, fm_store *s, const fm_principal *p, const fm_http
                   const char *id, fm_http_resp *resp);
 void api_alerts_list(fm_store *s, const fm_principal *p, const fm_http_req *req,
                      const fm_patient *pt, fm_http_resp *resp);
+/* GET /api/alerts: the open alerts delivered to the calling clinician, any patient. */
+void api_alerts_mine(fm_store *s, const fm_principal *p, const fm_http_req *req,
+                     fm_http_resp *resp);
 void api_alert_ack(fm_api *api, fm_store *s, const fm_principal *p, const fm_http_req *req,
                    const char *id, fm_http_resp *resp);
 /* GET /api/worklist (api_worklist.c): a clinician's patients with their live state, newest

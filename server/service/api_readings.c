@@ -100,9 +100,30 @@ void api_readings(fm_api *api, fm_store *s, const fm_principal *p, const fm_http
     cJSON_Delete(in);
 }
 
-static cJSON *alert_json(const fm_alert *a)
+/* user ids ",3,7," -> names */
+static void add_names(fm_store *s, cJSON *arr, const char *list)
+{
+    for (const char *p = list; *p;) {
+        char *end;
+        long long v = strtoll(p, &end, 10);
+        fm_user u;
+        if (end != p && v > 0 && fm_store_user_by_id(s, v, &u) == FM_SVC_OK)
+            cJSON_AddItemToArray(arr, cJSON_CreateString(u.name));
+        p = *end ? end + 1 : end;
+    }
+}
+
+static cJSON *alert_json(fm_store *s, const fm_alert *a)
 {
     cJSON *o = cJSON_CreateObject();
+    /* who was told: level 0 the first clinician of the care team, then escalation (the next
+     * clinicians, then everyone on duty): escalated_to */
+    fm_alert_delivery d;
+    if (s && fm_store_alert_delivery_get(s, a->id, &d) == FM_SVC_OK) {
+        cJSON_AddNumberToObject(o, "level", d.level);
+        add_names(s, cJSON_AddArrayToObject(o, "delivered_to"), d.notified);
+        add_names(s, cJSON_AddArrayToObject(o, "escalated_to"), d.escalated);
+    }
     cJSON_AddNumberToObject(o, "id", (double)a->id);
     cJSON_AddStringToObject(o, "recording", a->recording_id);
     cJSON_AddStringToObject(o, "rule", a->rule);
@@ -116,9 +137,49 @@ static cJSON *alert_json(const fm_alert *a)
     return o;
 }
 
+typedef struct alert_list_ctx {
+    fm_store *s;
+    cJSON *arr;
+    int with_patient; /* the list of one clinician across patients: name the patient */
+} alert_list_ctx;
+
 static void add_alert(void *ctx, const fm_alert *a)
 {
-    cJSON_AddItemToArray((cJSON *)ctx, alert_json(a));
+    alert_list_ctx *c = ctx;
+    cJSON *o = alert_json(c->s, a);
+    fm_patient pt;
+    if (c->with_patient && fm_store_patient_get(c->s, a->patient_id, &pt) == FM_SVC_OK)
+        cJSON_AddStringToObject(o, "patient", pt.name);
+    cJSON_AddItemToArray(c->arr, o);
+}
+
+/* A clinician told of an alert by escalation (on duty, outside the care team) may see and
+ * acknowledge that alert, nothing else of the patient. */
+static int was_notified(fm_store *s, int64_t alert_id, int64_t user_id)
+{
+    fm_alert_delivery d;
+    char item[32];
+    snprintf(item, sizeof item, ",%lld,", (long long)user_id);
+    return fm_store_alert_delivery_get(s, alert_id, &d) == FM_SVC_OK && strstr(d.notified, item);
+}
+
+void api_alerts_mine(fm_store *s, const fm_principal *p, const fm_http_req *req,
+                     fm_http_resp *resp)
+{
+    if (p->user.role != FM_ROLE_CLINICIAN) {
+        fm_api_error(resp, 403, "forbidden", "alerts are for clinicians");
+        return;
+    }
+    cJSON *j = cJSON_CreateObject();
+    alert_list_ctx c = {s, cJSON_AddArrayToObject(j, "alerts"), 1};
+    fm_svc_status rc = fm_store_alert_list_notified(s, p->user.id, add_alert, &c);
+    if (rc != FM_SVC_OK) {
+        cJSON_Delete(j);
+        api_store_error(resp, rc);
+        return;
+    }
+    api_json(resp, 200, j);
+    api_audit(s, p, req, "alert.list", "alerts:mine", 200);
 }
 
 void api_alerts_list(fm_store *s, const fm_principal *p, const fm_http_req *req,
@@ -130,8 +191,8 @@ void api_alerts_list(fm_store *s, const fm_principal *p, const fm_http_req *req,
         return;
     }
     cJSON *j = cJSON_CreateObject();
-    fm_svc_status rc =
-        fm_store_alert_list(s, pt->user_id, add_alert, cJSON_AddArrayToObject(j, "alerts"));
+    alert_list_ctx c = {s, cJSON_AddArrayToObject(j, "alerts"), 0};
+    fm_svc_status rc = fm_store_alert_list(s, pt->user_id, add_alert, &c);
     if (rc != FM_SVC_OK) {
         cJSON_Delete(j);
         api_store_error(resp, rc);
@@ -155,6 +216,9 @@ void api_alert_ack(fm_api *api, fm_store *s, const fm_principal *p, const fm_htt
         rc = p->user.role == FM_ROLE_CLINICIAN
                  ? fm_access_patient(s, p, a.patient_id, FM_ACCESS_CLINICAL)
                  : FM_SVC_NOTFOUND;
+    if (rc == FM_SVC_NOTFOUND && p->user.role == FM_ROLE_CLINICIAN && id > 0 &&
+        was_notified(s, id, p->user.id))
+        rc = FM_SVC_OK;
     char object[48];
     snprintf(object, sizeof object, "alert:%lld", id);
     if (rc == FM_SVC_NOTFOUND) {
@@ -182,10 +246,10 @@ void api_alert_ack(fm_api *api, fm_store *s, const fm_principal *p, const fm_htt
         return;
     }
     fm_store_alert_get(s, id, &a);
-    cJSON *j = alert_json(&a);
+    cJSON *j = alert_json(s, &a);
     api_audit(s, p, req, "alert.ack", object, 200);
     if (api->bus && !by_engine) {
-        cJSON *ev = alert_json(&a);
+        cJSON *ev = alert_json(s, &a);
         cJSON_AddStringToObject(ev, "type", "alert");
         char *text = cJSON_PrintUnformatted(ev);
         cJSON_Delete(ev);

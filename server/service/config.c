@@ -23,6 +23,11 @@ void fm_config_defaults(fm_config *c)
     c->live_workers = 2;
     c->stream_stall_s = 30; /* CLINICAL 5, issue 6 */
     c->alert_escalate_s = 120;
+    c->webhook_timeout_ms = 5000;
+    c->webhook_max_attempts = 0;
+    c->webhook_backoff_initial_ms = 500;
+    c->webhook_backoff_max_ms = 60000;
+    c->webhook_queue_max = 10000;
     c->login_max_failures = 5;
     c->login_ip_max_failures = 30; /* a clinic behind one NAT address has many users */
     c->login_window_s = 15 * 60;
@@ -113,7 +118,64 @@ static const int_key int_keys[] = {
     IK(live_workers, 1, 64),
     IK(stream_stall_s, 1, 24 * 3600),
     IK(alert_escalate_s, 1, 24 * 3600),
+    IK(webhook_timeout_ms, 100, 120000),
+    IK(webhook_max_attempts, 0, 1000000),
+    IK(webhook_backoff_initial_ms, 1, 3600000),
+    IK(webhook_backoff_max_ms, 1, 24 * 3600000),
+    IK(webhook_queue_max, 1, 10000000),
 };
+
+/* webhook_url: each value (one URL, or several separated by commas or spaces) adds to the list;
+ * an empty value clears it (so a flag can drop what the file set). */
+static fm_svc_status set_webhook_urls(fm_config *c, const char *value, char *err, size_t err_len)
+{
+    if (!*value) {
+        c->n_webhook_urls = 0;
+        return FM_SVC_OK;
+    }
+    const char *p = value;
+    while (*p) {
+        p += strspn(p, ", \t");
+        size_t n = strcspn(p, ", \t");
+        if (!n)
+            break;
+        if (c->n_webhook_urls == FM_WEBHOOK_URLS_MAX || n >= sizeof c->webhook_urls[0]) {
+            snprintf(err, err_len, "webhook_url: at most %d URLs of < %zu bytes",
+                     FM_WEBHOOK_URLS_MAX, sizeof c->webhook_urls[0]);
+            return FM_SVC_INVAL;
+        }
+        if (strncmp(p, "http://", 7)) {
+            snprintf(err, err_len, "webhook_url: '%.*s' is not an http:// URL (https: not yet)",
+                     (int)(n > 100 ? 100 : n), p);
+            return FM_SVC_INVAL;
+        }
+        memcpy(c->webhook_urls[c->n_webhook_urls], p, n);
+        c->webhook_urls[c->n_webhook_urls++][n] = 0;
+        p += n;
+    }
+    return FM_SVC_OK;
+}
+
+/* The secret from a file (first line), so it need not sit in the config file or argv. */
+static fm_svc_status set_webhook_secret_file(fm_config *c, const char *path, char *err,
+                                             size_t err_len)
+{
+    FILE *f = fopen(path, "r");
+    if (!f) {
+        snprintf(err, err_len, "webhook_secret_file: %s: %s", path, strerror(errno));
+        return FM_SVC_INVAL;
+    }
+    char line[sizeof c->webhook_secret + 2] = "";
+    int ok = fgets(line, sizeof line, f) != NULL;
+    fclose(f);
+    line[strcspn(line, "\r\n")] = 0;
+    if (!ok || strlen(line) < 16 || strlen(line) >= sizeof c->webhook_secret) {
+        snprintf(err, err_len, "webhook_secret_file: the first line must hold 16..255 bytes");
+        return FM_SVC_INVAL;
+    }
+    snprintf(c->webhook_secret, sizeof c->webhook_secret, "%s", line);
+    return FM_SVC_OK;
+}
 
 fm_svc_status fm_config_set(fm_config *c, const char *key, const char *value, char *err,
                             size_t err_len)
@@ -140,6 +202,18 @@ fm_svc_status fm_config_set(fm_config *c, const char *key, const char *value, ch
     }
     if (!strcmp(key, "listen"))
         return fm_config_set_listen(c, value, err, err_len);
+    if (!strcmp(key, "webhook_url"))
+        return set_webhook_urls(c, value, err, err_len);
+    if (!strcmp(key, "webhook_secret_file"))
+        return set_webhook_secret_file(c, value, err, err_len);
+    if (!strcmp(key, "webhook_secret")) {
+        if (strlen(value) < 16 || strlen(value) >= sizeof c->webhook_secret) {
+            snprintf(err, err_len, "webhook_secret: 16..255 bytes");
+            return FM_SVC_INVAL;
+        }
+        snprintf(c->webhook_secret, sizeof c->webhook_secret, "%s", value);
+        return FM_SVC_OK;
+    }
     for (size_t i = 0; i < sizeof int_keys / sizeof int_keys[0]; i++) {
         const int_key *k = &int_keys[i];
         if (strcmp(key, k->name))

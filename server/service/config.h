@@ -10,6 +10,7 @@
 #include "svc.h"
 
 #define FM_PATH_MAX 1024
+#define FM_WEBHOOK_URLS_MAX 8
 
 typedef struct fm_config {
     char data_dir[FM_PATH_MAX];
@@ -32,6 +33,16 @@ typedef struct fm_config {
     int live_workers;          /* threads running the engine on live streams */
     int stream_stall_s;        /* no frame for this long: "stream stalled" alert (30) */
     int alert_escalate_s;      /* unacknowledged HIGH alert -> next clinician (120) */
+    /* Webhooks (docs/alerts.md 3): every alert transition is POSTed to each URL, signed with
+     * the secret, from a worker thread; pending deliveries are spooled in DATA/webhooks. */
+    char webhook_urls[FM_WEBHOOK_URLS_MAX][512]; /* "webhook_url", repeatable or a list */
+    int n_webhook_urls;
+    char webhook_secret[256];          /* >= 16 bytes; or read from webhook_secret_file */
+    int webhook_timeout_ms;            /* per attempt (5000) */
+    int webhook_max_attempts;          /* 0 = until delivered (default; dead letter after N) */
+    int webhook_backoff_initial_ms;    /* first retry (500), doubling ... */
+    int webhook_backoff_max_ms;        /* ... up to this (60000) */
+    int webhook_queue_max;             /* deliveries in memory (10000); more wait on disk */
     char web_dir[FM_PATH_MAX]; /* the web app's files; "" = found next to the program */
 } fm_config;
 

@@ -278,7 +278,12 @@ fm_svc_status fm_server_create(const fm_config *cfg, fm_server **out, char *err,
     s->api.analysis = s->analysis_q;
     wc.threads = cfg->live_workers;
     s->live_q = fm_workq_create(&wc);
-    s->alerts = fm_alertsvc_create(cfg->data_dir, s->bus, cfg->alert_escalate_s);
+    s->alerts = fm_alertsvc_create_from(cfg, s->bus, err, err_len);
+    if (!s->alerts) {
+        fm_store_close(st);
+        rc = FM_SVC_INVAL;
+        goto fail;
+    }
     fm_livepipes_config lc = {.q = s->live_q, .bus = s->bus, .alerts = s->alerts,
                               .data_dir = s->cfg.data_dir, .stall_s = cfg->stream_stall_s};
     s->pipes = s->live_q ? fm_livepipes_create(&lc) : NULL;

@@ -222,6 +222,23 @@ fm_svc_status fm_store_alert_max_id(fm_store *s, int64_t *id)
 {
     return s->be->alert_max_id(s, id);
 }
+fm_svc_status fm_store_alert_delivery_put(fm_store *s, const fm_alert_delivery *d)
+{
+    return s->be->alert_delivery_put(s, d);
+}
+fm_svc_status fm_store_alert_delivery_get(fm_store *s, int64_t id, fm_alert_delivery *d)
+{
+    return s->be->alert_delivery_get(s, id, d);
+}
+fm_svc_status fm_store_alert_open(fm_store *s, fm_alert_open_cb cb, void *ctx)
+{
+    return s->be->alert_open(s, cb, ctx);
+}
+fm_svc_status fm_store_alert_list_notified(fm_store *s, int64_t clinician_id, fm_alert_cb cb,
+                                           void *ctx)
+{
+    return s->be->alert_list_notified(s, clinician_id, cb, ctx);
+}
 fm_svc_status fm_store_audit_add(fm_store *s, const fm_audit_entry *e)
 {
     return s->be->audit_add(s, e);

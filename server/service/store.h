@@ -212,6 +212,29 @@ fm_svc_status fm_store_alert_ack(fm_store *s, int64_t id, int64_t by, int64_t t_
 typedef void (*fm_alert_cb)(void *ctx, const fm_alert *a);
 fm_svc_status fm_store_alert_list(fm_store *s, int64_t patient_id, fm_alert_cb cb, void *ctx);
 
+/* Where an alert went: its escalation level and who was told (the alert life cycle's state
+ * beyond the alerts row), so that open alerts resume after a restart with their escalation
+ * deadline (delivered_ms + the escalation time). notified / escalated are user ids as
+ * ",3,7," (every clinician told / those told by escalation, level >= 1). */
+typedef struct fm_alert_delivery {
+    int64_t alert_id;
+    uint64_t episode_id; /* the rule engine's episode within the alert's recording */
+    int level;           /* escalation level of the last delivery */
+    int cleared;         /* the condition is gone (a latched alert waits for acknowledgement) */
+    int64_t delivered_ms; /* time of the last delivery */
+    char notified[1024];
+    char escalated[1024];
+} fm_alert_delivery;
+fm_svc_status fm_store_alert_delivery_put(fm_store *s, const fm_alert_delivery *d);
+/* FM_SVC_NOTFOUND when none was stored (alerts from before this table, or never delivered). */
+fm_svc_status fm_store_alert_delivery_get(fm_store *s, int64_t id, fm_alert_delivery *d);
+/* Every alert not resolved, oldest first, with its delivery (d NULL when none stored). */
+typedef void (*fm_alert_open_cb)(void *ctx, const fm_alert *a, const fm_alert_delivery *d);
+fm_svc_status fm_store_alert_open(fm_store *s, fm_alert_open_cb cb, void *ctx);
+/* Alerts not resolved that were delivered to this clinician (any patient), newest first. */
+fm_svc_status fm_store_alert_list_notified(fm_store *s, int64_t clinician_id, fm_alert_cb cb,
+                                           void *ctx);
+
 /* Audit log (append-only). */
 fm_svc_status fm_store_audit_add(fm_store *s, const fm_audit_entry *e);
 typedef void (*fm_audit_cb)(void *ctx, const fm_audit_entry *e);

@@ -45,6 +45,10 @@ typedef struct fm_store_backend {
     fm_svc_status (*alert_list)(fm_store *, int64_t, fm_alert_cb, void *);
     fm_svc_status (*alert_update)(fm_store *, int64_t, const char *, const char *, double);
     fm_svc_status (*alert_max_id)(fm_store *, int64_t *);
+    fm_svc_status (*alert_delivery_put)(fm_store *, const fm_alert_delivery *);
+    fm_svc_status (*alert_delivery_get)(fm_store *, int64_t, fm_alert_delivery *);
+    fm_svc_status (*alert_open)(fm_store *, fm_alert_open_cb, void *);
+    fm_svc_status (*alert_list_notified)(fm_store *, int64_t, fm_alert_cb, void *);
     fm_svc_status (*audit_add)(fm_store *, const fm_audit_entry *);
     fm_svc_status (*audit_list)(fm_store *, int, fm_audit_cb, void *);
 } fm_store_backend;

@@ -53,6 +53,12 @@ static const char *const migrations[] = {
     "CREATE TABLE audit(id INTEGER PRIMARY KEY, t_ms INTEGER NOT NULL, actor_id INTEGER NOT NULL,"
     " actor TEXT NOT NULL, action TEXT NOT NULL, object TEXT NOT NULL, peer TEXT NOT NULL,"
     " status INTEGER NOT NULL);",
+    /* 2: where each alert went (escalation level, who was told) so that open alerts and their
+     * escalation deadlines survive a restart (store_sqlite_alerts.c) */
+    "CREATE TABLE alert_delivery(alert_id INTEGER PRIMARY KEY REFERENCES alerts(id),"
+    " episode_id INTEGER NOT NULL, level INTEGER NOT NULL, cleared INTEGER NOT NULL,"
+    " delivered_ms INTEGER NOT NULL, notified TEXT NOT NULL, escalated TEXT NOT NULL);"
+    "CREATE INDEX alerts_open ON alerts(state) WHERE state != 'resolved';",
 };
 
 #define USER_COLS "u.id, u.name, u.display_name, u.role, u.disabled, u.created_ms"
@@ -632,6 +638,10 @@ static const fm_store_backend sqlite_backend = {
     .alert_list = sq_alert_list,
     .alert_update = sq_alert_update,
     .alert_max_id = sq_alert_max_id,
+    .alert_delivery_put = sq_alert_delivery_put,
+    .alert_delivery_get = sq_alert_delivery_get,
+    .alert_open = sq_alert_open,
+    .alert_list_notified = sq_alert_list_notified,
     .audit_add = sq_audit_add,
     .audit_list = sq_audit_list,
 };

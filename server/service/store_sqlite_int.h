@@ -89,6 +89,12 @@ fm_svc_status sq_alert_list(fm_store *s, int64_t patient_id, fm_alert_cb cb, voi
 fm_svc_status sq_alert_update(fm_store *s, int64_t id, const char *priority, const char *state,
                               double t_to_s);
 fm_svc_status sq_alert_max_id(fm_store *s, int64_t *id);
+/* store_sqlite_alerts.c */
+fm_svc_status sq_alert_delivery_put(fm_store *s, const fm_alert_delivery *d);
+fm_svc_status sq_alert_delivery_get(fm_store *s, int64_t id, fm_alert_delivery *d);
+fm_svc_status sq_alert_open(fm_store *s, fm_alert_open_cb cb, void *ctx);
+fm_svc_status sq_alert_list_notified(fm_store *s, int64_t clinician_id, fm_alert_cb cb,
+                                     void *ctx);
 fm_svc_status sq_audit_add(fm_store *s, const fm_audit_entry *e);
 fm_svc_status sq_audit_list(fm_store *s, int limit, fm_audit_cb cb, void *ctx);
 

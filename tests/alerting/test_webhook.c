@@ -4,6 +4,7 @@
  * that never answers -> timeouts, failure reported; 5xx retried; a full queue refuses (reported);
  * shutdown reports what was still queued. */
 #include <arpa/inet.h>
+#include <dirent.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <pthread.h>
@@ -396,6 +397,116 @@ static void full_queue_refuses_and_shutdown_reports(void)
     CHECK(rep.failed == 8 && !strcmp(rep.last_error, "shutdown"));
 }
 
+static int count_files(const char *dir, const char *ext)
+{
+    DIR *d = opendir(dir);
+    int n = 0;
+    struct dirent *e;
+    while (d && (e = readdir(d)))
+        n += strstr(e->d_name, ext) != NULL;
+    if (d)
+        closedir(d);
+    return n;
+}
+
+static fm_webhook *make_spooled(const char *url, const char *spool, reports *rep, int attempts,
+                                size_t queue_max)
+{
+    static char u[128];
+    static const char *urls[1];
+    snprintf(u, sizeof u, "%s", url);
+    urls[0] = u;
+    fm_webhook_config c;
+    fm_webhook_config_default(&c);
+    c.urls = urls;
+    c.n_urls = 1;
+    c.secret = SECRET;
+    c.secret_len = SECRET_LEN;
+    c.timeout_ms = 1000;
+    c.max_attempts = attempts;
+    c.backoff_initial_ms = 20;
+    c.backoff_max_ms = 80;
+    c.queue_max = queue_max;
+    c.spool_dir = spool;
+    c.report = on_report;
+    c.user = rep;
+    memset(rep, 0, sizeof *rep);
+    pthread_mutex_init(&rep->mu, NULL);
+    return fm_webhook_create(&c);
+}
+
+/* The durable queue: deliveries posted while the receiver is down (more than the memory queue
+ * holds) survive a destroy/create (a restart) under their delivery ids, arrive once each when
+ * it is up, leave the spool, and ids are never reused; one that fails for good becomes a dead
+ * letter in failed/. */
+static void spooled_deliveries_survive_a_restart(void)
+{
+    char spool[] = "/tmp/fm-wh-spool-XXXXXX";
+    CHECK(mkdtemp(spool) != NULL);
+    int port = free_port();
+    char url[64];
+    snprintf(url, sizeof url, "http://127.0.0.1:%d/hook", port);
+    reports rep;
+    fm_webhook *w = make_spooled(url, spool, &rep, 0, 2);
+    CHECK(w != NULL);
+    if (!w)
+        return;
+    uint64_t ids[5];
+    for (int i = 0; i < 5; i++) {
+        char body[64];
+        snprintf(body, sizeof body, "{\"alert_id\":%d}", i + 1);
+        CHECK(fm_webhook_post(w, body, &ids[i]) == FM_OK); /* never refused: on disk */
+    }
+    fm_webhook_stats st;
+    fm_webhook_stats_get(w, &st);
+    CHECK(st.queued == 2 && st.overflow == 3);
+    sleep_ms(100);
+    fm_webhook_destroy(w);
+    CHECK(count_files(spool, ".wh") == 5);
+    static receiver r;
+    memset(&r, 0, sizeof r);
+    CHECK(receiver_start(&r, port) == 0);
+    w = make_spooled(url, spool, &rep, 0, 2);
+    CHECK(w != NULL);
+    uint64_t later = 0;
+    CHECK(w && fm_webhook_post(w, "{\"alert_id\":6}", &later) == FM_OK);
+    CHECK(later > ids[4]);
+    g_recv = &r, g_want = 6;
+    CHECK(wait_for(have_all, NULL, 5000));
+    g_rep = &rep;
+    CHECK(wait_for(reported_all, NULL, 2000) && rep.ok == 6);
+    for (int i = 0; i < 6; i++) {
+        char body[64];
+        snprintf(body, sizeof body, "{\"alert_id\":%d}", i + 1);
+        int seen = 0;
+        for (int j = 0; j < r.n; j++)
+            if (!strcmp(r.g[j].body, body)) {
+                seen++;
+                CHECK(strtoull(r.g[j].delivery, NULL, 10) == (i < 5 ? ids[i] : later));
+                CHECK(fm_webhook_verify(SECRET, SECRET_LEN, r.g[j].timestamp, r.g[j].body,
+                                        strlen(r.g[j].body), r.g[j].signature));
+            }
+        CHECKF(seen == 1, "alert %d received %d times", i + 1, seen);
+    }
+    fm_webhook_stats_get(w, &st);
+    CHECK(st.restored == 5);
+    fm_webhook_destroy(w);
+    receiver_stop(&r);
+    CHECK(count_files(spool, ".wh") == 0);
+    /* a delivery that fails for good is kept as a dead letter */
+    w = make_spooled(url, spool, &rep, 1, 2);
+    CHECK(w && fm_webhook_post(w, "{\"alert_id\":7}", NULL) == FM_OK);
+    g_rep = &rep, g_want = 1;
+    CHECK(wait_for(reported_all, NULL, 3000) && rep.failed == 1);
+    fm_webhook_destroy(w);
+    char failed[64];
+    snprintf(failed, sizeof failed, "%s/failed", spool);
+    CHECK(count_files(spool, ".wh") == 0 && count_files(failed, ".wh") == 1);
+    char cmd[96];
+    snprintf(cmd, sizeof cmd, "rm -rf %s", spool);
+    CHECK(system(cmd) == 0);
+}
+
 static void bad_configs_are_refused(void)
 {
     reports rep;
@@ -420,6 +531,7 @@ int main(void)
     RUN(server_errors_are_retried);
     RUN(silent_receiver_times_out_and_failure_is_reported);
     RUN(full_queue_refuses_and_shutdown_reports);
+    RUN(spooled_deliveries_survive_a_restart);
     RUN(bad_configs_are_refused);
     return CHECK_DONE();
 }

@@ -23,7 +23,7 @@ static const struct {
     {".fhr", NULL, 0},   {".fhrm", NULL, 0},   {".csv", NULL, 0},
 };
 
-static int kind_of(const char *name)
+int api_upload_kind(const char *name)
 {
     const char *dot = strrchr(name, '.');
     if (!dot)
@@ -34,8 +34,13 @@ static int kind_of(const char *name)
     return -1;
 }
 
+const char *api_upload_kind_ext(int kind)
+{
+    return upload_kinds[kind].ext;
+}
+
 /* Content check: the first bytes match the announced kind (audio magic numbers; CSV is text). */
-static int content_ok(const char *path, int kind)
+int api_upload_content_ok(const char *path, int kind)
 {
     unsigned char buf[512];
     int fd = open(path, O_RDONLY | O_CLOEXEC);
@@ -74,8 +79,8 @@ cJSON *api_recording_json(fm_store *s, const fm_recording *r)
 
 /* Which patient an upload is for: the device's, the signed-in patient herself, or the
  * ?patient= of a clinician on her care team. Fills resp and returns -1 when refused. */
-static int upload_patient(fm_store *s, const fm_principal *p, const fm_http_req *req,
-                          int64_t *patient_id, fm_http_resp *resp)
+int api_upload_patient(fm_store *s, const fm_principal *p, const fm_http_req *req,
+                       int64_t *patient_id, fm_http_resp *resp)
 {
     if (p->kind == FM_TOKEN_DEVICE) {
         *patient_id = p->device_patient_id;
@@ -119,11 +124,22 @@ static int upload_patient(fm_store *s, const fm_principal *p, const fm_http_req 
     return 0;
 }
 
+void api_recording_accepted(fm_api *api, fm_store *s, const fm_principal *p,
+                            const fm_http_req *req, const fm_recording *r)
+{
+    char object[64];
+    snprintf(object, sizeof object, "recording:%s", r->id);
+    api_audit(s, p, req, "recording.upload", object, 201);
+    /* A full analysis queue leaves the row queued: it is picked up again at the next start. */
+    (void)fm_api_queue_analysis(api, r->id);
+    fm_api_publish_recording(api, s, r);
+}
+
 void api_recordings_upload(fm_api *api, fm_store *s, const fm_principal *p, const fm_http_req *req,
                            fm_http_resp *resp)
 {
     int64_t patient_id;
-    if (upload_patient(s, p, req, &patient_id, resp) != 0)
+    if (api_upload_patient(s, p, req, &patient_id, resp) != 0)
         return;
     if (!req->upload_tmp[0] || req->upload_bytes <= 0) {
         fm_api_error(resp, 400, "empty_body", "the body must be the recording file");
@@ -133,13 +149,13 @@ void api_recordings_upload(fm_api *api, fm_store *s, const fm_principal *p, cons
     memset(&r, 0, sizeof r);
     fm_safe_name(req->q_name[0] ? req->q_name : "recording.wav", r.source_name,
                  sizeof r.source_name);
-    int kind = kind_of(r.source_name);
+    int kind = api_upload_kind(r.source_name);
     if (kind < 0) {
         fm_api_error(resp, 415, "unsupported_type",
                      "?name= must end in .wav, .flac, .ogg, .fhr, .fhrm or .csv");
         return;
     }
-    if (!content_ok(req->upload_tmp, kind)) {
+    if (!api_upload_content_ok(req->upload_tmp, kind)) {
         fm_api_error(resp, 415, "bad_content", "the body does not look like its file type");
         return;
     }
@@ -166,12 +182,7 @@ void api_recordings_upload(fm_api *api, fm_store *s, const fm_principal *p, cons
         api_store_error(resp, rc);
         return;
     }
-    char object[64];
-    snprintf(object, sizeof object, "recording:%s", r.id);
-    api_audit(s, p, req, "recording.upload", object, 201);
-    /* A full analysis queue leaves the row queued: it is picked up again at the next start. */
-    (void)fm_api_queue_analysis(api, r.id);
-    fm_api_publish_recording(api, s, &r);
+    api_recording_accepted(api, s, p, req, &r);
     cJSON *j = cJSON_CreateObject();
     cJSON_AddStringToObject(j, "id", r.id);
     cJSON_AddStringToObject(j, "status", fm_rec_status_name(r.status));

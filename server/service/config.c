@@ -28,6 +28,8 @@ void fm_config_defaults(fm_config *c)
     c->login_window_s = 15 * 60;
     c->http_timeout_s = 30;
     c->max_connections = 0;
+    c->upload_incomplete_s = 30 * 60;
+    c->upload_expire_s = 7 * 24 * 3600;
 }
 
 static int parse_i64(const char *v, int64_t lo, int64_t hi, int64_t *out)
@@ -113,6 +115,8 @@ static const int_key int_keys[] = {
     IK(live_workers, 1, 64),
     IK(stream_stall_s, 1, 24 * 3600),
     IK(alert_escalate_s, 1, 24 * 3600),
+    IK(upload_incomplete_s, 1, 30 * 24 * 3600),
+    IK(upload_expire_s, 1, 366 * 24 * 3600),
 };
 
 fm_svc_status fm_config_set(fm_config *c, const char *key, const char *value, char *err,

@@ -33,6 +33,8 @@ typedef struct fm_config {
     int stream_stall_s;        /* no frame for this long: "stream stalled" alert (30) */
     int alert_escalate_s;      /* unacknowledged HIGH alert -> next clinician (120) */
     char web_dir[FM_PATH_MAX]; /* the web app's files; "" = found next to the program */
+    int upload_incomplete_s;   /* resumable upload without progress: "upload incomplete" (1800) */
+    int upload_expire_s;       /* ... and then deleted (7 days) */
 } fm_config;
 
 void fm_config_defaults(fm_config *c);

@@ -130,6 +130,8 @@ static void copy_args(struct lws *wsi, fm_http_req *r)
         {"patient=", r->q_patient, sizeof r->q_patient},
         {"name=", r->q_name, sizeof r->q_name},
         {"limit=", r->q_limit, sizeof r->q_limit},
+        {"offset=", r->q_offset, sizeof r->q_offset},
+        {"from=", r->q_from, sizeof r->q_from},
     };
     char buf[512];
     for (int n = 0;; n++) {
@@ -305,7 +307,9 @@ static int on_http(fm_server *srv, pss *p, struct lws *wsi)
         p->close_after = 1;
         return 0;
     }
-    int upload = !strcmp(r->path, "/api/recordings");
+    /* Recording bytes (a whole file, or the next piece of a resumable upload) go to disk as
+     * they arrive; everything else is JSON held in memory. */
+    int upload = !strcmp(r->path, "/api/recordings") || !strncmp(r->path, "/api/uploads/", 13);
     int64_t limit = upload ? srv->cfg.max_upload_bytes : srv->cfg.max_json_bytes;
     if (clen > limit) {
         respond_now(p, 413, "too_large",

@@ -26,6 +26,9 @@ struct fm_server {
     lws_sorted_usec_list_t sul_tick; /* every second: stalls, escalations */
     fm_job tick_job;      /* escalation tick on an API worker */
     int tick_busy;
+    fm_job sweep_job;     /* resumable uploads: incomplete / expired (upload.h) */
+    int sweep_busy;
+    int64_t sweep_next_ms;
     fm_bus *bus;
     fm_ratelimit *login_rl;
     fm_api api;

@@ -3,7 +3,9 @@
  * offset is refused with the server's offset; only the owner sees an upload; cancel; refused
  * kinds, sizes and content; SIGKILL in the middle of a piece, then a resume from the
  * acknowledged offset gives a byte-identical file; an upload left without progress raises the
- * "upload_incomplete" alert and later expires. */
+ * "upload_incomplete" alert and later expires. A browser form upload (multipart/form-data)
+ * whose delimiters are split across network reads stores exactly the file part. */
+#include <netinet/tcp.h>
 #include <sys/stat.h>
 
 #include "../check.h"
@@ -341,6 +343,85 @@ static int start_partial_piece(const char *id, int64_t offset, size_t total, siz
     return fd;
 }
 
+/* POST /api/recordings with a multipart body sent in pieces cut at `cuts` (each its own TCP
+ * segment, apart in time so the server reads them separately). */
+static int post_form(const char *ctype, const char *body, size_t len, const size_t *cuts,
+                     size_t n_cuts, http_resp *r)
+{
+    int fd = tcp_connect(srv.port, 30);
+    if (fd < 0)
+        return -1;
+    int one = 1;
+    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    char head[512];
+    int n = snprintf(head, sizeof head,
+                     "POST /api/recordings HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer %s\r\n"
+                     "Content-Type: %s\r\nContent-Length: %zu\r\n\r\n",
+                     acc[ALICE].token, ctype, len);
+    int rc = send_all(fd, head, (size_t)n);
+    size_t at = 0;
+    for (size_t i = 0; i <= n_cuts && rc == 0; i++) {
+        size_t end = i < n_cuts ? cuts[i] : len;
+        rc = send_all(fd, body + at, end - at);
+        at = end;
+        usleep(30000);
+    }
+    if (rc == 0)
+        rc = http_read(fd, r);
+    close(fd);
+    return rc == 0 ? r->status : -1;
+}
+
+static void a_browser_form_upload_stores_exactly_the_file(void)
+{
+    const char *b = "----formBoundary7MA4YWxkTrZu0gW";
+    size_t cap = data_len + 1024, len = 0;
+    char *body = malloc(cap);
+    len += (size_t)snprintf(body, cap,
+                            "--%s\r\nContent-Disposition: form-data; name=\"note\"\r\n\r\nfrom "
+                            "home\r\n--%s\r\nContent-Disposition: form-data; name=\"file\"; "
+                            "filename=\"evening.fhr\"\r\nContent-Type: application/octet-stream"
+                            "\r\n\r\n",
+                            b, b);
+    size_t file_at = len;
+    memcpy(body + len, data, data_len);
+    len += data_len;
+    size_t tail_at = len;
+    len += (size_t)snprintf(body + len, cap - len, "\r\n--%s--\r\n", b);
+    /* Cuts inside the first delimiter, inside the file part's headers, in the file, and three
+     * inside the closing delimiter (after its CR, after "--", in the boundary). */
+    char ctype[128];
+    snprintf(ctype, sizeof ctype, "multipart/form-data; boundary=%s", b);
+    const size_t cuts[] = {5, 60, file_at - 3, file_at + 1000, tail_at + 1, tail_at + 4,
+                           tail_at + 15};
+    http_resp r;
+    CHECK(post_form(ctype, body, len, cuts, sizeof cuts / sizeof cuts[0], &r) == 201);
+    const char *id = jstr(r.json, "id");
+    CHECKF(id != NULL, "%s", r.body ? r.body : "");
+    CHECK(jnum(r.json, "size_bytes") == (double)data_len);
+    if (id) {
+        CHECK(file_equals_fixture(id));
+        http_resp d;
+        CHECK(wait_done(acc[ALICE].token, id, &d) == 0);
+        CHECK(jstr(d.json, "status") && !strcmp(jstr(d.json, "status"), "done"));
+        CHECK(jstr(d.json, "source_name") && !strcmp(jstr(d.json, "source_name"), "evening.fhr"));
+        http_resp_free(&d);
+    }
+    http_resp_free(&r);
+    /* Truncated (no closing delimiter), no file part, no boundary: 400, nothing stored. */
+    CHECK(post_form(ctype, body, tail_at + 4, NULL, 0, &r) == 400);
+    http_resp_free(&r);
+    char nofile[256];
+    int n = snprintf(nofile, sizeof nofile,
+                     "--%s\r\nContent-Disposition: form-data; name=\"a\"\r\n\r\nb\r\n--%s--\r\n",
+                     b, b);
+    CHECK(post_form(ctype, nofile, (size_t)n, NULL, 0, &r) == 400);
+    http_resp_free(&r);
+    CHECK(post_form("multipart/form-data", nofile, (size_t)n, NULL, 0, &r) == 400);
+    http_resp_free(&r);
+    free(body);
+}
+
 static const char *const base_args[] = {"--set", "max_upload_bytes=1M", NULL};
 
 static void sigkill_mid_upload_then_resume_from_the_acknowledged_offset(void)
@@ -473,6 +554,7 @@ int main(void)
     RUN(only_the_owner_sees_an_upload);
     RUN(an_upload_can_be_cancelled);
     RUN(refused_opens_and_refused_content);
+    RUN(a_browser_form_upload_stores_exactly_the_file);
     RUN(sigkill_mid_upload_then_resume_from_the_acknowledged_offset);
     RUN(an_idle_upload_raises_upload_incomplete_then_expires);
     CHECK(server_stop(&srv, SIGTERM) == 0);

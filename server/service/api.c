@@ -369,6 +369,13 @@ static void route_authed(fm_api *api, fm_store *s, const fm_principal *p, const 
             rid[slash - id] = 0;
             return api_recordings_audio(api, s, p, req, rid, resp);
         }
+        if (slash && !strcmp(slash, "/samples") && (size_t)(slash - id) < sizeof rid) {
+            if (req->method != FM_M_GET)
+                return method_not_allowed(resp, "GET");
+            memcpy(rid, id, (size_t)(slash - id));
+            rid[slash - id] = 0;
+            return api_recordings_samples(api, s, p, req, rid, resp);
+        }
         if (slash && !strcmp(slash, "/readings") && (size_t)(slash - id) < sizeof rid) {
             if (req->method != FM_M_GET && req->method != FM_M_POST)
                 return method_not_allowed(resp, "GET, POST");

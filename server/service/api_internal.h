@@ -45,6 +45,9 @@ cJSON *api_recording_json(fm_store *s, const fm_recording *r);
  * (audited as recording.denied) or a store error goes into resp and -1 is returned. */
 int api_visible_recording(fm_store *s, const fm_principal *p, const fm_http_req *req,
                           const char *id, fm_recording *r, fm_http_resp *resp);
+/* GET /api/recordings/ID/samples: a live stream's stored 4 Hz samples from ?from=. */
+void api_recordings_samples(fm_api *api, fm_store *s, const fm_principal *p,
+                            const fm_http_req *req, const char *id, fm_http_resp *resp);
 void api_recordings_audio(fm_api *api, fm_store *s, const fm_principal *p, const fm_http_req *req,
                           const char *id, fm_http_resp *resp);
 void api_readings(fm_api *api, fm_store *s, const fm_principal *p, const fm_http_req *req,

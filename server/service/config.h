@@ -35,6 +35,8 @@ typedef struct fm_config {
     char web_dir[FM_PATH_MAX]; /* the web app's files; "" = found next to the program */
     int upload_incomplete_s;   /* resumable upload without progress: "upload incomplete" (1800) */
     int upload_expire_s;       /* ... and then deleted (7 days) */
+    int ingest_group_commit;   /* 1: live frames durable in commit rounds (one log sync for all
+                                  streams); 0: one fdatasync per stream flush */
 } fm_config;
 
 void fm_config_defaults(fm_config *c);

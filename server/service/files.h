@@ -6,6 +6,7 @@
  *   DATA/recordings/   accepted recording bytes, one file per recording id
  *   DATA/analyses/     analysis JSON, one file per recording id
  *   DATA/uploads/      resumable uploads' acknowledged bytes (ID.part), kept across restarts
+ *   DATA/ingest/       the live-stream group-commit log (ingest_log.h)
  *
  * Not for the store's own files (the backend handles them). These calls block on the disk:
  * run them on workers, never on the event loop. */

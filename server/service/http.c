@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "files.h"
+#include "ingest.h"
 #include "log.h"
 #include "multipart.h"
 #include "server_internal.h"
@@ -245,7 +246,7 @@ static void metrics(fm_server *srv, fm_http_resp *o)
                  "# TYPE fetalmon_bus_dropped_total counter\nfetalmon_bus_dropped_total %zu\n",
                  (unsigned long long)srv->n_requests, (unsigned long long)srv->n_refused_busy,
                  (unsigned long long)srv->n_uploads, srv->n_viewers, fm_workq_pending(srv->api_q),
-                 fm_workq_pending(srv->analysis_q), fm_workq_pending(srv->ingest_q),
+                 fm_workq_pending(srv->analysis_q), fm_workq_pending(srv->ingest_q) + fm_ingest_waiting(srv),
                  fm_bus_depth(srv->bus), fm_bus_dropped(srv->bus));
     o->status = 200;
     o->content_type = "text/plain; version=0.0.4";

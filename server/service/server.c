@@ -221,6 +221,13 @@ fm_svc_status fm_server_create(const fm_config *cfg, fm_server **out, char *err,
         goto fail;
     fm_datadir_clean_incoming(cfg->data_dir);
     fm_uploads_recover(cfg->data_dir, st);
+    /* Frames a power loss left only in the log go back into their stream files first. */
+    if (!(s->ingest_log = fm_ingest_log_open(cfg->data_dir, err, err_len)) ||
+        fm_ingest_group_create(s) != FM_SVC_OK) {
+        fm_store_close(st);
+        rc = FM_SVC_IO;
+        goto fail;
+    }
 
     s->login_rl = fm_ratelimit_create(cfg->login_window_s);
     s->bus = fm_bus_create(4096, wake_loop, s);
@@ -340,6 +347,14 @@ int fm_server_run(fm_server *s)
     return 0;
 }
 
+void fm_server_serve_until(fm_server *s, int (*done)(void *user), void *user, int timeout_ms)
+{
+    int64_t end = fm_now_ms() + timeout_ms;
+    while (!done(user) && fm_now_ms() < end)
+        if (lws_service(s->ctx, 0) < 0)
+            break;
+}
+
 void fm_server_stop(fm_server *s)
 {
     s->stop = 1;
@@ -374,12 +389,14 @@ void fm_server_destroy(fm_server *s)
     if (s->ctx)
         lws_context_destroy(s->ctx);
     s->ctx = NULL;
+    fm_ingest_group_destroy(s);
     fm_livepipes_destroy(s->pipes);
     fm_workq_destroy(s->live_q);
     fm_alertsvc_destroy(s->alerts);
     fm_workq_destroy(s->api_q);
     fm_workq_destroy(s->analysis_q);
     fm_workq_destroy(s->ingest_q);
+    fm_ingest_log_close(s->ingest_log);
     fm_bus_destroy(s->bus);
     fm_ratelimit_destroy(s->login_rl);
     free(s);

@@ -36,7 +36,9 @@ typedef struct fm_config {
     int upload_incomplete_s;   /* resumable upload without progress: "upload incomplete" (1800) */
     int upload_expire_s;       /* ... and then deleted (7 days) */
     int ingest_group_commit;   /* 1: live frames durable in commit rounds (one log sync for all
-                                  streams); 0: one fdatasync per stream flush */
+                                  streams); 0 (default): one fdatasync per stream flush */
+    int ingest_checkpoint_s;   /* the group-commit log switches (and the stream files written
+                                  meanwhile are synced) this often */
 } fm_config;
 
 void fm_config_defaults(fm_config *c);

@@ -228,6 +228,8 @@ fm_svc_status fm_server_create(const fm_config *cfg, fm_server **out, char *err,
         rc = FM_SVC_IO;
         goto fail;
     }
+    fm_ingest_log_set_switch(s->ingest_log, FM_INGEST_LOG_SWITCH_BYTES,
+                             (int64_t)cfg->ingest_checkpoint_s * 1000);
 
     s->login_rl = fm_ratelimit_create(cfg->login_window_s);
     s->bus = fm_bus_create(4096, wake_loop, s);

@@ -7,6 +7,9 @@
 #include "srvtest.h"
 
 static server_proc srv;
+/* This file runs the server with group commit (the other end-to-end tests use the default
+ * per-stream syncs), so both durability paths are tested. */
+static const char *const gc_args[] = {"--set", "ingest_group_commit=1", NULL};
 static char tok_alice[128], tok_drbob[128], dev_alice[128];
 
 enum { FRAME_SAMPLES = 2000 }; /* 0.25 s at 8 kHz */
@@ -158,7 +161,7 @@ static void sigkill_after_acks_loses_nothing(void)
     CHECK(wait_ack(fd, 11) == 0);
     CHECK(server_stop(&srv, SIGKILL) == 128 + SIGKILL);
     close(fd);
-    CHECK(server_start(&srv, NULL) == 0);
+    CHECK(server_start(&srv, gc_args) == 0);
     char extra[64];
     snprintf(extra, sizeof extra, ",\"stream\":\"%s\"", id);
     fd = open_stream(tok_alice, extra, id2, &next);
@@ -192,7 +195,7 @@ static void frames_only_in_the_log_survive_a_power_loss(void)
     char path[700];
     snprintf(path, sizeof path, "%s/recordings/%s.fmpcm", srv.data, id);
     CHECK(truncate(path, 16 + 5 * (8 + 2 * FRAME_SAMPLES) + 100) == 0);
-    CHECK(server_start(&srv, NULL) == 0);
+    CHECK(server_start(&srv, gc_args) == 0);
     char extra[64];
     snprintf(extra, sizeof extra, ",\"stream\":\"%s\"", id);
     fd = open_stream(dev_alice, extra, id2, &next);
@@ -310,7 +313,7 @@ int main(void)
     const char *da[] = {"device-token", "--data", srv.data, "--name", "alice", NULL};
     run_user(NULL, dev_alice, sizeof dev_alice, da);
     dev_alice[strcspn(dev_alice, "\n")] = 0;
-    if (server_start(&srv, NULL) != 0 ||
+    if (server_start(&srv, gc_args) != 0 ||
         login("alice", "alice-password", tok_alice, sizeof tok_alice) != 200 ||
         login("drbob", "drbob-password", tok_drbob, sizeof tok_drbob) != 200) {
         server_stop(&srv, SIGKILL);

@@ -156,6 +156,12 @@ int cmd_serve(int argc, char **argv)
         fflush(stdout);
     }
     int bad = fm_server_run(srv);
+    if (dev && !bad) {
+        /* SIGTERM: the demo device closes its stream over the socket, so the loop serves on
+         * until it is done (bounded), and the stream becomes a recording like any other. */
+        fm_demo_stopping(dev);
+        fm_server_serve_until(srv, fm_demo_done, dev, 15000);
+    }
     fm_demo_stop(dev);
     g_server = NULL;
     fm_server_destroy(srv);

@@ -30,10 +30,12 @@
 #define DEMO_KEEP 64        /* unacknowledged frames kept for a resume */
 #define DEMO_PIECE_N4 4800  /* 20 min of 4 Hz FHR per synth piece */
 #define DEMO_DUE_DAYS 28    /* the demo patient is 36 weeks pregnant */
+#define DEMO_CLOSE_WAIT_MS 10000 /* at shutdown, for the server's "closed" */
 
 struct fm_demo {
     pthread_t th;
     volatile int stop;
+    volatile int done; /* the device thread ended (its stream closed, or it gave up) */
     int port;
     char token[FM_TOKEN_MAX];
     int fd;
@@ -392,15 +394,25 @@ static void *device_main(void *arg)
     }
     if (d->fd >= 0) { /* end of the demo: the stream closes and is analysed */
         ws_send(d->fd, 1, "{\"type\":\"close\"}", 16);
-        struct pollfd pf = {d->fd, POLLIN, 0};
-        while (poll(&pf, 1, 200) > 0 && ws_recv(d->fd, in, sizeof in) == 0 &&
-               !strstr(in, "\"closed\"")) {
+        /* The server answers "closed" once the frames are a WAV file (acks may come first);
+         * its loop keeps serving until we are done (fm_demo_stopping). */
+        struct timespec t0, now;
+        clock_gettime(CLOCK_MONOTONIC, &t0);
+        for (;;) {
+            clock_gettime(CLOCK_MONOTONIC, &now);
+            long left = DEMO_CLOSE_WAIT_MS - ((long)(now.tv_sec - t0.tv_sec) * 1000 +
+                                              (now.tv_nsec - t0.tv_nsec) / 1000000L);
+            struct pollfd pf = {d->fd, POLLIN, 0};
+            if (left <= 0 || poll(&pf, 1, (int)left) <= 0 || ws_recv(d->fd, in, sizeof in) != 0 ||
+                strstr(in, "\"closed\""))
+                break;
         }
         close(d->fd);
         d->fd = -1;
     }
     fm_synth_destroy(syn);
     free(fhr);
+    d->done = 1;
     return NULL;
 }
 
@@ -417,6 +429,17 @@ fm_demo *fm_demo_start(int port, const char *token)
         return NULL;
     }
     return d;
+}
+
+void fm_demo_stopping(fm_demo *d)
+{
+    if (d)
+        d->stop = 1;
+}
+
+int fm_demo_done(void *d)
+{
+    return !d || ((fm_demo *)d)->done;
 }
 
 void fm_demo_stop(fm_demo *d)

@@ -21,6 +21,11 @@ int fm_demo_prepare(const char *data_dir, char *token, size_t token_cap, char *e
                     size_t err_len);
 /* Starts the simulated device streaming to 127.0.0.1:port (a thread). NULL on failure. */
 fm_demo *fm_demo_start(int port, const char *token);
+/* Asks the device to close its stream and end (returns at once). The server must keep
+ * serving until fm_demo_done (the close goes over the real socket). */
+void fm_demo_stopping(fm_demo *d);
+/* 1 when the device thread has ended (d is an fm_demo *; NULL counts as done). */
+int fm_demo_done(void *d);
 /* Stops the device (closes its stream: the recording is then analysed) and joins the thread. */
 void fm_demo_stop(fm_demo *d);
 

@@ -346,6 +346,11 @@ static void route_authed(fm_api *api, fm_store *s, const fm_principal *p, const 
             return method_not_allowed(resp, "POST");
         return api_recordings_upload(api, s, p, req, resp);
     }
+    if (!strcmp(path, "/api/uploads"))
+        return req->method == FM_M_POST ? api_uploads_open(api, s, p, req, resp)
+                                        : method_not_allowed(resp, "POST");
+    if (!strncmp(path, "/api/uploads/", 13) && !strchr(path + 13, '/'))
+        return api_uploads_id(api, s, p, req, path + 13, resp);
     if (p->kind == FM_TOKEN_DEVICE) {
         fm_api_error(resp, 403, "forbidden", "a device token may only send recordings");
         api_audit(s, p, req, "device.denied", path, 403);
@@ -363,6 +368,13 @@ static void route_authed(fm_api *api, fm_store *s, const fm_principal *p, const 
             memcpy(rid, id, (size_t)(slash - id));
             rid[slash - id] = 0;
             return api_recordings_audio(api, s, p, req, rid, resp);
+        }
+        if (slash && !strcmp(slash, "/samples") && (size_t)(slash - id) < sizeof rid) {
+            if (req->method != FM_M_GET)
+                return method_not_allowed(resp, "GET");
+            memcpy(rid, id, (size_t)(slash - id));
+            rid[slash - id] = 0;
+            return api_recordings_samples(api, s, p, req, rid, resp);
         }
         if (slash && !strcmp(slash, "/readings") && (size_t)(slash - id) < sizeof rid) {
             if (req->method != FM_M_GET && req->method != FM_M_POST)

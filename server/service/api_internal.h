@@ -17,6 +17,23 @@ void api_store_error(fm_http_resp *r, fm_svc_status rc);
 /* A patient (user + patient row) as JSON; with_team adds the care team. */
 cJSON *api_patient_json(fm_store *s, const fm_patient *pt, int with_team);
 
+/* What may be uploaded (api_recordings.c): the kind of a file name (-1 when not accepted), its
+ * extension, and the content check of the bytes in path. */
+int api_upload_kind(const char *name);
+const char *api_upload_kind_ext(int kind);
+int api_upload_content_ok(const char *path, int kind);
+/* The patient a recording is sent for (the device's, herself, or a clinician's ?patient=); on
+ * refusal fills resp and returns -1. */
+int api_upload_patient(fm_store *s, const fm_principal *p, const fm_http_req *req,
+                       int64_t *patient_id, fm_http_resp *resp);
+/* A recording row was committed: audit, queue its analysis, publish it. */
+void api_recording_accepted(fm_api *api, fm_store *s, const fm_principal *p,
+                            const fm_http_req *req, const fm_recording *r);
+/* Resumable uploads (upload.c): POST /api/uploads, and /api/uploads/ID (POST, GET, DELETE). */
+void api_uploads_open(fm_api *api, fm_store *s, const fm_principal *p, const fm_http_req *req,
+                      fm_http_resp *resp);
+void api_uploads_id(fm_api *api, fm_store *s, const fm_principal *p, const fm_http_req *req,
+                    const char *id, fm_http_resp *resp);
 void api_recordings_upload(fm_api *api, fm_store *s, const fm_principal *p, const fm_http_req *req,
                            fm_http_resp *resp);
 void api_recordings_get(fm_api *api, fm_store *s, const fm_principal *p, const fm_http_req *req,
@@ -28,6 +45,9 @@ cJSON *api_recording_json(fm_store *s, const fm_recording *r);
  * (audited as recording.denied) or a store error goes into resp and -1 is returned. */
 int api_visible_recording(fm_store *s, const fm_principal *p, const fm_http_req *req,
                           const char *id, fm_recording *r, fm_http_resp *resp);
+/* GET /api/recordings/ID/samples: a live stream's stored 4 Hz samples from ?from=. */
+void api_recordings_samples(fm_api *api, fm_store *s, const fm_principal *p,
+                            const fm_http_req *req, const char *id, fm_http_resp *resp);
 void api_recordings_audio(fm_api *api, fm_store *s, const fm_principal *p, const fm_http_req *req,
                           const char *id, fm_http_resp *resp);
 void api_readings(fm_api *api, fm_store *s, const fm_principal *p, const fm_http_req *req,

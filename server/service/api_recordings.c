@@ -3,6 +3,7 @@
 #include <cjson/cJSON.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,7 +24,7 @@ static const struct {
     {".fhr", NULL, 0},   {".fhrm", NULL, 0},   {".csv", NULL, 0},
 };
 
-static int kind_of(const char *name)
+int api_upload_kind(const char *name)
 {
     const char *dot = strrchr(name, '.');
     if (!dot)
@@ -34,8 +35,13 @@ static int kind_of(const char *name)
     return -1;
 }
 
+const char *api_upload_kind_ext(int kind)
+{
+    return upload_kinds[kind].ext;
+}
+
 /* Content check: the first bytes match the announced kind (audio magic numbers; CSV is text). */
-static int content_ok(const char *path, int kind)
+int api_upload_content_ok(const char *path, int kind)
 {
     unsigned char buf[512];
     int fd = open(path, O_RDONLY | O_CLOEXEC);
@@ -74,8 +80,8 @@ cJSON *api_recording_json(fm_store *s, const fm_recording *r)
 
 /* Which patient an upload is for: the device's, the signed-in patient herself, or the
  * ?patient= of a clinician on her care team. Fills resp and returns -1 when refused. */
-static int upload_patient(fm_store *s, const fm_principal *p, const fm_http_req *req,
-                          int64_t *patient_id, fm_http_resp *resp)
+int api_upload_patient(fm_store *s, const fm_principal *p, const fm_http_req *req,
+                       int64_t *patient_id, fm_http_resp *resp)
 {
     if (p->kind == FM_TOKEN_DEVICE) {
         *patient_id = p->device_patient_id;
@@ -119,11 +125,22 @@ static int upload_patient(fm_store *s, const fm_principal *p, const fm_http_req 
     return 0;
 }
 
+void api_recording_accepted(fm_api *api, fm_store *s, const fm_principal *p,
+                            const fm_http_req *req, const fm_recording *r)
+{
+    char object[64];
+    snprintf(object, sizeof object, "recording:%s", r->id);
+    api_audit(s, p, req, "recording.upload", object, 201);
+    /* A full analysis queue leaves the row queued: it is picked up again at the next start. */
+    (void)fm_api_queue_analysis(api, r->id);
+    fm_api_publish_recording(api, s, r);
+}
+
 void api_recordings_upload(fm_api *api, fm_store *s, const fm_principal *p, const fm_http_req *req,
                            fm_http_resp *resp)
 {
     int64_t patient_id;
-    if (upload_patient(s, p, req, &patient_id, resp) != 0)
+    if (api_upload_patient(s, p, req, &patient_id, resp) != 0)
         return;
     if (!req->upload_tmp[0] || req->upload_bytes <= 0) {
         fm_api_error(resp, 400, "empty_body", "the body must be the recording file");
@@ -133,13 +150,13 @@ void api_recordings_upload(fm_api *api, fm_store *s, const fm_principal *p, cons
     memset(&r, 0, sizeof r);
     fm_safe_name(req->q_name[0] ? req->q_name : "recording.wav", r.source_name,
                  sizeof r.source_name);
-    int kind = kind_of(r.source_name);
+    int kind = api_upload_kind(r.source_name);
     if (kind < 0) {
         fm_api_error(resp, 415, "unsupported_type",
                      "?name= must end in .wav, .flac, .ogg, .fhr, .fhrm or .csv");
         return;
     }
-    if (!content_ok(req->upload_tmp, kind)) {
+    if (!api_upload_content_ok(req->upload_tmp, kind)) {
         fm_api_error(resp, 415, "bad_content", "the body does not look like its file type");
         return;
     }
@@ -166,12 +183,7 @@ void api_recordings_upload(fm_api *api, fm_store *s, const fm_principal *p, cons
         api_store_error(resp, rc);
         return;
     }
-    char object[64];
-    snprintf(object, sizeof object, "recording:%s", r.id);
-    api_audit(s, p, req, "recording.upload", object, 201);
-    /* A full analysis queue leaves the row queued: it is picked up again at the next start. */
-    (void)fm_api_queue_analysis(api, r.id);
-    fm_api_publish_recording(api, s, &r);
+    api_recording_accepted(api, s, p, req, &r);
     cJSON *j = cJSON_CreateObject();
     cJSON_AddStringToObject(j, "id", r.id);
     cJSON_AddStringToObject(j, "status", fm_rec_status_name(r.status));
@@ -295,4 +307,85 @@ void api_recordings_list(fm_api *api, fm_store *s, const fm_principal *p, const 
     char object[96];
     snprintf(object, sizeof object, "patient:%s", pt->name);
     api_audit(s, p, req, "recording.list", object, 200);
+}
+
+/* ---- GET /api/recordings/ID/samples?from=K[&limit=N] ---- */
+
+#define SAMPLES_HZ 4              /* the engine's trace rate */
+#define SAMPLES_LIMIT_DEFAULT 2400 /* 10 min */
+#define SAMPLES_LIMIT_MAX 14400    /* 1 h */
+
+static int parse_count(const char *s, int64_t lo, int64_t hi, int64_t *out)
+{
+    if (!s[0] || strspn(s, "0123456789") != strlen(s) || strlen(s) > 15)
+        return -1;
+    long long v = strtoll(s, NULL, 10);
+    if (v < lo || v > hi)
+        return -1;
+    *out = v;
+    return 0;
+}
+
+void api_recordings_samples(fm_api *api, fm_store *s, const fm_principal *p,
+                            const fm_http_req *req, const char *id, fm_http_resp *resp)
+{
+    (void)api;
+    int64_t from = 0, limit = SAMPLES_LIMIT_DEFAULT;
+    if ((req->q_from[0] && parse_count(req->q_from, 0, INT64_MAX / 2, &from) != 0) ||
+        (req->q_limit[0] && parse_count(req->q_limit, 1, SAMPLES_LIMIT_MAX, &limit) != 0)) {
+        fm_api_error(resp, 400, "bad_request", "from must be >= 0, limit 1..14400");
+        return;
+    }
+    fm_recording r;
+    if (api_visible_recording(s, p, req, id, &r, resp) != 0)
+        return;
+    char object[64];
+    snprintf(object, sizeof object, "recording:%s", r.id);
+    if (strcmp(r.kind, "stream")) {
+        fm_api_error(resp, 409, "conflict",
+                     "an uploaded recording has no live samples: its trace is in its analysis");
+        api_audit(s, p, req, "recording.samples", object, 409);
+        return;
+    }
+    /* One more than asked: tells whether more are stored. */
+    size_t cap = (size_t)limit + 1, n = 0;
+    fm_sample_row *rows = malloc(cap * sizeof *rows);
+    if (!rows) {
+        fm_api_error(resp, 503, "busy", "out of memory");
+        return;
+    }
+    fm_svc_status rc = fm_store_samples_read(s, r.id, from, from + (int64_t)cap, rows, cap, &n);
+    if (rc != FM_SVC_OK) {
+        free(rows);
+        api_store_error(resp, rc);
+        return;
+    }
+    /* Contiguous from the first stored sample at or after `from` (the store never has gaps
+     * in a stream's trace; should one appear, the answer stops before it). */
+    int64_t k0 = n ? rows[0].k : from;
+    size_t m = 0;
+    while (m < n && m < (size_t)limit && rows[m].k == k0 + (int64_t)m)
+        m++;
+    int more = m < n;
+    cJSON *j = cJSON_CreateObject();
+    cJSON_AddStringToObject(j, "recording", r.id);
+    cJSON_AddNumberToObject(j, "hz", SAMPLES_HZ);
+    cJSON_AddNumberToObject(j, "from", (double)k0);
+    cJSON_AddNumberToObject(j, "next", (double)(k0 + (int64_t)m));
+    cJSON *fhr = cJSON_AddArrayToObject(j, "fhr");
+    cJSON *q = cJSON_AddArrayToObject(j, "quality");
+    cJSON *st = cJSON_AddArrayToObject(j, "state");
+    for (size_t i = 0; i < m; i++) {
+        if (isfinite(rows[i].fhr_bpm))
+            cJSON_AddItemToArray(fhr, cJSON_CreateNumber(round(rows[i].fhr_bpm * 100.0) / 100.0));
+        else
+            cJSON_AddItemToArray(fhr, cJSON_CreateNull());
+        cJSON_AddItemToArray(q, cJSON_CreateNumber(round(rows[i].quality * 1000.0) / 1000.0));
+        cJSON_AddItemToArray(st, cJSON_CreateNumber(rows[i].state));
+    }
+    free(rows);
+    /* done: the stream is closed and every stored sample from `from` on is in this answer. */
+    cJSON_AddBoolToObject(j, "done", r.status != FM_REC_RECEIVING && !more);
+    api_json(resp, 200, j);
+    api_audit(s, p, req, "recording.samples", object, 200);
 }

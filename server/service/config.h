@@ -44,6 +44,12 @@ typedef struct fm_config {
     int webhook_backoff_max_ms;        /* ... up to this (60000) */
     int webhook_queue_max;             /* deliveries in memory (10000); more wait on disk */
     char web_dir[FM_PATH_MAX]; /* the web app's files; "" = found next to the program */
+    int upload_incomplete_s;   /* resumable upload without progress: "upload incomplete" (1800) */
+    int upload_expire_s;       /* ... and then deleted (7 days) */
+    int ingest_group_commit;   /* 1: live frames durable in commit rounds (one log sync for all
+                                  streams); 0 (default): one fdatasync per stream flush */
+    int ingest_checkpoint_s;   /* the group-commit log switches (and the stream files written
+                                  meanwhile are synced) this often */
 } fm_config;
 
 void fm_config_defaults(fm_config *c);

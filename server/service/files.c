@@ -23,7 +23,7 @@ static fm_svc_status mkdir_one(const char *p, char *err, size_t err_len)
 
 fm_svc_status fm_datadir_prepare(const char *data_dir, char *err, size_t err_len)
 {
-    static const char *const sub[] = {"incoming", "recordings", "analyses"};
+    static const char *const sub[] = {"incoming", "recordings", "analyses", "uploads", "ingest"};
     fm_svc_status rc = mkdir_one(data_dir, err, err_len);
     for (size_t i = 0; rc == FM_SVC_OK && i < sizeof sub / sizeof sub[0]; i++) {
         char p[4096];

@@ -5,6 +5,8 @@
  *   DATA/incoming/     uploads being received (*.part); removed at startup, never acknowledged
  *   DATA/recordings/   accepted recording bytes, one file per recording id
  *   DATA/analyses/     analysis JSON, one file per recording id
+ *   DATA/uploads/      resumable uploads' acknowledged bytes (ID.part), kept across restarts
+ *   DATA/ingest/       the live-stream group-commit log (ingest_log.h)
  *
  * Not for the store's own files (the backend handles them). These calls block on the disk:
  * run them on workers, never on the event loop. */

@@ -12,10 +12,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <unistd.h>
 
 #include "files.h"
+#include "ingest.h"
 #include "log.h"
+#include "multipart.h"
 #include "server_internal.h"
 
 enum http_state {
@@ -34,6 +37,8 @@ typedef struct pss {
     http_job *job;
     enum http_state state;
     int upload_fd; /* streamed upload, -1 when none */
+    fm_multipart *mp; /* a browser form upload (multipart/form-data): its parser, else NULL */
+    int64_t file_bytes; /* bytes of the form's file part written */
     int64_t body_expected, body_got;
     size_t sent;     /* response bytes written */
     int close_after; /* body left unread: close instead of keep-alive */
@@ -130,6 +135,8 @@ static void copy_args(struct lws *wsi, fm_http_req *r)
         {"patient=", r->q_patient, sizeof r->q_patient},
         {"name=", r->q_name, sizeof r->q_name},
         {"limit=", r->q_limit, sizeof r->q_limit},
+        {"offset=", r->q_offset, sizeof r->q_offset},
+        {"from=", r->q_from, sizeof r->q_from},
     };
     char buf[512];
     for (int n = 0;; n++) {
@@ -187,6 +194,25 @@ static int64_t content_length(struct lws *wsi)
     return end == buf || *end || v < 0 ? -1 : v;
 }
 
+/* A form upload: "" when the body is the file itself; the boundary when it is
+ * multipart/form-data; "-" when it claims to be multipart but has no usable boundary. */
+static void form_boundary(struct lws *wsi, char *out, size_t cap)
+{
+    char ct[256];
+    out[0] = 0;
+    int n = lws_hdr_total_length(wsi, WSI_TOKEN_HTTP_CONTENT_TYPE);
+    if (n <= 0)
+        return;
+    if (n >= (int)sizeof ct || lws_hdr_copy(wsi, ct, sizeof ct, WSI_TOKEN_HTTP_CONTENT_TYPE) < 0) {
+        snprintf(out, cap, "-");
+        return;
+    }
+    if (strncasecmp(ct, "multipart/", 10))
+        return;
+    if (fm_multipart_boundary(ct, out, cap) != 0)
+        snprintf(out, cap, "-");
+}
+
 static int open_upload(fm_server *srv, pss *p)
 {
     char id[17];
@@ -220,7 +246,7 @@ static void metrics(fm_server *srv, fm_http_resp *o)
                  "# TYPE fetalmon_bus_dropped_total counter\nfetalmon_bus_dropped_total %zu\n",
                  (unsigned long long)srv->n_requests, (unsigned long long)srv->n_refused_busy,
                  (unsigned long long)srv->n_uploads, srv->n_viewers, fm_workq_pending(srv->api_q),
-                 fm_workq_pending(srv->analysis_q), fm_workq_pending(srv->ingest_q),
+                 fm_workq_pending(srv->analysis_q), fm_workq_pending(srv->ingest_q) + fm_ingest_waiting(srv),
                  fm_bus_depth(srv->bus), fm_bus_dropped(srv->bus));
     o->status = 200;
     o->content_type = "text/plain; version=0.0.4";
@@ -234,6 +260,8 @@ static int on_http(fm_server *srv, pss *p, struct lws *wsi)
     p->wsi = wsi;
     p->state = ST_IDLE;
     p->upload_fd = -1;
+    fm_multipart_destroy(p->mp);
+    p->mp = NULL;
     p->body_expected = p->body_got = 0;
     p->sent = 0;
     p->close_after = 0;
@@ -305,7 +333,9 @@ static int on_http(fm_server *srv, pss *p, struct lws *wsi)
         p->close_after = 1;
         return 0;
     }
-    int upload = !strcmp(r->path, "/api/recordings");
+    /* Recording bytes (a whole file, or the next piece of a resumable upload) go to disk as
+     * they arrive; everything else is JSON held in memory. */
+    int upload = !strcmp(r->path, "/api/recordings") || !strncmp(r->path, "/api/uploads/", 13);
     int64_t limit = upload ? srv->cfg.max_upload_bytes : srv->cfg.max_json_bytes;
     if (clen > limit) {
         respond_now(p, 413, "too_large",
@@ -318,6 +348,20 @@ static int on_http(fm_server *srv, pss *p, struct lws *wsi)
             respond_now(p, 401, "unauthorized", "sign in first (Authorization: Bearer TOKEN)");
             return 0;
         }
+        char boundary[FM_MULTIPART_BOUNDARY_MAX + 1];
+        if (!strcmp(r->path, "/api/recordings"))
+            form_boundary(wsi, boundary, sizeof boundary);
+        else
+            boundary[0] = 0;
+        if (!strcmp(boundary, "-")) {
+            respond_now(p, 400, "bad_request", "multipart/form-data needs a boundary (1..70)");
+            return 0;
+        }
+        if (boundary[0] && !(p->mp = fm_multipart_create(boundary))) {
+            respond_now(p, 503, "busy", "out of memory");
+            return 0;
+        }
+        p->file_bytes = 0;
         if (open_upload(srv, p) != 0) {
             respond_now(p, 507, "storage_full", "the recording cannot be received now");
             return 0;
@@ -335,6 +379,41 @@ static int on_http(fm_server *srv, pss *p, struct lws *wsi)
     return 0;
 }
 
+/* Closes and removes the streamed upload (refused or failed). */
+static void drop_upload(pss *p)
+{
+    fm_http_req *r = &p->job->req;
+    if (p->upload_fd >= 0)
+        close(p->upload_fd);
+    p->upload_fd = -1;
+    if (r->upload_tmp[0])
+        unlink(r->upload_tmp);
+    r->upload_tmp[0] = 0;
+    fm_multipart_destroy(p->mp);
+    p->mp = NULL;
+}
+
+/* Appends upload bytes to the temp file (also the multipart parser's sink); -1 when the disk
+ * refuses. */
+static int write_upload(void *user, const char *in, size_t len)
+{
+    pss *p = user;
+    size_t off = 0;
+    while (off < len) {
+        ssize_t n = write(p->upload_fd, in + off, len - off);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0) {
+            close(p->upload_fd); /* the caller sees upload_fd < 0: 507, not 400 */
+            p->upload_fd = -1;
+            return -1;
+        }
+        off += (size_t)n;
+    }
+    p->file_bytes += (int64_t)len;
+    return 0;
+}
+
 static int on_body(fm_server *srv, pss *p, const char *in, size_t len)
 {
     if (p->state != ST_BODY || !p->job || !len || !in)
@@ -344,21 +423,20 @@ static int on_body(fm_server *srv, pss *p, const char *in, size_t len)
     fm_http_req *r = &p->job->req;
     if (p->upload_fd >= 0) {
         /* write() into the page cache: short and non-blocking in practice; the fsync that
-         * makes it durable happens on a worker before the client is answered. */
-        size_t off = 0;
-        while (off < len) {
-            ssize_t n = write(p->upload_fd, in + off, len - off);
-            if (n < 0 && errno == EINTR)
-                continue;
-            if (n <= 0) {
-                close(p->upload_fd);
-                p->upload_fd = -1;
-                unlink(r->upload_tmp);
-                r->upload_tmp[0] = 0;
-                respond_now(p, 507, "storage_full", "the recording could not be written");
-                return 0;
-            }
-            off += (size_t)n;
+         * makes it durable happens on a worker before the client is answered. A form upload
+         * goes through its parser: only the file part's bytes are written. */
+        int rc = p->mp ? (fm_multipart_feed(p->mp, in, len, write_upload, p) == FM_MP_ERROR ? -2
+                                                                                         : 0)
+                       : write_upload(p, in, len);
+        if (rc == -2 && p->upload_fd >= 0) { /* the parser, not the disk */
+            drop_upload(p);
+            respond_now(p, 400, "bad_request", "malformed multipart/form-data body");
+            return 0;
+        }
+        if (rc != 0 || p->upload_fd < 0) {
+            drop_upload(p);
+            respond_now(p, 507, "storage_full", "the recording could not be written");
+            return 0;
         }
     } else if (r->body) {
         memcpy(r->body + p->body_got, in, len);
@@ -382,6 +460,24 @@ static int on_body_done(fm_server *srv, pss *p)
         }
         p->upload_fd = -1;
         r->upload_bytes = p->body_got;
+        if (p->mp) {
+            int complete = fm_multipart_status_of(p->mp) == FM_MP_DONE &&
+                           fm_multipart_has_file(p->mp);
+            /* The form's file name gives the kind, unless ?name= says otherwise. */
+            if (complete && !r->q_name[0])
+                snprintf(r->q_name, sizeof r->q_name, "%.*s", (int)sizeof r->q_name - 1,
+                         fm_multipart_filename(p->mp));
+            r->upload_bytes = p->file_bytes;
+            fm_multipart_destroy(p->mp);
+            p->mp = NULL;
+            if (!complete) {
+                unlink(r->upload_tmp);
+                r->upload_tmp[0] = 0;
+                respond_now(p, 400, "bad_request",
+                            "the multipart/form-data body is truncated or has no file part");
+                return 0;
+            }
+        }
     } else {
         r->body_len = (size_t)p->body_got;
     }
@@ -482,6 +578,8 @@ static void on_closed(pss *p)
         close(p->upload_fd);
         p->upload_fd = -1;
     }
+    fm_multipart_destroy(p->mp);
+    p->mp = NULL;
     if (!p->job)
         return;
     if (p->state == ST_WORKER)

@@ -10,6 +10,10 @@
  * {"type":"close"} turns the frames into DATA/recordings/ID.wav and queues the analysis.
  *
  * Frames file: "FMPCM1\n\0", u32 rate_hz, u32 0, then per frame u32 seq, u32 n_bytes, PCM.
+ * Group commit: the frames of every stream that has some waiting go to disk together in one
+ * commit round on an ingest worker (ingest_log.h: one log fdatasync per round, whatever the
+ * number of streams); the next round starts when the last one is done, with everything that
+ * arrived meanwhile, and each stream's ack goes out when the round holding its frames is.
  * Memory per stream is bounded (FM_INGEST_PENDING_MAX): while a flush is in flight new frames
  * collect in a buffer, and reading from the socket pauses when it is full.
  *
@@ -28,6 +32,7 @@
 #include "access.h"
 #include "files.h"
 #include "ingest.h"
+#include "ingest_log.h"
 #include "server_internal.h"
 
 #define FM_INGEST_FRAME_MAX 32768                             /* PCM bytes per frame */
@@ -35,8 +40,6 @@
 #define FM_INGEST_TEXT_MAX 4096
 #define FM_INGEST_OUT_MAX 64 /* control messages queued to the client */
 #define FM_INGEST_AUTH_TIMEOUT_S 10
-#define FM_PCM_MAGIC "FMPCM1\n"
-#define FM_PCM_HEADER 16
 
 enum { J_OPEN, J_FLUSH, J_FINISH };
 
@@ -54,6 +57,7 @@ typedef struct ingest_job {
     unsigned char *buf;
     size_t len;
     uint32_t last_seq;
+    uint32_t crc; /* of buf, for the group-commit log */
     /* in/out */
     int fd;
     int close_fd_after; /* loop only: the connection closed during a flush: close fd after */
@@ -63,7 +67,23 @@ typedef struct ingest_job {
     double gestation_weeks;
     int ok;
     char error[128];
+    struct ingest_job *next_round; /* flush jobs waiting for the next commit round */
 } ingest_job;
+
+/* The commit rounds (loop-owned): flushes waiting for the next round, and whether one runs. */
+struct fm_ingest_group {
+    ingest_job *head, *tail;
+    size_t n_waiting;
+    int in_flight;
+};
+
+/* One commit round: the flushes of many streams, durable together. */
+typedef struct round_job {
+    fm_job job;
+    fm_server *srv;
+    size_t n;
+    ingest_job *v[];
+} round_job;
 
 struct ingest_pss {
     struct lws *wsi;
@@ -77,6 +97,7 @@ struct ingest_pss {
     unsigned char *pend; /* frames received, not yet handed to a flush */
     size_t pend_len;
     uint32_t pend_last;
+    uint32_t pend_crc; /* CRC-32 of pend, kept as frames arrive (ingest_log.h) */
     int paused;
     ingest_job *job; /* in flight */
     char *out[FM_INGEST_OUT_MAX];
@@ -91,6 +112,37 @@ struct ingest_pss {
 size_t fm_ingest_pss_size(void)
 {
     return sizeof(ingest_pss);
+}
+
+fm_svc_status fm_ingest_group_create(fm_server *srv)
+{
+    srv->ingest_group = calloc(1, sizeof *srv->ingest_group);
+    return srv->ingest_group ? FM_SVC_OK : FM_SVC_NOMEM;
+}
+
+size_t fm_ingest_waiting(const fm_server *srv)
+{
+    return srv->ingest_group ? srv->ingest_group->n_waiting : 0;
+}
+
+/* After the workers stopped and the connections closed: flushes never submitted (none in
+ * practice: a refused round answers its flushes at once) are dropped; their frames were never
+ * acknowledged. */
+void fm_ingest_group_destroy(fm_server *srv)
+{
+    struct fm_ingest_group *g = srv->ingest_group;
+    if (!g)
+        return;
+    while (g->head) {
+        ingest_job *j = g->head;
+        g->head = j->next_round;
+        if (j->close_fd_after)
+            close(j->fd);
+        free(j->buf);
+        free(j);
+    }
+    free(g);
+    srv->ingest_group = NULL;
 }
 
 /* ---- messages to the client ---- */
@@ -261,6 +313,22 @@ static void run_open(ingest_job *j, fm_store *s)
     j->ok = 1;
 }
 
+/* A commit round (worker): every stream's frames to its file and the log, one log sync. */
+static void round_run(fm_job *job, void *store)
+{
+    (void)store;
+    round_job *r = (round_job *)job;
+    fm_ingest_log *log = r->srv->ingest_log;
+    for (size_t i = 0; i < r->n; i++) {
+        ingest_job *j = r->v[i];
+        j->ok = fm_ingest_log_append(log, j->id, j->fd, j->buf, j->len, j->crc) == 0;
+    }
+    if (fm_ingest_log_commit(log) != 0)
+        for (size_t i = 0; i < r->n; i++)
+            r->v[i]->ok = 0;
+}
+
+/* Without group commit (ingest_group_commit = 0): one stream's frames, one fdatasync. */
 static void run_flush(ingest_job *j)
 {
     size_t off = 0;
@@ -387,8 +455,10 @@ static void maybe_flush(ingest_pss *p)
     j->buf = p->pend;
     j->len = p->pend_len;
     j->last_seq = p->pend_last;
+    j->crc = p->pend_crc;
     p->pend = NULL;
     p->pend_len = 0;
+    p->pend_crc = 0;
     start(p, j);
 }
 
@@ -481,6 +551,51 @@ static void job_done(fm_job *job)
     maybe_flush(p);
 }
 
+static void group_kick(fm_server *srv);
+
+/* Loop: a round is over; every flush in it is answered (acks, frames to the live trace), which
+ * may queue the streams' next flushes; then the next round starts with all of them. */
+static void round_done(fm_job *job)
+{
+    round_job *r = (round_job *)job;
+    fm_server *srv = r->srv;
+    for (size_t i = 0; i < r->n; i++)
+        job_done(&r->v[i]->job);
+    free(r);
+    srv->ingest_group->in_flight = 0;
+    group_kick(srv);
+}
+
+/* Loop: starts a round with every waiting flush, unless one is running. */
+static void group_kick(fm_server *srv)
+{
+    struct fm_ingest_group *g = srv->ingest_group;
+    if (g->in_flight || !g->head)
+        return;
+    round_job *r = malloc(sizeof *r + g->n_waiting * sizeof r->v[0]);
+    if (!r)
+        return; /* retried at the next flush or round */
+    r->srv = srv;
+    r->n = 0;
+    for (ingest_job *j = g->head; j; j = j->next_round)
+        r->v[r->n++] = j;
+    g->head = g->tail = NULL;
+    g->n_waiting = 0;
+    memset(&r->job, 0, sizeof r->job);
+    r->job.run = round_run;
+    r->job.done = round_done;
+    g->in_flight = 1;
+    if (fm_workq_submit(srv->ingest_q, &r->job) != FM_SVC_OK) {
+        /* Shutting down (or swamped): nothing of this round was written; say so. */
+        for (size_t i = 0; i < r->n; i++) {
+            r->v[i]->ok = 0;
+            job_done(&r->v[i]->job);
+        }
+        free(r);
+        g->in_flight = 0;
+    }
+}
+
 static void start(ingest_pss *p, ingest_job *j)
 {
     j->job.run = job_run;
@@ -488,6 +603,18 @@ static void start(ingest_pss *p, ingest_job *j)
     j->srv = p->srv;
     j->owner = p;
     p->job = j;
+    if (j->kind == J_FLUSH && p->srv->cfg.ingest_group_commit) {
+        struct fm_ingest_group *g = p->srv->ingest_group;
+        j->next_round = NULL;
+        if (g->tail)
+            g->tail->next_round = j;
+        else
+            g->head = j;
+        g->tail = j;
+        g->n_waiting++;
+        group_kick(p->srv);
+        return;
+    }
     if (fm_workq_submit(p->srv->ingest_q, &j->job) != FM_SVC_OK) {
         p->job = NULL;
         free(j->buf);
@@ -575,6 +702,7 @@ static void on_frame(ingest_pss *p, const unsigned char *b, size_t n)
     put_u32(p->pend + p->pend_len, seq);
     put_u32(p->pend + p->pend_len + 4, (uint32_t)pcm);
     memcpy(p->pend + p->pend_len + 8, b + 4, pcm);
+    p->pend_crc = fm_ingest_crc32(p->pend_crc, p->pend + p->pend_len, 8 + pcm);
     p->pend_len += 8 + pcm;
     p->pend_last = seq;
     p->next_seq++;

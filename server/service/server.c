@@ -10,6 +10,7 @@
 #include "ingest.h"
 #include "live.h"
 #include "server_internal.h"
+#include "upload.h"
 
 /* Called from worker threads (and the bus) when there is something for the loop to pick up. */
 static void wake_loop(void *user)
@@ -154,6 +155,21 @@ static void tick_done(fm_job *job)
     s->tick_busy = 0;
 }
 
+static void sweep_run(fm_job *job, void *store)
+{
+    fm_server *s = lws_container_of(job, fm_server, sweep_job);
+    fm_uploads_sweep(&s->api, store, fm_now_ms());
+}
+
+static void sweep_done(fm_job *job)
+{
+    fm_server *s = lws_container_of(job, fm_server, sweep_job);
+    s->sweep_busy = 0;
+}
+
+/* The upload sweep runs this often (at most; sooner when upload_incomplete_s is shorter). */
+#define UPLOAD_SWEEP_MS 10000
+
 /* Every second on the loop: stalled streams, and the escalation tick (on an API worker: it
  * writes the store). */
 static void on_tick(lws_sorted_usec_list_t *sul)
@@ -165,6 +181,15 @@ static void on_tick(lws_sorted_usec_list_t *sul)
         s->tick_job.run = tick_run;
         s->tick_job.done = tick_done;
         s->tick_busy = fm_workq_submit(s->api_q, &s->tick_job) == FM_SVC_OK;
+    }
+    int64_t now = fm_now_ms();
+    if (!s->sweep_busy && now >= s->sweep_next_ms) {
+        int64_t every = (int64_t)s->cfg.upload_incomplete_s * 1000 / 2;
+        s->sweep_next_ms = now + (every < UPLOAD_SWEEP_MS ? every : UPLOAD_SWEEP_MS);
+        memset(&s->sweep_job, 0, sizeof s->sweep_job);
+        s->sweep_job.run = sweep_run;
+        s->sweep_job.done = sweep_done;
+        s->sweep_busy = fm_workq_submit(s->api_q, &s->sweep_job) == FM_SVC_OK;
     }
     lws_sul_schedule(s->ctx, 0, &s->sul_tick, on_tick, LWS_US_PER_SEC);
 }
@@ -195,6 +220,16 @@ fm_svc_status fm_server_create(const fm_config *cfg, fm_server **out, char *err,
     if ((rc = fm_store_open(cfg->data_dir, &st, err, err_len)) != FM_SVC_OK)
         goto fail;
     fm_datadir_clean_incoming(cfg->data_dir);
+    fm_uploads_recover(cfg->data_dir, st);
+    /* Frames a power loss left only in the log go back into their stream files first. */
+    if (!(s->ingest_log = fm_ingest_log_open(cfg->data_dir, err, err_len)) ||
+        fm_ingest_group_create(s) != FM_SVC_OK) {
+        fm_store_close(st);
+        rc = FM_SVC_IO;
+        goto fail;
+    }
+    fm_ingest_log_set_switch(s->ingest_log, FM_INGEST_LOG_SWITCH_BYTES,
+                             (int64_t)cfg->ingest_checkpoint_s * 1000);
 
     s->login_rl = fm_ratelimit_create(cfg->login_window_s);
     s->bus = fm_bus_create(4096, wake_loop, s);
@@ -319,6 +354,14 @@ int fm_server_run(fm_server *s)
     return 0;
 }
 
+void fm_server_serve_until(fm_server *s, int (*done)(void *user), void *user, int timeout_ms)
+{
+    int64_t end = fm_now_ms() + timeout_ms;
+    while (!done(user) && fm_now_ms() < end)
+        if (lws_service(s->ctx, 0) < 0)
+            break;
+}
+
 void fm_server_stop(fm_server *s)
 {
     s->stop = 1;
@@ -353,12 +396,14 @@ void fm_server_destroy(fm_server *s)
     if (s->ctx)
         lws_context_destroy(s->ctx);
     s->ctx = NULL;
+    fm_ingest_group_destroy(s);
     fm_livepipes_destroy(s->pipes);
     fm_workq_destroy(s->live_q);
     fm_alertsvc_destroy(s->alerts);
     fm_workq_destroy(s->api_q);
     fm_workq_destroy(s->analysis_q);
     fm_workq_destroy(s->ingest_q);
+    fm_ingest_log_close(s->ingest_log);
     fm_bus_destroy(s->bus);
     fm_ratelimit_destroy(s->login_rl);
     free(s);

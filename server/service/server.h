@@ -19,6 +19,9 @@ fm_svc_status fm_server_create(const fm_config *cfg, fm_server **out, char *err,
 int fm_server_port(const fm_server *s);
 /* Serves until fm_server_stop. Returns 0, or -1 when the event loop failed. */
 int fm_server_run(fm_server *s);
+/* After fm_server_run returned: serves on until done(user) is true or timeout_ms passed (e.g.
+ * while an in-process client closes its stream at shutdown). */
+void fm_server_serve_until(fm_server *s, int (*done)(void *user), void *user, int timeout_ms);
 /* Async-signal-safe: asks the loop to return. */
 void fm_server_stop(fm_server *s);
 void fm_server_destroy(fm_server *s);

@@ -8,6 +8,7 @@
 
 #include "alertsvc.h"
 #include "api.h"
+#include "ingest_log.h"
 #include "livepipe.h"
 #include "server.h"
 
@@ -19,13 +20,18 @@ struct fm_server {
     struct lws_vhost *vhost;
     fm_workq *api_q;      /* requests that touch the store */
     fm_workq *analysis_q; /* the engine on recordings */
-    fm_workq *ingest_q;   /* live stream writes (fdatasync), apart so logins never wait on them */
+    fm_workq *ingest_q;   /* live stream opens, commit rounds, closes: apart from logins */
+    fm_ingest_log *ingest_log;                /* group commit of live frames */
+    struct fm_ingest_group *ingest_group;     /* commit rounds (ingest.c), loop-owned */
     fm_workq *live_q;     /* the engine on live streams (livepipe.c) */
     fm_livepipes *pipes;  /* live streams' pipelines, loop-owned */
     fm_alertsvc *alerts;  /* alert life cycle */
     lws_sorted_usec_list_t sul_tick; /* every second: stalls, escalations */
     fm_job tick_job;      /* escalation tick on an API worker */
     int tick_busy;
+    fm_job sweep_job;     /* resumable uploads: incomplete / expired (upload.h) */
+    int sweep_busy;
+    int64_t sweep_next_ms;
     fm_bus *bus;
     fm_ratelimit *login_rl;
     fm_api api;

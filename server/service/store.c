@@ -53,6 +53,17 @@ const char *fm_rec_status_name(fm_rec_status s)
     return "unknown";
 }
 
+const char *fm_upload_state_name(fm_upload_state s)
+{
+    switch (s) {
+    case FM_UPLOAD_OPEN: return "open";
+    case FM_UPLOAD_DONE: return "done";
+    case FM_UPLOAD_CANCELLED: return "cancelled";
+    case FM_UPLOAD_EXPIRED: return "expired";
+    }
+    return "unknown";
+}
+
 fm_svc_status fm_store_open(const char *data_dir, fm_store **out, char *err, size_t err_len)
 {
     *out = NULL;
@@ -246,4 +257,41 @@ fm_svc_status fm_store_audit_add(fm_store *s, const fm_audit_entry *e)
 fm_svc_status fm_store_audit_list(fm_store *s, int limit, fm_audit_cb cb, void *ctx)
 {
     return s->be->audit_list(s, limit, cb, ctx);
+}
+fm_svc_status fm_store_upload_add(fm_store *s, const fm_upload *u)
+{
+    return s->be->upload_add(s, u);
+}
+fm_svc_status fm_store_upload_get(fm_store *s, const char *id, fm_upload *u)
+{
+    return s->be->upload_get(s, id, u);
+}
+fm_svc_status fm_store_upload_advance(fm_store *s, const char *id, int64_t from, int64_t to,
+                                      int64_t t_ms)
+{
+    return s->be->upload_advance(s, id, from, to, t_ms);
+}
+fm_svc_status fm_store_upload_set_state(fm_store *s, const char *id, fm_upload_state st)
+{
+    return s->be->upload_set_state(s, id, st);
+}
+fm_svc_status fm_store_upload_set_incomplete(fm_store *s, const char *id, int incomplete)
+{
+    return s->be->upload_set_incomplete(s, id, incomplete);
+}
+fm_svc_status fm_store_upload_complete(fm_store *s, const char *id, const fm_recording *r)
+{
+    return s->be->upload_complete(s, id, r);
+}
+fm_svc_status fm_store_upload_delete(fm_store *s, const char *id)
+{
+    return s->be->upload_delete(s, id);
+}
+fm_svc_status fm_store_upload_open_list(fm_store *s, fm_upload_cb cb, void *ctx)
+{
+    return s->be->upload_open_list(s, cb, ctx);
+}
+fm_svc_status fm_store_upload_purge(fm_store *s, int64_t before_ms)
+{
+    return s->be->upload_purge(s, before_ms);
 }

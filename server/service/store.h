@@ -212,6 +212,46 @@ fm_svc_status fm_store_alert_ack(fm_store *s, int64_t id, int64_t by, int64_t t_
 typedef void (*fm_alert_cb)(void *ctx, const fm_alert *a);
 fm_svc_status fm_store_alert_list(fm_store *s, int64_t patient_id, fm_alert_cb cb, void *ctx);
 
+/* Resumable uploads (docs/api.md "Resumable uploads"): the partial bytes live in
+ * DATA/uploads/ID.part; the row holds how many of them were acknowledged (offset), which is
+ * what survives a crash (the file is truncated back to it at the next start). */
+typedef enum fm_upload_state {
+    FM_UPLOAD_OPEN = 0,
+    FM_UPLOAD_DONE,      /* every byte received, the recording created */
+    FM_UPLOAD_CANCELLED, /* by its owner */
+    FM_UPLOAD_EXPIRED    /* no progress for upload_expire_s: the bytes were deleted */
+} fm_upload_state;
+const char *fm_upload_state_name(fm_upload_state s);
+
+typedef struct fm_upload {
+    char id[FM_REC_ID_MAX];           /* 16 lowercase hex digits, random */
+    char recording_id[FM_REC_ID_MAX]; /* chosen at open; a recording only once DONE */
+    int64_t patient_id;
+    int64_t opened_by; /* the user who opened it (the patient for her device token) */
+    char source_name[FM_NAME_MAX];
+    int64_t size_bytes;
+    int64_t offset; /* bytes acknowledged */
+    fm_upload_state state;
+    int incomplete; /* the "upload incomplete" technical alert is raised */
+    int64_t created_ms, updated_ms; /* updated_ms: the last progress */
+} fm_upload;
+
+fm_svc_status fm_store_upload_add(fm_store *s, const fm_upload *u);
+fm_svc_status fm_store_upload_get(fm_store *s, const char *id, fm_upload *u);
+/* Moves an open upload's offset from `from` to `to` and clears `incomplete`; FM_SVC_NOTFOUND
+ * when the upload is not open at `from` (someone else moved it). */
+fm_svc_status fm_store_upload_advance(fm_store *s, const char *id, int64_t from, int64_t to,
+                                      int64_t t_ms);
+fm_svc_status fm_store_upload_set_state(fm_store *s, const char *id, fm_upload_state st);
+fm_svc_status fm_store_upload_set_incomplete(fm_store *s, const char *id, int incomplete);
+/* In one transaction: the recording row r is added and the open upload becomes DONE. */
+fm_svc_status fm_store_upload_complete(fm_store *s, const char *id, const fm_recording *r);
+fm_svc_status fm_store_upload_delete(fm_store *s, const char *id);
+typedef void (*fm_upload_cb)(void *ctx, const fm_upload *u);
+/* Every open upload (recovery at start, the incomplete / expiry sweep). */
+fm_svc_status fm_store_upload_open_list(fm_store *s, fm_upload_cb cb, void *ctx);
+/* Deletes rows of uploads that are no longer open and were last changed before before_ms. */
+fm_svc_status fm_store_upload_purge(fm_store *s, int64_t before_ms);
 /* Where an alert went: its escalation level and who was told (the alert life cycle's state
  * beyond the alerts row), so that open alerts resume after a restart with their escalation
  * deadline (delivered_ms + the escalation time). notified / escalated are user ids as

@@ -45,6 +45,15 @@ typedef struct fm_store_backend {
     fm_svc_status (*alert_list)(fm_store *, int64_t, fm_alert_cb, void *);
     fm_svc_status (*alert_update)(fm_store *, int64_t, const char *, const char *, double);
     fm_svc_status (*alert_max_id)(fm_store *, int64_t *);
+    fm_svc_status (*upload_add)(fm_store *, const fm_upload *);
+    fm_svc_status (*upload_get)(fm_store *, const char *, fm_upload *);
+    fm_svc_status (*upload_advance)(fm_store *, const char *, int64_t, int64_t, int64_t);
+    fm_svc_status (*upload_set_state)(fm_store *, const char *, fm_upload_state);
+    fm_svc_status (*upload_set_incomplete)(fm_store *, const char *, int);
+    fm_svc_status (*upload_complete)(fm_store *, const char *, const fm_recording *);
+    fm_svc_status (*upload_delete)(fm_store *, const char *);
+    fm_svc_status (*upload_open_list)(fm_store *, fm_upload_cb, void *);
+    fm_svc_status (*upload_purge)(fm_store *, int64_t);
     fm_svc_status (*alert_delivery_put)(fm_store *, const fm_alert_delivery *);
     fm_svc_status (*alert_delivery_get)(fm_store *, int64_t, fm_alert_delivery *);
     fm_svc_status (*alert_open)(fm_store *, fm_alert_open_cb, void *);

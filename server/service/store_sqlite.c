@@ -53,7 +53,14 @@ static const char *const migrations[] = {
     "CREATE TABLE audit(id INTEGER PRIMARY KEY, t_ms INTEGER NOT NULL, actor_id INTEGER NOT NULL,"
     " actor TEXT NOT NULL, action TEXT NOT NULL, object TEXT NOT NULL, peer TEXT NOT NULL,"
     " status INTEGER NOT NULL);",
-    /* 2: where each alert went (escalation level, who was told) so that open alerts and their
+    /* 2: resumable uploads */
+    "CREATE TABLE uploads(id TEXT PRIMARY KEY, recording_id TEXT NOT NULL,"
+    " patient_id INTEGER NOT NULL REFERENCES users(id), opened_by INTEGER NOT NULL,"
+    " source_name TEXT NOT NULL, size_bytes INTEGER NOT NULL, offset INTEGER NOT NULL,"
+    " state INTEGER NOT NULL, incomplete INTEGER NOT NULL DEFAULT 0,"
+    " created_ms INTEGER NOT NULL, updated_ms INTEGER NOT NULL);"
+    "CREATE INDEX uploads_open ON uploads(state) WHERE state = 0;",
+    /* 3: where each alert went (escalation level, who was told) so that open alerts and their
      * escalation deadlines survive a restart (store_sqlite_alerts.c) */
     "CREATE TABLE alert_delivery(alert_id INTEGER PRIMARY KEY REFERENCES alerts(id),"
     " episode_id INTEGER NOT NULL, level INTEGER NOT NULL, cleared INTEGER NOT NULL,"
@@ -66,6 +73,10 @@ static const char *const migrations[] = {
 #define REC_COLS                                                                                   \
     "id, patient_id, uploaded_by, created_ms, kind, source_name, file, size_bytes, status,"        \
     " progress, error, analysis_file, updated_ms"
+
+#define UPLOAD_COLS                                                                                \
+    "id, recording_id, patient_id, opened_by, source_name, size_bytes, offset, state,"            \
+    " incomplete, created_ms, updated_ms"
 
 static const char *const sql[S_COUNT] = {
     [S_USER_ADD] = "INSERT INTO users(name, display_name, role, pw_hash, disabled, created_ms)"
@@ -136,6 +147,17 @@ static const char *const sql[S_COUNT] = {
                     " VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7)",
     [S_AUDIT_LIST] = "SELECT t_ms, actor_id, actor, action, object, peer, status FROM audit"
                      " ORDER BY id DESC LIMIT ?1",
+    [S_UPLOAD_ADD] = "INSERT INTO uploads(" UPLOAD_COLS ") VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8,"
+                     " ?9, ?10, ?11)",
+    [S_UPLOAD_GET] = "SELECT " UPLOAD_COLS " FROM uploads WHERE id = ?1",
+    [S_UPLOAD_ADVANCE] = "UPDATE uploads SET offset = ?3, updated_ms = ?4, incomplete = 0"
+                         " WHERE id = ?1 AND offset = ?2 AND state = 0",
+    [S_UPLOAD_SET_STATE] = "UPDATE uploads SET state = ?2, updated_ms = ?3 WHERE id = ?1",
+    [S_UPLOAD_SET_INCOMPLETE] = "UPDATE uploads SET incomplete = ?2 WHERE id = ?1",
+    [S_UPLOAD_DONE] = "UPDATE uploads SET state = 1, updated_ms = ?2 WHERE id = ?1 AND state = 0",
+    [S_UPLOAD_DELETE] = "DELETE FROM uploads WHERE id = ?1",
+    [S_UPLOAD_OPEN_LIST] = "SELECT " UPLOAD_COLS " FROM uploads WHERE state = 0 ORDER BY created_ms",
+    [S_UPLOAD_PURGE] = "DELETE FROM uploads WHERE state <> 0 AND updated_ms < ?1",
     [S_BEGIN] = "BEGIN IMMEDIATE",
     [S_COMMIT] = "COMMIT",
     [S_ROLLBACK] = "ROLLBACK",
@@ -490,7 +512,7 @@ static fm_svc_status sq_token_purge(fm_store *s, int64_t before_ms)
 
 /* ---- recordings and samples ---- */
 
-static fm_svc_status sq_recording_add(fm_store *s, const fm_recording *r)
+fm_svc_status sq_recording_insert(fm_store *s, const fm_recording *r)
 {
     sqlite3_stmt *st = sq_stmt(s, S_REC_ADD);
     if (!st)
@@ -509,6 +531,11 @@ static fm_svc_status sq_recording_add(fm_store *s, const fm_recording *r)
     sq_bind_str(st, 12, r->analysis_file);
     sqlite3_bind_int64(st, 13, r->updated_ms ? r->updated_ms : r->created_ms);
     return sq_run(st);
+}
+
+static fm_svc_status sq_recording_add(fm_store *s, const fm_recording *r)
+{
+    return sq_recording_insert(s, r);
 }
 
 static fm_svc_status sq_recording_get(fm_store *s, const char *id, fm_recording *r)
@@ -638,6 +665,15 @@ static const fm_store_backend sqlite_backend = {
     .alert_list = sq_alert_list,
     .alert_update = sq_alert_update,
     .alert_max_id = sq_alert_max_id,
+    .upload_add = sq_upload_add,
+    .upload_get = sq_upload_get,
+    .upload_advance = sq_upload_advance,
+    .upload_set_state = sq_upload_set_state,
+    .upload_set_incomplete = sq_upload_set_incomplete,
+    .upload_complete = sq_upload_complete,
+    .upload_delete = sq_upload_delete,
+    .upload_open_list = sq_upload_open_list,
+    .upload_purge = sq_upload_purge,
     .alert_delivery_put = sq_alert_delivery_put,
     .alert_delivery_get = sq_alert_delivery_get,
     .alert_open = sq_alert_open,

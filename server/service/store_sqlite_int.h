@@ -45,6 +45,15 @@ enum {
     S_ALERT_MAX,
     S_AUDIT_ADD,
     S_AUDIT_LIST,
+    S_UPLOAD_ADD,
+    S_UPLOAD_GET,
+    S_UPLOAD_ADVANCE,
+    S_UPLOAD_SET_STATE,
+    S_UPLOAD_SET_INCOMPLETE,
+    S_UPLOAD_DONE,
+    S_UPLOAD_DELETE,
+    S_UPLOAD_OPEN_LIST,
+    S_UPLOAD_PURGE,
     S_BEGIN,
     S_COMMIT,
     S_ROLLBACK,
@@ -97,5 +106,19 @@ fm_svc_status sq_alert_list_notified(fm_store *s, int64_t clinician_id, fm_alert
                                      void *ctx);
 fm_svc_status sq_audit_add(fm_store *s, const fm_audit_entry *e);
 fm_svc_status sq_audit_list(fm_store *s, int limit, fm_audit_cb cb, void *ctx);
+
+/* store_sqlite_upload.c */
+fm_svc_status sq_upload_add(fm_store *s, const fm_upload *u);
+fm_svc_status sq_upload_get(fm_store *s, const char *id, fm_upload *u);
+fm_svc_status sq_upload_advance(fm_store *s, const char *id, int64_t from, int64_t to,
+                                int64_t t_ms);
+fm_svc_status sq_upload_set_state(fm_store *s, const char *id, fm_upload_state st);
+fm_svc_status sq_upload_set_incomplete(fm_store *s, const char *id, int incomplete);
+fm_svc_status sq_upload_complete(fm_store *s, const char *id, const fm_recording *r);
+fm_svc_status sq_upload_delete(fm_store *s, const char *id);
+fm_svc_status sq_upload_open_list(fm_store *s, fm_upload_cb cb, void *ctx);
+fm_svc_status sq_upload_purge(fm_store *s, int64_t before_ms);
+/* store_sqlite.c: binds a recording's columns to S_REC_ADD (for the upload completion). */
+fm_svc_status sq_recording_insert(fm_store *s, const fm_recording *r);
 
 #endif

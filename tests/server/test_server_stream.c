@@ -138,6 +138,8 @@ typedef struct seen {
     cJSON *other; /* every other message, in order (an array) */
     int64_t first_k;
     int has_first;
+    double *fhr_k; /* when set: the fhr of sample k (NAN for null), k < n_k */
+    int64_t n_k;
 } seen;
 
 static int cmp_d(const void *a, const void *b)
@@ -177,6 +179,8 @@ static cJSON *viewer_msg(int fd, seen *sn, int timeout_ms)
         sn->next_k = k0 + n;
         for (int i = 0; i < n; i++) {
             const cJSON *v = cJSON_GetArrayItem(fhr, i);
+            if (sn->fhr_k && k0 + i >= 0 && k0 + i < sn->n_k)
+                sn->fhr_k[k0 + i] = cJSON_IsNumber(v) ? v->valuedouble : NAN;
             if (cJSON_IsNumber(v) && cJSON_GetNumberValue(cJSON_GetArrayItem(st, i)) == 0) {
                 sn->ok_samples++;
                 sn->fhr_sum += v->valuedouble;
@@ -252,6 +256,63 @@ static int stream_frames(int dev, int view, seen *sn, const int16_t *pcm, size_t
     return 0;
 }
 
+/* GET /api/recordings/ID/samples, paged: the stored trace is the feed's, from 0, contiguous,
+ * and ends with done; others see nothing. */
+static void stored_samples_match_the_feed(const char *id, const seen *sn)
+{
+    char path[160];
+    int64_t from = 0, total = 0, same = 0, compared = 0;
+    int done = 0, pages = 0, contiguous = 1;
+    while (!done && pages < 100) {
+        snprintf(path, sizeof path, "/api/recordings/%s/samples?from=%lld&limit=97", id,
+                 (long long)from);
+        http_resp r;
+        if (http_get(srv.port, path, tok_drbob, &r) != 0 || r.status != 200) {
+            CHECKF(0, "%s: %d %s", path, r.status, r.body ? r.body : "");
+            http_resp_free(&r);
+            return;
+        }
+        const cJSON *fhr = cJSON_GetObjectItemCaseSensitive(r.json, "fhr");
+        int n = cJSON_GetArraySize(fhr);
+        contiguous &= num(r.json, "from") == (double)from && num(r.json, "hz") == 4 &&
+                      num(r.json, "next") == (double)(from + n) &&
+                      cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(r.json, "quality")) ==
+                          n &&
+                      cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(r.json, "state")) == n;
+        for (int i = 0; i < n && from + i < sn->n_k; i++) {
+            const cJSON *v = cJSON_GetArrayItem(fhr, i);
+            double fk = sn->fhr_k[from + i];
+            compared++;
+            same += cJSON_IsNumber(v) ? fabs(v->valuedouble - fk) < 0.01 : isnan(fk);
+        }
+        done = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(r.json, "done"));
+        total += n;
+        from += n;
+        pages++;
+        http_resp_free(&r);
+        if (!n && !done)
+            break;
+    }
+    CHECK(contiguous && done);
+    CHECKF(total == sn->next_k, "stored %lld, fed %lld", (long long)total,
+           (long long)sn->next_k);
+    CHECKF(compared > 0 && same == compared, "%lld of %lld samples as on the feed",
+           (long long)same, (long long)compared);
+    http_resp r;
+    snprintf(path, sizeof path, "/api/recordings/%s/samples?from=0", id);
+    CHECK(http_get(srv.port, path, tok_drcarol, &r) == 0 && r.status == 404);
+    CHECK(!r.json || !cJSON_GetObjectItemCaseSensitive(r.json, "fhr"));
+    http_resp_free(&r);
+    CHECK(http_get(srv.port, path, dev_alice, &r) == 0 && r.status == 403);
+    http_resp_free(&r);
+    const char *bad[] = {"from=-1", "from=x", "limit=0", "limit=100000"};
+    for (int i = 0; i < 4; i++) {
+        snprintf(path, sizeof path, "/api/recordings/%s/samples?%s", id, bad[i]);
+        CHECK(http_get(srv.port, path, tok_drbob, &r) == 0 && r.status == 400);
+        http_resp_free(&r);
+    }
+}
+
 /* Live trace within a bound of the ack; resume without gap or duplicate; store and feed agree. */
 static void live_trace_reaches_the_clinician_and_survives_a_resume(void)
 {
@@ -266,6 +327,10 @@ static void live_trace_reaches_the_clinician_and_survives_a_resume(void)
     seen sn = {0};
     sn.arrive = calloc((size_t)n_frames, sizeof *sn.arrive);
     sn.n_alloc = n_frames;
+    sn.n_k = (int64_t)n4 + 16;
+    sn.fhr_k = malloc((size_t)sn.n_k * sizeof *sn.fhr_k);
+    for (int64_t k = 0; k < sn.n_k; k++)
+        sn.fhr_k[k] = NAN;
 
     int view = viewer(tok_drbob, "alice");
     char id[32], id2[32];
@@ -326,6 +391,7 @@ static void live_trace_reaches_the_clinician_and_survives_a_resume(void)
         CHECK(p99 < 1.0); /* issue 5: within 1 s of the audio arriving */
     }
     free(lat);
+    stored_samples_match_the_feed(id, &sn);
 out:
     if (dev >= 0)
         close(dev);
@@ -333,6 +399,7 @@ out:
         close(view);
     free(ack_t);
     free(sn.arrive);
+    free(sn.fhr_k);
     cJSON_Delete(sn.other);
     free(fhr);
     free(pcm);

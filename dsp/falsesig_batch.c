@@ -109,11 +109,17 @@ const char *fm_falsesig_context_feature_name(int use_mhr, size_t i)
 fm_status fm_falsesig_batch_run(fm_falsesig_batch *b, const fm_trace *t, float *p_false,
                                 uint8_t *state)
 {
+    return fs_batch_run(b, t, p_false, state, NULL);
+}
+
+fm_status fs_batch_run(fm_falsesig_batch *b, const fm_trace *t, float *p_false, uint8_t *state,
+                       float *p_live)
+{
     if (!b || !t || !p_false)
         return FM_EINVAL;
     const size_t n = t->n;
     uint8_t *kind = malloc(n ? n : 1);
-    float *p1 = malloc((n ? n : 1) * sizeof *p1);
+    float *p1 = p_live ? p_live : malloc((n ? n : 1) * sizeof *p1);
     fm_status st = kind && p1 ? FM_OK : FM_ENOMEM;
     if (st == FM_OK)
         st = fm_falsesig_run(b->s1, t, p1, kind);
@@ -140,6 +146,7 @@ fm_status fm_falsesig_batch_run(fm_falsesig_batch *b, const fm_trace *t, float *
         }
     }
     free(kind);
-    free(p1);
+    if (p1 != p_live)
+        free(p1);
     return st;
 }

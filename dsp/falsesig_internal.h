@@ -145,5 +145,9 @@ void fs2_context_compute(const fs2_context *c, size_t n, const float *fhr, const
 /* Stage 1 gives every sample with signal its suggested kind (MATERNAL / DOUBTFUL), whatever
  * its probability (the batch mode decides with the stage-2 probability). */
 void fs_set_suggest_all(fm_falsesig *q, int on);
+/* fm_falsesig_batch_run that also gives the stage-1 probabilities (= the live detector's,
+ * bit for bit) in p_live[t->n] when not NULL (tests: both modes from one run). */
+fm_status fs_batch_run(fm_falsesig_batch *b, const fm_trace *t, float *p_false, uint8_t *state,
+                       float *p_live);
 
 #endif

@@ -6,12 +6,15 @@
  * the positive class; AUC over the annotated samples (ties count one half, as perfcurve's
  * trapezoids).
  *
- * Usage: bench_falsesig --data FSDATASET_DIR SOURCE [--probs DIR] [--limit N]
+ * Usage: bench_falsesig --data FSDATASET_DIR SOURCE [--stage2] [--probs DIR] [--limit N]
  *   SOURCE is one of
  *     --cv DIR --mode mhr|nomhr   out-of-fold: each recording is scored by the model of its
  *                                 fold (DIR/folds.tsv, DIR/falsesig_<mode>_fold<k>.txt)
  *     --model FILE                one model file for every recording
  *     --builtin mhr|nomhr         the model embedded in the library
+ *   with --stage2, --cv and --builtin score the whole-recording (batch) mode instead of the
+ *   live detector: --cv loads DIR/falsesig2_<mode>_fold<k>.txt with the stage-1 fold model,
+ *   --builtin uses fm_falsesig_batch_create (what fm_falsesig_trace runs)
  *     --coincidence               the floor: flag +-10 s around |FHR1 - MHR| <= 5 bpm
  * Groups: antepartum, intrapartum (whole records), all; and FHRMA's stage 1 / stage 2 split.
  * A sample whose FHR1 is non-zero but outside 50..240 bpm (no signal for the engine) is counted
@@ -248,7 +251,8 @@ static void coincidence(const fm_trace *t, float *p)
 static int usage(void)
 {
     fprintf(stderr, "usage: bench_falsesig --data DIR (--cv DIR --mode mhr|nomhr | --model FILE"
-                    " | --builtin mhr|nomhr | --coincidence) [--probs DIR] [--limit N]\n");
+                    " | --builtin mhr|nomhr | --coincidence) [--stage2] [--probs DIR]"
+                    " [--limit N]\n");
     return 2;
 }
 
@@ -266,6 +270,20 @@ static fm_falsesig *load_model(const char *path)
     if (!q)
         fprintf(stderr, "bench_falsesig: %s: %s\n", path, fm_strerror(st));
     return q;
+}
+
+static fm_falsesig_batch *load_batch(const char *path1, const char *path2)
+{
+    size_t l1 = 0, l2 = 0;
+    char *t1 = slurp(path1, &l1), *t2 = slurp(path2, &l2);
+    fm_status st = FM_EFORMAT;
+    fm_falsesig_batch *b =
+        t1 && t2 ? fm_falsesig_batch_create_from_text(t1, l1, t2, l2, &st) : NULL;
+    if (!b)
+        fprintf(stderr, "bench_falsesig: %s + %s: %s\n", path1, path2, fm_strerror(st));
+    free(t1);
+    free(t2);
+    return b;
 }
 
 static int fold_of(const char *cvdir, const char *name)
@@ -294,7 +312,7 @@ int main(int argc, char **argv)
 {
     const char *data = NULL, *cv = NULL, *mode = NULL, *model = NULL, *builtin = NULL;
     const char *probs_dir = NULL;
-    int coinc = 0;
+    int coinc = 0, stage2 = 0;
     size_t limit = MAX_REC;
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--data") && i + 1 < argc)
@@ -313,6 +331,8 @@ int main(int argc, char **argv)
             limit = (size_t)atoi(argv[++i]);
         else if (!strcmp(argv[i], "--coincidence"))
             coinc = 1;
+        else if (!strcmp(argv[i], "--stage2"))
+            stage2 = 1;
         else
             return usage();
     }
@@ -327,9 +347,16 @@ int main(int argc, char **argv)
     if (limit < n_rec)
         n_rec = limit;
     fm_falsesig *fixed = NULL, *folds[16] = {0};
+    fm_falsesig_batch *bfixed = NULL, *bfolds[16] = {0};
+    if (stage2 && (model || coinc))
+        return usage();
     if (model && !(fixed = load_model(model)))
         return 1;
-    if (builtin && !(fixed = fm_falsesig_create(!strcmp(builtin, "mhr")))) {
+    if (builtin && stage2 && !(bfixed = fm_falsesig_batch_create(!strcmp(builtin, "mhr")))) {
+        fprintf(stderr, "bench_falsesig: no built-in batch %s model in this build\n", builtin);
+        return 1;
+    }
+    if (builtin && !stage2 && !(fixed = fm_falsesig_create(!strcmp(builtin, "mhr")))) {
         fprintf(stderr, "bench_falsesig: no built-in %s model in this build\n", builtin);
         return 1;
     }
@@ -354,13 +381,22 @@ int main(int argc, char **argv)
         if (!raw || !p || !y)
             return 1;
         fm_falsesig *q = fixed;
+        fm_falsesig_batch *bq = bfixed;
         if (cv) {
             int k = fold_of(cv, recs[r].name);
             if (k < 0 || k >= 16) {
                 fprintf(stderr, "bench_falsesig: %s not in %s/folds.tsv\n", recs[r].name, cv);
                 return 1;
             }
-            if (!folds[k]) {
+            if (stage2 && !bfolds[k]) {
+                char p2[4096];
+                snprintf(path, sizeof path, "%s/falsesig_%s_fold%d.txt", cv, mode, k);
+                snprintf(p2, sizeof p2, "%s/falsesig2_%s_fold%d.txt", cv, mode, k);
+                if (!(bfolds[k] = load_batch(path, p2)))
+                    return 1;
+            }
+            bq = bfolds[k];
+            if (!stage2 && !folds[k]) {
                 snprintf(path, sizeof path, "%s/falsesig_%s_fold%d.txt", cv, mode, k);
                 if (!(folds[k] = load_model(path)))
                     return 1;
@@ -371,7 +407,8 @@ int main(int argc, char **argv)
         clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t0);
         if (coinc)
             coincidence(t, p);
-        else if (fm_falsesig_run(q, t, p, NULL) != FM_OK) {
+        else if (stage2 ? fm_falsesig_batch_run(bq, t, p, NULL) != FM_OK
+                        : fm_falsesig_run(q, t, p, NULL) != FM_OK) {
             fprintf(stderr, "bench_falsesig: run failed on %s\n", recs[r].name);
             return 1;
         }
@@ -413,8 +450,10 @@ int main(int argc, char **argv)
         fm_trace_destroy(t);
     }
     const char *src = coinc ? "coincidence rule (+-10 s around |FHR-MHR| <= 5 bpm)"
-                      : cv  ? "out-of-fold (C inference)"
-                      : model ? model : "built-in model";
+                      : cv && stage2 ? "out-of-fold, whole-recording mode (C inference)"
+                      : cv ? "out-of-fold (C inference)"
+                      : model ? model : stage2 ? "built-in whole-recording model"
+                      : "built-in model";
     printf("false-signal detection, %s%s%s, %zu recordings, %.1f h\n", src, mode ? ", " : "",
            mode ? mode : "", n_rec, hours);
     printf("| group | records | annotated | false %% | Se | Sp | PPV | accuracy | AUC |\n");
@@ -433,7 +472,10 @@ int main(int argc, char **argv)
         printf("C inference: %.3f s CPU for %.1f h of trace (%.2f ms CPU per hour of trace)\n",
                run_s, hours, 1000.0 * run_s / hours);
     fm_falsesig_destroy(fixed);
-    for (int k = 0; k < 16; k++)
+    fm_falsesig_batch_destroy(bfixed);
+    for (int k = 0; k < 16; k++) {
         fm_falsesig_destroy(folds[k]);
+        fm_falsesig_batch_destroy(bfolds[k]);
+    }
     return 0;
 }

@@ -34,6 +34,7 @@ struct fm_falsesig {
     float fv[FS_N_FEATURES_MHR];
     fm_falsesig_feature_fn sink;
     void *sink_user;
+    int suggest_all; /* batch stage 1: a kind for every sample with signal */
 };
 
 static fm_falsesig *make(fs_model *model, int use_mhr, unsigned lookahead)
@@ -150,6 +151,12 @@ void fm_falsesig_set_feature_sink(fm_falsesig *q, fm_falsesig_feature_fn fn, voi
     q->sink_user = user;
 }
 
+void fs_set_suggest_all(fm_falsesig *q, int on)
+{
+    if (q)
+        q->suggest_all = on != 0;
+}
+
 static fm_fhr_state suggest(const fm_falsesig *q, const float *f)
 {
     if (q->use_mhr) {
@@ -178,7 +185,7 @@ static void finish_one(fm_falsesig *q)
         s.state = FM_STATE_OK;
         if (q->model) {
             s.p_false = fs_model_predict(q->model, q->fv);
-            if (s.p_false >= FM_FALSESIG_THRESHOLD)
+            if (s.p_false >= FM_FALSESIG_THRESHOLD || q->suggest_all)
                 s.state = suggest(q, q->fv);
         }
     }
@@ -259,6 +266,18 @@ fm_status fm_falsesig_run(fm_falsesig *q, const fm_trace *t, float *p_false, uin
 }
 
 fm_status fm_falsesig_trace(const fm_trace *t, int use_mhr, float *p_false, uint8_t *state)
+{
+    if (!t || !p_false)
+        return FM_EINVAL;
+    fm_falsesig_batch *b = fm_falsesig_batch_create(use_mhr);
+    if (!b) /* a build without the stage-2 models: what the live stream gives */
+        return fm_falsesig_trace_live(t, use_mhr, p_false, state);
+    fm_status st = fm_falsesig_batch_run(b, t, p_false, state);
+    fm_falsesig_batch_destroy(b);
+    return st;
+}
+
+fm_status fm_falsesig_trace_live(const fm_trace *t, int use_mhr, float *p_false, uint8_t *state)
 {
     if (!t || !p_false)
         return FM_EINVAL;

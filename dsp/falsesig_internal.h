@@ -105,6 +105,9 @@ typedef struct fs_model {
 /* Parse the text written by tools/falsesig/train.py. FM_EFORMAT when it is malformed or its
  * feature list is not the one this build computes. */
 fm_status fs_model_parse(const char *text, size_t len, fs_model **out);
+/* The same for a stage-2 (whole-recording) model: header fm_falsesig_model2, features of
+ * falsesig_context.c. */
+fm_status fs_model2_parse(const char *text, size_t len, fs_model **out);
 void fs_model_free(fs_model *m);
 /* Probability from one feature vector. */
 float fs_model_predict(const fs_model *m, const float *features);
@@ -115,5 +118,36 @@ extern const char fm_falsesig_model_mhr[];
 extern const size_t fm_falsesig_model_mhr_len;
 extern const char fm_falsesig_model_nomhr[];
 extern const size_t fm_falsesig_model_nomhr_len;
+extern const char fm_falsesig_model2_mhr[];
+extern const size_t fm_falsesig_model2_mhr_len;
+extern const char fm_falsesig_model2_nomhr[];
+extern const size_t fm_falsesig_model2_nomhr_len;
+
+/* ---- stage 2: whole-recording context (falsesig_context.c) --------------------------------- */
+
+#define FS2_N_FEATURES_NOMHR 36
+#define FS2_N_FEATURES_MHR 45
+
+size_t fs2_n_features(int use_mhr);
+const char *fs2_feature_name(size_t i); /* names of the MHR set; the no-MHR set is a prefix */
+
+typedef struct fs2_context fs2_context;
+fs2_context *fs2_context_create(void);
+void fs2_context_destroy(fs2_context *c);
+/* Running sums and segments of a whole recording: fhr[n] (valid where p1 is not NAN),
+ * mhr[n] or NULL, p1[n] = stage-1 probabilities (NAN: no signal). */
+fm_status fs2_context_prepare(fs2_context *c, size_t n, const float *fhr, const float *mhr,
+                              const float *p1);
+/* Stage-2 features of sample t (p1[t] not NAN) after prepare with the same arrays. */
+void fs2_context_compute(const fs2_context *c, size_t n, const float *fhr, const float *mhr,
+                         const float *p1, size_t t, int use_mhr, float *out);
+
+/* Stage 1 gives every sample with signal its suggested kind (MATERNAL / DOUBTFUL), whatever
+ * its probability (the batch mode decides with the stage-2 probability). */
+void fs_set_suggest_all(fm_falsesig *q, int on);
+/* fm_falsesig_batch_run that also gives the stage-1 probabilities (= the live detector's,
+ * bit for bit) in p_live[t->n] when not NULL (tests: both modes from one run). */
+fm_status fs_batch_run(fm_falsesig_batch *b, const fm_trace *t, float *p_false, uint8_t *state,
+                       float *p_live);
 
 #endif

@@ -132,7 +132,7 @@ static fm_status parse_tree(cursor *c, fs_model *m, size_t *next_node)
     return FM_OK;
 }
 
-fm_status fs_model_parse(const char *text, size_t len, fs_model **out)
+static fm_status parse_any(const char *text, size_t len, int stage, fs_model **out)
 {
     *out = NULL;
     if (!text || !len)
@@ -140,15 +140,18 @@ fm_status fs_model_parse(const char *text, size_t len, fs_model **out)
     cursor c = {text, text + len};
     long v, use_mhr, la, nf, nt, nn;
     char name[64];
-    if (!expect(&c, "fm_falsesig_model") || !read_long(&c, 1, 1, &v) ||
+    size_t (*n_feat)(int) = stage == 2 ? fs2_n_features : fs_n_features;
+    const char *(*feat_name)(size_t) = stage == 2 ? fs2_feature_name : fs_feature_name;
+    if (!expect(&c, stage == 2 ? "fm_falsesig_model2" : "fm_falsesig_model") ||
+        !read_long(&c, 1, 1, &v) ||
         !expect(&c, "use_mhr") || !read_long(&c, 0, 1, &use_mhr) || !expect(&c, "lookahead") ||
         !read_long(&c, 0, FM_FALSESIG_MAX_LOOKAHEAD_S * FM_FHR_RATE_HZ, &la) ||
         !expect(&c, "features") || !read_long(&c, 1, 1000, &nf))
         return FM_EFORMAT;
-    if ((size_t)nf != fs_n_features((int)use_mhr))
+    if ((size_t)nf != n_feat((int)use_mhr))
         return FM_EFORMAT;
     for (long i = 0; i < nf; i++)
-        if (!token(&c, name, sizeof name) || strcmp(name, fs_feature_name((size_t)i)))
+        if (!token(&c, name, sizeof name) || strcmp(name, feat_name((size_t)i)))
             return FM_EFORMAT;
     fs_model *m = calloc(1, sizeof *m);
     if (!m)
@@ -184,6 +187,16 @@ fm_status fs_model_parse(const char *text, size_t len, fs_model **out)
 fail:
     fs_model_free(m);
     return st;
+}
+
+fm_status fs_model_parse(const char *text, size_t len, fs_model **out)
+{
+    return parse_any(text, len, 1, out);
+}
+
+fm_status fs_model2_parse(const char *text, size_t len, fs_model **out)
+{
+    return parse_any(text, len, 2, out);
 }
 
 void fs_model_free(fs_model *m)

@@ -141,11 +141,12 @@ typedef enum { SPLICE_MATERNAL, SPLICE_HALVED, SPLICE_DOUBLED_MATERNAL } splice_
 
 /* Splice 2 minutes into a true-signal stretch of each of the first three recordings that have
  * one with a maternal channel at least 25 bpm below the fetal rate; returns the mean flagged
- * fraction over the spliced stretches with and without the maternal channel. A doubled fetal
+ * fraction over the spliced stretches, frac[mode][use_mhr] with mode 0 = live detector
+ * (fm_falsesig_trace_live), 1 = whole-recording mode (fm_falsesig_trace). A doubled fetal
  * rate (> 240 bpm) is artefact for the trace reader already, so the doubled case is twice the
  * maternal rate, the doubling a Doppler actually makes. These records are never augmented in
  * training (tools/falsesig/augment.py). */
-static int splice_test(splice_kind kind, double *frac_mhr, double *frac_nomhr)
+static int splice_test(splice_kind kind, double frac[2][2])
 {
     const char *data = check_shared_data();
     if (!data) {
@@ -155,7 +156,7 @@ static int splice_test(splice_kind kind, double *frac_mhr, double *frac_nomhr)
     static ann anns[40];
     size_t n_ann = read_anns(data, anns, 40);
     int used = 0;
-    double s_mhr = 0, s_nomhr = 0;
+    double sum[2][2] = {{0, 0}, {0, 0}};
     for (size_t r = 0; r < n_ann && used < 3; r++) {
         fm_trace *t = read_rec(data, anns[r].name);
         if (!t || !t->mhr_bpm) {
@@ -189,52 +190,71 @@ static int splice_test(splice_kind kind, double *frac_mhr, double *frac_nomhr)
                 v = 2.0f * t->mhr_bpm[i];
             fm_trace_set(t, (size_t)i, v);
         }
-        float *p = malloc(t->n * sizeof *p);
-        CHECK(fm_falsesig_trace(t, 1, p, NULL) == FM_OK);
-        double a = flagged_fraction(p, t, (size_t)s, (size_t)s + SPLICE_SAMPLES);
-        CHECK(fm_falsesig_trace(t, 0, p, NULL) == FM_OK);
-        double b = flagged_fraction(p, t, (size_t)s, (size_t)s + SPLICE_SAMPLES);
-        printf("  %s at %.1f min: flagged %.3f with MHR, %.3f without\n", anns[r].name,
-               (double)s / FM_FHR_RATE_HZ / 60.0, a, b);
-        s_mhr += a;
-        s_nomhr += b;
+        float *p = malloc(t->n * sizeof *p), *pl = malloc(t->n * sizeof *pl);
+        double f[2][2];
+        for (int use_mhr = 0; use_mhr < 2; use_mhr++) {
+            /* one whole-recording run gives both modes (its stage 1 is the live detector,
+             * checked bit for bit in whole_recording_mode) */
+            fm_falsesig_batch *b = fm_falsesig_batch_create(use_mhr);
+            CHECK(b != NULL && fs_batch_run(b, t, p, NULL, pl) == FM_OK);
+            fm_falsesig_batch_destroy(b);
+            for (int mode = 0; mode < 2; mode++) {
+                f[mode][use_mhr] = flagged_fraction(mode ? p : pl, t, (size_t)s,
+                                                    (size_t)s + SPLICE_SAMPLES);
+                sum[mode][use_mhr] += f[mode][use_mhr];
+            }
+        }
+        printf("  %s at %.1f min: flagged live %.3f with MHR, %.3f without; whole-recording "
+               "%.3f / %.3f\n", anns[r].name, (double)s / FM_FHR_RATE_HZ / 60.0, f[0][1],
+               f[0][0], f[1][1], f[1][0]);
         used++;
         free(p);
+        free(pl);
         free(y);
         fm_trace_destroy(t);
     }
     CHECK(used > 0);
-    *frac_mhr = used ? s_mhr / used : 0;
-    *frac_nomhr = used ? s_nomhr / used : 0;
+    for (int mode = 0; mode < 2; mode++)
+        for (int use_mhr = 0; use_mhr < 2; use_mhr++)
+            frac[mode][use_mhr] = used ? sum[mode][use_mhr] / used : 0;
     return used;
 }
 
+static const char *const mode_name[2] = {"live", "whole-recording"};
+
 static void maternal_stretch_is_flagged(void)
 {
-    double a, b;
-    if (!splice_test(SPLICE_MATERNAL, &a, &b))
+    double f[2][2];
+    if (!splice_test(SPLICE_MATERNAL, f))
         return;
-    CHECKF(a >= 0.9, "with MHR %.3f", a);
-    CHECKF(b >= 0.6, "without MHR %.3f", b);
+    for (int mode = 0; mode < 2; mode++) {
+        CHECKF(f[mode][1] >= 0.9, "%s, with MHR %.3f", mode_name[mode], f[mode][1]);
+        CHECKF(f[mode][0] >= 0.6, "%s, without MHR %.3f", mode_name[mode], f[mode][0]);
+    }
 }
 
 static void halved_stretch_is_flagged(void)
 {
-    double a, b;
-    if (!splice_test(SPLICE_HALVED, &a, &b))
+    double f[2][2];
+    if (!splice_test(SPLICE_HALVED, f))
         return;
-    CHECKF(a >= 0.7, "with MHR %.3f", a);
-    CHECKF(b >= 0.7, "without MHR %.3f", b);
+    for (int mode = 0; mode < 2; mode++) {
+        CHECKF(f[mode][1] >= 0.7, "%s, with MHR %.3f", mode_name[mode], f[mode][1]);
+        CHECKF(f[mode][0] >= 0.7, "%s, without MHR %.3f", mode_name[mode], f[mode][0]);
+    }
 }
 
 static void doubled_maternal_stretch_is_flagged(void)
 {
-    double a, b;
-    if (!splice_test(SPLICE_DOUBLED_MATERNAL, &a, &b))
+    double f[2][2];
+    if (!splice_test(SPLICE_DOUBLED_MATERNAL, f))
         return;
-    CHECKF(a >= 0.8, "with MHR %.3f", a);
-    /* without MHR twice the mother's rate is a plausible fetal rate: reported, not asserted */
-    printf("  (without MHR: %.3f flagged)\n", b);
+    for (int mode = 0; mode < 2; mode++) {
+        CHECKF(f[mode][1] >= 0.8, "%s, with MHR %.3f", mode_name[mode], f[mode][1]);
+        /* without MHR twice the mother's rate is a plausible fetal rate: reported, not
+         * asserted */
+        printf("  (%s without MHR: %.3f flagged)\n", mode_name[mode], f[mode][0]);
+    }
 }
 
 /* The experts' true-signal samples of the first ten recordings stay unflagged. These records
@@ -251,29 +271,37 @@ static void clean_real_traces_are_not_flagged(void)
     size_t n_ann = read_anns(data, anns, N_CLEAN_FILES);
     CHECK(n_ann == N_CLEAN_FILES);
     for (int use_mhr = 0; use_mhr <= 1; use_mhr++) {
-        size_t n = 0, f = 0;
-        for (size_t r = 0; r < n_ann; r++) {
+        size_t n = 0, f[2] = {0, 0};
+        fm_falsesig_batch *b = fm_falsesig_batch_create(use_mhr);
+        CHECK(b != NULL);
+        for (size_t r = 0; r < n_ann && b; r++) {
             fm_trace *t = read_rec(data, anns[r].name);
             CHECK(t != NULL);
             if (!t)
                 continue;
             int8_t *y = malloc(t->n);
-            float *p = malloc(t->n * sizeof *p);
+            float *p = malloc(t->n * sizeof *p), *pl = malloc(t->n * sizeof *pl);
             truth(&anns[r], t->n, y);
-            CHECK(fm_falsesig_trace(t, use_mhr, p, NULL) == FM_OK);
+            CHECK(fs_batch_run(b, t, p, NULL, pl) == FM_OK);
             for (size_t i = 0; i < t->n; i++)
                 if (y[i] == 1 && !isnan(t->fhr_bpm[i])) {
                     n++;
-                    f += p[i] >= FM_FALSESIG_THRESHOLD;
+                    f[0] += pl[i] >= FM_FALSESIG_THRESHOLD;
+                    f[1] += p[i] >= FM_FALSESIG_THRESHOLD;
                 }
             free(y);
             free(p);
+            free(pl);
             fm_trace_destroy(t);
         }
-        double fpr = n ? (double)f / (double)n : 1.0;
-        printf("  %s MHR: %zu of %zu true-signal samples flagged (%.4f)\n",
-               use_mhr ? "with" : "without", f, n, fpr);
-        CHECKF(fpr < (use_mhr ? 0.01 : 0.03), "false-positive rate %.4f", fpr);
+        fm_falsesig_batch_destroy(b);
+        for (int mode = 0; mode < 2; mode++) {
+            double fpr = n ? (double)f[mode] / (double)n : 1.0;
+            printf("  %s, %s MHR: %zu of %zu true-signal samples flagged (%.4f)\n",
+                   mode_name[mode], use_mhr ? "with" : "without", f[mode], n, fpr);
+            CHECKF(fpr < (use_mhr ? 0.01 : 0.03), "%s: false-positive rate %.4f",
+                   mode_name[mode], fpr);
+        }
     }
 }
 
@@ -299,7 +327,7 @@ static void streaming_in_chunks_equals_batch(void)
     for (int use_mhr = 0; use_mhr <= 1; use_mhr++) {
         float *pb = malloc(t->n * sizeof *pb);
         uint8_t *sb = malloc(t->n);
-        CHECK(fm_falsesig_trace(t, use_mhr, pb, sb) == FM_OK);
+        CHECK(fm_falsesig_trace_live(t, use_mhr, pb, sb) == FM_OK);
         fm_falsesig *q = fm_falsesig_create(use_mhr);
         CHECK(q != NULL);
         if (!q)
@@ -437,6 +465,70 @@ static void bad_model_text_is_refused(void)
     }
 }
 
+/* The whole-recording mode: deterministic, its stage 1 is the live detector bit for bit, its
+ * states follow its probabilities, and a stage-1 model is no stage-2 model. */
+static void whole_recording_mode(void)
+{
+    fm_trace *t = synthetic(6000);
+    float *pa = malloc(t->n * sizeof *pa), *pb = malloc(t->n * sizeof *pb);
+    float *pl = malloc(t->n * sizeof *pl);
+    uint8_t *sa = malloc(t->n);
+    for (int use_mhr = 0; use_mhr <= 1; use_mhr++) {
+        fm_falsesig_batch *b = fm_falsesig_batch_create(use_mhr);
+        CHECK(b != NULL);
+        if (!b)
+            continue;
+        CHECK(fm_falsesig_batch_uses_mhr(b) == use_mhr);
+        CHECK(fm_falsesig_batch_run(b, t, pa, sa) == FM_OK);
+        CHECK(fm_falsesig_batch_run(b, t, pb, NULL) == FM_OK);
+        CHECK(memcmp(pa, pb, t->n * sizeof *pa) == 0);
+        CHECK(fm_falsesig_trace(t, use_mhr, pb, NULL) == FM_OK);
+        CHECK(memcmp(pa, pb, t->n * sizeof *pa) == 0);
+        size_t bad = 0, flagged = 0;
+        for (size_t i = 0; i < t->n; i++) {
+            int fl = pa[i] >= FM_FALSESIG_THRESHOLD;
+            flagged += fl;
+            bad += isnan(pa[i]) != (sa[i] == FM_STATE_LOST) ||
+                   (!isnan(pa[i]) && fl != (sa[i] == FM_STATE_MATERNAL ||
+                                            sa[i] == FM_STATE_DOUBTFUL));
+            bad += isnan(pa[i]) != isnan(t->fhr_bpm[i]);
+        }
+        CHECK(bad == 0);
+        if (use_mhr) /* the spliced maternal stretch */
+            CHECKF(flagged > 300, "whole-recording: %zu samples flagged", flagged);
+        fm_falsesig_batch_destroy(b);
+        /* stage 1 alone (no stage-2 model) is the live detector */
+        const char *txt = use_mhr ? fm_falsesig_model_mhr : fm_falsesig_model_nomhr;
+        size_t len = use_mhr ? fm_falsesig_model_mhr_len : fm_falsesig_model_nomhr_len;
+        fm_status st;
+        b = fm_falsesig_batch_create_from_text(txt, len, NULL, 0, &st);
+        CHECK(b != NULL && st == FM_OK);
+        if (b) {
+            CHECK(fm_falsesig_batch_run(b, t, pa, NULL) == FM_OK);
+            CHECK(fm_falsesig_trace_live(t, use_mhr, pl, NULL) == FM_OK);
+            CHECK(memcmp(pa, pl, t->n * sizeof *pa) == 0);
+            fm_falsesig_batch_destroy(b);
+        }
+        /* the stage-1 probabilities a whole-recording run hands out are the live ones */
+        b = fm_falsesig_batch_create(use_mhr);
+        CHECK(b != NULL && fs_batch_run(b, t, pa, NULL, pb) == FM_OK);
+        CHECK(memcmp(pb, pl, t->n * sizeof *pb) == 0);
+        fm_falsesig_batch_destroy(b);
+        /* a stage-1 model given as stage 2 is refused */
+        CHECK(fm_falsesig_batch_create_from_text(txt, len, txt, len, &st) == NULL &&
+              st == FM_EFORMAT);
+    }
+    CHECK(fm_falsesig_context_feature_name(0, fm_falsesig_context_n_features(0)) == NULL);
+    CHECK(fm_falsesig_context_n_features(1) > fm_falsesig_context_n_features(0));
+    CHECK(fm_falsesig_batch_run(NULL, t, pa, NULL) == FM_EINVAL);
+    fm_falsesig_batch_destroy(NULL);
+    free(pa);
+    free(pb);
+    free(pl);
+    free(sa);
+    fm_trace_destroy(t);
+}
+
 static void state_rule_reads_the_named_features(void)
 {
     CHECK(!strcmp(fm_falsesig_feature_name(1, FS_F_FHR), "fhr"));
@@ -499,6 +591,7 @@ int main(void)
     RUN(bad_model_text_is_refused);
     RUN(missing_and_absurd_input_is_harmless);
     RUN(streaming_in_chunks_equals_batch);
+    RUN(whole_recording_mode);
     RUN(maternal_stretch_is_flagged);
     RUN(halved_stretch_is_flagged);
     RUN(doubled_maternal_stretch_is_flagged);

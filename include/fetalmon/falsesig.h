@@ -11,8 +11,10 @@
  *
  * Streaming: push one sample at a time (fhr_bpm, mhr_bpm; NAN = none). The value for sample i is
  * final when sample i + lookahead has been pushed (FM_FALSESIG_LOOKAHEAD_S by default, stated by
- * fm_falsesig_lookahead()), or when the stream is flushed; pop results in order. The batch helper
- * fm_falsesig_trace() runs the very same object over a whole trace, so batch == streaming.
+ * fm_falsesig_lookahead()), or when the stream is flushed; pop results in order. The helpers
+ * fm_falsesig_run() and fm_falsesig_trace_live() run the very same object over a whole trace, so
+ * they equal streaming bit for bit. A recording known in full gets the whole-recording mode
+ * (fm_falsesig_trace, fm_falsesig_batch: context both ways), which is more accurate.
  *
  * Not for: the audio (doppler.h rejects what it can there), nor for correcting a halved/doubled
  * rate (we flag it; the CTG analysis excludes flagged samples). */
@@ -84,16 +86,48 @@ typedef void (*fm_falsesig_feature_fn)(void *user, uint64_t index, const float *
 /* Called for every finished sample that has signal, before the model runs. */
 void fm_falsesig_set_feature_sink(fm_falsesig *q, fm_falsesig_feature_fn fn, void *user);
 
-/* Batch: one probability per sample of a whole trace into p_false[t->n] (NAN where there is no
- * signal) and, when state is not NULL, the suggested state per sample (LOST where no signal,
- * else OK / MATERNAL / DOUBTFUL). use_mhr = 1 reads t->mhr_bpm (a trace without it is run as if
- * no maternal value were present; prefer use_mhr = 0 then). This is what the analysis calls. */
+/* Whole trace: one probability per sample into p_false[t->n] (NAN where there is no signal)
+ * and, when state is not NULL, the suggested state per sample (LOST where no signal, else OK /
+ * MATERNAL / DOUBTFUL). use_mhr = 1 reads t->mhr_bpm (a trace without it is run as if no
+ * maternal value were present; prefer use_mhr = 0 then). This is what the analysis of a
+ * recording calls: the whole-recording (batch) mode, fm_falsesig_batch below, which looks at
+ * the past AND the future of every sample (falls back to the live model when the library was
+ * built without the batch models). */
 fm_status fm_falsesig_trace(const fm_trace *t, int use_mhr, float *p_false, uint8_t *state);
+/* The same with the live detector (20 s look-ahead): what a live stream of this trace gives,
+ * bit for bit (fm_falsesig_create + push/pop). */
+fm_status fm_falsesig_trace_live(const fm_trace *t, int use_mhr, float *p_false, uint8_t *state);
 /* Copy suggested MATERNAL / DOUBTFUL states into t->state where the sample is FM_STATE_OK (a
  * lost sample stays lost). Returns the number of samples marked. */
 size_t fm_falsesig_mark(fm_trace *t, const uint8_t *state);
 /* The same with a caller's object (reset first), e.g. one made from a model file. */
 fm_status fm_falsesig_run(fm_falsesig *q, const fm_trace *t, float *p_false, uint8_t *state);
+
+/* ---- whole-recording (batch) mode -------------------------------------------------------- *
+ * For a recording known in full (uploads, the final analysis). Stage 1 is the live detector run
+ * over the trace; stage 2, a second model, re-scores each sample from the stage-1 probabilities
+ * of the whole recording (the last and next 10 s .. 20 min, its segment and neighbours, the
+ * level the trace holds where stage 1 trusts it, coincidence with the maternal rate over the
+ * recording). The result depends on the whole trace: it is not available sample by sample. */
+typedef struct fm_falsesig_batch fm_falsesig_batch;
+
+/* With the built-in models; NULL when out of memory or built without them. */
+fm_falsesig_batch *fm_falsesig_batch_create(int use_mhr);
+/* With models given as text (benches and tools). stage2 = NULL: stage-1 probabilities only
+ * (the stage-2 features still go to the feature sink: the training dumper). */
+fm_falsesig_batch *fm_falsesig_batch_create_from_text(const char *stage1, size_t len1,
+                                                      const char *stage2, size_t len2,
+                                                      fm_status *status);
+void fm_falsesig_batch_destroy(fm_falsesig_batch *b);
+int fm_falsesig_batch_uses_mhr(const fm_falsesig_batch *b);
+/* One probability (and suggested state, may be NULL) per sample of t, as fm_falsesig_trace. */
+fm_status fm_falsesig_batch_run(fm_falsesig_batch *b, const fm_trace *t, float *p_false,
+                                uint8_t *state);
+/* Stage-2 feature access for the tools. */
+size_t fm_falsesig_context_n_features(int use_mhr);
+const char *fm_falsesig_context_feature_name(int use_mhr, size_t i);
+void fm_falsesig_batch_set_feature_sink(fm_falsesig_batch *b, fm_falsesig_feature_fn fn,
+                                        void *user);
 
 #ifdef __cplusplus
 }

@@ -182,7 +182,8 @@ void fm_analysis_write_json(const fm_analysis *an, jsonw *w)
         jw_obj_open(w, "false_signal_detector");
         jw_bool(w, "used_mhr", t->mhr_bpm != NULL);
         jw_num(w, "threshold", FM_FALSESIG_THRESHOLD, 2);
-        jw_int(w, "lookahead_s", FM_FALSESIG_LOOKAHEAD_S);
+        /* fm_falsesig_trace: the whole recording is context (not the live 20 s look-ahead) */
+        jw_str(w, "mode", "whole_recording");
         jw_int(w, "samples_marked", (long long)an->n_false_marked);
         jw_obj_close(w);
     }

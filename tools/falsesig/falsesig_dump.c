@@ -3,9 +3,12 @@
  * model is trained on exactly what the engine computes live.
  *
  * Usage: falsesig_dump --mhr 0|1 [--lookahead SAMPLES] [--stride S] --out DIR FILE...
+ *        falsesig_dump --stage1 MODEL [--stride S] --out DIR FILE...
  * For each FILE writes DIR/<file name>.feat: records of (uint32 sample index, float32
  * features[n]) little-endian, for samples with signal whose index is a multiple of S.
- * DIR/features_<mode>.txt lists the feature names in order. Not for evaluation
+ * DIR/features_<mode>.txt lists the feature names in order. With --stage1 the features are
+ * those of the whole-recording stage 2 (fm_falsesig_batch), computed from the probabilities of
+ * the stage-1 model file MODEL (its mode decides --mhr). Not for evaluation
  * (bench/bench_falsesig.c scores the C inference). */
 #include <stdint.h>
 #include <stdio.h>
@@ -34,7 +37,8 @@ static void on_features(void *user, uint64_t index, const float *x, size_t n)
 static int usage(void)
 {
     fprintf(stderr, "usage: falsesig_dump --mhr 0|1 [--lookahead SAMPLES] [--stride S] "
-                    "--out DIR FILE...\n");
+                    "--out DIR FILE...\n"
+                    "       falsesig_dump --stage1 MODEL [--stride S] --out DIR FILE...\n");
     return 2;
 }
 
@@ -42,7 +46,7 @@ int main(int argc, char **argv)
 {
     int use_mhr = -1;
     unsigned lookahead = FM_FALSESIG_LOOKAHEAD_S * FM_FHR_RATE_HZ, stride = 1;
-    const char *out = NULL;
+    const char *out = NULL, *stage1 = NULL;
     int i = 1;
     for (; i < argc && argv[i][0] == '-'; i++) {
         if (!strcmp(argv[i], "--mhr") && i + 1 < argc)
@@ -53,8 +57,32 @@ int main(int argc, char **argv)
             stride = (unsigned)atoi(argv[++i]);
         else if (!strcmp(argv[i], "--out") && i + 1 < argc)
             out = argv[++i];
+        else if (!strcmp(argv[i], "--stage1") && i + 1 < argc)
+            stage1 = argv[++i];
         else
             return usage();
+    }
+    fm_falsesig_batch *b = NULL;
+    if (stage1) {
+        FILE *mf = fopen(stage1, "rb");
+        char *txt = NULL;
+        long len = -1;
+        if (mf && fseek(mf, 0, SEEK_END) == 0 && (len = ftell(mf)) > 0 &&
+            fseek(mf, 0, SEEK_SET) == 0 && (txt = malloc((size_t)len)) &&
+            fread(txt, 1, (size_t)len, mf) == (size_t)len) {
+            fm_status st;
+            b = fm_falsesig_batch_create_from_text(txt, (size_t)len, NULL, 0, &st);
+            if (!b)
+                fprintf(stderr, "falsesig_dump: %s: %s\n", stage1, fm_strerror(st));
+        } else {
+            fprintf(stderr, "falsesig_dump: cannot read %s\n", stage1);
+        }
+        free(txt);
+        if (mf)
+            fclose(mf);
+        if (!b)
+            return 1;
+        use_mhr = fm_falsesig_batch_uses_mhr(b);
     }
     if (use_mhr < 0 || !out || i >= argc || stride == 0)
         return usage();
@@ -65,11 +93,13 @@ int main(int argc, char **argv)
         fprintf(stderr, "falsesig_dump: cannot write %s\n", path);
         return 1;
     }
-    for (size_t k = 0; k < fm_falsesig_n_features(use_mhr); k++)
-        fprintf(names, "%s\n", fm_falsesig_feature_name(use_mhr, k));
+    size_t nf = b ? fm_falsesig_context_n_features(use_mhr) : fm_falsesig_n_features(use_mhr);
+    for (size_t k = 0; k < nf; k++)
+        fprintf(names, "%s\n", b ? fm_falsesig_context_feature_name(use_mhr, k)
+                                 : fm_falsesig_feature_name(use_mhr, k));
     fclose(names);
-    fm_falsesig *q = fm_falsesig_create_features(use_mhr, lookahead);
-    if (!q) {
+    fm_falsesig *q = b ? NULL : fm_falsesig_create_features(use_mhr, lookahead);
+    if (!q && !b) {
         fprintf(stderr, "falsesig_dump: cannot create the feature extractor\n");
         return 1;
     }
@@ -93,9 +123,14 @@ int main(int argc, char **argv)
             rc = 1;
             continue;
         }
-        fm_falsesig_set_feature_sink(q, on_features, &s);
         float *p = malloc((t->n ? t->n : 1) * sizeof *p);
-        st = p ? fm_falsesig_run(q, t, p, NULL) : FM_ENOMEM;
+        if (b) {
+            fm_falsesig_batch_set_feature_sink(b, on_features, &s);
+            st = p ? fm_falsesig_batch_run(b, t, p, NULL) : FM_ENOMEM;
+        } else {
+            fm_falsesig_set_feature_sink(q, on_features, &s);
+            st = p ? fm_falsesig_run(q, t, p, NULL) : FM_ENOMEM;
+        }
         if (fclose(s.f) != 0 || s.failed || st != FM_OK) {
             fprintf(stderr, "falsesig_dump: %s: %s\n", argv[i],
                     st != FM_OK ? fm_strerror(st) : "write failed");
@@ -105,5 +140,6 @@ int main(int argc, char **argv)
         fm_trace_destroy(t);
     }
     fm_falsesig_destroy(q);
+    fm_falsesig_batch_destroy(b);
     return rc;
 }

@@ -4,7 +4,8 @@
 # models per mode (folds by recording), scores
 # every recording with the model of its fold through the C inference (bench_falsesig), scores
 # the coincidence floor, and trains the shipped models on all recordings into dsp/models/.
-# Usage: tools/falsesig/run_cv.sh [--no-final]      (about 15-20 min on 2 cores)
+# Then run_cv2.sh does the same for stage 2, the whole-recording mode (fm_falsesig_batch).
+# Usage: tools/falsesig/run_cv.sh [--no-final]      (about 30-60 min on 2 cores)
 # Env: FM_SHARED_DATA (default ../shared/data), BUILD (default build), WORK (default
 # /tmp/falsesig). Needs Debian python3-numpy and python3-sklearn (/usr/bin/python3).
 set -euo pipefail
@@ -16,7 +17,7 @@ PY=/usr/bin/python3
 STRIDE=4 # train on every 4th sample (the dump keeps every 2nd)
 cmake -S . -B "$BUILD" -DFM_WERROR=ON >/dev/null
 cmake --build "$BUILD" -j2 --target falsesig_dump bench_falsesig >/dev/null
-mkdir -p "$WORK/feat/mhr" "$WORK/feat/nomhr" "$WORK/cv"
+mkdir -p "$WORK/feat/mhr" "$WORK/feat/nomhr" "$WORK/cv" "$WORK/probs/mhr" "$WORK/probs/nomhr"
 $PY tools/falsesig/augment.py --data "$DATA" --out "$WORK/aug" --seed 1
 for mode in mhr nomhr; do
   m=$([ $mode = mhr ] && echo 1 || echo 0)
@@ -25,7 +26,7 @@ for mode in mhr nomhr; do
   $PY tools/falsesig/train.py --data "$DATA" --feat-dir "$WORK/feat" --aug "$WORK/aug" \
     --mode $mode --out "$WORK/cv" --cv 5 --stride $STRIDE
   "$BUILD/bench/bench_falsesig" --data "$DATA" --cv "$WORK/cv" --mode $mode \
-    | tee "$WORK/cv_$mode.md"
+    --probs "$WORK/probs/$mode" | tee "$WORK/cv_$mode.md"
 done
 "$BUILD/bench/bench_falsesig" --data "$DATA" --coincidence | tee "$WORK/coincidence.md"
 if [ "${1:-}" != "--no-final" ]; then
@@ -34,3 +35,5 @@ if [ "${1:-}" != "--no-final" ]; then
       --mode $mode --out dsp/models --final --stride $STRIDE
   done
 fi
+# stage 2 (whole-recording mode) on top of these stage-1 fold models
+BUILD="$BUILD" WORK="$WORK" tools/falsesig/run_cv2.sh "$@"

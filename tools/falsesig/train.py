@@ -12,6 +12,10 @@ and writes the trees in the text format dsp/falsesig_model.c parses.
              OUT/folds.tsv. bench/bench_falsesig.c scores each recording with the model of
              its fold (C inference), which gives the out-of-fold figures.
   --final    one model on every recording: OUT/falsesig_<mode>.txt (the shipped model).
+  --stage 2  the whole-recording model (falsesig_dump --stage1 features: context over the
+             stage-1 probabilities of the recording): OUT/falsesig2_<mode>[_fold<k>].txt.
+             Its rows must hold out-of-fold stage-1 probabilities (run_cv.sh dumps each
+             recording with the stage-1 model of its fold), the same folds as stage 1.
 
 Debian python3 only (python3-numpy, python3-sklearn). Reproduce (see docs/falsesig.md):
   tools/falsesig/run_cv.sh          (dump, CV training, C evaluation, final models)
@@ -115,12 +119,13 @@ def fit(args, X, Y):
     return clf
 
 
-def export(clf, path, use_mhr, lookahead, names):
+def export(clf, path, use_mhr, lookahead, names, stage=1):
     trees = [p[0] for p in clf._predictors]
     base = float(np.ravel(clf._baseline_prediction)[0])
     n_nodes = sum(len(t.nodes) for t in trees)
     with open(path, "w") as f:
-        f.write("fm_falsesig_model 1\nuse_mhr %d\nlookahead %d\n" % (use_mhr, lookahead))
+        f.write("fm_falsesig_model%s 1\nuse_mhr %d\nlookahead %d\n"
+                % ("2" if stage == 2 else "", use_mhr, lookahead))
         f.write("features %d %s\n" % (len(names), " ".join(names)))
         f.write("baseline %.17g\ntrees %d %d\n" % (base, len(trees), n_nodes))
         for t in trees:
@@ -143,6 +148,7 @@ def main():
     ap.add_argument("--aug", help="augment.py output folder (spliced training copies)")
     ap.add_argument("--cv", type=int, default=0)
     ap.add_argument("--final", action="store_true")
+    ap.add_argument("--stage", type=int, choices=[1, 2], default=1)
     ap.add_argument("--stride", type=int, default=4, help="train on every S-th sample")
     ap.add_argument("--lookahead", type=int, default=80, help="as given to falsesig_dump")
     ap.add_argument("--max-iter", type=int, default=250)
@@ -158,6 +164,8 @@ def main():
     X, Y, G, nf = load(args, anns, args.mode)
     names = open(os.path.join(args.feat_dir, args.mode, "features_%s.txt" % args.mode)).read().split()
     use_mhr = 1 if args.mode == "mhr" else 0
+    prefix = "falsesig2" if args.stage == 2 else "falsesig"
+    lookahead = 0 if args.stage == 2 else args.lookahead
     print("%s: %d rows, %.1f %% false signal" % (args.mode, len(Y), 100 * Y.mean()), file=sys.stderr)
     if args.cv:
         folds = assign_folds(anns, args.cv, args.seed)
@@ -168,12 +176,12 @@ def main():
         for k in range(args.cv):
             print("fold %d" % k, file=sys.stderr)
             clf = fit(args, X[gf != k], Y[gf != k])
-            export(clf, os.path.join(args.out, "falsesig_%s_fold%d.txt" % (args.mode, k)),
-                   use_mhr, args.lookahead, names)
+            export(clf, os.path.join(args.out, "%s_%s_fold%d.txt" % (prefix, args.mode, k)),
+                   use_mhr, lookahead, names, args.stage)
     if args.final:
         clf = fit(args, X, Y)
-        export(clf, os.path.join(args.out, "falsesig_%s.txt" % args.mode), use_mhr,
-               args.lookahead, names)
+        export(clf, os.path.join(args.out, "%s_%s.txt" % (prefix, args.mode)), use_mhr,
+               lookahead, names, args.stage)
 
 
 if __name__ == "__main__":

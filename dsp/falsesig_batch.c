@@ -1,0 +1,152 @@
+/* fm_falsesig_batch: false-signal detection over a whole recording (uploaded files, the final
+ * analysis): stage 1 is the live detector run over the trace (falsesig.c), stage 2 re-scores
+ * every sample from the stage-1 probabilities with context both ways over the whole recording
+ * (falsesig_context.c). The suggested state of a flagged sample is stage 1's rule (maternal or
+ * doubtful, falsesig.c suggest) applied to the sample whatever its stage-1 probability.
+ * Not for: the live stream (fm_falsesig, 20 s look-ahead). */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "falsesig_internal.h"
+
+struct fm_falsesig_batch {
+    fm_falsesig *s1;
+    fs_model *m2; /* NULL: stage-1 probabilities, stage-2 features to the sink only */
+    int use_mhr;
+    fs2_context *ctx;
+    fm_falsesig_feature_fn sink;
+    void *sink_user;
+};
+
+fm_falsesig_batch *fm_falsesig_batch_create_from_text(const char *stage1, size_t len1,
+                                                      const char *stage2, size_t len2,
+                                                      fm_status *status)
+{
+    fm_status st = FM_OK;
+    fm_falsesig_batch *b = calloc(1, sizeof *b);
+    if (!b) {
+        st = FM_ENOMEM;
+        goto out;
+    }
+    b->s1 = fm_falsesig_create_from_text(stage1, len1, &st);
+    if (!b->s1)
+        goto fail;
+    b->use_mhr = fm_falsesig_uses_mhr(b->s1);
+    fs_set_suggest_all(b->s1, 1);
+    if (stage2) {
+        if ((st = fs_model2_parse(stage2, len2, &b->m2)) != FM_OK)
+            goto fail;
+        if (b->m2->use_mhr != b->use_mhr) {
+            st = FM_EFORMAT;
+            goto fail;
+        }
+    }
+    if (!(b->ctx = fs2_context_create())) {
+        st = FM_ENOMEM;
+        goto fail;
+    }
+    goto out;
+fail:
+    fm_falsesig_batch_destroy(b);
+    b = NULL;
+out:
+    if (status)
+        *status = st;
+    return b;
+}
+
+fm_falsesig_batch *fm_falsesig_batch_create(int use_mhr)
+{
+    const char *t1 = use_mhr ? fm_falsesig_model_mhr : fm_falsesig_model_nomhr;
+    size_t l1 = use_mhr ? fm_falsesig_model_mhr_len : fm_falsesig_model_nomhr_len;
+    const char *t2 = use_mhr ? fm_falsesig_model2_mhr : fm_falsesig_model2_nomhr;
+    size_t l2 = use_mhr ? fm_falsesig_model2_mhr_len : fm_falsesig_model2_nomhr_len;
+    if (!l1 || !l2)
+        return NULL;
+    fm_falsesig_batch *b = fm_falsesig_batch_create_from_text(t1, l1, t2, l2, NULL);
+    if (b && b->use_mhr != (use_mhr != 0)) {
+        fm_falsesig_batch_destroy(b);
+        return NULL;
+    }
+    return b;
+}
+
+void fm_falsesig_batch_destroy(fm_falsesig_batch *b)
+{
+    if (!b)
+        return;
+    fm_falsesig_destroy(b->s1);
+    fs_model_free(b->m2);
+    fs2_context_destroy(b->ctx);
+    free(b);
+}
+
+int fm_falsesig_batch_uses_mhr(const fm_falsesig_batch *b)
+{
+    return b ? b->use_mhr : 0;
+}
+
+void fm_falsesig_batch_set_feature_sink(fm_falsesig_batch *b, fm_falsesig_feature_fn fn,
+                                        void *user)
+{
+    if (!b)
+        return;
+    b->sink = fn;
+    b->sink_user = user;
+}
+
+size_t fm_falsesig_context_n_features(int use_mhr)
+{
+    return fs2_n_features(use_mhr != 0);
+}
+
+const char *fm_falsesig_context_feature_name(int use_mhr, size_t i)
+{
+    return i < fs2_n_features(use_mhr != 0) ? fs2_feature_name(i) : NULL;
+}
+
+fm_status fm_falsesig_batch_run(fm_falsesig_batch *b, const fm_trace *t, float *p_false,
+                                uint8_t *state)
+{
+    return fs_batch_run(b, t, p_false, state, NULL);
+}
+
+fm_status fs_batch_run(fm_falsesig_batch *b, const fm_trace *t, float *p_false, uint8_t *state,
+                       float *p_live)
+{
+    if (!b || !t || !p_false)
+        return FM_EINVAL;
+    const size_t n = t->n;
+    uint8_t *kind = malloc(n ? n : 1);
+    float *p1 = p_live ? p_live : malloc((n ? n : 1) * sizeof *p1);
+    fm_status st = kind && p1 ? FM_OK : FM_ENOMEM;
+    if (st == FM_OK)
+        st = fm_falsesig_run(b->s1, t, p1, kind);
+    const float *mhr = b->use_mhr ? t->mhr_bpm : NULL;
+    if (st == FM_OK)
+        st = fs2_context_prepare(b->ctx, n, t->fhr_bpm, mhr, p1);
+    if (st == FM_OK) {
+        float f[FS2_N_FEATURES_MHR];
+        const size_t nf = fs2_n_features(b->use_mhr);
+        for (size_t i = 0; i < n; i++) {
+            float p = p1[i];
+            if (!isnan(p)) {
+                fs2_context_compute(b->ctx, n, t->fhr_bpm, mhr, p1, i, b->use_mhr, f);
+                if (b->sink)
+                    b->sink(b->sink_user, i, f, nf);
+                if (b->m2)
+                    p = fs_model_predict(b->m2, f);
+            }
+            p_false[i] = p;
+            if (state)
+                state[i] = isnan(p) ? FM_STATE_LOST
+                           : p >= FM_FALSESIG_THRESHOLD ? kind[i]
+                                                        : FM_STATE_OK;
+        }
+    }
+    free(kind);
+    if (p1 != p_live)
+        free(p1);
+    return st;
+}

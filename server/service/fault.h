@@ -5,7 +5,9 @@
  * every other build fm_fault_hit is a constant 0 the compiler removes. The faults come from the
  * environment of the process: FM_FAULT="SITE:N[,SITE:N...]" fails the N-th call at SITE (counted
  * from 1 over the whole process), "SITE:N+" fails the N-th call and every one after it. Sites:
- *   fsync        fsync/fdatasync of recording bytes (uploads, live frames)
+ *   fsync_recording  the fsync committing a recording's file (an upload, a finished stream's WAV)
+ *   fsync_frames     the fdatasync of a live stream's frames before they are acknowledged
+ *   fsync            any other file commit (analysis results)
  *   worker_init  an API/analysis worker thread failing to open its store at start
  * Not for production error handling, nor for faults the tests can make for real (a full disk on
  * a small tmpfs, a locked database, a vanishing client). */

@@ -272,7 +272,7 @@ static void run_flush(ingest_job *j)
             return;
         off += (size_t)n;
     }
-    j->ok = !fm_fault_hit("fsync") && fdatasync(j->fd) == 0;
+    j->ok = !fm_fault_hit("fsync_frames") && fdatasync(j->fd) == 0;
 }
 
 static void wav_header(unsigned char *h, uint32_t rate, uint32_t data_bytes)

@@ -8,7 +8,9 @@
  * ?name=, ?limit=, Range header, and the rest is the body (POST /api/recordings: the uploaded
  * file). The store holds one recording 00112233aabbccdd (the patient's, with a file) and alert 7
  * on it, so seeds can name them. Logins are rate limited to about one Argon2id check a second
- * (login_window_s = 1) so the fuzzer spends its time in the parsers, not in the hash. */
+ * (login_window_s = 1) so the fuzzer spends its time in the parsers, not in the hash. Every
+ * FUZZ_RESET inputs the data directory is made afresh, so the store does not grow without end
+ * (uploads, readings and the audit log would slow every input down). */
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
@@ -25,6 +27,7 @@
 
 #define REC_ID "00112233aabbccdd"
 #define ALERT_ID 7
+#define FUZZ_RESET 4000
 enum { WHO_N = 8 };
 
 static char g_dir[256];
@@ -45,8 +48,12 @@ static void cleanup(void)
     if (g_store)
         fm_store_close(g_store);
     g_store = NULL;
+    if (g_api.login_rl)
+        fm_ratelimit_destroy(g_api.login_rl);
+    g_api.login_rl = NULL;
     if (g_dir[0])
         nftw(g_dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+    g_dir[0] = 0;
 }
 
 static void die(const char *what)
@@ -97,7 +104,9 @@ static void setup(void)
     snprintf(g_dir, sizeof g_dir, "%s/fm-fuzz-api-XXXXXX", base ? base : "/tmp");
     if (!mkdtemp(g_dir))
         die("mkdtemp");
-    atexit(cleanup);
+    static int registered;
+    if (!registered++)
+        atexit(cleanup);
     char sub[600];
     snprintf(sub, sizeof sub, "%s/recordings", g_dir);
     mkdir(sub, 0700);
@@ -108,8 +117,8 @@ static void setup(void)
     char err[256];
     if (fm_auth_init() != FM_SVC_OK || fm_store_open(g_dir, &g_store, err, sizeof err) != FM_SVC_OK)
         die("store");
-    char hash[FM_PWHASH_MAX];
-    if (fm_auth_hash_password("fuzz-password", hash) != FM_SVC_OK)
+    static char hash[FM_PWHASH_MAX]; /* one Argon2id hash for every reset */
+    if (!hash[0] && fm_auth_hash_password("fuzz-password", hash) != FM_SVC_OK)
         die("hash");
     int64_t alice = add_user("alice", FM_ROLE_PATIENT, hash);
     int64_t drbob = add_user("drbob", FM_ROLE_CLINICIAN, hash);
@@ -185,6 +194,9 @@ static const uint8_t *field(const uint8_t *p, const uint8_t *end, char *dst, siz
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
+    static long n_inputs;
+    if (g_store && ++n_inputs % FUZZ_RESET == 0)
+        cleanup();
     if (!g_store)
         setup();
     if (size < 2)

@@ -6,6 +6,11 @@
  *
  *   bench_server_load [--streams 100,500,1000,2000] [--viewers 200] [--seconds 20]
  *                     [--bin build/fetalmon] [--set KEY=VALUE (a server setting)]
+ *                     [--report S (a progress line every S seconds: soak runs, bench/soak.sh)]
+ *
+ * Viewers check the trace they get: per stream the samples must be contiguous (k0 = the next
+ * expected k); samples skipped count as lost, repeated ones as duplicates, and "resync"
+ * messages (a viewer fell behind) are counted.
  *
  * Accounts are written straight into a fresh data directory through the store (one Argon2id
  * hash reused: creating 2000 users through the CLI would take minutes). One client thread drives
@@ -47,6 +52,7 @@ typedef struct conn {
     double next_send;
     double sent_t[RING];
     long acked;
+    long next_k; /* the next trace sample expected at the viewer (-1: none yet) */
 } conn;
 
 static double now_s(void)
@@ -250,6 +256,7 @@ static int setup_accounts(const char *dir, int n, char (*dev_tok)[FM_TOKEN_MAX],
 }
 
 static const char *g_set; /* one --set KEY=VALUE for the server, or NULL */
+static double g_report;   /* seconds between progress lines, 0 = none */
 
 static pid_t start_server(const char *bin, const char *dir, int *port)
 {
@@ -356,11 +363,25 @@ static int run(const char *bin, int n_dev, int n_view, double seconds, const int
         }
     long cpu0 = 0;
     double t_meas = now_s() + 2, t_end = now_s() + 2 + seconds;
-    long sent = 0, acks_max_gap = 0, errors = 0;
+    long sent = 0, acks_max_gap = 0, errors = 0, lost_k = 0, dup_k = 0, resyncs = 0;
+    double t_report = now_s() + g_report;
+    for (int d = 0; d < n_dev; d++)
+        c[d].next_k = 0; /* viewers subscribed before the streams opened: from k = 0 */
     unsigned char frame[4 + 2 * FRAME];
     int measuring = 0;
     while (now_s() < t_end + 1.5) {
         double now = now_s();
+        if (g_report > 0 && now >= t_report && now < t_end) {
+            long unacked = 0, acked = 0;
+            for (int d = 0; d < n_dev; d++)
+                unacked += (long)c[d].seq - 1 - c[d].acked, acked += c[d].acked + 1;
+            printf("# t %6.0f s  rss %7.1f MB  frames sent %9ld acked %9ld in flight %5ld  "
+                   "samples lost %ld dup %ld  resyncs %ld  errors %ld\n",
+                   now - (t_meas - 2), proc_rss_kb(pid) / 1024.0, sent, acked, unacked, lost_k,
+                   dup_k, resyncs, errors);
+            fflush(stdout);
+            t_report += g_report;
+        }
         if (!measuring && now >= t_meas) {
             measuring = 1;
             cpu0 = proc_cpu_ticks(pid);
@@ -399,7 +420,9 @@ static int run(const char *bin, int n_dev, int n_view, double seconds, const int
                         errors++;
                     continue;
                 }
-                if (!measuring || strncmp(msg, "{\"type\":\"samples\"", 17))
+                if (!strncmp(msg, "{\"type\":\"resync\"", 16))
+                    resyncs++;
+                if (strncmp(msg, "{\"type\":\"samples\"", 17))
                     continue;
                 char *r = strstr(msg, "\"recording\":\"");
                 char *q = strstr(msg, "\"seq\":");
@@ -421,14 +444,29 @@ static int run(const char *bin, int n_dev, int n_view, double seconds, const int
                     else
                         hi = mid - 1;
                 }
+                char *k0p = strstr(msg, "\"k0\":"), *fhr = strstr(msg, "\"fhr\":[");
+                if (dev >= 0 && k0p && fhr) { /* contiguity of the trace at the viewer */
+                    long k0 = atol(k0p + 5), n_k = fhr[7] != ']';
+                    for (const char *f = fhr + 7; *f && *f != ']'; f++)
+                        n_k += *f == ',';
+                    if (c[dev].next_k >= 0 && k0 > c[dev].next_k)
+                        lost_k += k0 - c[dev].next_k;
+                    else if (c[dev].next_k >= 0 && k0 < c[dev].next_k)
+                        dup_k += c[dev].next_k - k0;
+                    c[dev].next_k = k0 + n_k;
+                }
+                if (!measuring)
+                    continue;
                 if (dev >= 0 && seq >= 0 && (uint32_t)seq + RING > c[dev].seq)
                     lat[n_lat++] = t - c[dev].sent_t[seq % RING];
             }
         }
     }
     long cpu1 = proc_cpu_ticks(pid), rss = proc_rss_kb(pid);
+    long never_acked = 0;
     for (int d = 0; d < n_dev; d++) {
         long gap = (long)c[d].seq - 1 - c[d].acked;
+        never_acked += gap;
         if (gap > acks_max_gap)
             acks_max_gap = gap;
     }
@@ -438,6 +476,9 @@ static int run(const char *bin, int n_dev, int n_view, double seconds, const int
            n_lat ? lat[n_lat / 2] * 1e3 : NAN, n_lat ? lat[n_lat * 99 / 100] * 1e3 : NAN,
            n_lat ? lat[n_lat - 1] * 1e3 : NAN, sent, acks_max_gap, errors,
            100.0 * (double)(cpu1 - cpu0) / hz / seconds, rss / 1024.0, n_lat);
+    printf("# frames never acknowledged %ld; trace samples lost at viewers %ld, duplicated %ld; "
+           "resyncs %ld\n",
+           never_acked, lost_k, dup_k, resyncs);
     fflush(stdout);
     free(order);
     close(ep);
@@ -478,6 +519,8 @@ int main(int argc, char **argv)
             bin = argv[i + 1];
         else if (!strcmp(argv[i], "--set"))
             g_set = argv[i + 1];
+        else if (!strcmp(argv[i], "--report"))
+            g_report = atof(argv[i + 1]);
     }
     struct rlimit rl;
     getrlimit(RLIMIT_NOFILE, &rl);

@@ -162,7 +162,34 @@ static void a_logged_out_token_is_dead_everywhere(void)
     char tok[128], err[32] = "";
     CHECK(login("alice", acc[ALICE].password, tok, sizeof tok) == 200);
     CHECK(live_auth(tok) == 1);
+    /* A feed opened before the logout: it must stop too, not go on streaming her data. */
+    int st;
+    int feed = ws_connect(srv.port, "/ws/live", "fm-live", &st);
+    CHECK(feed >= 0);
+    char msg[256];
+    snprintf(msg, sizeof msg, "{\"type\":\"auth\",\"token\":\"%s\"}", tok);
+    ws_send_text(feed, msg);
+    cJSON *h = ws_wait_type(feed, "hello", NULL, 5000);
+    CHECK(h != NULL);
+    cJSON_Delete(h);
+    ws_send_text(feed, "{\"type\":\"subscribe\",\"patient\":\"alice\"}");
+    h = ws_wait_type(feed, "subscribed", NULL, 5000);
+    CHECK(h != NULL);
+    cJSON_Delete(h);
     CHECK(post_status("/api/logout", tok, "") == 200);
+    double t0 = now_s();
+    cJSON *e = ws_wait_type(feed, "error", "unauthorized", 15000);
+    CHECKF(e != NULL, "the live feed of a signed-out session went on");
+    cJSON_Delete(e);
+    printf("     the feed of the signed-out session stopped after %.1f s\n", now_s() - t0);
+    char *rest;
+    size_t rest_len;
+    int op;
+    while ((op = ws_recv(feed, &rest, &rest_len, 3000)) == 1) /* then only the close */
+        free(rest);
+    free(rest);
+    CHECK(op == 8 || op == -1);
+    close(feed);
     CHECK(get_status("/api/me", tok) == 401);
     CHECK(with_cookie("/api/me", tok) == 401);
     CHECK(get_status("/api/patients/alice/recordings", tok) == 401);

@@ -30,6 +30,8 @@ static int sink(void *user, const char *buf, size_t len)
 static fm_multipart_status run(const char *boundary, const uint8_t *body, size_t n, unsigned seed,
                                sink_buf *out, char *filename, size_t fcap, int *has_file)
 {
+    *has_file = 0;
+    filename[0] = 0;
     fm_multipart *m = fm_multipart_create(boundary);
     if (!m)
         return FM_MP_ERROR;

@@ -383,6 +383,7 @@ static void *hold_lock(void *arg)
     locker *l = arg;
     sqlite3 *db = NULL;
     if (sqlite3_open_v2(l->path, &db, SQLITE_OPEN_READWRITE, NULL) == SQLITE_OK &&
+        sqlite3_busy_timeout(db, 10000) == SQLITE_OK && /* the server may be writing right now */
         sqlite3_exec(db, "BEGIN EXCLUSIVE", NULL, NULL, NULL) == SQLITE_OK) {
         l->locked = 1;
         usleep((useconds_t)(l->hold_s * 1e6));

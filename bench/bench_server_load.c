@@ -136,9 +136,12 @@ fail:
     return -1;
 }
 
-/* Next complete text message in c->in (NUL-terminated copy in out), 1; 0 when incomplete. */
+/* Next complete text message in c->in (NUL-terminated copy in out), 1; 0 when incomplete.
+ * A ping is answered with its pong (RFC 6455 5.5.2; libwebsockets pings a connection after 300 s
+ * without one and hangs up 10 s later when no pong comes). */
 static int next_msg(conn *c, char *out, size_t cap)
 {
+again:
     if (c->in_len < 2)
         return 0;
     size_t n = c->in[1] & 0x7f, hl = 2;
@@ -152,11 +155,18 @@ static int next_msg(conn *c, char *out, size_t cap)
     }
     if (c->in_len < hl + n)
         return 0;
+    int opcode = c->in[0] & 0x0f;
     size_t k = n < cap - 1 ? n : cap - 1;
     memcpy(out, c->in + hl, k);
     out[k] = 0;
     memmove(c->in, c->in + hl + n, c->in_len - hl - n);
     c->in_len -= hl + n;
+    if (opcode == 9) { /* ping -> pong with the same payload */
+        ws_send(c->fd, 10, out, k);
+        goto again;
+    }
+    if (opcode != 1)
+        goto again; /* pongs, binary: nothing for us */
     return 1;
 }
 
@@ -266,7 +276,8 @@ static pid_t start_server(const char *bin, const char *dir, int *port)
     pid_t pid = fork();
     if (pid == 0) {
         dup2(pfd[1], 1);
-        int nul = open("/dev/null", O_WRONLY);
+        const char *log = getenv("FM_BENCH_SERVER_LOG"); /* the server's stderr, else dropped */
+        int nul = open(log ? log : "/dev/null", O_WRONLY | O_CREAT | O_APPEND, 0600);
         dup2(nul, 2);
         close(pfd[0]);
         if (g_set)
@@ -363,7 +374,7 @@ static int run(const char *bin, int n_dev, int n_view, double seconds, const int
         }
     long cpu0 = 0;
     double t_meas = now_s() + 2, t_end = now_s() + 2 + seconds;
-    long sent = 0, acks_max_gap = 0, errors = 0, lost_k = 0, dup_k = 0, resyncs = 0;
+    long sent = 0, acks_max_gap = 0, errors = 0, lost_k = 0, dup_k = 0, resyncs = 0, dropped = 0;
     double t_report = now_s() + g_report;
     for (int d = 0; d < n_dev; d++)
         c[d].next_k = 0; /* viewers subscribed before the streams opened: from k = 0 */
@@ -376,9 +387,9 @@ static int run(const char *bin, int n_dev, int n_view, double seconds, const int
             for (int d = 0; d < n_dev; d++)
                 unacked += (long)c[d].seq - 1 - c[d].acked, acked += c[d].acked + 1;
             printf("# t %6.0f s  rss %7.1f MB  frames sent %9ld acked %9ld in flight %5ld  "
-                   "samples lost %ld dup %ld  resyncs %ld  errors %ld\n",
+                   "samples lost %ld dup %ld  resyncs %ld  errors %ld  closed %ld\n",
                    now - (t_meas - 2), proc_rss_kb(pid) / 1024.0, sent, acked, unacked, lost_k,
-                   dup_k, resyncs, errors);
+                   dup_k, resyncs, errors, dropped);
             fflush(stdout);
             t_report += g_report;
         }
@@ -406,7 +417,15 @@ static int run(const char *bin, int n_dev, int n_view, double seconds, const int
         for (int i = 0; i < n; i++) {
             conn *x = evs[i].data.ptr;
             ssize_t k = recv(x->fd, x->in + x->in_len, INBUF - x->in_len, 0);
-            if (k <= 0)
+            if (k == 0 || (k < 0 && errno != EAGAIN && errno != EINTR)) {
+                if (x->fd >= 0 && dropped++ < 5)
+                    fprintf(stderr, "bench: t %.0f s: the server closed %s %d (%s)\n",
+                            now_s() - (t_meas - 2), x->is_dev ? "device" : "viewer", x->idx,
+                            k == 0 ? "EOF" : strerror(errno));
+                epoll_ctl(ep, EPOLL_CTL_DEL, x->fd, NULL);
+                continue;
+            }
+            if (k < 0)
                 continue;
             x->in_len += (size_t)k;
             double t = now_s();
@@ -416,8 +435,8 @@ static int run(const char *bin, int n_dev, int n_view, double seconds, const int
                     char *q = strstr(msg, "\"seq\":");
                     if (a && q)
                         x->acked = atol(q + 6);
-                    else if (strstr(msg, "\"error\""))
-                        errors++;
+                    else if (strstr(msg, "\"error\"") && errors++ < 5)
+                        fprintf(stderr, "bench: device %d: %s\n", x->idx, msg);
                     continue;
                 }
                 if (!strncmp(msg, "{\"type\":\"resync\"", 16))
@@ -477,8 +496,8 @@ static int run(const char *bin, int n_dev, int n_view, double seconds, const int
            n_lat ? lat[n_lat - 1] * 1e3 : NAN, sent, acks_max_gap, errors,
            100.0 * (double)(cpu1 - cpu0) / hz / seconds, rss / 1024.0, n_lat);
     printf("# frames never acknowledged %ld; trace samples lost at viewers %ld, duplicated %ld; "
-           "resyncs %ld\n",
-           never_acked, lost_k, dup_k, resyncs);
+           "resyncs %ld; connections closed by the server %ld\n",
+           never_acked, lost_k, dup_k, resyncs, dropped);
     fflush(stdout);
     free(order);
     close(ep);

@@ -6,6 +6,11 @@
  *
  *   bench_server_load [--streams 100,500,1000,2000] [--viewers 200] [--seconds 20]
  *                     [--bin build/fetalmon] [--set KEY=VALUE (a server setting)]
+ *                     [--report S (a progress line every S seconds: soak runs, bench/soak.sh)]
+ *
+ * Viewers check the trace they get: per stream the samples must be contiguous (k0 = the next
+ * expected k); samples skipped count as lost, repeated ones as duplicates, and "resync"
+ * messages (a viewer fell behind) are counted.
  *
  * Accounts are written straight into a fresh data directory through the store (one Argon2id
  * hash reused: creating 2000 users through the CLI would take minutes). One client thread drives
@@ -47,6 +52,7 @@ typedef struct conn {
     double next_send;
     double sent_t[RING];
     long acked;
+    long next_k; /* the next trace sample expected at the viewer (-1: none yet) */
 } conn;
 
 static double now_s(void)
@@ -130,9 +136,12 @@ fail:
     return -1;
 }
 
-/* Next complete text message in c->in (NUL-terminated copy in out), 1; 0 when incomplete. */
+/* Next complete text message in c->in (NUL-terminated copy in out), 1; 0 when incomplete.
+ * A ping is answered with its pong (RFC 6455 5.5.2; libwebsockets pings a connection after 300 s
+ * without one and hangs up 10 s later when no pong comes). */
 static int next_msg(conn *c, char *out, size_t cap)
 {
+again:
     if (c->in_len < 2)
         return 0;
     size_t n = c->in[1] & 0x7f, hl = 2;
@@ -146,11 +155,18 @@ static int next_msg(conn *c, char *out, size_t cap)
     }
     if (c->in_len < hl + n)
         return 0;
+    int opcode = c->in[0] & 0x0f;
     size_t k = n < cap - 1 ? n : cap - 1;
     memcpy(out, c->in + hl, k);
     out[k] = 0;
     memmove(c->in, c->in + hl + n, c->in_len - hl - n);
     c->in_len -= hl + n;
+    if (opcode == 9) { /* ping -> pong with the same payload */
+        ws_send(c->fd, 10, out, k);
+        goto again;
+    }
+    if (opcode != 1)
+        goto again; /* pongs, binary: nothing for us */
     return 1;
 }
 
@@ -250,6 +266,7 @@ static int setup_accounts(const char *dir, int n, char (*dev_tok)[FM_TOKEN_MAX],
 }
 
 static const char *g_set; /* one --set KEY=VALUE for the server, or NULL */
+static double g_report;   /* seconds between progress lines, 0 = none */
 
 static pid_t start_server(const char *bin, const char *dir, int *port)
 {
@@ -259,7 +276,8 @@ static pid_t start_server(const char *bin, const char *dir, int *port)
     pid_t pid = fork();
     if (pid == 0) {
         dup2(pfd[1], 1);
-        int nul = open("/dev/null", O_WRONLY);
+        const char *log = getenv("FM_BENCH_SERVER_LOG"); /* the server's stderr, else dropped */
+        int nul = open(log ? log : "/dev/null", O_WRONLY | O_CREAT | O_APPEND, 0600);
         dup2(nul, 2);
         close(pfd[0]);
         if (g_set)
@@ -356,11 +374,25 @@ static int run(const char *bin, int n_dev, int n_view, double seconds, const int
         }
     long cpu0 = 0;
     double t_meas = now_s() + 2, t_end = now_s() + 2 + seconds;
-    long sent = 0, acks_max_gap = 0, errors = 0;
+    long sent = 0, acks_max_gap = 0, errors = 0, lost_k = 0, dup_k = 0, resyncs = 0, dropped = 0;
+    double t_report = now_s() + g_report;
+    for (int d = 0; d < n_dev; d++)
+        c[d].next_k = 0; /* viewers subscribed before the streams opened: from k = 0 */
     unsigned char frame[4 + 2 * FRAME];
     int measuring = 0;
     while (now_s() < t_end + 1.5) {
         double now = now_s();
+        if (g_report > 0 && now >= t_report && now < t_end) {
+            long unacked = 0, acked = 0;
+            for (int d = 0; d < n_dev; d++)
+                unacked += (long)c[d].seq - 1 - c[d].acked, acked += c[d].acked + 1;
+            printf("# t %6.0f s  rss %7.1f MB  frames sent %9ld acked %9ld in flight %5ld  "
+                   "samples lost %ld dup %ld  resyncs %ld  errors %ld  closed %ld\n",
+                   now - (t_meas - 2), proc_rss_kb(pid) / 1024.0, sent, acked, unacked, lost_k,
+                   dup_k, resyncs, errors, dropped);
+            fflush(stdout);
+            t_report += g_report;
+        }
         if (!measuring && now >= t_meas) {
             measuring = 1;
             cpu0 = proc_cpu_ticks(pid);
@@ -385,7 +417,15 @@ static int run(const char *bin, int n_dev, int n_view, double seconds, const int
         for (int i = 0; i < n; i++) {
             conn *x = evs[i].data.ptr;
             ssize_t k = recv(x->fd, x->in + x->in_len, INBUF - x->in_len, 0);
-            if (k <= 0)
+            if (k == 0 || (k < 0 && errno != EAGAIN && errno != EINTR)) {
+                if (x->fd >= 0 && dropped++ < 5)
+                    fprintf(stderr, "bench: t %.0f s: the server closed %s %d (%s)\n",
+                            now_s() - (t_meas - 2), x->is_dev ? "device" : "viewer", x->idx,
+                            k == 0 ? "EOF" : strerror(errno));
+                epoll_ctl(ep, EPOLL_CTL_DEL, x->fd, NULL);
+                continue;
+            }
+            if (k < 0)
                 continue;
             x->in_len += (size_t)k;
             double t = now_s();
@@ -395,11 +435,13 @@ static int run(const char *bin, int n_dev, int n_view, double seconds, const int
                     char *q = strstr(msg, "\"seq\":");
                     if (a && q)
                         x->acked = atol(q + 6);
-                    else if (strstr(msg, "\"error\""))
-                        errors++;
+                    else if (strstr(msg, "\"error\"") && errors++ < 5)
+                        fprintf(stderr, "bench: device %d: %s\n", x->idx, msg);
                     continue;
                 }
-                if (!measuring || strncmp(msg, "{\"type\":\"samples\"", 17))
+                if (!strncmp(msg, "{\"type\":\"resync\"", 16))
+                    resyncs++;
+                if (strncmp(msg, "{\"type\":\"samples\"", 17))
                     continue;
                 char *r = strstr(msg, "\"recording\":\"");
                 char *q = strstr(msg, "\"seq\":");
@@ -421,14 +463,29 @@ static int run(const char *bin, int n_dev, int n_view, double seconds, const int
                     else
                         hi = mid - 1;
                 }
+                char *k0p = strstr(msg, "\"k0\":"), *fhr = strstr(msg, "\"fhr\":[");
+                if (dev >= 0 && k0p && fhr) { /* contiguity of the trace at the viewer */
+                    long k0 = atol(k0p + 5), n_k = fhr[7] != ']';
+                    for (const char *f = fhr + 7; *f && *f != ']'; f++)
+                        n_k += *f == ',';
+                    if (c[dev].next_k >= 0 && k0 > c[dev].next_k)
+                        lost_k += k0 - c[dev].next_k;
+                    else if (c[dev].next_k >= 0 && k0 < c[dev].next_k)
+                        dup_k += c[dev].next_k - k0;
+                    c[dev].next_k = k0 + n_k;
+                }
+                if (!measuring)
+                    continue;
                 if (dev >= 0 && seq >= 0 && (uint32_t)seq + RING > c[dev].seq)
                     lat[n_lat++] = t - c[dev].sent_t[seq % RING];
             }
         }
     }
     long cpu1 = proc_cpu_ticks(pid), rss = proc_rss_kb(pid);
+    long never_acked = 0;
     for (int d = 0; d < n_dev; d++) {
         long gap = (long)c[d].seq - 1 - c[d].acked;
+        never_acked += gap;
         if (gap > acks_max_gap)
             acks_max_gap = gap;
     }
@@ -438,6 +495,9 @@ static int run(const char *bin, int n_dev, int n_view, double seconds, const int
            n_lat ? lat[n_lat / 2] * 1e3 : NAN, n_lat ? lat[n_lat * 99 / 100] * 1e3 : NAN,
            n_lat ? lat[n_lat - 1] * 1e3 : NAN, sent, acks_max_gap, errors,
            100.0 * (double)(cpu1 - cpu0) / hz / seconds, rss / 1024.0, n_lat);
+    printf("# frames never acknowledged %ld; trace samples lost at viewers %ld, duplicated %ld; "
+           "resyncs %ld; connections closed by the server %ld\n",
+           never_acked, lost_k, dup_k, resyncs, dropped);
     fflush(stdout);
     free(order);
     close(ep);
@@ -478,6 +538,8 @@ int main(int argc, char **argv)
             bin = argv[i + 1];
         else if (!strcmp(argv[i], "--set"))
             g_set = argv[i + 1];
+        else if (!strcmp(argv[i], "--report"))
+            g_report = atof(argv[i + 1]);
     }
     struct rlimit rl;
     getrlimit(RLIMIT_NOFILE, &rl);

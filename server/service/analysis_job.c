@@ -12,6 +12,7 @@
 
 #include "alertsvc_tech.h"
 #include "analysis.h"
+#include "fault.h"
 #include "api_internal.h"
 #include "files.h"
 #include "jsonw.h"
@@ -34,7 +35,8 @@ void *fm_api_worker_init(void *user)
     fm_api *api = user;
     fm_store *s = NULL;
     char err[256];
-    if (fm_store_open(api->cfg->data_dir, &s, err, sizeof err) != FM_SVC_OK)
+    if (fm_fault_hit("worker_init") ||
+        fm_store_open(api->cfg->data_dir, &s, err, sizeof err) != FM_SVC_OK)
         return NULL; /* jobs see a NULL store and fail cleanly */
     return s;
 }

@@ -3,6 +3,7 @@
 
 #include <ctype.h>
 #include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -49,13 +50,15 @@ static int parse_i64(const char *v, int64_t lo, int64_t hi, int64_t *out)
     long long x = strtoll(v, &end, 10);
     if (end == v || errno)
         return -1;
-    /* Size suffixes for byte counts. */
-    if (*end == 'k' || *end == 'K')
-        x *= 1024, end++;
-    else if (*end == 'M')
-        x *= 1024 * 1024, end++;
-    else if (*end == 'G')
-        x *= 1024LL * 1024 * 1024, end++;
+    /* Size suffixes for byte counts (a multiple that would overflow is out of range). */
+    long long mult = *end == 'k' || *end == 'K' ? 1024 : *end == 'M' ? 1024 * 1024
+                     : *end == 'G'              ? 1024LL * 1024 * 1024
+                                                : 1;
+    if (mult > 1) {
+        if (x > LLONG_MAX / mult || x < LLONG_MIN / mult)
+            return -1;
+        x *= mult, end++;
+    }
     if (*end || x < lo || x > hi)
         return -1;
     *out = x;

@@ -30,14 +30,14 @@
 #include <unistd.h>
 
 #include "access.h"
+#include "fault.h"
 #include "files.h"
 #include "ingest.h"
 #include "ingest_log.h"
+#include "ingest_msg.h"
 #include "server_internal.h"
 
-#define FM_INGEST_FRAME_MAX 32768                             /* PCM bytes per frame */
 #define FM_INGEST_PENDING_MAX (8 * (FM_INGEST_FRAME_MAX + 8)) /* buffered, not yet durable */
-#define FM_INGEST_TEXT_MAX 4096
 #define FM_INGEST_OUT_MAX 64 /* control messages queued to the client */
 #define FM_INGEST_AUTH_TIMEOUT_S 10
 
@@ -51,7 +51,7 @@ typedef struct ingest_job {
     ingest_pss *owner;
     int kind;
     /* open */
-    char token[160], patient[FM_NAME_MAX], resume[FM_REC_ID_MAX];
+    char token[FM_INGEST_TOKEN_MAX], patient[FM_NAME_MAX], resume[FM_REC_ID_MAX];
     int rate_hz;
     /* flush */
     unsigned char *buf;
@@ -340,7 +340,7 @@ static void run_flush(ingest_job *j)
             return;
         off += (size_t)n;
     }
-    j->ok = fdatasync(j->fd) == 0;
+    j->ok = !fm_fault_hit("fsync_frames") && fdatasync(j->fd) == 0;
 }
 
 static void wav_header(unsigned char *h, uint32_t rate, uint32_t data_bytes)
@@ -625,53 +625,38 @@ static void start(ingest_pss *p, ingest_job *j)
 
 static void on_text(ingest_pss *p)
 {
-    cJSON *in = cJSON_ParseWithLength(p->in, p->in_len);
-    const char *type = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(in, "type"));
-    if (!cJSON_IsObject(in) || !type) {
-        say_error(p, "bad_json", "messages are JSON objects with a \"type\"", 0);
-    } else if (!strcmp(type, "open")) {
-        const char *tok = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(in, "token"));
-        const char *fmt = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(in, "format"));
-        const char *pat = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(in, "patient"));
-        const char *res = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(in, "stream"));
-        const cJSON *rate = cJSON_GetObjectItemCaseSensitive(in, "rate_hz");
-        ingest_job *j = NULL;
+    fm_ingest_msg m; /* the message checked on its own (ingest_msg.c); here: the stream state */
+    fm_ingest_parse_text(p->in, p->in_len, &m);
+    ingest_job *j = NULL;
+    if (m.type == FM_IMSG_BAD) {
+        say_error(p, m.error, m.message, m.fatal);
+    } else if (m.type == FM_IMSG_OPEN) {
         if (p->opened || p->job)
             say_error(p, "bad_request", "the stream is already open", 0);
-        else if (!tok || strlen(tok) >= sizeof j->token)
-            say_error(p, "unauthorized", "\"token\" missing", 1);
-        else if (!fmt || strcmp(fmt, "s16le"))
-            say_error(p, "bad_format", "\"format\" must be \"s16le\" (16-bit LE mono)", 0);
-        else if (!cJSON_IsNumber(rate) || rate->valuedouble < 4000 || rate->valuedouble > 192000 ||
-                 rate->valuedouble != (int)rate->valuedouble)
-            say_error(p, "bad_format", "\"rate_hz\" must be an integer 4000..192000", 0);
-        else if ((pat && strlen(pat) >= FM_NAME_MAX) || (res && strlen(res) >= FM_REC_ID_MAX))
-            say_error(p, "bad_request", "\"patient\" or \"stream\" too long", 0);
+        else if (m.error[0])
+            say_error(p, m.error, m.message, m.fatal);
         else if ((j = calloc(1, sizeof *j))) {
             j->kind = J_OPEN;
             j->fd = -1;
-            j->rate_hz = (int)rate->valuedouble;
-            snprintf(j->token, sizeof j->token, "%s", tok);
-            snprintf(j->patient, sizeof j->patient, "%s", pat ? pat : "");
-            snprintf(j->resume, sizeof j->resume, "%s", res ? res : "");
+            j->rate_hz = m.rate_hz;
+            snprintf(j->token, sizeof j->token, "%s", m.token);
+            snprintf(j->patient, sizeof j->patient, "%s", m.patient);
+            snprintf(j->resume, sizeof j->resume, "%s", m.stream);
             start(p, j);
         }
     } else if (!p->opened) {
         say_error(p, "bad_request", "open the stream first", 0);
-    } else if (!strcmp(type, "close")) {
+    } else if (m.error[0]) {
+        say_error(p, m.error, m.message, m.fatal);
+    } else if (m.type == FM_IMSG_CLOSE) {
         p->finishing = 1;
         maybe_flush(p);
-    } else if (!strcmp(type, "movement")) {
-        const cJSON *t = cJSON_GetObjectItemCaseSensitive(in, "t_s");
+    } else if (m.type == FM_IMSG_MOVEMENT) {
         fm_livepipe *pipe = fm_livepipes_get(p->srv->pipes, p->id);
-        if (t && (!cJSON_IsNumber(t) || !isfinite(t->valuedouble) || t->valuedouble < 0))
-            say_error(p, "bad_request", "\"t_s\" is seconds from the stream start", 0);
-        else if (pipe && !p->finishing)
-            fm_livepipe_movement(pipe, t ? t->valuedouble : NAN);
-    } else {
-        say_error(p, "bad_request", "unknown message type", 0);
+        if (pipe && !p->finishing)
+            fm_livepipe_movement(pipe, m.has_t ? m.t_s : NAN);
     }
-    cJSON_Delete(in);
+    explicit_bzero(&m, sizeof m); /* the token */
 }
 
 /* One complete binary frame: u32 seq + PCM. */
@@ -681,18 +666,19 @@ static void on_frame(ingest_pss *p, const unsigned char *b, size_t n)
         say_error(p, "bad_request", "frames go into an open stream", 0);
         return;
     }
-    if (n < 6 || (n - 4) % 2) {
+    uint32_t seq;
+    const unsigned char *samples;
+    size_t pcm;
+    if (fm_ingest_parse_frame(b, n, &seq, &samples, &pcm) != 0) {
         say_error(p, "bad_frame", "a frame is a u32 sequence number and 16-bit samples", 0);
         return;
     }
-    uint32_t seq = get_u32(b);
     if (seq < p->next_seq)
         return; /* a resent frame we already have: the acks cover it */
     if (seq > p->next_seq) {
         say_error(p, "gap", "frames must be contiguous: resend from \"expected\"", 0);
         return;
     }
-    size_t pcm = n - 4;
     if (!p->pend)
         p->pend = malloc(FM_INGEST_PENDING_MAX);
     if (!p->pend || p->pend_len + 8 + pcm > FM_INGEST_PENDING_MAX) {
@@ -701,7 +687,7 @@ static void on_frame(ingest_pss *p, const unsigned char *b, size_t n)
     }
     put_u32(p->pend + p->pend_len, seq);
     put_u32(p->pend + p->pend_len + 4, (uint32_t)pcm);
-    memcpy(p->pend + p->pend_len + 8, b + 4, pcm);
+    memcpy(p->pend + p->pend_len + 8, samples, pcm);
     p->pend_crc = fm_ingest_crc32(p->pend_crc, p->pend + p->pend_len, 8 + pcm);
     p->pend_len += 8 + pcm;
     p->pend_last = seq;

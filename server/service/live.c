@@ -10,6 +10,8 @@
  * ring is full (a slow network) loses her queued events and gets {"type":"resync"} instead, and
  * reloads her state over HTTP: a slow viewer never slows the others, the ingest, or the memory.
  *
+ * The session is checked again every FM_LIVE_RECHECK_S: a viewer signed out (or whose session
+ * expired, or whose account was disabled) gets an "unauthorized" error and the feed closes.
  * Token checks and access decisions touch the store, so they run as jobs on the API workers;
  * while one is in flight the connection's receive side is paused (lws_rx_flow_control), which
  * bounds what a client can make us hold. Not for ingest (ingest.c). Protocol: docs/api.md. */
@@ -27,6 +29,7 @@
 #define FM_LIVE_QUEUE 256   /* messages waiting per viewer before drop-and-resync */
 #define FM_LIVE_MAX_IN 4096 /* largest control message a viewer may send */
 #define FM_LIVE_MAX_SUBS 64 /* patients per connection */
+#define FM_LIVE_RECHECK_S 5 /* a signed-out, expired or revoked session stops within this */
 
 typedef struct live_msg {
     int refs;
@@ -41,7 +44,8 @@ typedef struct live_job {
     fm_server *srv;
     live_pss *owner; /* NULL when the connection closed first (loop thread) */
     int kind;        /* 0 = auth, 1 = subscribe to a patient, 2 = to the worklist,
-                        3 = acknowledge an alert, 4 = an alert is on screen */
+                        3 = acknowledge an alert, 4 = an alert is on screen,
+                        5 = is the session still valid (every FM_LIVE_RECHECK_S) */
     long long alert_id;
     int status; /* 3: the HTTP status the same request over /api/alerts/ID/ack gets */
     char token[160];
@@ -207,6 +211,17 @@ static void job_run(fm_job *job, void *store)
             snprintf(j->error, sizeof j->error, "invalid token, or not a viewer");
         return;
     }
+    if (j->kind == 5) { /* logged out, expired, user disabled: the feed stops */
+        fm_token_row t;
+        fm_user u;
+        fm_svc_status rc = fm_store_token_get(s, j->principal.token_hash, fm_now_ms(), &t);
+        if (rc == FM_SVC_OK)
+            rc = fm_store_user_by_id(s, t.user_id, &u);
+        if (rc == FM_SVC_OK && u.disabled)
+            rc = FM_SVC_NOTFOUND;
+        j->ok = rc != FM_SVC_NOTFOUND; /* a busy store is no verdict: checked again later */
+        return;
+    }
     if (j->kind == 3) { /* exactly what POST /api/alerts/ID/ack does */
         fm_http_req req;
         fm_http_resp resp;
@@ -283,6 +298,14 @@ static void job_done(fm_job *job)
     }
     p->job = NULL;
     lws_rx_flow_control(p->wsi, 1);
+    if (j->kind == 5) {
+        if (!j->ok) {
+            send_error(p, "unauthorized", "the session ended (signed out, expired or revoked)");
+            p->closing = 1;
+        }
+        free(j);
+        return;
+    }
     cJSON *r = cJSON_CreateObject();
     if (j->kind == 0) {
         if (!j->ok) {
@@ -295,6 +318,7 @@ static void job_done(fm_job *job)
         p->authed = 1;
         p->principal = j->principal;
         lws_set_timeout(p->wsi, NO_PENDING_TIMEOUT, 0);
+        lws_set_timer_usecs(p->wsi, FM_LIVE_RECHECK_S * LWS_USEC_PER_SEC);
         cJSON_AddStringToObject(r, "type", "hello");
         cJSON_AddStringToObject(r, "user", p->principal.user.name);
         cJSON_AddStringToObject(r, "role", fm_role_name(p->principal.user.role));
@@ -520,6 +544,17 @@ int fm_live_callback(struct lws *wsi, enum lws_callback_reasons reason, void *us
         break;
     case LWS_CALLBACK_RECEIVE: return on_receive(p, wsi, in, len);
     case LWS_CALLBACK_SERVER_WRITEABLE: return on_writeable(p, wsi);
+    case LWS_CALLBACK_TIMER: /* the session is checked again while the feed runs */
+        if (p && p->srv && p->authed && !p->closing) {
+            live_job *j = p->job ? NULL : calloc(1, sizeof *j);
+            if (j) {
+                j->kind = 5;
+                j->principal = p->principal;
+                start_job(p, j);
+            }
+            lws_set_timer_usecs(wsi, FM_LIVE_RECHECK_S * LWS_USEC_PER_SEC);
+        }
+        break;
     case LWS_CALLBACK_CLOSED:
         if (p && p->srv) { /* not when the upgrade was refused before ESTABLISHED */
             on_closed(p);

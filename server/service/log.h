@@ -1,6 +1,6 @@
 /* fm_log: structured logs, one JSON object per line on stderr, for operators and log shippers.
  * Never secrets (tokens, passwords) nor patient data: request paths are logged with patient
- * names replaced by ":name". Not an audit log (the store keeps that, with who and what). */
+ * names replaced by ":name" and unknown segments by ":x". Not an audit log (the store keeps that, with who and what). */
 #ifndef FM_LOG_H
 #define FM_LOG_H
 
@@ -10,7 +10,8 @@
  * ("\"port\":8080") or NULL. Thread-safe (one write per line). */
 void fm_log(const char *level, const char *event, const char *extra);
 /* Copies a request path with the patient name of /api/patients/NAME... replaced by ":name" and
- * anything but [A-Za-z0-9/_.-] dropped (safe inside a JSON string). */
+ * every other segment that is not a route word or an id replaced by ":x" (a name or a file name
+ * a client put in the URL never reaches the log; the result is safe inside a JSON string). */
 void fm_log_path(const char *path, char *out, size_t cap);
 
 #endif

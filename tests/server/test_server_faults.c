@@ -1,0 +1,643 @@
+/* Fault injection against a real `fetalmon serve` over real sockets: a full disk while a
+ * recording is written (a real 4 MiB tmpfs as the data directory; needs root, else skipped), an
+ * fsync that fails and worker threads that cannot start (the FM_FAULT hook of test builds,
+ * server/service/fault.h; skipped when the build has no hook), SQLite busy (a second real
+ * connection holding the write lock), and clients vanishing mid-frame / mid-body.
+ *
+ * Each time: the server keeps serving (or stops and restarts cleanly), PRAGMA integrity_check is
+ * ok, nothing acknowledged is lost (every acked upload is listed with its bytes, every acked
+ * frame is in the finished WAV), and what was not accepted got a clear error. */
+#include <dirent.h>
+#include <pthread.h>
+#include <sqlite3.h>
+#include <sys/mount.h>
+#include <sys/statvfs.h>
+
+#include "../check.h"
+#include "srvtest.h"
+
+static server_proc srv;
+static const char *const args_fast[] = {"--set", "http_timeout_s=5", NULL};
+static char fixture[1024];
+static char tok_alice[128], tok_drbob[128];
+
+enum { FRAME_SAMPLES = 2000 }; /* 0.25 s at 8 kHz */
+
+/* ---- helpers ---- */
+
+static int login(const char *name, const char *pw, char *out, size_t cap)
+{
+    char body[256];
+    snprintf(body, sizeof body, "{\"username\":\"%s\",\"password\":\"%s\"}", name, pw);
+    http_resp r;
+    int st = http_post_json(srv.port, "/api/login", NULL, body, &r) == 0 ? r.status : -1;
+    if (st == 200 && jstr(r.json, "token") && out)
+        snprintf(out, cap, "%s", jstr(r.json, "token"));
+    http_resp_free(&r);
+    return st;
+}
+
+static int add_users(const char *data)
+{
+    const char *a[] = {"add",    "--data", data,    "--role",           "clinician",
+                       "--name", "drbob",  "--password-stdin", NULL};
+    const char *b[] = {"add",         "--data",    data,    "--role",          "patient",
+                       "--name",      "alice",     "--clinician", "drbob", "--password-stdin",
+                       NULL};
+    return run_user("drbob-password", NULL, 0, a) || run_user("alice-password", NULL, 0, b);
+}
+
+static int login_both(void)
+{
+    return login("alice", "alice-password", tok_alice, sizeof tok_alice) == 200 &&
+                   login("drbob", "drbob-password", tok_drbob, sizeof tok_drbob) == 200
+               ? 0
+               : -1;
+}
+
+/* Creates a data directory with the two users and starts the server on it. */
+static int start_fresh(const char *tag, const char *fault)
+{
+    if (make_temp_dir(srv.data, sizeof srv.data, tag) != 0 || add_users(srv.data) != 0)
+        return -1;
+    if (fault)
+        setenv("FM_FAULT", fault, 1);
+    int rc = server_start(&srv, args_fast);
+    unsetenv("FM_FAULT");
+    return rc == 0 ? login_both() : -1;
+}
+
+static int upload(const char *token, const char *name, const void *body, size_t len, char *id,
+                  http_resp *out)
+{
+    char path[256];
+    snprintf(path, sizeof path, "/api/recordings?name=%s", name);
+    http_resp r;
+    int st = http_req(srv.port, "POST", path, token, body, len, &r) == 0 ? r.status : -1;
+    if (id)
+        snprintf(id, 32, "%s", st == 201 && jstr(r.json, "id") ? jstr(r.json, "id") : "");
+    if (out)
+        *out = r;
+    else
+        http_resp_free(&r);
+    return st;
+}
+
+static const char *wait_done(const char *id)
+{
+    static char st[32];
+    char path[128];
+    snprintf(path, sizeof path, "/api/recordings/%s", id);
+    double t0 = now_s();
+    st[0] = 0;
+    while (now_s() - t0 < 60) {
+        http_resp r;
+        if (http_get(srv.port, path, tok_alice, &r) == 0 && jstr(r.json, "status"))
+            snprintf(st, sizeof st, "%s", jstr(r.json, "status"));
+        http_resp_free(&r);
+        if (!strcmp(st, "done") || !strcmp(st, "failed"))
+            break;
+        usleep(50000);
+    }
+    return st;
+}
+
+static int count_files(const char *sub, const char *suffix)
+{
+    char p[700];
+    snprintf(p, sizeof p, "%s/%s", srv.data, sub);
+    DIR *d = opendir(p);
+    int n = 0;
+    struct dirent *e;
+    while (d && (e = readdir(d))) {
+        size_t l = strlen(e->d_name), s = strlen(suffix);
+        n += e->d_name[0] != '.' && l >= s && !strcmp(e->d_name + l - s, suffix);
+    }
+    if (d)
+        closedir(d);
+    return n;
+}
+
+static int n_recordings(void)
+{
+    http_resp r;
+    int n = -1;
+    if (http_get(srv.port, "/api/patients/alice/recordings", tok_alice, &r) == 0 &&
+        r.status == 200)
+        n = cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(r.json, "recordings"));
+    http_resp_free(&r);
+    return n;
+}
+
+/* PRAGMA integrity_check through a second real connection: 1 when "ok". */
+static int integrity_ok(void)
+{
+    char path[700];
+    snprintf(path, sizeof path, "%s/fetalmon.db", srv.data);
+    sqlite3 *db = NULL;
+    int ok = 0;
+    if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE, NULL) == SQLITE_OK) {
+        sqlite3_stmt *st = NULL;
+        if (sqlite3_prepare_v2(db, "PRAGMA integrity_check", -1, &st, NULL) == SQLITE_OK &&
+            sqlite3_step(st) == SQLITE_ROW)
+            ok = !strcmp((const char *)sqlite3_column_text(st, 0), "ok");
+        sqlite3_finalize(st);
+    }
+    sqlite3_close(db);
+    return ok;
+}
+
+static int healthy(void)
+{
+    http_resp r;
+    int ok = http_get(srv.port, "/health", NULL, &r) == 0 && r.status == 200;
+    http_resp_free(&r);
+    return ok;
+}
+
+/* Stops the server with SIGTERM (must exit 0) and checks the database. */
+static void stop_and_check(void)
+{
+    CHECK(server_stop(&srv, SIGTERM) == 0);
+    CHECK(integrity_ok());
+}
+
+/* ---- live ingest helpers ---- */
+
+static void frame_pcm(uint32_t seq, unsigned char *b)
+{
+    for (int i = 0; i < FRAME_SAMPLES; i++) {
+        int16_t v = (int16_t)((seq * 131 + (uint32_t)i * 7) & 0x7fff);
+        b[2 * i] = (unsigned char)v;
+        b[2 * i + 1] = (unsigned char)(v >> 8);
+    }
+}
+
+static int send_frame(int fd, uint32_t seq)
+{
+    unsigned char b[4 + 2 * FRAME_SAMPLES];
+    b[0] = (unsigned char)seq, b[1] = (unsigned char)(seq >> 8);
+    b[2] = (unsigned char)(seq >> 16), b[3] = (unsigned char)(seq >> 24);
+    frame_pcm(seq, b + 4);
+    return ws_send_frame(fd, 2, b, sizeof b, 1);
+}
+
+static int open_stream(const char *resume, char *id, int *next_seq)
+{
+    int st;
+    int fd = ws_connect(srv.port, "/ws/ingest", "fm-ingest", &st);
+    if (fd < 0)
+        return -1;
+    char msg[512], extra[64] = "";
+    if (resume)
+        snprintf(extra, sizeof extra, ",\"stream\":\"%s\"", resume);
+    snprintf(msg, sizeof msg,
+             "{\"type\":\"open\",\"token\":\"%s\",\"format\":\"s16le\",\"rate_hz\":8000%s}",
+             tok_alice, extra);
+    ws_send_text(fd, msg);
+    cJSON *o = ws_wait_type(fd, "opened", NULL, 10000);
+    if (!o) {
+        close(fd);
+        return -1;
+    }
+    snprintf(id, 32, "%s", jstr(o, "stream") ? jstr(o, "stream") : "");
+    *next_seq = (int)cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(o, "next_seq"));
+    cJSON_Delete(o);
+    return fd;
+}
+
+/* Sends one frame and waits for its ack (1), or for an error (0; its code in err), or -1. */
+static int frame_acked(int fd, uint32_t seq, char *err, size_t cap)
+{
+    if (send_frame(fd, seq) != 0)
+        return -1;
+    double t0 = now_s();
+    while (now_s() - t0 < 15) {
+        char *m;
+        size_t len;
+        int op = ws_recv(fd, &m, &len, 15000);
+        if (op < 0 || op == 8) {
+            free(m);
+            return -1;
+        }
+        cJSON *j = cJSON_Parse(m);
+        free(m);
+        const char *type = jstr(j, "type");
+        int r = -2;
+        if (type && !strcmp(type, "ack") &&
+            cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(j, "seq")) >= seq)
+            r = 1;
+        else if (type && !strcmp(type, "error")) {
+            snprintf(err, cap, "%s", jstr(j, "error") ? jstr(j, "error") : "?");
+            r = 0;
+        }
+        cJSON_Delete(j);
+        if (r != -2)
+            return r;
+    }
+    return -1;
+}
+
+/* Resumes stream `id`, sends frames next_seq..n-1 and closes it: 0 when "closed" came. */
+static int resume_and_finish(const char *id, int n, int *next_seq)
+{
+    char id2[32];
+    int fd = open_stream(id, id2, next_seq);
+    if (fd < 0)
+        return -1;
+    for (int s = *next_seq; s < n; s++)
+        send_frame(fd, (uint32_t)s);
+    ws_send_text(fd, "{\"type\":\"close\"}");
+    cJSON *c = ws_wait_type(fd, "closed", NULL, 20000);
+    close(fd);
+    int ok = c && !strcmp(id, id2);
+    cJSON_Delete(c);
+    return ok ? 0 : -1;
+}
+
+/* The WAV of a finished stream holds exactly frames 0..n-1. */
+static int wav_holds_frames(const char *id, int n)
+{
+    char path[700];
+    snprintf(path, sizeof path, "%s/recordings/%s.wav", srv.data, id);
+    size_t len;
+    unsigned char *w = (unsigned char *)read_whole(path, &len);
+    if (!w || len != 44 + (size_t)n * 2 * FRAME_SAMPLES || memcmp(w, "RIFF", 4)) {
+        free(w);
+        return 0;
+    }
+    unsigned char b[2 * FRAME_SAMPLES];
+    int ok = 1;
+    for (int s = 0; s < n && ok; s++) {
+        frame_pcm((uint32_t)s, b);
+        ok = !memcmp(w + 44 + (size_t)s * sizeof b, b, sizeof b);
+    }
+    free(w);
+    return ok;
+}
+
+/* ---- the faults ---- */
+
+/* FM_FAULT="fsync_recording:2,fsync_frames:2": the fsync committing the 2nd upload and the
+ * fdatasync of the stream's 2nd flush fail with EIO. */
+static void a_failed_fsync_is_refused_clearly_and_loses_nothing_acknowledged(void)
+{
+#ifndef FM_FAULT_INJECTION
+    printf("     skipped: this build has no fault hook (configure with -DFM_FAULT_INJECTION=ON)\n");
+    return;
+#else
+    CHECK(start_fresh("fsync", "fsync_recording:2,fsync_frames:2") == 0);
+    size_t len;
+    char *fhr = read_whole(fixture, &len);
+    CHECK(fhr != NULL);
+    if (!fhr)
+        return;
+    char id1[32], id3[32];
+    CHECK(upload(tok_alice, "one.fhr", fhr, len, id1, NULL) == 201);
+    CHECK(!strcmp(wait_done(id1), "done"));
+    http_resp r;
+    CHECK(upload(tok_alice, "two.fhr", fhr, len, NULL, &r) == 507);
+    CHECK(jstr(r.json, "error") && !strcmp(jstr(r.json, "error"), "storage_full"));
+    http_resp_free(&r);
+    CHECK(upload(tok_alice, "three.fhr", fhr, len, id3, NULL) == 201);
+    CHECK(!strcmp(wait_done(id3), "done"));
+    CHECK(n_recordings() == 2);                  /* the refused one left no row ... */
+    CHECK(count_files("recordings", ".fhr") == 2); /* ... no file */
+    CHECK(count_files("incoming", ".part") == 0);
+
+    /* The stream: frame 0 is acked, frame 1's flush fails -> "storage" and the connection
+     * closes; the device resumes from next_seq and the WAV holds every frame. */
+    char id[32], err[32] = "";
+    int next = -1;
+    int fd = open_stream(NULL, id, &next);
+    CHECK(fd >= 0 && next == 0);
+    if (fd >= 0) {
+        CHECK(frame_acked(fd, 0, err, sizeof err) == 1);
+        CHECK(frame_acked(fd, 1, err, sizeof err) == 0 && !strcmp(err, "storage"));
+        close(fd);
+    }
+    CHECK(healthy());
+    CHECK(resume_and_finish(id, 12, &next) == 0);
+    CHECK(next >= 1 && next <= 2); /* frame 0 acked: never asked again */
+    CHECK(wav_holds_frames(id, 12));
+    free(fhr);
+    stop_and_check();
+    rm_tree(srv.data);
+#endif
+}
+
+/* FM_FAULT="worker_init:1+": no worker can open its store. The loop still answers; every
+ * request needing the store gets a clear 503, uploads leave nothing, a stream open is refused;
+ * SIGTERM is clean and a restart without the fault serves normally. */
+static void workers_without_a_store_answer_503_and_restart_cleanly(void)
+{
+#ifndef FM_FAULT_INJECTION
+    printf("     skipped: this build has no fault hook (configure with -DFM_FAULT_INJECTION=ON)\n");
+    return;
+#else
+    CHECK(make_temp_dir(srv.data, sizeof srv.data, "worker") == 0 && add_users(srv.data) == 0);
+    setenv("FM_FAULT", "worker_init:1+", 1);
+    CHECK(server_start(&srv, args_fast) == 0);
+    unsetenv("FM_FAULT");
+    CHECK(healthy());
+    http_resp r;
+    CHECK(http_post_json(srv.port, "/api/login", NULL,
+                         "{\"username\":\"alice\",\"password\":\"alice-password\"}", &r) == 0);
+    CHECK(r.status == 503 && jstr(r.json, "error") && !strcmp(jstr(r.json, "error"), "unavailable"));
+    http_resp_free(&r);
+    const char *csv = "time_s,fhr_bpm\n0,140\n0.25,141\n";
+    CHECK(http_req(srv.port, "POST", "/api/recordings?name=a.csv", "fms_nottoken", csv,
+                   strlen(csv), &r) == 0 &&
+          r.status == 503);
+    http_resp_free(&r);
+    CHECK(count_files("incoming", ".part") == 0);
+    CHECK(count_files("recordings", ".csv") == 0);
+    int st;
+    int fd = ws_connect(srv.port, "/ws/ingest", "fm-ingest", &st);
+    CHECK(fd >= 0);
+    if (fd >= 0) {
+        ws_send_text(fd, "{\"type\":\"open\",\"token\":\"fms_x\",\"format\":\"s16le\","
+                         "\"rate_hz\":8000}");
+        cJSON *e = ws_wait_type(fd, "error", NULL, 10000);
+        CHECK(e && jstr(e, "error") && !strcmp(jstr(e, "error"), "storage"));
+        cJSON_Delete(e);
+        close(fd);
+    }
+    CHECK(healthy());
+    stop_and_check();
+    CHECK(server_start(&srv, args_fast) == 0 && login_both() == 0);
+    CHECK(upload(tok_alice, "a.csv", csv, strlen(csv), NULL, NULL) == 201);
+    stop_and_check();
+    rm_tree(srv.data);
+#endif
+}
+
+typedef struct locker {
+    char path[700];
+    double hold_s;
+    volatile int locked;
+} locker;
+
+static void *hold_lock(void *arg)
+{
+    locker *l = arg;
+    sqlite3 *db = NULL;
+    if (sqlite3_open_v2(l->path, &db, SQLITE_OPEN_READWRITE, NULL) == SQLITE_OK &&
+        sqlite3_busy_timeout(db, 10000) == SQLITE_OK && /* the server may be writing right now */
+        sqlite3_exec(db, "BEGIN EXCLUSIVE", NULL, NULL, NULL) == SQLITE_OK) {
+        l->locked = 1;
+        usleep((useconds_t)(l->hold_s * 1e6));
+        sqlite3_exec(db, "COMMIT", NULL, NULL, NULL);
+    } else {
+        l->locked = -1;
+    }
+    sqlite3_close(db);
+    return NULL;
+}
+
+static int start_locker(locker *l, pthread_t *t, double hold_s)
+{
+    snprintf(l->path, sizeof l->path, "%s/fetalmon.db", srv.data);
+    l->hold_s = hold_s;
+    l->locked = 0;
+    if (pthread_create(t, NULL, hold_lock, l) != 0)
+        return -1;
+    while (!l->locked)
+        usleep(1000);
+    return l->locked == 1 ? 0 : -1;
+}
+
+typedef struct poster {
+    const char *path, *json;
+    int status;
+} poster;
+
+static void *post_thread(void *arg)
+{
+    poster *p = arg;
+    http_resp r;
+    p->status = http_post_json(srv.port, p->path, tok_drbob, p->json, &r) == 0 ? r.status : -1;
+    http_resp_free(&r);
+    return NULL;
+}
+
+/* A second connection holds the write lock: shorter than the busy timeout (5 s) the request
+ * waits and succeeds; longer, writes answer 503 "busy" (retry) and leave nothing, reads go on
+ * (WAL), and once the lock is gone everything is accepted again. */
+static void a_locked_database_gives_503_busy_and_nothing_half_done(void)
+{
+    CHECK(start_fresh("busy", NULL) == 0);
+    size_t len;
+    char *fhr = read_whole(fixture, &len);
+    char id[32], rpath[128];
+    CHECK(fhr && upload(tok_alice, "one.fhr", fhr, len, id, NULL) == 201);
+    CHECK(!strcmp(wait_done(id), "done"));
+    snprintf(rpath, sizeof rpath, "/api/recordings/%s/readings", id);
+    const char *reading = "{\"category\":\"normal\",\"text\":\"reactive\"}";
+    locker l;
+    pthread_t t;
+    http_resp r;
+
+    CHECK(start_locker(&l, &t, 1.5) == 0);
+    CHECK(http_post_json(srv.port, rpath, tok_drbob, reading, &r) == 0 && r.status == 201);
+    http_resp_free(&r);
+    pthread_join(t, NULL);
+
+    CHECK(start_locker(&l, &t, 9) == 0); /* writes wait 5 s (busy_timeout), then give up */
+    double t0 = now_s();
+    poster rp_job = {.path = rpath, .json = reading, .status = 0};
+    pthread_t rt;
+    CHECK(pthread_create(&rt, NULL, post_thread, &rp_job) == 0); /* a reading, at the same time */
+    CHECK(upload(tok_alice, "two.fhr", fhr, len, NULL, &r) == 503);
+    printf("     an upload under the lock answered 503 busy after %.1f s\n", now_s() - t0);
+    CHECK(jstr(r.json, "error") && !strcmp(jstr(r.json, "error"), "busy"));
+    http_resp_free(&r);
+    pthread_join(rt, NULL);
+    CHECKF(rp_job.status == 503, "reading under the lock: %d", rp_job.status);
+    CHECK(now_s() - t0 < 9); /* both answered while the lock was still held */
+    CHECK(http_get(srv.port, "/api/me", tok_alice, &r) == 0 && r.status == 200); /* reads go on */
+    http_resp_free(&r);
+    pthread_join(t, NULL);
+
+    CHECK(upload(tok_alice, "three.fhr", fhr, len, NULL, NULL) == 201);
+    CHECK(n_recordings() == 2);
+    CHECK(count_files("recordings", ".fhr") == 2); /* the refused upload's file is gone */
+    CHECK(count_files("incoming", ".part") == 0);
+    CHECK(http_get(srv.port, rpath, tok_alice, &r) == 0 &&
+          cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(r.json, "readings")) == 1);
+    http_resp_free(&r);
+    free(fhr);
+    stop_and_check();
+    rm_tree(srv.data);
+}
+
+/* Sends an upload of len bytes in chunks, tolerating the server closing early; returns the
+ * status of the answer, or -1 when the connection was dropped without one. */
+static int upload_tolerant(const char *token, const char *name, size_t len)
+{
+    int fd = tcp_connect(srv.port, 30);
+    if (fd < 0)
+        return -1;
+    char head[512];
+    int n = snprintf(head, sizeof head,
+                     "POST /api/recordings?name=%s HTTP/1.1\r\nHost: x\r\n"
+                     "Authorization: Bearer %s\r\nContent-Length: %zu\r\n\r\n",
+                     name, token, len);
+    send_all(fd, head, (size_t)n);
+    char chunk[16384];
+    for (size_t i = 0; i < sizeof chunk; i++)
+        chunk[i] = "0.25,140\n"[i % 9];
+    for (size_t sent = 0; sent < len;) {
+        size_t k = len - sent < sizeof chunk ? len - sent : sizeof chunk;
+        if (send_all(fd, chunk, k) != 0)
+            break;
+        sent += k;
+    }
+    http_resp r;
+    int st = http_read(fd, &r) == 0 ? r.status : -1;
+    http_resp_free(&r);
+    close(fd);
+    return st;
+}
+
+/* The data directory is a real 4 MiB tmpfs, filled up to its last 256 KiB. An upload that does
+ * not fit answers 507 and leaves nothing; a live stream gets "storage" once a flush does not
+ * fit, keeps every acked frame, and resumes when space is back; the server keeps serving. */
+static void a_full_disk_refuses_what_does_not_fit_and_keeps_the_rest(void)
+{
+    if (geteuid() != 0) {
+        printf("     skipped: needs root to mount a small tmpfs as the data directory\n");
+        return;
+    }
+    CHECK(make_temp_dir(srv.data, sizeof srv.data, "full") == 0);
+    if (mount("tmpfs", srv.data, "tmpfs", 0, "size=4m,mode=0700") != 0) {
+        printf("     skipped: cannot mount a tmpfs here (%s)\n", strerror(errno));
+        rmdir(srv.data);
+        return;
+    }
+    CHECK(add_users(srv.data) == 0);
+    CHECK(server_start(&srv, args_fast) == 0 && login_both() == 0);
+    /* Fill the disk up to its last 256 KiB. */
+    struct statvfs vs;
+    char filler[700];
+    snprintf(filler, sizeof filler, "%s/filler", srv.data);
+    CHECK(statvfs(srv.data, &vs) == 0);
+    long long room = (long long)vs.f_bavail * (long long)vs.f_bsize - 256 * 1024;
+    FILE *f = fopen(filler, "wb");
+    CHECK(f && room > 0);
+    static char zeros[65536];
+    for (long long w = 0; f && w < room; w += (long long)sizeof zeros)
+        if (fwrite(zeros, 1, sizeof zeros, f) != sizeof zeros)
+            break;
+    if (f)
+        fclose(f);
+
+    int st = upload_tolerant(tok_alice, "big.csv", 1 << 20);
+    CHECKF(st == 507 || st == -1, "upload on a full disk answered %d", st);
+    printf("     1 MiB upload on a full disk: %d\n", st);
+    CHECK(healthy());
+    usleep(200000);
+    CHECK(count_files("incoming", ".part") == 0);
+    CHECK(n_recordings() == 0);
+
+    char id[32], err[32] = "";
+    int next = -1, acked = -1;
+    int fd = open_stream(NULL, id, &next);
+    CHECK(fd >= 0);
+    int refused = 0;
+    for (uint32_t s = 0; fd >= 0 && s < 400; s++) {
+        int a = frame_acked(fd, s, err, sizeof err);
+        if (a == 1)
+            acked = (int)s;
+        else {
+            refused = a == 0;
+            break;
+        }
+    }
+    if (fd >= 0)
+        close(fd);
+    printf("     stream on a full disk: frames 0..%d acked, then \"%s\"\n", acked, err);
+    CHECKF(refused && !strcmp(err, "storage"), "error %s", err);
+    CHECK(healthy());
+    http_resp me;
+    CHECK(http_get(srv.port, "/api/me", tok_alice, &me) == 0 && me.status == 200);
+    http_resp_free(&me);
+    unlink(filler); /* space is back */
+    int total = acked + 20;
+    CHECK(resume_and_finish(id, total, &next) == 0);
+    CHECK(next >= acked + 1);
+    CHECK(wav_holds_frames(id, total));
+    const char *csv = "time_s,fhr_bpm\n0,140\n0.25,141\n";
+    CHECK(upload(tok_alice, "after.csv", csv, strlen(csv), NULL, NULL) == 201);
+    stop_and_check();
+    umount2(srv.data, MNT_DETACH);
+    rm_tree(srv.data);
+}
+
+/* Clients that vanish half-way through a WebSocket frame or an HTTP request. */
+static void clients_vanishing_mid_frame_leave_the_server_serving(void)
+{
+    CHECK(start_fresh("vanish", NULL) == 0);
+    char id[32];
+    int next = -1;
+    int fd = open_stream(NULL, id, &next);
+    CHECK(fd >= 0);
+    char err[32];
+    for (uint32_t s = 0; fd >= 0 && s < 5; s++)
+        CHECK(frame_acked(fd, s, err, sizeof err) == 1);
+    if (fd >= 0) {
+        /* Half of frame 5: its header announces 4004 bytes, 2000 come, then the socket closes. */
+        unsigned char b[4 + 2 * FRAME_SAMPLES], hdr[8] = {0x82, 0x80 | 126, 0x0f, 0xa4, 1, 2, 3, 4};
+        b[0] = 5, b[1] = b[2] = b[3] = 0;
+        frame_pcm(5, b + 4);
+        send_all(fd, hdr, sizeof hdr);
+        send_all(fd, b, 2000);
+        close(fd);
+    }
+    /* Half a frame on the live feed, half of an HTTP header block, half of a JSON body. */
+    int st;
+    int lf = ws_connect(srv.port, "/ws/live", "fm-live", &st);
+    CHECK(lf >= 0);
+    if (lf >= 0) {
+        unsigned char h[8] = {0x81, 0x80 | 100, 1, 2, 3, 4};
+        send_all(lf, h, 6);
+        send_all(lf, "{\"type\":\"auth\",", 15);
+        close(lf);
+    }
+    int hf = tcp_connect(srv.port, 5);
+    if (hf >= 0) {
+        send_all(hf, "POST /api/login HTTP/1.1\r\nHost: x\r\nContent-Le", 46);
+        close(hf);
+    }
+    hf = tcp_connect(srv.port, 5);
+    if (hf >= 0) {
+        const char *h = "POST /api/login HTTP/1.1\r\nHost: x\r\nContent-Length: 200\r\n\r\n"
+                        "{\"username\":\"alice\",\"pass";
+        send_all(hf, h, strlen(h));
+        close(hf);
+    }
+    usleep(200000);
+    CHECK(healthy());
+    CHECK(login("alice", "alice-password", NULL, 0) == 200);
+    CHECK(resume_and_finish(id, 10, &next) == 0);
+    CHECK(next == 5); /* the half frame was never stored */
+    CHECK(wav_holds_frames(id, 10));
+    stop_and_check();
+    rm_tree(srv.data);
+}
+
+int main(void)
+{
+    const char *src = getenv("FM_SOURCE_DIR");
+    snprintf(fixture, sizeof fixture, "%s/fixtures/traces/fhrma_train01_20min.fhr",
+             src ? src : ".");
+    signal(SIGPIPE, SIG_IGN);
+    RUN(a_failed_fsync_is_refused_clearly_and_loses_nothing_acknowledged);
+    RUN(workers_without_a_store_answer_503_and_restart_cleanly);
+    RUN(a_locked_database_gives_503_busy_and_nothing_half_done);
+    RUN(a_full_disk_refuses_what_does_not_fit_and_keeps_the_rest);
+    RUN(clients_vanishing_mid_frame_leave_the_server_serving);
+    if (srv.pid)
+        server_stop(&srv, SIGKILL);
+    return CHECK_DONE();
+}

@@ -35,6 +35,7 @@
 #include "ingest.h"
 #include "ingest_log.h"
 #include "ingest_msg.h"
+#include "log.h"
 #include "server_internal.h"
 
 #define FM_INGEST_PENDING_MAX (8 * (FM_INGEST_FRAME_MAX + 8)) /* buffered, not yet durable */
@@ -58,6 +59,7 @@ typedef struct ingest_job {
     size_t len;
     uint32_t last_seq;
     uint32_t crc; /* of buf, for the group-commit log */
+    off_t before; /* the stream file's length before this flush (cut back to it on failure) */
     /* in/out */
     int fd;
     int close_fd_after; /* loop only: the connection closed during a flush: close fd after */
@@ -313,6 +315,17 @@ static void run_open(ingest_job *j, fm_store *s)
     j->ok = 1;
 }
 
+/* A flush that failed leaves the stream file as it was before it: frames that were written but
+ * whose sync failed may be gone after a crash (a failed fsync marks the pages clean), so they
+ * must not count at the next resume (open_frames counts the complete frames in the file). */
+static void cut_back(ingest_job *j)
+{
+    if (j->ok || j->before < 0)
+        return;
+    if (ftruncate(j->fd, j->before) != 0 || lseek(j->fd, j->before, SEEK_SET) != j->before)
+        fm_log("error", "ingest_cut_back_failed", NULL);
+}
+
 /* A commit round (worker): every stream's frames to its file and the log, one log sync. */
 static void round_run(fm_job *job, void *store)
 {
@@ -321,26 +334,34 @@ static void round_run(fm_job *job, void *store)
     fm_ingest_log *log = r->srv->ingest_log;
     for (size_t i = 0; i < r->n; i++) {
         ingest_job *j = r->v[i];
+        j->before = lseek(j->fd, 0, SEEK_CUR);
         j->ok = fm_ingest_log_append(log, j->id, j->fd, j->buf, j->len, j->crc) == 0;
     }
-    if (fm_ingest_log_commit(log) != 0)
-        for (size_t i = 0; i < r->n; i++)
+    int committed = fm_ingest_log_commit(log) == 0;
+    for (size_t i = 0; i < r->n; i++) {
+        if (!committed)
             r->v[i]->ok = 0;
+        cut_back(r->v[i]);
+    }
 }
 
 /* Without group commit (ingest_group_commit = 0): one stream's frames, one fdatasync. */
 static void run_flush(ingest_job *j)
 {
     size_t off = 0;
+    j->before = lseek(j->fd, 0, SEEK_CUR);
     while (off < j->len) {
         ssize_t n = write(j->fd, j->buf + off, j->len - off);
         if (n < 0 && errno == EINTR)
             continue;
-        if (n <= 0)
+        if (n <= 0) {
+            cut_back(j);
             return;
+        }
         off += (size_t)n;
     }
     j->ok = !fm_fault_hit("fsync_frames") && fdatasync(j->fd) == 0;
+    cut_back(j);
 }
 
 static void wav_header(unsigned char *h, uint32_t rate, uint32_t data_bytes)

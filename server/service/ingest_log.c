@@ -13,6 +13,7 @@
 #include <sys/uio.h>
 #include <unistd.h>
 
+#include "fault.h"
 #include "files.h"
 #include "log.h"
 
@@ -513,7 +514,10 @@ int fm_ingest_log_commit(fm_ingest_log *l)
         return -1;
     }
     l->n_rec = 0;
-    if (fdatasync(fd) != 0) {
+    if (fm_fault_hit("fsync_frames") || fdatasync(fd) != 0) {
+        /* The round's records are not durable: cut them off, as after a failed write. */
+        if (ftruncate(fd, (off_t)l->size) != 0 || lseek(fd, (off_t)l->size, SEEK_SET) < 0)
+            fm_log("error", "ingest_log_truncate_failed", NULL);
         l->len = 0;
         return -1;
     }

@@ -18,8 +18,6 @@
 
 static server_proc srv;
 static const char *const args_fast[] = {"--set", "http_timeout_s=5", NULL};
-static const char *const args_group[] = {"--set", "http_timeout_s=5", "--set",
-                                         "ingest_group_commit=1", NULL};
 static const char *const *args_now = args_fast;
 static char fixture[1024];
 static char tok_alice[128], tok_drbob[128];
@@ -340,6 +338,8 @@ static void a_failed_group_commit_sync_is_refused_and_cut_back(void)
     printf("     skipped: this build has no fault hook (configure with -DFM_FAULT_INJECTION=ON)\n");
     return;
 #else
+    static const char *const args_group[] = {"--set", "http_timeout_s=5", "--set",
+                                             "ingest_group_commit=1", NULL};
     args_now = args_group;
     CHECK(start_fresh("fsyncgc", "fsync_frames:2") == 0);
     args_now = args_fast;

@@ -24,8 +24,13 @@
 #define FS_MATERNAL_DROP_BPM 15.0f
 #define FS_HALVING_LOG2_TOL 0.15f    /* |log2 ratio| within 1 +- this: halving/doubling */
 
+struct fm_falsesig_model {
+    fs_model *m;
+};
+
 struct fm_falsesig {
     fs_model *model; /* NULL: features only */
+    int model_shared; /* model belongs to an fm_falsesig_model: not freed here */
     int use_mhr;
     fs_features *feat;
     uint64_t next_out; /* next sample to finish */
@@ -42,7 +47,7 @@ static fm_falsesig *make(fs_model *model, int use_mhr, unsigned lookahead)
     fm_falsesig *q = calloc(1, sizeof *q);
     if (!q)
         return NULL;
-    q->feat = malloc(sizeof *q->feat);
+    q->feat = malloc(fs_features_size(use_mhr));
     if (!q->feat) {
         free(q);
         return NULL;
@@ -89,11 +94,43 @@ fm_falsesig *fm_falsesig_create_features(int use_mhr, unsigned lookahead_samples
     return make(NULL, use_mhr != 0, lookahead_samples);
 }
 
+fm_falsesig_model *fm_falsesig_model_create(int use_mhr)
+{
+    const char *text = use_mhr ? fm_falsesig_model_mhr : fm_falsesig_model_nomhr;
+    size_t len = use_mhr ? fm_falsesig_model_mhr_len : fm_falsesig_model_nomhr_len;
+    fm_falsesig_model *sm = calloc(1, sizeof *sm);
+    if (!sm || fs_model_parse(text, len, &sm->m) != FM_OK || sm->m->use_mhr != (use_mhr != 0)) {
+        fm_falsesig_model_destroy(sm);
+        return NULL;
+    }
+    return sm;
+}
+
+void fm_falsesig_model_destroy(fm_falsesig_model *sm)
+{
+    if (!sm)
+        return;
+    fs_model_free(sm->m);
+    free(sm);
+}
+
+fm_falsesig *fm_falsesig_create_shared(const fm_falsesig_model *sm)
+{
+    if (!sm || !sm->m)
+        return NULL;
+    /* make() takes a non-const model pointer; a shared one is only read */
+    fm_falsesig *q = make(sm->m, sm->m->use_mhr, sm->m->lookahead);
+    if (q)
+        q->model_shared = 1;
+    return q;
+}
+
 void fm_falsesig_destroy(fm_falsesig *q)
 {
     if (!q)
         return;
-    fs_model_free(q->model);
+    if (!q->model_shared)
+        fs_model_free(q->model);
     free(q->feat);
     free(q);
 }

@@ -63,9 +63,14 @@ const char *fs_feature_name(size_t i)
     return i < FS_N_FEATURES_MHR ? feature_names[i] : NULL;
 }
 
+size_t fs_features_size(int use_mhr)
+{
+    return sizeof(fs_features) + (use_mhr ? FS_RING * sizeof(fs_prefix_mhr) : 0);
+}
+
 void fs_features_reset(fs_features *f, int use_mhr, unsigned lookahead)
 {
-    memset(f, 0, sizeof *f);
+    memset(f, 0, fs_features_size(use_mhr));
     f->use_mhr = use_mhr;
     f->lookahead = lookahead;
     f->last_valid_idx = -1;
@@ -86,9 +91,28 @@ static int hist_bin(float x)
 }
 
 /* Running sums up to and including sample i; i < 0 is the empty sum. */
-static const fs_prefix *pf_at(const fs_features *f, int64_t i)
+static fs_prefix pf_at(const fs_features *f, int64_t i)
 {
-    return i < 0 ? &f->zero : &f->pf[(uint64_t)i & FS_RING_MASK];
+    fs_prefix p = {0};
+    if (i < 0)
+        return p;
+    const size_t k = (size_t)((uint64_t)i & FS_RING_MASK);
+    const fs_prefix_fhr *a = &f->pf[k];
+    p.cv = a->cv, p.sx = a->sx, p.sxx = a->sxx, p.cd = a->cd, p.sd = a->sd, p.cs = a->cs;
+    if (f->use_mhr) {
+        const fs_prefix_mhr *b = &f->pm[k];
+        p.cb = b->cb, p.cc = b->cc, p.sdm = b->sdm, p.cm = b->cm, p.sm = b->sm;
+        p.bx = b->bx, p.bm = b->bm, p.bxx = b->bxx, p.bmm = b->bmm, p.bxm = b->bxm;
+    }
+    return p;
+}
+
+static void pf_put(fs_features *f, size_t k, const fs_prefix *p)
+{
+    f->pf[k] = (fs_prefix_fhr){p->cv, p->sx, p->sxx, p->cd, p->sd, p->cs};
+    if (f->use_mhr)
+        f->pm[k] = (fs_prefix_mhr){p->cb, p->cc,  p->sdm, p->cm,  p->sm,
+                                   p->bx, p->bm, p->bxx, p->bmm, p->bxm};
 }
 
 void fs_features_push(fs_features *f, float fhr_bpm, float mhr_bpm)
@@ -100,8 +124,8 @@ void fs_features_push(fs_features *f, float fhr_bpm, float mhr_bpm)
                      mhr_bpm <= FM_FHR_ARTEFACT_MAX_BPM)
                         ? mhr_bpm
                         : NAN;
-    const fs_prefix *prev = pf_at(f, i - 1);
-    fs_prefix p = *prev;
+    const fs_prefix prev = pf_at(f, i - 1);
+    fs_prefix p = prev;
     f->x[k] = x;
     f->m[k] = m;
     f->last_invalid[k] = isnan(x) ? i : (i > 0 ? f->last_invalid[(size_t)(i - 1) & FS_RING_MASK]
@@ -126,9 +150,9 @@ void fs_features_push(fs_features *f, float fhr_bpm, float mhr_bpm)
             f->seg_start[k] = i;
             /* level of the 10 s before the segment, from the sums up to i - 1 */
             int64_t a = i - FS_PREV_LEVEL_SAMPLES;
-            const fs_prefix *pa = pf_at(f, a - 1);
-            double c = prev->cv - pa->cv;
-            f->seg_prev_level[k] = c > 0 ? (float)((prev->sx - pa->sx) / c + FS_CENTER_BPM) : NAN;
+            const fs_prefix pa = pf_at(f, a - 1);
+            double c = prev.cv - pa.cv;
+            f->seg_prev_level[k] = c > 0 ? (float)((prev.sx - pa.sx) / c + FS_CENTER_BPM) : NAN;
             f->seg_gap_s[k] = pv < 0 ? (float)i / FM_FHR_RATE_HZ
                                      : (float)(i - pv - 1) / FM_FHR_RATE_HZ;
         } else {
@@ -162,7 +186,7 @@ void fs_features_push(fs_features *f, float fhr_bpm, float mhr_bpm)
             p.bxm += xc * mc;
         }
     }
-    f->pf[k] = p;
+    pf_put(f, k, &p);
     f->n++;
 }
 
@@ -174,7 +198,8 @@ float fs_features_fhr(const fs_features *f, uint64_t t)
 /* Sums over samples a..b inclusive (a clamped to the ring by the caller). */
 static fs_prefix window(const fs_features *f, int64_t a, int64_t b)
 {
-    const fs_prefix *pb = pf_at(f, b), *pa = pf_at(f, a - 1);
+    const fs_prefix pb_v = pf_at(f, b), pa_v = pf_at(f, a - 1);
+    const fs_prefix *pb = &pb_v, *pa = &pa_v;
     fs_prefix w;
     w.cv = pb->cv - pa->cv;
     w.sx = pb->sx - pa->sx;
@@ -191,7 +216,8 @@ static fs_prefix window(const fs_features *f, int64_t a, int64_t b)
     w.bmm = pb->bmm - pa->bmm;
     w.bxm = pb->bxm - pa->bxm;
     /* the diff of sample a pairs it with a - 1, outside the window */
-    const fs_prefix *pa1 = pf_at(f, a);
+    const fs_prefix pa1_v = pf_at(f, a);
+    const fs_prefix *pa1 = &pa1_v;
     w.cd = pb->cd - pa1->cd;
     w.sd = pb->sd - pa1->sd;
     return w;

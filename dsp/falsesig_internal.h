@@ -25,7 +25,17 @@
 #define FS_HIST_MIN_BPM 50
 #define FS_HIST_BINS 191 /* 1-bpm bins over 50..240 bpm (CLINICAL 1 artefact range) */
 
-/* Running sums over the whole stream; a window's sum is the difference of two entries. */
+/* Running sums over the whole stream; a window's sum is the difference of two entries.
+ * fs_prefix is the value the feature code works with; the ring stores its FHR part for every
+ * detector and its MHR part only for a detector with the maternal channel (memory: 48 vs 136
+ * bytes a sample, 4096 samples, per live stream). */
+typedef struct fs_prefix_fhr {
+    double cv, sx, sxx, cd, sd, cs;
+} fs_prefix_fhr;
+typedef struct fs_prefix_mhr {
+    double cb, cc, sdm, cm, sm, bx, bm, bxx, bmm, bxm;
+} fs_prefix_mhr;
+
 typedef struct fs_prefix {
     double cv, sx, sxx;      /* valid FHR: count, sum and sum of squares (x - 140) */
     double cd, sd;           /* consecutive valid pairs: count, sum of |x[i] - x[i-1]| */
@@ -40,8 +50,7 @@ typedef struct fs_features {
     unsigned lookahead;      /* samples */
     uint64_t n;              /* samples pushed */
     float x[FS_RING], m[FS_RING];
-    fs_prefix pf[FS_RING];
-    fs_prefix zero; /* the empty sum (before the first sample) */
+    fs_prefix_fhr pf[FS_RING];
     int64_t seg_start[FS_RING];    /* absolute index where the sample's segment starts, -1 none */
     float seg_prev_level[FS_RING]; /* mean FHR in the 10 s before that segment (NAN: none) */
     float seg_gap_s[FS_RING];      /* length of the gap before that segment */
@@ -57,8 +66,12 @@ typedef struct fs_features {
     uint64_t hist30_lo;
     float last_m;                   /* newest valid MHR and its index (-1: none yet) */
     int64_t last_m_idx;
+    fs_prefix_mhr pm[]; /* FS_RING entries when use_mhr, none otherwise */
 } fs_features;
 
+/* Bytes to allocate for an fs_features (the MHR sums only when use_mhr). */
+size_t fs_features_size(int use_mhr);
+/* use_mhr must be what the object was allocated for (fs_features_size). */
 void fs_features_reset(fs_features *f, int use_mhr, unsigned lookahead);
 void fs_features_push(fs_features *f, float fhr_bpm, float mhr_bpm);
 /* Features of sample t (valid FHR, t + lookahead >= n - 1 or the stream ended, t < n).

@@ -376,6 +376,52 @@ static void streaming_in_chunks_equals_batch(void)
     fm_trace_destroy(t);
 }
 
+/* Detectors on one shared model (the server's live streams) give what a detector with its own
+ * model gives, bit for bit, also when two of them interleave. */
+static void shared_model_equals_own_model(void)
+{
+    fm_trace *t = synthetic(6000);
+    for (int use_mhr = 0; use_mhr <= 1; use_mhr++) {
+        float *pb = malloc(t->n * sizeof *pb);
+        float *pa = malloc(t->n * sizeof *pa), *pc = malloc(t->n * sizeof *pc);
+        fm_falsesig *own = fm_falsesig_create(use_mhr);
+        fm_falsesig_model *m = fm_falsesig_model_create(use_mhr);
+        fm_falsesig *a = fm_falsesig_create_shared(m), *c = fm_falsesig_create_shared(m);
+        CHECK(own && m && a && c && pb && pa && pc);
+        if (own && a && c && pb && pa && pc) {
+            CHECK(fm_falsesig_run(own, t, pb, NULL) == FM_OK);
+            /* interleaved: a gets the trace, c gets it too, a sample at a time */
+            size_t na = 0, nc = 0;
+            fm_falsesig_sample s;
+            for (size_t i = 0; i < t->n; i++) {
+                CHECK(fm_falsesig_push(a, t->fhr_bpm[i], t->mhr_bpm[i]) == FM_OK);
+                CHECK(fm_falsesig_push(c, t->fhr_bpm[i], t->mhr_bpm[i]) == FM_OK);
+                while (fm_falsesig_pop(a, &s) == FM_OK)
+                    pa[na++] = s.p_false;
+                while (fm_falsesig_pop(c, &s) == FM_OK)
+                    pc[nc++] = s.p_false;
+            }
+            CHECK(fm_falsesig_flush(a) == FM_OK && fm_falsesig_flush(c) == FM_OK);
+            while (fm_falsesig_pop(a, &s) == FM_OK)
+                pa[na++] = s.p_false;
+            while (fm_falsesig_pop(c, &s) == FM_OK)
+                pc[nc++] = s.p_false;
+            CHECK(na == t->n && nc == t->n);
+            CHECK(memcmp(pa, pb, t->n * sizeof *pa) == 0);
+            CHECK(memcmp(pc, pb, t->n * sizeof *pc) == 0);
+        }
+        fm_falsesig_destroy(a);
+        fm_falsesig_destroy(c);
+        fm_falsesig_destroy(own);
+        fm_falsesig_model_destroy(m); /* after its detectors */
+        free(pb);
+        free(pa);
+        free(pc);
+    }
+    CHECK(fm_falsesig_create_shared(NULL) == NULL);
+    fm_trace_destroy(t);
+}
+
 static void missing_and_absurd_input_is_harmless(void)
 {
     for (int use_mhr = 0; use_mhr <= 1; use_mhr++) {
@@ -591,6 +637,7 @@ int main(void)
     RUN(bad_model_text_is_refused);
     RUN(missing_and_absurd_input_is_harmless);
     RUN(streaming_in_chunks_equals_batch);
+    RUN(shared_model_equals_own_model);
     RUN(whole_recording_mode);
     RUN(maternal_stretch_is_flagged);
     RUN(halved_stretch_is_flagged);

@@ -56,6 +56,16 @@ fm_falsesig *fm_falsesig_create(int use_mhr);
  * look-ahead come from the model. On failure returns NULL and sets *status when not NULL. */
 fm_falsesig *fm_falsesig_create_from_text(const char *model_text, size_t len, fm_status *status);
 
+/* The built-in model parsed once, to be shared by many detectors (a server's live streams):
+ * immutable after create, so detectors on any threads may use it at the same time. It must
+ * outlive every detector made from it. NULL when out of memory or the model is not built in. */
+typedef struct fm_falsesig_model fm_falsesig_model;
+fm_falsesig_model *fm_falsesig_model_create(int use_mhr);
+void fm_falsesig_model_destroy(fm_falsesig_model *m);
+/* A detector on a shared model: the same results as fm_falsesig_create(use_mhr), bit for bit,
+ * without its own copy of the trees. */
+fm_falsesig *fm_falsesig_create_shared(const fm_falsesig_model *m);
+
 /* Features only, no model (p_false stays NAN): the feature dumper of tools/falsesig. */
 fm_falsesig *fm_falsesig_create_features(int use_mhr, unsigned lookahead_samples);
 

@@ -39,6 +39,7 @@ struct fm_livepipes {
     fm_livepipes_config c;
     fm_livepipe *head;
     size_t n;
+    fm_falsesig_model *fs_model; /* the no-MHR detector's trees, shared by every stream */
 };
 
 struct fm_livepipe {
@@ -521,8 +522,14 @@ static void enqueue(fm_livepipe *p, op *o)
 fm_livepipes *fm_livepipes_create(const fm_livepipes_config *c)
 {
     fm_livepipes *t = calloc(1, sizeof *t);
-    if (t)
-        t->c = *c;
+    if (!t)
+        return NULL;
+    t->c = *c;
+    t->fs_model = fm_falsesig_model_create(0); /* home streams: no maternal channel */
+    if (!t->fs_model) {
+        free(t);
+        return NULL;
+    }
     return t;
 }
 
@@ -535,6 +542,7 @@ void fm_livepipes_destroy(fm_livepipes *t)
         t->head = p->next;
         pipe_free(p);
     }
+    fm_falsesig_model_destroy(t->fs_model); /* after every pipe that reads it */
     free(t);
 }
 
@@ -571,7 +579,7 @@ fm_livepipe *fm_livepipes_open(fm_livepipes *t, const char *recording_id, int64_
     p->dop = fm_doppler_create(rate_hz, NULL, on_sample, p);
     p->ctg = fm_ctg_create(NULL);
     p->al = fm_alerts_create(&ac);
-    p->fs = fm_falsesig_create(0); /* home streams: no maternal channel */
+    p->fs = fm_falsesig_create_shared(t->fs_model);
     if (p->fs) {
         p->held_cap = fm_falsesig_lookahead(p->fs) + 16;
         p->held = malloc(p->held_cap * sizeof *p->held);

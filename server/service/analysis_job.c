@@ -197,6 +197,7 @@ static void run_analysis(fm_job *job, void *ctx)
         o.gestation_weeks = fm_api_gestation_at(&pt, r.created_ms);
 
     char err[512] = "";
+    const int64_t t0_ms = fm_now_ms();
     fm_analysis *an = NULL;
     fm_status rc = fm_analysis_load(in, &o, &an, err, sizeof err);
     if (rc == FM_OK) {
@@ -215,6 +216,8 @@ static void run_analysis(fm_job *job, void *ctx)
     if (rc != FM_OK && aj->api->alerts)
         raise_failed(aj->api, &r, err[0] ? err : fm_strerror(rc));
     fm_analysis_destroy(an);
+    atomic_fetch_add(&aj->api->analyses_total, 1);
+    atomic_fetch_add(&aj->api->analysis_ms_total, (uint_fast64_t)(fm_now_ms() - t0_ms));
 }
 
 static void free_job(fm_job *job)

@@ -10,6 +10,7 @@
 #ifndef FM_API_H
 #define FM_API_H
 
+#include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -63,6 +64,9 @@ typedef struct fm_api {
     fm_bus *bus;
     fm_workq *analysis; /* accepted recordings are queued here */
     struct fm_alertsvc *alerts; /* the alert life cycle (alertsvc.h), NULL in unit tests */
+    /* Metrics, written by the analysis workers: analyses finished and their time (queue wait
+     * excluded), for /metrics. */
+    atomic_uint_fast64_t analyses_total, analysis_ms_total;
 } fm_api;
 
 void fm_api_handle(fm_api *api, fm_store *s, const fm_http_req *req, fm_http_resp *resp);

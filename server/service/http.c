@@ -238,16 +238,23 @@ static void metrics(fm_server *srv, fm_http_resp *o)
                  "# TYPE fetalmon_http_refused_busy_total counter\n"
                  "fetalmon_http_refused_busy_total %llu\n"
                  "# TYPE fetalmon_uploads_total counter\nfetalmon_uploads_total %llu\n"
+                 "# TYPE fetalmon_live_streams gauge\nfetalmon_live_streams %zu\n"
                  "# TYPE fetalmon_live_viewers gauge\nfetalmon_live_viewers %d\n"
                  "# TYPE fetalmon_api_queue_depth gauge\nfetalmon_api_queue_depth %zu\n"
                  "# TYPE fetalmon_analysis_queue_depth gauge\nfetalmon_analysis_queue_depth %zu\n"
                  "# TYPE fetalmon_ingest_queue_depth gauge\nfetalmon_ingest_queue_depth %zu\n"
                  "# TYPE fetalmon_bus_queue_depth gauge\nfetalmon_bus_queue_depth %zu\n"
-                 "# TYPE fetalmon_bus_dropped_total counter\nfetalmon_bus_dropped_total %zu\n",
+                 "# TYPE fetalmon_bus_dropped_total counter\nfetalmon_bus_dropped_total %zu\n"
+                 "# TYPE fetalmon_analysis_seconds summary\n"
+                 "fetalmon_analysis_seconds_sum %.3f\nfetalmon_analysis_seconds_count %llu\n",
                  (unsigned long long)srv->n_requests, (unsigned long long)srv->n_refused_busy,
-                 (unsigned long long)srv->n_uploads, srv->n_viewers, fm_workq_pending(srv->api_q),
+                 (unsigned long long)srv->n_uploads,
+                 srv->pipes ? fm_livepipes_count(srv->pipes) : (size_t)0, srv->n_viewers,
+                 fm_workq_pending(srv->api_q),
                  fm_workq_pending(srv->analysis_q), fm_workq_pending(srv->ingest_q) + fm_ingest_waiting(srv),
-                 fm_bus_depth(srv->bus), fm_bus_dropped(srv->bus));
+                 fm_bus_depth(srv->bus), fm_bus_dropped(srv->bus),
+                 (double)atomic_load(&srv->api.analysis_ms_total) / 1000.0,
+                 (unsigned long long)atomic_load(&srv->api.analyses_total));
     o->status = 200;
     o->content_type = "text/plain; version=0.0.4";
     o->body = strndup(buf, (size_t)n);

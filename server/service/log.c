@@ -30,7 +30,7 @@ static int segment_is_safe(const char *s, size_t n)
     static const char *const words[] = {"api",   "patients", "recordings", "alerts", "audio",
                                         "readings", "ack",   "me",         "login",  "logout",
                                         "audit", "health",   "metrics",    "uploads", "ws",
-                                        "live",  "ingest"};
+                                        "live",  "ingest",   "worklist",   "samples"};
     for (size_t i = 0; i < sizeof words / sizeof words[0]; i++)
         if (strlen(words[i]) == n && !memcmp(words[i], s, n))
             return 1;

@@ -139,6 +139,24 @@ static void metrics_are_prometheus_text(void)
     http_resp_free(&r);
 }
 
+/* After the analyses above (one done, one failed): /metrics counts both and their time, and
+ * gives the live stream gauge (no stream in this test). */
+static void metrics_count_analyses_and_live_streams(void)
+{
+    http_resp r;
+    CHECK(http_get(srv.port, "/metrics", NULL, &r) == 0 && r.status == 200);
+    const char *c = r.body ? strstr(r.body, "\nfetalmon_analysis_seconds_count ") : NULL;
+    const char *sum = r.body ? strstr(r.body, "\nfetalmon_analysis_seconds_sum ") : NULL;
+    const char *ls = r.body ? strstr(r.body, "\nfetalmon_live_streams ") : NULL;
+    CHECK(c && sum && ls);
+    if (c && sum && ls) {
+        CHECKF(atoll(c + 33) >= 2, "count %lld", atoll(c + 33));
+        CHECK(atof(sum + 31) >= 0);
+        CHECK(atoll(ls + 23) == 0);
+    }
+    http_resp_free(&r);
+}
+
 static void login_gives_a_token_and_me_knows_the_user(void)
 {
     http_resp r;
@@ -724,6 +742,7 @@ int main(void)
     RUN(upload_is_analysed_and_the_result_readable);
     RUN(audio_downloads_support_ranges);
     RUN(a_trace_the_engine_rejects_ends_failed_with_a_reason);
+    RUN(metrics_count_analyses_and_live_streams);
     RUN(access_matrix_never_leaks_another_patients_data);
     RUN(a_clinician_signs_a_reading_the_patient_sees);
     RUN(alerts_are_listed_and_acknowledged_by_the_care_team);

@@ -47,6 +47,7 @@
 #include <unistd.h>
 
 #include "auth.h"
+#include "bench_ws.h"
 #include "fetalmon/falsesig.h"
 #include "store.h"
 #include "synth.h"
@@ -76,240 +77,19 @@ typedef struct conn {
     size_t n_frames; /* of sent / arrive */
 } conn;
 
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + ts.tv_nsec / 1e9;
-}
-
-static int send_all(int fd, const void *b, size_t n)
-{
-    const char *p = b;
-    while (n) {
-        ssize_t k = send(fd, p, n, MSG_NOSIGNAL);
-        if (k < 0 && (errno == EINTR || errno == EAGAIN)) {
-            if (errno == EAGAIN)
-                usleep(100);
-            continue;
-        }
-        if (k <= 0)
-            return -1;
-        p += k;
-        n -= (size_t)k;
-    }
-    return 0;
-}
-
-static int ws_send(int fd, int opcode, const void *data, size_t n)
-{
-    unsigned char buf[16 + 4 + 2 * FRAME + 64];
-    size_t hl = 2;
-    if (n + 16 > sizeof buf)
-        return -1;
-    buf[0] = (unsigned char)(0x80 | opcode);
-    if (n < 126) {
-        buf[1] = (unsigned char)(0x80 | n);
-    } else {
-        buf[1] = 0x80 | 126;
-        buf[2] = (unsigned char)(n >> 8), buf[3] = (unsigned char)n;
-        hl = 4;
-    }
-    memset(buf + hl, 0, 4); /* a zero mask: valid, and the payload goes as is */
-    hl += 4;
-    memcpy(buf + hl, data, n);
-    return send_all(fd, buf, hl + n);
-}
-
-static int ws_connect(int port, const char *path, const char *proto)
-{
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    if (fd < 0 || connect(fd, (struct sockaddr *)&a, sizeof a) != 0) {
-        if (fd >= 0)
-            close(fd);
-        return -1;
-    }
-    int one = 1;
-    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-    char req[512], resp[1024];
-    int n = snprintf(req, sizeof req,
-                     "GET %s HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\n"
-                     "Connection: Upgrade\r\nSec-WebSocket-Key: YmVuY2gtc2VydmVyLWxvYWQ=\r\n"
-                     "Sec-WebSocket-Version: 13\r\nSec-WebSocket-Protocol: %s\r\n\r\n",
-                     path, proto);
-    size_t got = 0;
-    if (send_all(fd, req, (size_t)n) != 0)
-        goto fail;
-    while (got < sizeof resp - 1) {
-        if (recv(fd, resp + got, 1, 0) != 1)
-            goto fail;
-        resp[++got] = 0;
-        if (got >= 4 && !memcmp(resp + got - 4, "\r\n\r\n", 4))
-            break;
-    }
-    if (strncmp(resp, "HTTP/1.1 101", 12))
-        goto fail;
-    return fd;
-fail:
-    close(fd);
-    return -1;
-}
-
-/* Next complete text message in c->in (NUL-terminated copy in out), 1; 0 when incomplete. */
+/* conn's receive buffer through bench_ws.h */
 static int next_msg(conn *c, char *out, size_t cap)
 {
-    if (c->in_len < 2)
-        return 0;
-    size_t n = c->in[1] & 0x7f, hl = 2;
-    if (n == 126) {
-        if (c->in_len < 4)
-            return 0;
-        n = (size_t)c->in[2] << 8 | c->in[3];
-        hl = 4;
-    } else if (n == 127) {
-        return -1;
-    }
-    if (c->in_len < hl + n)
-        return 0;
-    size_t k = n < cap - 1 ? n : cap - 1;
-    memcpy(out, c->in + hl, k);
-    out[k] = 0;
-    memmove(c->in, c->in + hl + n, c->in_len - hl - n);
-    c->in_len -= hl + n;
-    return 1;
+    return bws_next_msg(c->fd, c->in, &c->in_len, out, cap);
 }
 
-/* Blocking: the next message (setup phase). */
 static int wait_msg(conn *c, const char *needle, char *out, size_t cap)
 {
-    double t_end = now_s() + 30;
-    while (now_s() < t_end) {
-        int r;
-        while ((r = next_msg(c, out, cap)) == 1)
-            if (strstr(out, needle))
-                return 0;
-        if (r < 0)
-            return -1;
-        ssize_t k = recv(c->fd, c->in + c->in_len, INBUF - c->in_len, 0);
-        if (k <= 0)
-            return -1;
-        c->in_len += (size_t)k;
-    }
-    return -1;
-}
-
-static long proc_cpu_ticks(pid_t pid)
-{
-    char path[64], buf[1024];
-    snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
-    FILE *f = fopen(path, "r");
-    if (!f)
-        return 0;
-    size_t n = fread(buf, 1, sizeof buf - 1, f);
-    fclose(f);
-    buf[n] = 0;
-    char *p = strrchr(buf, ')');
-    long ut = 0, st = 0;
-    if (p)
-        sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %ld %ld", &ut, &st);
-    return ut + st;
-}
-
-static long proc_rss_kb(pid_t pid)
-{
-    char path[64], line[256];
-    snprintf(path, sizeof path, "/proc/%d/status", (int)pid);
-    FILE *f = fopen(path, "r");
-    long kb = 0;
-    while (f && fgets(line, sizeof line, f))
-        if (!strncmp(line, "VmRSS:", 6))
-            kb = atol(line + 6);
-    if (f)
-        fclose(f);
-    return kb;
-}
-
-static int cmp_d(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return x < y ? -1 : x > y;
-}
-
-static int setup_accounts(const char *dir, int n, char (*dev_tok)[FM_TOKEN_MAX], char *sess)
-{
-    char err[256], hash[FM_PWHASH_MAX];
-    fm_store *s;
-    if (fm_auth_init() != FM_SVC_OK || fm_store_open(dir, &s, err, sizeof err) != FM_SVC_OK ||
-        fm_auth_hash_password("bench-password", hash) != FM_SVC_OK) {
-        fprintf(stderr, "bench: store: %s\n", err);
-        return -1;
-    }
-    fm_user c = {.role = FM_ROLE_CLINICIAN, .created_ms = fm_now_ms()};
-    snprintf(c.name, sizeof c.name, "drload");
-    snprintf(c.display_name, sizeof c.display_name, "Dr Load");
-    int64_t cid, pid;
-    if (fm_store_user_add(s, &c, hash, &cid) != FM_SVC_OK)
-        return -1;
-    uint8_t h[32];
-    fm_token_row t = {.user_id = cid, .kind = FM_TOKEN_SESSION, .created_ms = fm_now_ms()};
-    t.expires_ms = t.created_ms + 86400000LL;
-    fm_auth_token_new(FM_TOKEN_SESSION, sess, h);
-    fm_store_token_add(s, h, &t);
-    for (int i = 0; i < n; i++) {
-        fm_user u = {.role = FM_ROLE_PATIENT, .created_ms = fm_now_ms()};
-        snprintf(u.name, sizeof u.name, "p%d", i);
-        snprintf(u.display_name, sizeof u.display_name, "Patient %d", i);
-        if (fm_store_user_add(s, &u, hash, &pid) != FM_SVC_OK)
-            return -1;
-        fm_patient p = {.user_id = pid};
-        fm_store_patient_put(s, &p);
-        fm_store_care_link(s, pid, cid);
-        fm_token_row d = {.user_id = pid, .kind = FM_TOKEN_DEVICE, .patient_id = pid};
-        d.created_ms = fm_now_ms();
-        d.expires_ms = d.created_ms + 86400000LL;
-        fm_auth_token_new(FM_TOKEN_DEVICE, dev_tok[i], h);
-        fm_store_token_add(s, h, &d);
-    }
-    fm_store_close(s);
-    return 0;
+    return bws_wait_msg(c->fd, c->in, &c->in_len, INBUF, needle, out, cap);
 }
 
 static const char *g_set[16]; /* --set KEY=VALUE for the server */
 static int n_set;
-
-static pid_t start_server(const char *bin, const char *dir, int *port)
-{
-    int pfd[2];
-    if (pipe(pfd))
-        return -1;
-    pid_t pid = fork();
-    if (pid == 0) {
-        dup2(pfd[1], 1);
-        int nul = open("/dev/null", O_WRONLY);
-        dup2(nul, 2);
-        close(pfd[0]);
-        const char *argv[48] = {bin, "serve", "--data", dir, "--listen", "127.0.0.1:0"};
-        int n = 6;
-        for (int i = 0; i < n_set; i++) {
-            argv[n++] = "--set";
-            argv[n++] = g_set[i];
-        }
-        argv[n] = NULL;
-        execv(bin, (char *const *)argv);
-        _exit(127);
-    }
-    close(pfd[1]);
-    FILE *f = fdopen(pfd[0], "r");
-    char line[256] = "";
-    if (!f || !fgets(line, sizeof line, f))
-        return -1;
-    fclose(f);
-    char *colon = strrchr(line, ':');
-    *port = colon ? atoi(colon + 1) : 0;
-    return *port > 0 ? pid : -1;
-}
 
 enum { ROLE_NORMAL = 0, ROLE_CONDITION, ROLE_STALL };
 
@@ -355,7 +135,7 @@ static double pct(const double *v, size_t n, double p)
 
 static void print_row(const char *what, double *v, size_t n, size_t want)
 {
-    qsort(v, n, sizeof *v, cmp_d);
+    qsort(v, n, sizeof *v, bws_cmp_d);
     printf("%-34s %5zu/%-5zu %8.0f %8.0f %8.0f %8.0f\n", what, n, want, pct(v, n, 0.50) * 1e3,
            pct(v, n, 0.95) * 1e3, pct(v, n, 0.99) * 1e3, n ? v[n - 1] * 1e3 : NAN);
 }
@@ -409,14 +189,14 @@ static int keepalive(conn *x, const int16_t *pcm, size_t n_pcm)
     for (int b = 0; b < 4; b++)
         frame[b] = (unsigned char)(x->seq >> (8 * b));
     memcpy(frame + 4, pcm + off, 2 * FRAME);
-    double t = now_s();
+    double t = bws_now_s();
     if (x->sent)
         x->sent[x->seq] = t;
     if (x->role == ROLE_CONDITION)
         x->pre_frames++;
     x->last_sent = t;
     x->seq++;
-    return ws_send(x->fd, 2, frame, sizeof frame);
+    return bws_send(x->fd, 2, frame, sizeof frame);
 }
 
 static int run(const char *bin, int n_dev, int n_cond, int n_stall, int n_view,
@@ -432,9 +212,9 @@ static int run(const char *bin, int n_dev, int n_cond, int n_stall, int n_view,
     int port = 0, rc = -1, ep = -1;
     pid_t pid = -1;
     int *order = NULL;
-    if (!tok || !c || setup_accounts(dir, n_dev, tok, sess) != 0)
+    if (!tok || !c || bws_setup_accounts(dir, n_dev, tok, sess) != 0)
         goto out;
-    if ((pid = start_server(bin, dir, &port)) < 0)
+    if ((pid = bws_start_server(bin, dir, g_set, n_set, &port)) < 0)
         goto out;
     usleep(200000);
     static char msg[65536];
@@ -442,15 +222,15 @@ static int run(const char *bin, int n_dev, int n_cond, int n_stall, int n_view,
     for (int v = 0; v < n_view; v++) {
         conn *x = &c[n_dev + v];
         x->idx = v;
-        if ((x->fd = ws_connect(port, "/ws/live", "fm-live")) < 0)
+        if ((x->fd = bws_connect(port, "/ws/live", "fm-live")) < 0)
             goto out;
         snprintf(msg, sizeof msg, "{\"type\":\"auth\",\"token\":\"%s\"}", sess);
-        ws_send(x->fd, 1, msg, strlen(msg));
+        bws_send(x->fd, 1, msg, strlen(msg));
         if (wait_msg(x, "hello", msg, sizeof msg))
             goto out;
         for (int p = v, k = 0; p < n_dev && k < 64; p += n_view, k++) {
             snprintf(msg, sizeof msg, "{\"type\":\"subscribe\",\"patient\":\"p%d\"}", p);
-            ws_send(x->fd, 1, msg, strlen(msg));
+            bws_send(x->fd, 1, msg, strlen(msg));
             if (wait_msg(x, "subscribed", msg, sizeof msg))
                 goto out;
         }
@@ -460,7 +240,7 @@ static int run(const char *bin, int n_dev, int n_cond, int n_stall, int n_view,
     if (step < 1)
         step = 1;
     int ic = 0, is = 0;
-    double last_keepalive = now_s();
+    double last_keepalive = bws_now_s();
     size_t max_frames = 0;
     for (int d = 0, k = 0; d < n_dev; d++) {
         conn *x = &c[d];
@@ -487,12 +267,12 @@ static int run(const char *bin, int n_dev, int n_cond, int n_stall, int n_view,
             }
             k++;
         }
-        if ((x->fd = ws_connect(port, "/ws/ingest", "fm-ingest")) < 0)
+        if ((x->fd = bws_connect(port, "/ws/ingest", "fm-ingest")) < 0)
             goto out;
         snprintf(msg, sizeof msg,
                  "{\"type\":\"open\",\"token\":\"%s\",\"format\":\"s16le\",\"rate_hz\":%d}", tok[d],
                  RATE);
-        ws_send(x->fd, 1, msg, strlen(msg));
+        bws_send(x->fd, 1, msg, strlen(msg));
         if (wait_msg(x, "opened", msg, sizeof msg))
             goto out;
         char *s = strstr(msg, "\"stream\":\"");
@@ -500,14 +280,14 @@ static int run(const char *bin, int n_dev, int n_cond, int n_stall, int n_view,
             snprintf(x->stream, sizeof x->stream, "%.16s", s + 10);
         /* opening 1000 streams takes a while: keep the open ones fed, so that none raises
          * "stream stalled" before the run (their condition starts after these frames) */
-        if (now_s() - last_keepalive > 5) {
-            last_keepalive = now_s();
+        if (bws_now_s() - last_keepalive > 5) {
+            last_keepalive = bws_now_s();
             for (int e = 0; e <= d; e++)
                 if (c[e].seq < SETUP_FRAMES_MAX && keepalive(&c[e], pcm_norm, n_norm) != 0)
                     goto out;
         }
     }
-    double t0 = now_s();
+    double t0 = bws_now_s();
     for (int d = 0; d < n_dev; d++) {
         c[d].next_send = t0 + 0.25 + 0.25 * d / n_dev; /* staggered */
         c[d].stop_t = c[d].role == ROLE_STALL ? t0 + STALL_AT_S + (double)STAGGER_S * d / n_dev
@@ -529,7 +309,7 @@ static int run(const char *bin, int n_dev, int n_cond, int n_stall, int n_view,
             order[j] = order[j - 1];
             order[j - 1] = t;
         }
-    long cpu0 = proc_cpu_ticks(pid);
+    long cpu0 = bws_proc_cpu_ticks(pid);
     /* until every condition alert is due, + a margin (the condition audio lasts longer) */
     double t_end = t0 + STAGGER_S + t_truth_s + FM_FALSESIG_LOOKAHEAD_S + 60;
     if (t_end > t0 + (double)max_frames / 4.0)
@@ -546,8 +326,8 @@ static int run(const char *bin, int n_dev, int n_cond, int n_stall, int n_view,
     double *lat_engine = calloc((size_t)n_cond + 1, sizeof(double));
     printf("# streaming for %.0f s ...\n", t_end - t0);
     fflush(stdout);
-    while (now_s() < t_end) {
-        double now = now_s();
+    while (bws_now_s() < t_end) {
+        double now = bws_now_s();
         for (int d = 0; d < n_dev; d++) {
             conn *x = &c[d];
             if (now < x->next_send || (x->role == ROLE_STALL && now >= x->stop_t))
@@ -570,7 +350,7 @@ static int run(const char *bin, int n_dev, int n_cond, int n_stall, int n_view,
             if (x->sent)
                 x->sent[x->seq] = now;
             x->last_sent = now;
-            if (ws_send(x->fd, 2, frame, sizeof frame) == 0)
+            if (bws_send(x->fd, 2, frame, sizeof frame) == 0)
                 sent++;
             x->seq++;
             x->next_send += 0.25;
@@ -583,7 +363,7 @@ static int run(const char *bin, int n_dev, int n_cond, int n_stall, int n_view,
             if (k <= 0)
                 continue;
             x->in_len += (size_t)k;
-            double t = now_s();
+            double t = bws_now_s();
             int r;
             while ((r = next_msg(x, msg, sizeof msg)) == 1) {
                 if (x->is_dev) {
@@ -667,7 +447,7 @@ static int run(const char *bin, int n_dev, int n_cond, int n_stall, int n_view,
             }
         }
     }
-    long cpu1 = proc_cpu_ticks(pid), rss = proc_rss_kb(pid);
+    long cpu1 = bws_proc_cpu_ticks(pid), rss = bws_proc_rss_kb(pid);
     /* The split: the completing sample's verdict comes with sample k_judge (20 s later): the
      * engine part is frame k_judge sent -> sample k_judge on the feed, the alert path the rest
      * (published in the same processing step, so it may precede the samples message). */
@@ -681,7 +461,7 @@ static int run(const char *bin, int n_dev, int n_cond, int n_stall, int n_view,
         lat_engine[n_engine++] = dv->arrive[k_judge] - dv->sent[k_judge];
         lat_path[n_path++] = dv->got_t - dv->arrive[k_judge];
     }
-    double hz = (double)sysconf(_SC_CLK_TCK), secs = now_s() - t0;
+    double hz = (double)sysconf(_SC_CLK_TCK), secs = bws_now_s() - t0;
     printf("# N=%d streams (%d condition, %d stall, %d normal), M=%d viewers, %.0f s, %ld frames"
            " sent, %ld errors\n",
            n_dev, n_cond, n_stall, n_dev - n_cond - n_stall, n_view, secs, sent, errors);
@@ -694,7 +474,7 @@ static int run(const char *bin, int n_dev, int n_cond, int n_stall, int n_view,
     printf("# the first row split in two:\n");
     print_row("  engine: frame -> its sample shown", lat_engine, n_engine, (size_t)n_cond);
     print_row("  then alert path: sample -> alert", lat_path, n_path, (size_t)n_cond);
-    qsort(at_err, n_truth, sizeof *at_err, cmp_d);
+    qsort(at_err, n_truth, sizeof *at_err, bws_cmp_d);
     printf("# completing sample (at_s) - truth: median %+.2f s, min %+.2f, max %+.2f;"
            " other alerts at viewers: %ld (stream_stalled not caused by a stop: %ld);"
            " resync messages: %ld\n",

@@ -34,6 +34,7 @@
 #include <unistd.h>
 
 #include "auth.h"
+#include "bench_ws.h"
 #include "store.h"
 #include "synth.h"
 
@@ -55,248 +56,19 @@ typedef struct conn {
     long next_k; /* the next trace sample expected at the viewer (-1: none yet) */
 } conn;
 
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + ts.tv_nsec / 1e9;
-}
-
-static int send_all(int fd, const void *b, size_t n)
-{
-    const char *p = b;
-    while (n) {
-        ssize_t k = send(fd, p, n, MSG_NOSIGNAL);
-        if (k < 0 && (errno == EINTR || errno == EAGAIN)) {
-            if (errno == EAGAIN)
-                usleep(100);
-            continue;
-        }
-        if (k <= 0)
-            return -1;
-        p += k;
-        n -= (size_t)k;
-    }
-    return 0;
-}
-
-static int ws_send(int fd, int opcode, const void *data, size_t n)
-{
-    unsigned char buf[16 + 4 + 2 * FRAME + 64];
-    size_t hl = 2;
-    if (n + 16 > sizeof buf)
-        return -1;
-    buf[0] = (unsigned char)(0x80 | opcode);
-    if (n < 126) {
-        buf[1] = (unsigned char)(0x80 | n);
-    } else {
-        buf[1] = 0x80 | 126;
-        buf[2] = (unsigned char)(n >> 8), buf[3] = (unsigned char)n;
-        hl = 4;
-    }
-    memset(buf + hl, 0, 4); /* a zero mask: valid, and the payload goes as is */
-    hl += 4;
-    memcpy(buf + hl, data, n);
-    return send_all(fd, buf, hl + n);
-}
-
-static int ws_connect(int port, const char *path, const char *proto)
-{
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    if (fd < 0 || connect(fd, (struct sockaddr *)&a, sizeof a) != 0) {
-        if (fd >= 0)
-            close(fd);
-        return -1;
-    }
-    int one = 1;
-    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-    char req[512], resp[1024];
-    int n = snprintf(req, sizeof req,
-                     "GET %s HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\n"
-                     "Connection: Upgrade\r\nSec-WebSocket-Key: YmVuY2gtc2VydmVyLWxvYWQ=\r\n"
-                     "Sec-WebSocket-Version: 13\r\nSec-WebSocket-Protocol: %s\r\n\r\n",
-                     path, proto);
-    size_t got = 0;
-    if (send_all(fd, req, (size_t)n) != 0)
-        goto fail;
-    while (got < sizeof resp - 1) {
-        if (recv(fd, resp + got, 1, 0) != 1)
-            goto fail;
-        resp[++got] = 0;
-        if (got >= 4 && !memcmp(resp + got - 4, "\r\n\r\n", 4))
-            break;
-    }
-    if (strncmp(resp, "HTTP/1.1 101", 12))
-        goto fail;
-    return fd;
-fail:
-    close(fd);
-    return -1;
-}
-
-/* Next complete text message in c->in (NUL-terminated copy in out), 1; 0 when incomplete.
- * A ping is answered with its pong (RFC 6455 5.5.2; libwebsockets pings a connection after 300 s
- * without one and hangs up 10 s later when no pong comes). */
+/* conn's receive buffer through bench_ws.h */
 static int next_msg(conn *c, char *out, size_t cap)
 {
-again:
-    if (c->in_len < 2)
-        return 0;
-    size_t n = c->in[1] & 0x7f, hl = 2;
-    if (n == 126) {
-        if (c->in_len < 4)
-            return 0;
-        n = (size_t)c->in[2] << 8 | c->in[3];
-        hl = 4;
-    } else if (n == 127) {
-        return -1;
-    }
-    if (c->in_len < hl + n)
-        return 0;
-    int opcode = c->in[0] & 0x0f;
-    size_t k = n < cap - 1 ? n : cap - 1;
-    memcpy(out, c->in + hl, k);
-    out[k] = 0;
-    memmove(c->in, c->in + hl + n, c->in_len - hl - n);
-    c->in_len -= hl + n;
-    if (opcode == 9) { /* ping -> pong with the same payload */
-        ws_send(c->fd, 10, out, k);
-        goto again;
-    }
-    if (opcode != 1)
-        goto again; /* pongs, binary: nothing for us */
-    return 1;
+    return bws_next_msg(c->fd, c->in, &c->in_len, out, cap);
 }
 
-/* Blocking: the next message (setup phase). */
 static int wait_msg(conn *c, const char *needle, char *out, size_t cap)
 {
-    double t_end = now_s() + 30;
-    while (now_s() < t_end) {
-        int r;
-        while ((r = next_msg(c, out, cap)) == 1)
-            if (strstr(out, needle))
-                return 0;
-        if (r < 0)
-            return -1;
-        ssize_t k = recv(c->fd, c->in + c->in_len, INBUF - c->in_len, 0);
-        if (k <= 0)
-            return -1;
-        c->in_len += (size_t)k;
-    }
-    return -1;
-}
-
-static long proc_cpu_ticks(pid_t pid)
-{
-    char path[64], buf[1024];
-    snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
-    FILE *f = fopen(path, "r");
-    if (!f)
-        return 0;
-    size_t n = fread(buf, 1, sizeof buf - 1, f);
-    fclose(f);
-    buf[n] = 0;
-    char *p = strrchr(buf, ')');
-    long ut = 0, st = 0;
-    if (p)
-        sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %ld %ld", &ut, &st);
-    return ut + st;
-}
-
-static long proc_rss_kb(pid_t pid)
-{
-    char path[64], line[256];
-    snprintf(path, sizeof path, "/proc/%d/status", (int)pid);
-    FILE *f = fopen(path, "r");
-    long kb = 0;
-    while (f && fgets(line, sizeof line, f))
-        if (!strncmp(line, "VmRSS:", 6))
-            kb = atol(line + 6);
-    if (f)
-        fclose(f);
-    return kb;
-}
-
-static int cmp_d(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return x < y ? -1 : x > y;
-}
-
-static int setup_accounts(const char *dir, int n, char (*dev_tok)[FM_TOKEN_MAX], char *sess)
-{
-    char err[256], hash[FM_PWHASH_MAX];
-    fm_store *s;
-    if (fm_auth_init() != FM_SVC_OK || fm_store_open(dir, &s, err, sizeof err) != FM_SVC_OK ||
-        fm_auth_hash_password("bench-password", hash) != FM_SVC_OK) {
-        fprintf(stderr, "bench: store: %s\n", err);
-        return -1;
-    }
-    fm_user c = {.role = FM_ROLE_CLINICIAN, .created_ms = fm_now_ms()};
-    snprintf(c.name, sizeof c.name, "drload");
-    snprintf(c.display_name, sizeof c.display_name, "Dr Load");
-    int64_t cid, pid;
-    if (fm_store_user_add(s, &c, hash, &cid) != FM_SVC_OK)
-        return -1;
-    uint8_t h[32];
-    fm_token_row t = {.user_id = cid, .kind = FM_TOKEN_SESSION, .created_ms = fm_now_ms()};
-    t.expires_ms = t.created_ms + 86400000LL;
-    fm_auth_token_new(FM_TOKEN_SESSION, sess, h);
-    fm_store_token_add(s, h, &t);
-    for (int i = 0; i < n; i++) {
-        fm_user u = {.role = FM_ROLE_PATIENT, .created_ms = fm_now_ms()};
-        snprintf(u.name, sizeof u.name, "p%d", i);
-        snprintf(u.display_name, sizeof u.display_name, "Patient %d", i);
-        if (fm_store_user_add(s, &u, hash, &pid) != FM_SVC_OK)
-            return -1;
-        fm_patient p = {.user_id = pid};
-        fm_store_patient_put(s, &p);
-        fm_store_care_link(s, pid, cid);
-        fm_token_row d = {.user_id = pid, .kind = FM_TOKEN_DEVICE, .patient_id = pid};
-        d.created_ms = fm_now_ms();
-        d.expires_ms = d.created_ms + 86400000LL;
-        fm_auth_token_new(FM_TOKEN_DEVICE, dev_tok[i], h);
-        fm_store_token_add(s, h, &d);
-    }
-    fm_store_close(s);
-    return 0;
+    return bws_wait_msg(c->fd, c->in, &c->in_len, INBUF, needle, out, cap);
 }
 
 static const char *g_set; /* one --set KEY=VALUE for the server, or NULL */
 static double g_report;   /* seconds between progress lines, 0 = none */
-
-static pid_t start_server(const char *bin, const char *dir, int *port)
-{
-    int pfd[2];
-    if (pipe(pfd))
-        return -1;
-    pid_t pid = fork();
-    if (pid == 0) {
-        dup2(pfd[1], 1);
-        const char *log = getenv("FM_BENCH_SERVER_LOG"); /* the server's stderr, else dropped */
-        int nul = open(log ? log : "/dev/null", O_WRONLY | O_CREAT | O_APPEND, 0600);
-        dup2(nul, 2);
-        close(pfd[0]);
-        if (g_set)
-            execl(bin, bin, "serve", "--data", dir, "--listen", "127.0.0.1:0", "--set", g_set,
-                  (char *)NULL);
-        else
-            execl(bin, bin, "serve", "--data", dir, "--listen", "127.0.0.1:0", (char *)NULL);
-        _exit(127);
-    }
-    close(pfd[1]);
-    FILE *f = fdopen(pfd[0], "r");
-    char line[256] = "";
-    if (!f || !fgets(line, sizeof line, f))
-        return -1;
-    fclose(f);
-    char *colon = strrchr(line, ':');
-    *port = colon ? atoi(colon + 1) : 0;
-    return *port > 0 ? pid : -1;
-}
 
 static int run(const char *bin, int n_dev, int n_view, double seconds, const int16_t *pcm,
                size_t n_pcm)
@@ -311,9 +83,9 @@ static int run(const char *bin, int n_dev, int n_view, double seconds, const int
     size_t n_lat = 0;
     int port = 0, rc = -1;
     pid_t pid = -1;
-    if (!tok || !c || !lat || setup_accounts(dir, n_dev, tok, sess) != 0)
+    if (!tok || !c || !lat || bws_setup_accounts(dir, n_dev, tok, sess) != 0)
         goto out;
-    if ((pid = start_server(bin, dir, &port)) < 0)
+    if ((pid = bws_start_server(bin, dir, &g_set, g_set ? 1 : 0, &port)) < 0)
         goto out;
     usleep(200000);
     char msg[20000];
@@ -322,38 +94,38 @@ static int run(const char *bin, int n_dev, int n_view, double seconds, const int
     for (int v = 0; v < n_view; v++) {
         conn *x = &c[n_dev + v];
         x->idx = v;
-        if ((x->fd = ws_connect(port, "/ws/live", "fm-live")) < 0)
+        if ((x->fd = bws_connect(port, "/ws/live", "fm-live")) < 0)
             goto out;
         snprintf(msg, sizeof msg, "{\"type\":\"auth\",\"token\":\"%s\"}", sess);
-        ws_send(x->fd, 1, msg, strlen(msg));
+        bws_send(x->fd, 1, msg, strlen(msg));
         if (wait_msg(x, "hello", msg, sizeof msg))
             goto out;
         for (int p = v, k = 0; p < n_dev && k < 64; p += n_view, k++) {
             snprintf(msg, sizeof msg, "{\"type\":\"subscribe\",\"patient\":\"p%d\"}", p);
-            ws_send(x->fd, 1, msg, strlen(msg));
+            bws_send(x->fd, 1, msg, strlen(msg));
             if (wait_msg(x, "subscribed", msg, sizeof msg))
                 goto out;
         }
     }
-    double t0 = now_s();
+    double t0 = bws_now_s();
     for (int d = 0; d < n_dev; d++) {
         conn *x = &c[d];
         x->is_dev = 1;
         x->idx = d;
         x->acked = -1;
-        if ((x->fd = ws_connect(port, "/ws/ingest", "fm-ingest")) < 0)
+        if ((x->fd = bws_connect(port, "/ws/ingest", "fm-ingest")) < 0)
             goto out;
         snprintf(msg, sizeof msg,
                  "{\"type\":\"open\",\"token\":\"%s\",\"format\":\"s16le\",\"rate_hz\":%d}", tok[d],
                  RATE);
-        ws_send(x->fd, 1, msg, strlen(msg));
+        bws_send(x->fd, 1, msg, strlen(msg));
         if (wait_msg(x, "opened", msg, sizeof msg))
             goto out;
         char *s = strstr(msg, "\"stream\":\"");
         if (s)
             snprintf(x->stream, sizeof x->stream, "%.16s", s + 10);
     }
-    t0 = now_s(); /* after the setup: no burst of frames "due" while the streams opened */
+    t0 = bws_now_s(); /* after the setup: no burst of frames "due" while the streams opened */
     for (int d = 0; d < n_dev; d++)
         c[d].next_send = t0 + 0.25 + 0.25 * d / n_dev; /* staggered */
     for (int i = 0; i < n_dev + n_view; i++) {
@@ -373,29 +145,29 @@ static int run(const char *bin, int n_dev, int n_view, double seconds, const int
             order[j - 1] = t;
         }
     long cpu0 = 0;
-    double t_meas = now_s() + 2, t_end = now_s() + 2 + seconds;
+    double t_meas = bws_now_s() + 2, t_end = bws_now_s() + 2 + seconds;
     long sent = 0, acks_max_gap = 0, errors = 0, lost_k = 0, dup_k = 0, resyncs = 0, dropped = 0;
-    double t_report = now_s() + g_report;
+    double t_report = bws_now_s() + g_report;
     for (int d = 0; d < n_dev; d++)
         c[d].next_k = 0; /* viewers subscribed before the streams opened: from k = 0 */
     unsigned char frame[4 + 2 * FRAME];
     int measuring = 0;
-    while (now_s() < t_end + 1.5) {
-        double now = now_s();
+    while (bws_now_s() < t_end + 1.5) {
+        double now = bws_now_s();
         if (g_report > 0 && now >= t_report && now < t_end) {
             long unacked = 0, acked = 0;
             for (int d = 0; d < n_dev; d++)
                 unacked += (long)c[d].seq - 1 - c[d].acked, acked += c[d].acked + 1;
             printf("# t %6.0f s  rss %7.1f MB  frames sent %9ld acked %9ld in flight %5ld  "
                    "samples lost %ld dup %ld  resyncs %ld  errors %ld  closed %ld\n",
-                   now - (t_meas - 2), proc_rss_kb(pid) / 1024.0, sent, acked, unacked, lost_k,
+                   now - (t_meas - 2), bws_proc_rss_kb(pid) / 1024.0, sent, acked, unacked, lost_k,
                    dup_k, resyncs, errors, dropped);
             fflush(stdout);
             t_report += g_report;
         }
         if (!measuring && now >= t_meas) {
             measuring = 1;
-            cpu0 = proc_cpu_ticks(pid);
+            cpu0 = bws_proc_cpu_ticks(pid);
             n_lat = 0;
         }
         for (int d = 0; d < n_dev && now < t_end; d++) {
@@ -407,7 +179,7 @@ static int run(const char *bin, int n_dev, int n_view, double seconds, const int
                 frame[b] = (unsigned char)(x->seq >> (8 * b));
             memcpy(frame + 4, pcm + off, 2 * FRAME);
             x->sent_t[x->seq % RING] = now;
-            if (ws_send(x->fd, 2, frame, sizeof frame) == 0)
+            if (bws_send(x->fd, 2, frame, sizeof frame) == 0)
                 sent++;
             x->seq++;
             x->next_send += 0.25;
@@ -420,7 +192,7 @@ static int run(const char *bin, int n_dev, int n_view, double seconds, const int
             if (k == 0 || (k < 0 && errno != EAGAIN && errno != EINTR)) {
                 if (x->fd >= 0 && dropped++ < 5)
                     fprintf(stderr, "bench: t %.0f s: the server closed %s %d (%s)\n",
-                            now_s() - (t_meas - 2), x->is_dev ? "device" : "viewer", x->idx,
+                            bws_now_s() - (t_meas - 2), x->is_dev ? "device" : "viewer", x->idx,
                             k == 0 ? "EOF" : strerror(errno));
                 epoll_ctl(ep, EPOLL_CTL_DEL, x->fd, NULL);
                 continue;
@@ -428,7 +200,7 @@ static int run(const char *bin, int n_dev, int n_view, double seconds, const int
             if (k < 0)
                 continue;
             x->in_len += (size_t)k;
-            double t = now_s();
+            double t = bws_now_s();
             while (next_msg(x, msg, sizeof msg) == 1) {
                 if (x->is_dev) {
                     char *a = strstr(msg, "\"ack\"");
@@ -481,7 +253,7 @@ static int run(const char *bin, int n_dev, int n_view, double seconds, const int
             }
         }
     }
-    long cpu1 = proc_cpu_ticks(pid), rss = proc_rss_kb(pid);
+    long cpu1 = bws_proc_cpu_ticks(pid), rss = bws_proc_rss_kb(pid);
     long never_acked = 0;
     for (int d = 0; d < n_dev; d++) {
         long gap = (long)c[d].seq - 1 - c[d].acked;
@@ -489,7 +261,7 @@ static int run(const char *bin, int n_dev, int n_view, double seconds, const int
         if (gap > acks_max_gap)
             acks_max_gap = gap;
     }
-    qsort(lat, n_lat, sizeof *lat, cmp_d);
+    qsort(lat, n_lat, sizeof *lat, bws_cmp_d);
     double hz = (double)sysconf(_SC_CLK_TCK);
     printf("%6d %6d %8.1f %8.1f %8.1f %9ld %8ld %7ld %7.0f %%  %7.1f MB  %zu\n", n_dev, n_view,
            n_lat ? lat[n_lat / 2] * 1e3 : NAN, n_lat ? lat[n_lat * 99 / 100] * 1e3 : NAN,

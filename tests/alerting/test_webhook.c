@@ -3,19 +3,15 @@
  * down -> retries with backoff, nothing lost once it is up, the caller never blocks; a receiver
  * that never answers -> timeouts, failure reported; 5xx retried; a full queue refuses (reported);
  * shutdown reports what was still queued. */
-#include <arpa/inet.h>
 #include <dirent.h>
-#include <netinet/in.h>
-#include <poll.h>
 #include <pthread.h>
-#include <stdatomic.h>
 #include <string.h>
-#include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "check.h"
 #include "webhook.h"
+#include "webhook_rx.h"
 
 static const unsigned char SECRET[] = "test-secret-0123456789abcdef";
 #define SECRET_LEN (sizeof SECRET - 1)
@@ -31,148 +27,6 @@ static void sleep_ms(int ms)
 {
     struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
     nanosleep(&ts, NULL);
-}
-
-/* ---- the receiver ---- */
-
-typedef struct got {
-    char body[512];
-    char delivery[32], timestamp[32], signature[96];
-} got;
-
-typedef struct receiver {
-    int fd, port;
-    int fail_first; /* answer 500 to this many requests */
-    int silent;     /* accept, read, never answer */
-    atomic_int stop;
-    pthread_t th;
-    pthread_mutex_t mu;
-    got g[64];
-    int n, requests;
-} receiver;
-
-static int free_port(void)
-{
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-    bind(fd, (struct sockaddr *)&a, sizeof a);
-    socklen_t l = sizeof a;
-    getsockname(fd, (struct sockaddr *)&a, &l);
-    close(fd);
-    return ntohs(a.sin_port);
-}
-
-static void header(const char *req, const char *name, char *out, size_t len)
-{
-    out[0] = 0;
-    const char *p = strcasestr(req, name);
-    if (!p)
-        return;
-    p += strlen(name);
-    while (*p == ' ')
-        p++;
-    size_t n = strcspn(p, "\r\n");
-    if (n >= len)
-        n = len - 1;
-    memcpy(out, p, n);
-    out[n] = 0;
-}
-
-static void serve_one(receiver *r, int c)
-{
-    char req[4096];
-    size_t n = 0;
-    char *body = NULL;
-    long clen = -1;
-    while (n < sizeof req - 1) {
-        struct pollfd p = {c, POLLIN, 0};
-        if (poll(&p, 1, 2000) <= 0)
-            break;
-        ssize_t k = recv(c, req + n, sizeof req - 1 - n, 0);
-        if (k <= 0)
-            break;
-        n += (size_t)k;
-        req[n] = 0;
-        if (!body && (body = strstr(req, "\r\n\r\n"))) {
-            body += 4;
-            char cl[16];
-            header(req, "Content-Length:", cl, sizeof cl);
-            clen = atol(cl);
-        }
-        if (body && (long)(req + n - body) >= clen)
-            break;
-    }
-    pthread_mutex_lock(&r->mu);
-    int idx = r->requests++;
-    int ok = body && idx >= r->fail_first && !r->silent;
-    if (ok && r->n < 64) {
-        got *g = &r->g[r->n++];
-        snprintf(g->body, sizeof g->body, "%.*s", (int)clen, body);
-        header(req, "X-Fetalmon-Delivery:", g->delivery, sizeof g->delivery);
-        header(req, "X-Fetalmon-Timestamp:", g->timestamp, sizeof g->timestamp);
-        header(req, "X-Fetalmon-Signature:", g->signature, sizeof g->signature);
-    }
-    int silent = r->silent;
-    pthread_mutex_unlock(&r->mu);
-    if (silent) {
-        while (!atomic_load(&r->stop)) {
-            struct pollfd p = {c, POLLIN, 0};
-            if (poll(&p, 1, 50) > 0 && recv(c, req, sizeof req, 0) <= 0)
-                break;
-        }
-    } else {
-        const char *resp =
-            ok ? "HTTP/1.1 200 OK\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
-               : "HTTP/1.1 500 Oops\r\nContent-Length: 0\r\nConnection: close\r\n\r\n";
-        send(c, resp, strlen(resp), MSG_NOSIGNAL);
-    }
-    close(c);
-}
-
-static void *receiver_main(void *arg)
-{
-    receiver *r = arg;
-    while (!atomic_load(&r->stop)) {
-        struct pollfd p = {r->fd, POLLIN, 0};
-        if (poll(&p, 1, 50) <= 0)
-            continue;
-        int c = accept(r->fd, NULL, NULL);
-        if (c >= 0)
-            serve_one(r, c);
-    }
-    return NULL;
-}
-
-static int receiver_start(receiver *r, int port)
-{
-    r->fd = socket(AF_INET, SOCK_STREAM, 0);
-    int one = 1;
-    setsockopt(r->fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-    struct sockaddr_in a = {.sin_family = AF_INET,
-                            .sin_port = htons((uint16_t)port),
-                            .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-    if (bind(r->fd, (struct sockaddr *)&a, sizeof a) || listen(r->fd, 16))
-        return -1;
-    r->port = port;
-    atomic_store(&r->stop, 0);
-    pthread_mutex_init(&r->mu, NULL);
-    return pthread_create(&r->th, NULL, receiver_main, r);
-}
-
-static void receiver_stop(receiver *r)
-{
-    atomic_store(&r->stop, 1);
-    pthread_join(r->th, NULL);
-    close(r->fd);
-    pthread_mutex_destroy(&r->mu);
-}
-
-static int receiver_count(receiver *r)
-{
-    pthread_mutex_lock(&r->mu);
-    int n = r->n;
-    pthread_mutex_unlock(&r->mu);
-    return n;
 }
 
 /* ---- reports ---- */
@@ -241,12 +95,12 @@ static int wait_for(int (*pred)(void *), void *arg, int ms)
     return pred(arg);
 }
 
-static receiver *g_recv;
+static webhook_rx *g_recv;
 static int g_want;
 static int have_all(void *arg)
 {
     (void)arg;
-    return receiver_count(g_recv) >= g_want;
+    return webhook_rx_count(g_recv) >= g_want;
 }
 static reports *g_rep;
 static int reported_all(void *arg)
@@ -257,10 +111,10 @@ static int reported_all(void *arg)
 
 static void delivers_signed_json(void)
 {
-    static receiver r;
-    memset(&r, 0, sizeof r);
-    int port = free_port();
-    CHECK(receiver_start(&r, port) == 0);
+    static webhook_rx r;
+    webhook_rx_init(&r);
+    int port = webhook_rx_free_port();
+    CHECK(webhook_rx_start(&r, port) == 0);
     char url[64];
     snprintf(url, sizeof url, "http://127.0.0.1:%d/hook/alerts", port);
     reports rep;
@@ -272,7 +126,7 @@ static void delivers_signed_json(void)
     CHECK(wait_for(have_all, NULL, 5000));
     g_rep = &rep;
     CHECK(wait_for(reported_all, NULL, 2000) && rep.ok == 1);
-    got *g = &r.g[0];
+    webhook_rx_got *g = &r.g[0];
     CHECK(!strcmp(g->body, "{\"type\":\"alert.raised\",\"alert_id\":1}"));
     CHECK(strtoull(g->delivery, NULL, 10) == id);
     /* the receiver's check: HMAC over "<timestamp>.<body>", and a fresh timestamp */
@@ -284,12 +138,12 @@ static void delivers_signed_json(void)
     CHECK(!fm_webhook_verify((const unsigned char *)"another-secret-0000", 19, g->timestamp,
                              g->body, strlen(g->body), g->signature));
     fm_webhook_destroy(w);
-    receiver_stop(&r);
+    webhook_rx_free(&r);
 }
 
 static void receiver_down_retries_and_nothing_is_lost(void)
 {
-    int port = free_port(); /* nobody listens yet: connection refused */
+    int port = webhook_rx_free_port(); /* nobody listens yet: connection refused */
     char url[64];
     snprintf(url, sizeof url, "http://127.0.0.1:%d/", port);
     reports rep;
@@ -314,9 +168,9 @@ static void receiver_down_retries_and_nothing_is_lost(void)
     fm_webhook_stats_get(w, &st);
     CHECKF(st.attempts >= 10 && st.queued == 5 && st.delivered == 0, "attempts %llu",
            (unsigned long long)st.attempts);
-    static receiver r;
-    memset(&r, 0, sizeof r);
-    CHECK(receiver_start(&r, port) == 0);
+    static webhook_rx r;
+    webhook_rx_init(&r);
+    CHECK(webhook_rx_start(&r, port) == 0);
     g_recv = &r, g_want = 5;
     CHECK(wait_for(have_all, NULL, 5000));
     g_rep = &rep;
@@ -331,16 +185,16 @@ static void receiver_down_retries_and_nothing_is_lost(void)
         CHECKF(seen == 1, "alert %d received %d times", i + 1, seen);
     }
     fm_webhook_destroy(w);
-    receiver_stop(&r);
+    webhook_rx_free(&r);
 }
 
 static void server_errors_are_retried(void)
 {
-    static receiver r;
-    memset(&r, 0, sizeof r);
+    static webhook_rx r;
+    webhook_rx_init(&r);
     r.fail_first = 2;
-    int port = free_port();
-    CHECK(receiver_start(&r, port) == 0);
+    int port = webhook_rx_free_port();
+    CHECK(webhook_rx_start(&r, port) == 0);
     char url[64];
     snprintf(url, sizeof url, "http://localhost:%d/x", port);
     reports rep;
@@ -350,16 +204,16 @@ static void server_errors_are_retried(void)
     CHECK(wait_for(reported_all, NULL, 5000));
     CHECK(rep.ok == 1 && rep.max_attempts == 3 && r.requests == 3);
     fm_webhook_destroy(w);
-    receiver_stop(&r);
+    webhook_rx_free(&r);
 }
 
 static void silent_receiver_times_out_and_failure_is_reported(void)
 {
-    static receiver r;
-    memset(&r, 0, sizeof r);
+    static webhook_rx r;
+    webhook_rx_init(&r);
     r.silent = 1;
-    int port = free_port();
-    CHECK(receiver_start(&r, port) == 0);
+    int port = webhook_rx_free_port();
+    CHECK(webhook_rx_start(&r, port) == 0);
     char url[64];
     snprintf(url, sizeof url, "http://127.0.0.1:%d/", port);
     reports rep;
@@ -377,12 +231,12 @@ static void silent_receiver_times_out_and_failure_is_reported(void)
     fm_webhook_stats_get(w, &st);
     CHECK(st.failed == 1 && st.queued == 0);
     fm_webhook_destroy(w);
-    receiver_stop(&r);
+    webhook_rx_free(&r);
 }
 
 static void full_queue_refuses_and_shutdown_reports(void)
 {
-    int port = free_port();
+    int port = webhook_rx_free_port();
     char url[64];
     snprintf(url, sizeof url, "http://127.0.0.1:%d/", port);
     reports rep;
@@ -443,7 +297,7 @@ static void spooled_deliveries_survive_a_restart(void)
 {
     char spool[] = "/tmp/fm-wh-spool-XXXXXX";
     CHECK(mkdtemp(spool) != NULL);
-    int port = free_port();
+    int port = webhook_rx_free_port();
     char url[64];
     snprintf(url, sizeof url, "http://127.0.0.1:%d/hook", port);
     reports rep;
@@ -463,9 +317,9 @@ static void spooled_deliveries_survive_a_restart(void)
     sleep_ms(100);
     fm_webhook_destroy(w);
     CHECK(count_files(spool, ".wh") == 5);
-    static receiver r;
-    memset(&r, 0, sizeof r);
-    CHECK(receiver_start(&r, port) == 0);
+    static webhook_rx r;
+    webhook_rx_init(&r);
+    CHECK(webhook_rx_start(&r, port) == 0);
     w = make_spooled(url, spool, &rep, 0, 2);
     CHECK(w != NULL);
     uint64_t later = 0;
@@ -491,7 +345,7 @@ static void spooled_deliveries_survive_a_restart(void)
     fm_webhook_stats_get(w, &st);
     CHECK(st.restored == 5);
     fm_webhook_destroy(w);
-    receiver_stop(&r);
+    webhook_rx_free(&r);
     CHECK(count_files(spool, ".wh") == 0);
     /* a delivery that fails for good is kept as a dead letter */
     w = make_spooled(url, spool, &rep, 1, 2);

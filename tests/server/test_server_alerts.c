@@ -7,11 +7,10 @@
  * whose audio cannot be decoded raises "analysis failed", stored and delivered like the others;
  * fm_alertsvc_technical raises once and clears. */
 #include <math.h>
-#include <poll.h>
 #include <pthread.h>
-#include <stdatomic.h>
 
 #include "../check.h"
+#include "../webhook_rx.h"
 #include "alertsvc_tech.h"
 #include "srvtest.h"
 #include "store.h"
@@ -23,125 +22,7 @@
 static server_proc srv;
 static char tok_drbob[128], tok_drdave[128], dev_alice[128];
 
-/* ---- the webhook receiver ---- */
-
-#define MAX_GOT 256
-typedef struct got {
-    char *body;
-    char delivery[32], timestamp[32], signature[96];
-} got;
-
-static struct {
-    int fd, port;
-    atomic_int stop;
-    pthread_t th;
-    pthread_mutex_t mu;
-    got g[MAX_GOT];
-    int n;
-} rx;
-
-static int free_port(void)
-{
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-    bind(fd, (struct sockaddr *)&a, sizeof a);
-    socklen_t l = sizeof a;
-    getsockname(fd, (struct sockaddr *)&a, &l);
-    close(fd);
-    return ntohs(a.sin_port);
-}
-
-static void header(const char *req, const char *name, char *out, size_t len)
-{
-    out[0] = 0;
-    const char *p = strcasestr(req, name);
-    if (!p)
-        return;
-    p += strlen(name);
-    while (*p == ' ')
-        p++;
-    size_t n = strcspn(p, "\r\n");
-    if (n >= len)
-        n = len - 1;
-    memcpy(out, p, n);
-    out[n] = 0;
-}
-
-static void serve_one(int c)
-{
-    size_t cap = 65536, n = 0;
-    char *req = malloc(cap);
-    char *body = NULL;
-    long clen = -1;
-    while (n < cap - 1) {
-        struct pollfd p = {c, POLLIN, 0};
-        if (poll(&p, 1, 2000) <= 0)
-            break;
-        ssize_t k = recv(c, req + n, cap - 1 - n, 0);
-        if (k <= 0)
-            break;
-        n += (size_t)k;
-        req[n] = 0;
-        if (!body && (body = strstr(req, "\r\n\r\n"))) {
-            body += 4;
-            char cl[16];
-            header(req, "Content-Length:", cl, sizeof cl);
-            clen = atol(cl);
-        }
-        if (body && (long)(req + n - body) >= clen)
-            break;
-    }
-    int ok = body && clen >= 0 && (long)(req + n - body) >= clen;
-    pthread_mutex_lock(&rx.mu);
-    if (ok && rx.n < MAX_GOT) {
-        got *g = &rx.g[rx.n++];
-        g->body = strndup(body, (size_t)clen);
-        header(req, "X-Fetalmon-Delivery:", g->delivery, sizeof g->delivery);
-        header(req, "X-Fetalmon-Timestamp:", g->timestamp, sizeof g->timestamp);
-        header(req, "X-Fetalmon-Signature:", g->signature, sizeof g->signature);
-    }
-    pthread_mutex_unlock(&rx.mu);
-    const char *resp = ok ? "HTTP/1.1 200 OK\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
-                          : "HTTP/1.1 400 Bad\r\nContent-Length: 0\r\nConnection: close\r\n\r\n";
-    send(c, resp, strlen(resp), MSG_NOSIGNAL);
-    close(c);
-    free(req);
-}
-
-static void *rx_main(void *arg)
-{
-    (void)arg;
-    while (!atomic_load(&rx.stop)) {
-        struct pollfd p = {rx.fd, POLLIN, 0};
-        if (poll(&p, 1, 50) <= 0)
-            continue;
-        int c = accept(rx.fd, NULL, NULL);
-        if (c >= 0)
-            serve_one(c);
-    }
-    return NULL;
-}
-
-static int rx_start(void)
-{
-    rx.fd = socket(AF_INET, SOCK_STREAM, 0);
-    int one = 1;
-    setsockopt(rx.fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-    struct sockaddr_in a = {.sin_family = AF_INET,
-                            .sin_port = htons((uint16_t)rx.port),
-                            .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-    if (bind(rx.fd, (struct sockaddr *)&a, sizeof a) || listen(rx.fd, 64))
-        return -1;
-    atomic_store(&rx.stop, 0);
-    return pthread_create(&rx.th, NULL, rx_main, NULL);
-}
-
-static void rx_stop(void)
-{
-    atomic_store(&rx.stop, 1);
-    pthread_join(rx.th, NULL);
-    close(rx.fd);
-}
+static webhook_rx rx; /* down at first: started on rx.port only later */
 
 /* The deliveries received so far, deduplicated on X-Fetalmon-Delivery, as parsed JSON (caller
  * deletes); *n_dup gets the count of repeats of an id already seen (allowed: retries). Checks
@@ -152,7 +33,7 @@ static cJSON *rx_deliveries(int *n_dup)
     *n_dup = 0;
     pthread_mutex_lock(&rx.mu);
     for (int i = 0; i < rx.n; i++) {
-        got *g = &rx.g[i];
+        webhook_rx_got *g = &rx.g[i];
         CHECKF(fm_webhook_verify((const unsigned char *)SECRET, strlen(SECRET), g->timestamp,
                                  g->body, strlen(g->body), g->signature),
                "delivery %s: bad signature", g->delivery);
@@ -320,7 +201,7 @@ static void webhooks_and_escalation_survive_a_down_receiver_and_a_restart(void)
     CHECK(server_stop(&srv, SIGKILL) == 128 + SIGKILL);
     CHECK(start_server() == 0);
     printf("  restarted %.1f s after the raise\n", (double)(wall_ms() - t0) / 1000);
-    CHECK(rx_start() == 0);
+    CHECK(webhook_rx_start(&rx, rx.port) == 0);
     /* level 2 comes at t0 + 2 * ESCALATE_S */
     cJSON *all = NULL;
     int n_dup = 0, c = 0;
@@ -634,8 +515,8 @@ int main(void)
     const char *da[] = {"device-token", "--data", srv.data, "--name", "alice", NULL};
     run_user(NULL, dev_alice, sizeof dev_alice, da);
     dev_alice[strcspn(dev_alice, "\n")] = 0;
-    pthread_mutex_init(&rx.mu, NULL);
-    rx.port = free_port(); /* nobody listens there yet: the receiver is down */
+    webhook_rx_init(&rx);
+    rx.port = webhook_rx_free_port(); /* nobody listens there yet: the receiver is down */
     if (start_server() != 0 ||
         login("drbob", "drbob-password", tok_drbob, sizeof tok_drbob) != 200) {
         server_stop(&srv, SIGKILL);
@@ -648,9 +529,7 @@ int main(void)
     CHECK(server_stop(&srv, SIGTERM) == 0);
     if (srv.pid)
         server_stop(&srv, SIGKILL);
-    rx_stop();
-    for (int i = 0; i < rx.n; i++)
-        free(rx.g[i].body);
+    webhook_rx_free(&rx);
     rm_tree(srv.data);
     return CHECK_DONE();
 }

@@ -64,10 +64,23 @@ typedef struct fm_api {
     fm_bus *bus;
     fm_workq *analysis; /* accepted recordings are queued here */
     struct fm_alertsvc *alerts; /* the alert life cycle (alertsvc.h), NULL in unit tests */
+    struct fm_worklist_audit *worklist_audit; /* api_worklist.c; NULL: every read audited */
     /* Metrics, written by the analysis workers: analyses finished and their time (queue wait
      * excluded), for /metrics. */
     atomic_uint_fast64_t analyses_total, analysis_ms_total;
 } fm_api;
+
+/* The worklist's audit gate (api_worklist.c, docs/api.md "Worklist"): remembers when each
+ * (clinician, patient) pair's worklist.read row was last written, so a worklist re-read every
+ * 15 s writes it at most every interval. Thread-safe. */
+#define FM_WORKLIST_AUDIT_S 900
+typedef struct fm_worklist_audit fm_worklist_audit;
+fm_worklist_audit *fm_worklist_audit_create(int64_t interval_ms);
+void fm_worklist_audit_destroy(fm_worklist_audit *a);
+/* 1 when the pair's row is due at now_ms (first time, interval passed, clock set back, or a
+ * NULL gate), and then counts it as written; 0 when it was written less than interval ago. */
+int fm_worklist_audit_due(fm_worklist_audit *a, int64_t clinician_id, int64_t patient_id,
+                          int64_t now_ms);
 
 void fm_api_handle(fm_api *api, fm_store *s, const fm_http_req *req, fm_http_resp *resp);
 void fm_http_resp_free(fm_http_resp *r);

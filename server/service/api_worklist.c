@@ -5,9 +5,16 @@
  * request per patient and per recording for this; the answer is the same data through the same
  * store interface and access rules (docs/api.md "Worklist").
  *
+ * The audit of a worklist that the page re-reads every 15 s is bounded (docs/api.md "Worklist"):
+ * one `worklist.view` row per answer, and one `worklist.read` row per (clinician, patient) when
+ * the patient first appears in her worklist and then at most every FM_WORKLIST_AUDIT_S
+ * (fm_worklist_audit, below), instead of one row per patient per refresh.
+ *
  * Not for patients or administrators (403: the worklist is the care team's), not for the alert
  * list itself (GET /api/patients/NAME/alerts) nor for recordings' content. Runs on a worker. */
 #include <cjson/cJSON.h>
+#include <pthread.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,6 +27,112 @@
 /* Bounds of one answer: the live feed follows at most 64 patients per connection, the worklist
  * page shows more, but a care team larger than this is served by paging (not yet needed). */
 #define FM_WORKLIST_MAX_PATIENTS 500
+
+/* ---- the worklist's audit gate ---- */
+
+/* At most this many (clinician, patient) pairs are remembered; beyond, every read is audited
+ * (more rows, never fewer). 64k pairs: a 3 MB table. */
+#define FM_WORKLIST_AUDIT_PAIRS 65536
+
+typedef struct wl_pair {
+    int64_t clinician_id, patient_id, t_ms; /* clinician_id 0: free slot */
+} wl_pair;
+
+struct fm_worklist_audit {
+    pthread_mutex_t mu;
+    int64_t interval_ms;
+    wl_pair *v; /* open addressing, linear probing, cap a power of two */
+    size_t cap, n;
+};
+
+fm_worklist_audit *fm_worklist_audit_create(int64_t interval_ms)
+{
+    fm_worklist_audit *a = calloc(1, sizeof *a);
+    if (!a)
+        return NULL;
+    a->interval_ms = interval_ms;
+    a->cap = 256;
+    a->v = calloc(a->cap, sizeof *a->v);
+    if (!a->v) {
+        free(a);
+        return NULL;
+    }
+    pthread_mutex_init(&a->mu, NULL);
+    return a;
+}
+
+void fm_worklist_audit_destroy(fm_worklist_audit *a)
+{
+    if (!a)
+        return;
+    pthread_mutex_destroy(&a->mu);
+    free(a->v);
+    free(a);
+}
+
+static size_t pair_slot(const wl_pair *v, size_t cap, int64_t c, int64_t p)
+{
+    uint64_t h = (uint64_t)c * 0x9e3779b97f4a7c15u ^ (uint64_t)p * 0xc2b2ae3d27d4eb4fu;
+    size_t i = (size_t)(h ^ h >> 29) & (cap - 1);
+    while (v[i].clinician_id && (v[i].clinician_id != c || v[i].patient_id != p))
+        i = (i + 1) & (cap - 1);
+    return i;
+}
+
+/* Rebuilds the table into cap slots, keeping only the pairs whose interval has not passed
+ * (the others would be due anyway). 0, or -1 without memory (the table is unchanged). */
+static int pairs_rebuild(fm_worklist_audit *a, size_t cap, int64_t now_ms)
+{
+    wl_pair *v = calloc(cap, sizeof *v);
+    if (!v)
+        return -1;
+    size_t n = 0;
+    for (size_t i = 0; i < a->cap; i++) {
+        const wl_pair *e = &a->v[i];
+        if (!e->clinician_id || now_ms - e->t_ms >= a->interval_ms || now_ms < e->t_ms)
+            continue;
+        v[pair_slot(v, cap, e->clinician_id, e->patient_id)] = *e;
+        n++;
+    }
+    free(a->v);
+    a->v = v;
+    a->cap = cap;
+    a->n = n;
+    return 0;
+}
+
+int fm_worklist_audit_due(fm_worklist_audit *a, int64_t clinician_id, int64_t patient_id,
+                          int64_t now_ms)
+{
+    if (!a || clinician_id == 0)
+        return 1;
+    pthread_mutex_lock(&a->mu);
+    int due = 1;
+    size_t i = pair_slot(a->v, a->cap, clinician_id, patient_id);
+    if (a->v[i].clinician_id) {
+        /* a clock set back counts as due: a row too many rather than a gap */
+        due = now_ms - a->v[i].t_ms >= a->interval_ms || now_ms < a->v[i].t_ms;
+        if (due)
+            a->v[i].t_ms = now_ms;
+        goto out;
+    }
+    if ((a->n + 1) * 2 > a->cap) { /* keep the load under one half */
+        size_t cap = a->cap;
+        if (pairs_rebuild(a, cap, now_ms) == 0 && (a->n + 1) * 2 > cap / 2 &&
+            cap < FM_WORKLIST_AUDIT_PAIRS * 2)
+            pairs_rebuild(a, cap * 2, now_ms);
+        if ((a->n + 1) * 2 > a->cap)
+            goto out; /* full of recent pairs: audited, not remembered */
+        i = pair_slot(a->v, a->cap, clinician_id, patient_id);
+    }
+    a->v[i] = (wl_pair){clinician_id, patient_id, now_ms};
+    a->n++;
+out:
+    pthread_mutex_unlock(&a->mu);
+    return due;
+}
+
+/* ---- the worklist ---- */
 
 typedef struct wl_list {
     fm_patient *v;
@@ -220,9 +333,15 @@ void api_worklist(fm_api *api, fm_store *s, const fm_principal *p, const fm_http
         return;
     }
     api_json(resp, 200, j);
-    /* Every patient whose clinical data the answer holds is in the audit log. */
+    /* Who saw which patient's data, when (docs/api.md "Worklist"): every answer is one
+     * worklist.view row; each patient in it gets a worklist.read row when she first appears in
+     * this clinician's worklist and then at most every FM_WORKLIST_AUDIT_S while it is re-read. */
+    char object[96];
+    snprintf(object, sizeof object, "patients:%zu", pts.n);
+    api_audit(s, p, req, "worklist.view", object, 200);
     for (size_t i = 0; i < pts.n; i++) {
-        char object[96];
+        if (!fm_worklist_audit_due(api->worklist_audit, p->user.id, pts.v[i].user_id, now))
+            continue;
         snprintf(object, sizeof object, "patient:%s", pts.v[i].name);
         api_audit(s, p, req, "worklist.read", object, 200);
     }

@@ -284,6 +284,7 @@ fm_svc_status fm_server_create(const fm_config *cfg, fm_server **out, char *err,
     s->api.cfg = &s->cfg;
     s->api.login_rl = s->login_rl;
     s->api.bus = s->bus;
+    s->api.worklist_audit = fm_worklist_audit_create((int64_t)FM_WORKLIST_AUDIT_S * 1000);
     fm_workq_config wc = {
         .threads = cfg->api_workers,
         .max_pending = 1024,
@@ -406,5 +407,6 @@ void fm_server_destroy(fm_server *s)
     fm_ingest_log_close(s->ingest_log);
     fm_bus_destroy(s->bus);
     fm_ratelimit_destroy(s->login_rl);
+    fm_worklist_audit_destroy(s->api.worklist_audit);
     free(s);
 }

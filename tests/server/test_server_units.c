@@ -6,6 +6,7 @@
 
 #include "../check.h"
 #include "access.h"
+#include "api.h"
 #include "auth.h"
 #include "bus.h"
 #include "config.h"
@@ -346,6 +347,41 @@ static void safe_names_cannot_escape_the_data_directory(void)
     CHECK(!fm_user_name_valid("a b"));
 }
 
+/* The worklist's audit gate (docs/api.md "Worklist"): a (clinician, patient) pair is due the
+ * first time, then not again until the interval has passed; pairs are independent; a clock set
+ * back is due (a row too many, never a gap); many pairs (the table grows and purges) keep the
+ * rule; a NULL gate audits every read. */
+static void worklist_audit_writes_a_pair_at_most_once_per_interval(void)
+{
+    const int64_t t0 = 1700000000000, iv = 900000;
+    fm_worklist_audit *a = fm_worklist_audit_create(iv);
+    CHECK(a != NULL);
+    if (!a)
+        return;
+    CHECK(fm_worklist_audit_due(a, 1, 10, t0) == 1);
+    CHECK(fm_worklist_audit_due(a, 1, 10, t0 + 15000) == 0);
+    CHECK(fm_worklist_audit_due(a, 1, 10, t0 + iv - 1) == 0);
+    CHECK(fm_worklist_audit_due(a, 2, 10, t0 + 15000) == 1); /* another clinician */
+    CHECK(fm_worklist_audit_due(a, 1, 11, t0 + 15000) == 1); /* another patient */
+    CHECK(fm_worklist_audit_due(a, 1, 10, t0 + iv) == 1);
+    CHECK(fm_worklist_audit_due(a, 1, 10, t0 + iv + 15000) == 0);
+    CHECK(fm_worklist_audit_due(a, 1, 10, t0) == 1); /* the clock went back */
+    /* 5000 pairs at once, refreshed every 15 s for a minute: each due once, then again after
+     * the interval (the table grows; expired pairs are purged as it fills) */
+    int first = 0, again = 0, later = 0;
+    for (int64_t t = t0 + 2 * iv; t < t0 + 2 * iv + 60000; t += 15000)
+        for (int64_t c = 100; c < 150; c++)
+            for (int64_t p = 1000; p < 1100; p++)
+                *(t == t0 + 2 * iv ? &first : &again) += fm_worklist_audit_due(a, c, p, t);
+    for (int64_t c = 100; c < 150; c++)
+        for (int64_t p = 1000; p < 1100; p++)
+            later += fm_worklist_audit_due(a, c, p, t0 + 3 * iv + 60000);
+    CHECKF(first == 5000 && again == 0 && later == 5000, "first %d again %d later %d", first,
+           again, later);
+    fm_worklist_audit_destroy(a);
+    CHECK(fm_worklist_audit_due(NULL, 1, 10, t0) == 1 && fm_worklist_audit_due(NULL, 1, 10, t0));
+}
+
 int main(void)
 {
     if (make_temp_dir(dir, sizeof dir, "units") != 0 || fm_auth_init() != FM_SVC_OK)
@@ -361,6 +397,7 @@ int main(void)
     RUN(bus_delivers_by_topic_prefix_and_drops_oldest_when_full);
     RUN(workq_runs_every_job_and_returns_it_to_the_loop);
     RUN(safe_names_cannot_escape_the_data_directory);
+    RUN(worklist_audit_writes_a_pair_at_most_once_per_interval);
     rm_tree(dir);
     return CHECK_DONE();
 }

@@ -32,6 +32,7 @@ typedef struct fm_http_req {
     char q_limit[16];                /* ?limit= */
     char q_offset[24];               /* ?offset= (resumable upload chunk) */
     char q_from[24];                 /* ?from= (stored samples) */
+    char q_state[16], q_scope[16];   /* ?state=, ?scope= (GET /api/alerts) */
     int q_too_long;                  /* a query argument did not fit: 400 */
     char range[64];                  /* Range header ("" when absent) */
     char cookie_token[FM_TOKEN_MAX]; /* the fm_session cookie ("" when absent) */

@@ -163,6 +163,71 @@ static int was_notified(fm_store *s, int64_t alert_id, int64_t user_id)
     return fm_store_alert_delivery_get(s, alert_id, &d) == FM_SVC_OK && strstr(d.notified, item);
 }
 
+/* GET /api/alerts filters (docs/api.md): `state` open (not resolved, the default) or raised
+ * (waiting for acknowledgement); `scope` delivered (to the caller, the default), care_team
+ * (every alert of the patients on her care team) or all (both). At most FM_ALERTS_MINE_MAX. */
+#define FM_ALERTS_MINE_MAX 1000
+
+typedef struct mine_ctx {
+    fm_alert *v;
+    size_t n, cap;
+    int raised_only, truncated;
+    fm_svc_status rc;
+} mine_ctx;
+
+static void collect_alert(void *ctx, const fm_alert *a)
+{
+    mine_ctx *c = ctx;
+    if (c->raised_only ? strcmp(a->state, "raised") != 0 : strcmp(a->state, "resolved") == 0)
+        return;
+    if (c->n == FM_ALERTS_MINE_MAX) {
+        c->truncated = 1;
+        return;
+    }
+    if (c->n == c->cap) {
+        size_t cap = c->cap ? c->cap * 2 : 16;
+        fm_alert *v = realloc(c->v, cap * sizeof *v);
+        if (!v) {
+            c->rc = FM_SVC_NOMEM;
+            return;
+        }
+        c->v = v;
+        c->cap = cap;
+    }
+    c->v[c->n++] = *a;
+}
+
+/* The patients of a care team, collected first: their alerts are read after the list. */
+typedef struct team_ctx {
+    int64_t *id;
+    size_t n, cap;
+    int nomem;
+} team_ctx;
+
+static void collect_team(void *ctx, const fm_patient *pt)
+{
+    team_ctx *t = ctx;
+    if (t->n == t->cap) {
+        size_t cap = t->cap ? t->cap * 2 : 16;
+        int64_t *id = realloc(t->id, cap * sizeof *id);
+        if (!id) {
+            t->nomem = 1;
+            return;
+        }
+        t->id = id;
+        t->cap = cap;
+    }
+    t->id[t->n++] = pt->user_id;
+}
+
+static int newest_first(const void *x, const void *y)
+{
+    const fm_alert *a = x, *b = y;
+    if (a->created_ms != b->created_ms)
+        return a->created_ms > b->created_ms ? -1 : 1;
+    return a->id > b->id ? -1 : a->id < b->id;
+}
+
 void api_alerts_mine(fm_store *s, const fm_principal *p, const fm_http_req *req,
                      fm_http_resp *resp)
 {
@@ -170,16 +235,63 @@ void api_alerts_mine(fm_store *s, const fm_principal *p, const fm_http_req *req,
         fm_api_error(resp, 403, "forbidden", "alerts are for clinicians");
         return;
     }
-    cJSON *j = cJSON_CreateObject();
-    alert_list_ctx c = {s, cJSON_AddArrayToObject(j, "alerts"), 1};
-    fm_svc_status rc = fm_store_alert_list_notified(s, p->user.id, add_alert, &c);
+    const char *state = req->q_state, *scope = req->q_scope[0] ? req->q_scope : "delivered";
+    int delivered = !strcmp(scope, "delivered") || !strcmp(scope, "all");
+    int team = !strcmp(scope, "care_team") || !strcmp(scope, "all");
+    if ((state[0] && strcmp(state, "open") && strcmp(state, "raised")) || (!delivered && !team)) {
+        fm_api_error(resp, 400, "bad_request",
+                     "state is open or raised, scope is delivered, care_team or all");
+        return;
+    }
+    mine_ctx c = {.raised_only = !strcmp(state, "raised"), .rc = FM_SVC_OK};
+    team_ctx t = {0};
+    fm_svc_status rc = FM_SVC_OK;
+    if (delivered)
+        rc = fm_store_alert_list_notified(s, p->user.id, collect_alert, &c);
+    if (rc == FM_SVC_OK && team) {
+        rc = fm_store_patient_list(s, p->user.id, collect_team, &t);
+        if (rc == FM_SVC_OK && t.nomem)
+            rc = FM_SVC_NOMEM;
+        for (size_t i = 0; i < t.n && rc == FM_SVC_OK; i++)
+            rc = fm_store_alert_list(s, t.id[i], collect_alert, &c);
+    }
+    if (rc == FM_SVC_OK)
+        rc = c.rc;
     if (rc != FM_SVC_OK) {
-        cJSON_Delete(j);
+        free(c.v);
+        free(t.id);
         api_store_error(resp, rc);
         return;
     }
+    /* newest first; with scope=all an alert delivered to a clinician of the care team is in
+     * both lists: the copies are neighbours once sorted */
+    if (c.n)
+        qsort(c.v, c.n, sizeof *c.v, newest_first);
+    cJSON *j = cJSON_CreateObject();
+    alert_list_ctx lc = {s, cJSON_AddArrayToObject(j, "alerts"), 1};
+    for (size_t i = 0; i < c.n; i++)
+        if (!i || c.v[i].id != c.v[i - 1].id)
+            add_alert(&lc, &c.v[i]);
+    if (c.truncated)
+        cJSON_AddBoolToObject(j, "truncated", 1);
     api_json(resp, 200, j);
-    api_audit(s, p, req, "alert.list", "alerts:mine", 200);
+    /* one row per request, and one per patient whose alerts the answer shows (an alarm bar
+     * polling an empty list shows no patient's data) */
+    char object[96];
+    snprintf(object, sizeof object, "alerts:%s", delivered && !team ? "mine" : scope);
+    api_audit(s, p, req, "alert.list", object, 200);
+    for (size_t i = 0; i < c.n; i++) {
+        int seen = 0;
+        for (size_t k = 0; k < i && !seen; k++)
+            seen = c.v[k].patient_id == c.v[i].patient_id;
+        fm_patient pt;
+        if (seen || fm_store_patient_get(s, c.v[i].patient_id, &pt) != FM_SVC_OK)
+            continue;
+        snprintf(object, sizeof object, "patient:%s", pt.name);
+        api_audit(s, p, req, "alert.list", object, 200);
+    }
+    free(c.v);
+    free(t.id);
 }
 
 void api_alerts_list(fm_store *s, const fm_principal *p, const fm_http_req *req,

@@ -137,6 +137,8 @@ static void copy_args(struct lws *wsi, fm_http_req *r)
         {"limit=", r->q_limit, sizeof r->q_limit},
         {"offset=", r->q_offset, sizeof r->q_offset},
         {"from=", r->q_from, sizeof r->q_from},
+        {"state=", r->q_state, sizeof r->q_state},
+        {"scope=", r->q_scope, sizeof r->q_scope},
     };
     char buf[512];
     for (int n = 0;; n++) {

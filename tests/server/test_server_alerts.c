@@ -360,6 +360,105 @@ static void an_undecodable_upload_raises_analysis_failed(void)
     cJSON_Delete(all);
 }
 
+/* The ids (newest first, as listed) of the alerts in an answer, as "id,id,...", keeping those
+ * whose state is `state` (NULL: any) or, with not_state, is not; 0 when the answer is bad. */
+static int alert_ids(const cJSON *j, const char *state, int not_state, char *out, size_t cap)
+{
+    const cJSON *arr = cJSON_GetObjectItemCaseSensitive(j, "alerts"), *a;
+    size_t n = 0;
+    out[0] = 0;
+    if (!cJSON_IsArray(arr))
+        return 0;
+    cJSON_ArrayForEach(a, arr)
+    {
+        const char *st = jstr(a, "state");
+        if (!st || (state && (strcmp(st, state) == 0) == not_state))
+            continue;
+        n += (size_t)snprintf(out + n, cap - n, "%lld,", (long long)num(a, "id"));
+        if (n >= cap)
+            return 0;
+    }
+    return 1;
+}
+
+static int get_alerts(const char *path, const char *token, http_resp *r)
+{
+    return http_get(srv.port, path, token, r) == 0 ? r->status : -1;
+}
+
+/* GET /api/alerts?state=&scope= (the alarm bar's one request): scope=care_team lists every
+ * alert of her patients (also those delivered to another clinician), state=raised only those
+ * waiting for acknowledgement, state=open those not resolved; scope=all adds what was delivered
+ * to her, once each; newest first; bad values 400, patients 403. After the tests above alice
+ * has raised (analysis failed, delivered to drbob only) and acknowledged or resolved alerts. */
+static void the_alert_list_filters_by_state_and_scope(void)
+{
+    http_resp all_alice, r;
+    char want_raised[2048], want_open[2048], got[2048];
+    CHECK(get_alerts("/api/patients/alice/alerts", tok_drbob, &all_alice) == 200);
+    CHECK(alert_ids(all_alice.json, "raised", 0, want_raised, sizeof want_raised));
+    CHECK(alert_ids(all_alice.json, "resolved", 1, want_open, sizeof want_open));
+    CHECK(want_raised[0] != 0); /* analysis failed (MEDIUM) waits for acknowledgement */
+    printf("  alice: raised %s open %s\n", want_raised, want_open);
+    char tok_drcarol[128];
+    CHECK(login("drcarol", "drcarol-password", tok_drcarol, sizeof tok_drcarol) == 200);
+    const char *const care_team[] = {tok_drbob, tok_drcarol};
+    for (int i = 0; i < 2; i++) {
+        CHECK(get_alerts("/api/alerts?state=raised&scope=care_team", care_team[i], &r) == 200);
+        CHECK(alert_ids(r.json, NULL, 0, got, sizeof got) && !strcmp(got, want_raised));
+        const cJSON *a;
+        cJSON_ArrayForEach(a, cJSON_GetObjectItemCaseSensitive(r.json, "alerts"))
+            CHECK(jstr(a, "patient") && !strcmp(jstr(a, "patient"), "alice"));
+        http_resp_free(&r);
+        CHECK(get_alerts("/api/alerts?scope=care_team&state=open", care_team[i], &r) == 200);
+        CHECK(alert_ids(r.json, NULL, 0, got, sizeof got) && !strcmp(got, want_open));
+        http_resp_free(&r);
+        CHECK(get_alerts("/api/alerts?scope=care_team", care_team[i], &r) == 200);
+        CHECK(alert_ids(r.json, NULL, 0, got, sizeof got) && !strcmp(got, want_open));
+        http_resp_free(&r);
+    }
+    /* the default (delivered to her) lists only alerts that name her in delivered_to */
+    CHECK(get_alerts("/api/alerts", tok_drcarol, &r) == 200);
+    const cJSON *a;
+    cJSON_ArrayForEach(a, cJSON_GetObjectItemCaseSensitive(r.json, "alerts"))
+    {
+        int named = 0;
+        const cJSON *nm;
+        cJSON_ArrayForEach(nm, cJSON_GetObjectItemCaseSensitive(a, "delivered_to"))
+            named += cJSON_IsString(nm) && !strcmp(nm->valuestring, "drcarol");
+        CHECK(named == 1 && jstr(a, "state") && strcmp(jstr(a, "state"), "resolved"));
+    }
+    http_resp_free(&r);
+    /* scope=all for drbob: his care team's open alerts, each once though also delivered to him */
+    CHECK(get_alerts("/api/alerts?scope=all", tok_drbob, &r) == 200);
+    CHECK(alert_ids(r.json, NULL, 0, got, sizeof got) && !strcmp(got, want_open));
+    http_resp_free(&r);
+    /* drdave is on no care team: nothing by scope=care_team, what was delivered to him by all */
+    http_resp mine;
+    CHECK(get_alerts("/api/alerts?scope=care_team", tok_drdave, &r) == 200);
+    CHECK(cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(r.json, "alerts")) == 0);
+    http_resp_free(&r);
+    CHECK(get_alerts("/api/alerts", tok_drdave, &mine) == 200);
+    CHECK(get_alerts("/api/alerts?scope=all&state=open", tok_drdave, &r) == 200);
+    char want[2048];
+    CHECK(alert_ids(mine.json, NULL, 0, want, sizeof want) &&
+          alert_ids(r.json, NULL, 0, got, sizeof got) && !strcmp(got, want));
+    http_resp_free(&r);
+    http_resp_free(&mine);
+    const char *bad[] = {"/api/alerts?state=resolved", "/api/alerts?scope=everyone",
+                         "/api/alerts?state=", NULL};
+    for (int i = 0; bad[i]; i++) {
+        int st = get_alerts(bad[i], tok_drbob, &r);
+        CHECKF(bad[i][strlen(bad[i]) - 1] == '=' ? st == 200 : st == 400, "%s: %d", bad[i], st);
+        http_resp_free(&r);
+    }
+    char tok_alice[128];
+    CHECK(login("alice", "alice-password", tok_alice, sizeof tok_alice) == 200);
+    CHECK(get_alerts("/api/alerts?scope=care_team", tok_alice, &r) == 403);
+    http_resp_free(&r);
+    http_resp_free(&all_alice);
+}
+
 static void wake_nothing(void *u)
 {
     (void)u;
@@ -524,6 +623,7 @@ int main(void)
     }
     RUN(webhooks_and_escalation_survive_a_down_receiver_and_a_restart);
     RUN(an_undecodable_upload_raises_analysis_failed);
+    RUN(the_alert_list_filters_by_state_and_scope);
     RUN(technical_alerts_raise_once_and_clear);
     RUN(webhook_settings_parse);
     CHECK(server_stop(&srv, SIGTERM) == 0);

@@ -416,22 +416,44 @@ try {
   check(live.n === 2880 && live.followed, `live append follows the pen (${live.n} samples, scrolled to ${live.lastScroll}px)`);
   check(live.before && live.after && !live.gap, 'lost signal is drawn as a gap, not interpolated');
 
-  // 3c. Alarm presentation (IEC 60601-1-8) with the real module: the server has no alerts route
-  // yet, so the bar stays hidden; given alerts, it orders, colours and acknowledges them.
-  // The server's own alerts (the alerting engine on the analysed recording): in the alarm bar,
-  // linked to their moment on the trace, drawn as bands under it, acknowledged from the bar.
-  const srvAlerts = await clin.evaluate(async () => {
-    const token = JSON.parse(sessionStorage.getItem('fetalmon.session')).token;
-    return (await (await fetch('/api/patients/mei/alerts', { headers: { Authorization: `Bearer ${token}` } })).json()).alerts;
-  });
-  const raised = srvAlerts.filter((a) => a.state === 'raised');
-  if (raised.length) {
-    await clin.waitForSelector('#alarms .alarm-item', { timeout: 10000 });
+  // 3c. The server's own alerts (the alerting engine on the analysed recordings) in the alarm
+  // bar, which asks for them in one request (GET /api/alerts?state=raised&scope=care_team), not
+  // one per patient. An alert is made certain: the clinician sends her other patient a 10-minute
+  // trace with 5 minutes under 80 bpm (HIGH, CLINICAL 4.1). The alarm links to its moment on the
+  // trace, is drawn as a band under it, and is acknowledged from the bar.
+  const alarmReqs = [];
+  const onAlarmReq = (r) => { if (/\/api\/alerts(\?|$)|\/api\/patients\/[^/]+\/alerts/.test(r.url())) alarmReqs.push(r.url().replace(base, '')); };
+  clin.on('request', onAlarmReq);
+  const lowCsv = ['time_s,fhr_bpm', ...Array.from({ length: 2400 }, (_, k) => {
+    const ts = k / 4;
+    const f = ts >= 240 && ts < 540 ? 70 + 2 * Math.sin(2 * Math.PI * ts / 23) : 140 + 6 * Math.sin(2 * Math.PI * ts / 37) + 3 * Math.sin(2 * Math.PI * ts / 11);
+    return `${ts.toFixed(2)},${f.toFixed(1)}`;
+  })].join('\n');
+  const lowUp = await apiIn(clin, '/api/recordings?name=low.csv&patient=lin', { method: 'POST', body: lowCsv, type: 'application/octet-stream' });
+  check(lowUp.status === 201, `a trace under 80 bpm for the other patient is accepted (${lowUp.status})`);
+  /* the server's lists, asked from here (not from the page, whose requests are counted) */
+  const clinToken = await clin.evaluate(() => JSON.parse(sessionStorage.getItem('fetalmon.session')).token);
+  const alertsOf = async (n) => ((await (await fetch(`${base}/api/patients/${n}/alerts`, { headers: { Authorization: `Bearer ${clinToken}` } })).json()).alerts || [])
+    .map((a) => ({ ...a, patient: n }));
+  let raised = [];
+  for (const tEnd = Date.now() + 30000; Date.now() < tEnd; await clin.waitForTimeout(250)) {
+    /* HIGH and MEDIUM latch until acknowledged; a LOW one may resolve meanwhile */
+    raised = (await Promise.all(['mei', 'lin'].map(alertsOf))).flat().filter((a) => a.state === 'raised' && a.priority !== 'low');
+    if (raised.some((a) => a.recording === (lowUp.json && lowUp.json.id) && a.priority === 'high')) break;
+  }
+  const low = raised.find((a) => a.recording === (lowUp.json && lowUp.json.id) && a.priority === 'high');
+  check(!!low, `the server raised a HIGH alert on it (${low ? low.rule : 'none'})`);
+  if (low) {
+    await clin.waitForSelector(`#alarms .alarm-item[data-id="${low.id}"]`, { timeout: 35000 }).catch(() => {});
     const items = await clin.$$eval('#alarms .alarm-item', (lis) => lis.map((li) => li.dataset.id));
-    check(raised.every((a) => items.includes(String(a.id))), `the alarm bar shows the server's raised alerts (${raised.map((a) => `${a.priority} ${a.rule}`).join(', ')})`);
+    check(raised.every((a) => items.includes(String(a.id))), `the alarm bar shows the server's raised alerts (${raised.map((a) => `${a.patient} ${a.priority} ${a.rule}`).join(', ')})`);
+    check(/Lin Na/.test(await clin.textContent(`#alarms .alarm-item[data-id="${low.id}"]`, { timeout: 1000 }).catch(() => '')), 'the alarm names the patient');
+    const polls = alarmReqs.filter((u) => u.startsWith('/api/alerts'));
+    check(polls.length > 0 && polls.every((u) => u === '/api/alerts?state=raised&scope=care_team') && !alarmReqs.some((u) => /\/api\/patients\/[^/]+\/alerts/.test(u)),
+      `the alarm bar asks once for all her patients (${[...new Set(alarmReqs)].join(', ')})`);
     await clin.evaluate(() => window.scrollTo(0, 0));
     await clin.screenshot({ path: path.join(OUT, 'clinician-alarm.png') });
-    const first = raised[0];
+    const first = low;
     await clin.click(`#alarms .alarm-item[data-id="${first.id}"] a`);
     await clin.waitForFunction((t) => document.querySelector('#trace')?.ctgView?.cursorS === t, Math.round(first.t_from_s), { timeout: 10000 })
       .then(() => check(true, 'an alarm opens its recording with the cursor at its start'), () => check(false, 'an alarm opens its recording with the cursor at its start'));
@@ -441,15 +463,10 @@ try {
     await clin.click(`#alarms .alarm-item[data-id="${first.id}"] button.ack`);
     await clin.waitForSelector(`#alarms .alarm-item[data-id="${first.id}"]`, { state: 'detached', timeout: 10000 })
       .then(() => check(true, 'acknowledging removes it from the bar'), () => check(false, 'acknowledging removes it from the bar'));
-    const after = await clin.evaluate(async () => {
-      const token = JSON.parse(sessionStorage.getItem('fetalmon.session')).token;
-      return (await (await fetch('/api/patients/mei/alerts', { headers: { Authorization: `Bearer ${token}` } })).json()).alerts;
-    });
-    const ackd = after.find((a) => a.id === first.id);
+    const ackd = (await alertsOf(first.patient)).find((a) => a.id === first.id);
     check(ackd && ackd.state !== 'raised' && ackd.acknowledged_ms > 0, `the server has it acknowledged (${ackd && ackd.state})`);
-  } else {
-    check(await clin.evaluate(() => document.getElementById('alarms').hidden), 'no alarm bar without raised alerts');
   }
+  clin.off('request', onAlarmReq);
   const al = await clin.evaluate(async () => {
     const { AlarmCenter, burstPattern } = await import('/js/alarms.js');
     const el = document.createElement('div');

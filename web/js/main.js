@@ -1,10 +1,10 @@
 // The app shell: hash routes, the top bar (who is signed in, language, sign out), and the
 // role-aware landing (clinician -> worklist, patient -> her home page). Each page is a module in
 // views/ exporting render(main, params) that may return a cleanup function.
-import { api, session, logout, setUnauthorizedHandler } from './api.js';
+import { session, logout, setUnauthorizedHandler } from './api.js';
 import { AlarmCenter } from './alarms.js';
 import { feed } from './live.js';
-import { patientAlerts, ackAlert } from './alertsvc.js';
+import { careTeamAlarms, forgetAlarmPatients, ackAlert } from './alertsvc.js';
 import { h } from './dom.js';
 import { t, LANGS, getLang, setLang, onLangChange } from './i18n.js';
 import * as loginView from './views/login.js';
@@ -27,8 +27,8 @@ const ROUTES = [
 
 let cleanup = null;
 
-/* Clinicians' alarms: the alerts of every patient on her care team, loaded at sign-in, when the
- * live feed pushes an alert or reconnects, and every 30 s as a fallback. */
+/* Clinicians' alarms: the raised alerts of every patient on her care team (one request), loaded
+ * at sign-in, when the live feed pushes an alert or reconnects, and every 30 s as a fallback. */
 const ALERT_POLL_MS = 30000;
 let alarms = null, alarmTimer = null, alarmOff = null;
 function startAlarms(user) {
@@ -44,10 +44,9 @@ async function pollAlarms() {
   clearTimeout(alarmTimer);
   if (!alarms) return;
   try {
-    const { patients } = await api('/api/patients');
-    const lists = await Promise.all(patients.map((p) => patientAlerts(p)));
-    if (lists.every((l) => l === null) && patients.length) return; /* no alerts on this server */
-    if (alarms) alarms.update(lists.flat().filter(Boolean));
+    const list = await careTeamAlarms();
+    if (list === null) return; /* no alerts on this server */
+    if (alarms) alarms.update(list);
   } catch (e) {
     if (e.status === 401) return;
   }
@@ -59,6 +58,7 @@ function stopAlarms() {
   alarmOff = null;
   if (alarms) alarms.destroy();
   alarms = null;
+  forgetAlarmPatients();
 }
 
 export function landingFor(user) {

@@ -1,15 +1,19 @@
 /* Test support for the server: a minimal HTTP/1.1 client over plain sockets (loopback only),
- * starting and stopping a real `fetalmon serve` process on a temporary data directory, and
- * running `fetalmon user ...`. Header-only so each test file is one executable. */
+ * starting and stopping a real `fetalmon serve` process on a temporary data directory, running
+ * `fetalmon user ...`, and the steps every end-to-end test repeats: accounts and sign-in,
+ * uploads waited on until analysed, live ingest streams (/ws/ingest) with a checkable test
+ * pattern, live feed viewers (/ws/live). Header-only so each test file is one executable. */
 #ifndef FM_SRVTEST_H
 #define FM_SRVTEST_H
 
 #include <arpa/inet.h>
 #include <cjson/cJSON.h>
 #include <errno.h>
+#include <math.h>
 #include <ftw.h>
 #include <netinet/in.h>
 #include <signal.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -510,6 +514,257 @@ static inline int make_temp_dir(char *out, size_t cap, const char *tag)
     const char *t = getenv("TMPDIR");
     snprintf(out, cap, "%s/fm-%s-XXXXXX", t ? t : "/tmp", tag);
     return mkdtemp(out) ? 0 : -1;
+}
+
+/* ---- accounts and sessions ---- */
+
+/* POST /api/login: the HTTP status (-1 without an answer); on 200 the token goes to token (cap
+ * bytes; token may be NULL). */
+static inline int srv_login(int port, const char *name, const char *password, char *token,
+                            size_t cap)
+{
+    char body[256];
+    snprintf(body, sizeof body, "{\"username\":\"%s\",\"password\":\"%s\"}", name, password);
+    http_resp r;
+    int st = http_post_json(port, "/api/login", NULL, body, &r) == 0 ? r.status : -1;
+    const char *t = jstr(r.json, "token");
+    if (st == 200 && t && token)
+        snprintf(token, cap, "%s", t);
+    http_resp_free(&r);
+    return st;
+}
+
+/* `fetalmon user add --data DATA --role ROLE --name NAME --password-stdin [more...]` with the
+ * password on stdin; more is a NULL-terminated list of further arguments ("--clinician", "drbob",
+ * "--due-date", ...) or NULL. Returns the exit code. */
+static inline int srv_user_add(const char *data, const char *role, const char *name,
+                               const char *password, const char *const *more)
+{
+    const char *args[28] = {"add",  "--data", data, "--role", role, "--name", name,
+                            "--password-stdin"};
+    int n = 8;
+    for (int i = 0; more && more[i] && n < 27; i++)
+        args[n++] = more[i];
+    args[n] = NULL;
+    return run_user(password, NULL, 0, args);
+}
+
+/* `fetalmon user device-token` of patient `name`: the token, without its newline, in out.
+ * Returns the exit code. */
+static inline int srv_device_token(const char *data, const char *name, char *out, size_t cap)
+{
+    const char *args[] = {"device-token", "--data", data, "--name", name, NULL};
+    int rc = run_user(NULL, out, cap, args);
+    out[strcspn(out, "\n")] = 0;
+    return rc;
+}
+
+/* A number of a JSON object, NAN when absent or not a number. */
+static inline double jnum(const cJSON *j, const char *key)
+{
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(j, key);
+    return cJSON_IsNumber(v) ? v->valuedouble : NAN;
+}
+
+/* ---- recordings ---- */
+
+/* The path of the FHRMA trace the upload tests send (FM_SOURCE_DIR/fixtures/traces/...). */
+static inline void srv_fixture_path(char *out, size_t cap)
+{
+    const char *src = getenv("FM_SOURCE_DIR");
+    snprintf(out, cap, "%s/fixtures/traces/fhrma_train01_20min.fhr", src ? src : ".");
+}
+
+/* POST /api/recordings QUERY (e.g. "?name=x.fhr&patient=alice") with body: the status (-1
+ * without an answer); the new id into id (id_cap bytes; "" unless 201; id may be NULL); the
+ * answer into out when out is not NULL (caller frees). */
+static inline int srv_upload(int port, const char *token, const char *query, const void *body,
+                             size_t len, char *id, size_t id_cap, http_resp *out)
+{
+    char path[512];
+    snprintf(path, sizeof path, "/api/recordings%s", query);
+    http_resp r;
+    int st = http_req(port, "POST", path, token, body, len, &r) == 0 ? r.status : -1;
+    const char *v = jstr(r.json, "id");
+    if (id && id_cap)
+        snprintf(id, id_cap, "%s", st == 201 && v ? v : "");
+    if (out)
+        *out = r;
+    else
+        http_resp_free(&r);
+    return st;
+}
+
+/* Asks GET /api/recordings/ID every 50 ms until its status is "done" or "failed", at most 60 s:
+ * 0 with that answer in out (caller frees), -1 otherwise (out freed). */
+static inline int srv_wait_analysed(int port, const char *token, const char *id, http_resp *out)
+{
+    char path[128];
+    snprintf(path, sizeof path, "/api/recordings/%s", id);
+    double t0 = now_s();
+    memset(out, 0, sizeof *out);
+    while (now_s() - t0 < 60) {
+        if (http_get(port, path, token, out) != 0)
+            return -1;
+        const char *st = jstr(out->json, "status");
+        if (st && (!strcmp(st, "done") || !strcmp(st, "failed")))
+            return 0;
+        http_resp_free(out);
+        usleep(50000);
+    }
+    return -1;
+}
+
+/* ---- live ingest: /ws/ingest, protocol fm-ingest (docs/api.md "Live ingest") ---- */
+
+/* Connects and opens a stream of s16le at rate_hz with token; extra is more members of the open
+ * message (",\"stream\":\"ID\"" resumes, ",\"patient\":\"NAME\"" names the patient) or NULL.
+ * Returns the socket, with the stream id in id (32 bytes) and next_seq filled, or -1 (refused,
+ * or no answer within 10 s). */
+static inline int ingest_open_stream(int port, const char *token, int rate_hz, const char *extra,
+                                     char *id, int *next_seq)
+{
+    int st;
+    int fd = ws_connect(port, "/ws/ingest", "fm-ingest", &st);
+    if (fd < 0)
+        return -1;
+    char msg[512];
+    snprintf(msg, sizeof msg,
+             "{\"type\":\"open\",\"token\":\"%s\",\"format\":\"s16le\",\"rate_hz\":%d%s}", token,
+             rate_hz, extra ? extra : "");
+    ws_send_text(fd, msg);
+    cJSON *o = ws_wait_type(fd, "opened", NULL, 10000);
+    if (!o) {
+        close(fd);
+        return -1;
+    }
+    snprintf(id, 32, "%s", jstr(o, "stream") ? jstr(o, "stream") : "");
+    *next_seq = (int)cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(o, "next_seq"));
+    cJSON_Delete(o);
+    return fd;
+}
+
+/* Sends frame seq: its u32 little-endian number, then n samples (s16 little-endian). */
+static inline int ingest_send(int fd, uint32_t seq, const int16_t *pcm, size_t n)
+{
+    unsigned char *b = malloc(4 + 2 * n);
+    if (!b)
+        return -1;
+    b[0] = (unsigned char)seq, b[1] = (unsigned char)(seq >> 8);
+    b[2] = (unsigned char)(seq >> 16), b[3] = (unsigned char)(seq >> 24);
+    for (size_t i = 0; i < n; i++) {
+        b[4 + 2 * i] = (unsigned char)((uint16_t)pcm[i] & 0xff);
+        b[5 + 2 * i] = (unsigned char)((uint16_t)pcm[i] >> 8);
+    }
+    int rc = ws_send_frame(fd, 2, b, 4 + 2 * n, 1);
+    free(b);
+    return rc;
+}
+
+/* Waits until an ack covers seq (each message within timeout_ms): 0, or -1. */
+static inline int ingest_wait_ack(int fd, int seq, int timeout_ms)
+{
+    for (;;) {
+        cJSON *a = ws_wait_type(fd, "ack", NULL, timeout_ms);
+        if (!a)
+            return -1;
+        int got = (int)cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(a, "seq"));
+        cJSON_Delete(a);
+        if (got >= seq)
+            return 0;
+    }
+}
+
+/* Sends {"type":"close"} and waits up to timeout_ms for "closed": 0 when it came. The socket
+ * stays open (the caller closes it). */
+static inline int ingest_close(int fd, int timeout_ms)
+{
+    ws_send_text(fd, "{\"type\":\"close\"}");
+    cJSON *c = ws_wait_type(fd, "closed", NULL, timeout_ms);
+    int ok = c != NULL;
+    cJSON_Delete(c);
+    return ok ? 0 : -1;
+}
+
+/* The test pattern of frame seq (n samples): deterministic, different in every frame, so the
+ * WAV of a finished stream can be checked frame by frame (wav_holds_pattern). */
+static inline void pattern_frame(uint32_t seq, int16_t *pcm, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        pcm[i] = (int16_t)((seq * 131 + (uint32_t)i * 7) & 0x7fff);
+}
+
+/* Sends frame seq of the test pattern, n samples. */
+static inline int pattern_send(int fd, uint32_t seq, size_t n)
+{
+    int16_t *pcm = malloc(n * sizeof *pcm);
+    if (!pcm)
+        return -1;
+    pattern_frame(seq, pcm, n);
+    int rc = ingest_send(fd, seq, pcm, n);
+    free(pcm);
+    return rc;
+}
+
+/* 1 when DATA/recordings/ID.wav holds exactly frames 0..n_frames-1 of the test pattern (each
+ * frame_samples long) after its 44-byte header, in order. */
+static inline int wav_holds_pattern(const char *data, const char *id, int n_frames,
+                                    size_t frame_samples)
+{
+    char path[700];
+    snprintf(path, sizeof path, "%s/recordings/%s.wav", data, id);
+    size_t len;
+    unsigned char *w = (unsigned char *)read_whole(path, &len);
+    if (!w || len != 44 + (size_t)n_frames * 2 * frame_samples || memcmp(w, "RIFF", 4)) {
+        free(w);
+        return 0;
+    }
+    int16_t *pcm = malloc(frame_samples * sizeof *pcm);
+    int ok = pcm != NULL;
+    for (int s = 0; s < n_frames && ok; s++) {
+        pattern_frame((uint32_t)s, pcm, frame_samples);
+        const unsigned char *f = w + 44 + (size_t)s * 2 * frame_samples;
+        for (size_t i = 0; i < frame_samples && ok; i++)
+            ok = f[2 * i] == ((uint16_t)pcm[i] & 0xff) && f[2 * i + 1] == (uint16_t)pcm[i] >> 8;
+    }
+    free(pcm);
+    free(w);
+    return ok;
+}
+
+/* ---- live feed: /ws/live, protocol fm-live (docs/api.md "Live feed") ---- */
+
+/* Connects and signs in with token: the socket once "hello" came within timeout_ms; -1 when
+ * the upgrade failed, -2 when the sign-in was refused or not answered. */
+static inline int live_connect(int port, const char *token, int timeout_ms)
+{
+    int st;
+    int fd = ws_connect(port, "/ws/live", "fm-live", &st);
+    if (fd < 0)
+        return -1;
+    char msg[256];
+    snprintf(msg, sizeof msg, "{\"type\":\"auth\",\"token\":\"%s\"}", token);
+    ws_send_text(fd, msg);
+    cJSON *hello = ws_wait_type(fd, "hello", NULL, timeout_ms);
+    if (!hello) {
+        close(fd);
+        return -2;
+    }
+    cJSON_Delete(hello);
+    return fd;
+}
+
+/* Subscribes to patient: 0 once "subscribed" came for her (within 10 s), else -1 (a refusal is
+ * an error message, skipped while waiting). */
+static inline int live_subscribe(int fd, const char *patient)
+{
+    char msg[128];
+    snprintf(msg, sizeof msg, "{\"type\":\"subscribe\",\"patient\":\"%s\"}", patient);
+    ws_send_text(fd, msg);
+    cJSON *j = ws_wait_type(fd, "subscribed", NULL, 10000);
+    int ok = j && jstr(j, "patient") && !strcmp(jstr(j, "patient"), patient);
+    cJSON_Delete(j);
+    return ok ? 0 : -1;
 }
 
 #endif

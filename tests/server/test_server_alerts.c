@@ -59,12 +59,6 @@ static cJSON *rx_deliveries(int *n_dup)
     return out;
 }
 
-static double num(const cJSON *j, const char *k)
-{
-    const cJSON *v = cJSON_GetObjectItemCaseSensitive(j, k);
-    return cJSON_IsNumber(v) ? v->valuedouble : NAN;
-}
-
 /* The delivery of alert `id` of type `type` at `level` (-1: any), or NULL; *count how many
  * distinct deliveries match. */
 static const cJSON *find_event(const cJSON *all, long long id, const char *type, int level,
@@ -74,27 +68,13 @@ static const cJSON *find_event(const cJSON *all, long long id, const char *type,
     *count = 0;
     cJSON_ArrayForEach(j, all)
     {
-        if ((long long)num(j, "alert_id") != id || !jstr(j, "type") ||
-            strcmp(jstr(j, "type"), type) || (level >= 0 && (int)num(j, "level") != level))
+        if ((long long)jnum(j, "alert_id") != id || !jstr(j, "type") ||
+            strcmp(jstr(j, "type"), type) || (level >= 0 && (int)jnum(j, "level") != level))
             continue;
         (*count)++;
         found = j;
     }
     return found;
-}
-
-/* ---- helpers ---- */
-
-static int login(const char *name, const char *pw, char *out, size_t cap)
-{
-    char body[256];
-    snprintf(body, sizeof body, "{\"username\":\"%s\",\"password\":\"%s\"}", name, pw);
-    http_resp r;
-    int st = http_post_json(srv.port, "/api/login", NULL, body, &r) == 0 ? r.status : -1;
-    if (st == 200 && jstr(r.json, "token"))
-        snprintf(out, cap, "%s", jstr(r.json, "token"));
-    http_resp_free(&r);
-    return st;
 }
 
 static int start_server(void)
@@ -140,8 +120,8 @@ static long long high_alert(int64_t *created_ms)
         cJSON_ArrayForEach(a, cJSON_GetObjectItemCaseSensitive(r.json, "alerts"))
         {
             if (jstr(a, "rule") && !strcmp(jstr(a, "rule"), "fhr_below_80")) {
-                id = (long long)num(a, "id");
-                *created_ms = (int64_t)num(a, "created_ms");
+                id = (long long)jnum(a, "id");
+                *created_ms = (int64_t)jnum(a, "created_ms");
             }
         }
     }
@@ -228,7 +208,7 @@ static void webhooks_and_escalation_survive_a_down_receiver_and_a_restart(void)
     if (d1) {
         names_are(d1, "target_names", "drcarol", NULL);
         CHECK(jstr(d1, "audience") && !strcmp(jstr(d1, "audience"), "care_team"));
-        double late = num(d1, "t_ms") - (double)t0 - ESCALATE_S * 1000;
+        double late = jnum(d1, "t_ms") - (double)t0 - ESCALATE_S * 1000;
         printf("  level 1 at raise + %d s %+.0f ms\n", ESCALATE_S, late);
         CHECKF(late > -100 && late < 1600, "level 1 %.0f ms off", late); /* 1-s tick */
     }
@@ -237,7 +217,7 @@ static void webhooks_and_escalation_survive_a_down_receiver_and_a_restart(void)
     if (d2) {
         names_are(d2, "target_names", "drdave", NULL);
         CHECK(jstr(d2, "audience") && !strcmp(jstr(d2, "audience"), "on_duty"));
-        double late = num(d2, "t_ms") - (double)t0 - 2 * ESCALATE_S * 1000;
+        double late = jnum(d2, "t_ms") - (double)t0 - 2 * ESCALATE_S * 1000;
         printf("  level 2 at raise + %d s %+.0f ms\n", 2 * ESCALATE_S, late);
         CHECKF(late > -100 && late < 1600, "level 2 %.0f ms off", late);
     }
@@ -248,9 +228,9 @@ static void webhooks_and_escalation_survive_a_down_receiver_and_a_restart(void)
     {
         cJSON_ArrayForEach(y, all)
         {
-            twice += x != y && num(x, "alert_id") == num(y, "alert_id") &&
+            twice += x != y && jnum(x, "alert_id") == jnum(y, "alert_id") &&
                      !strcmp(jstr(x, "type"), jstr(y, "type")) &&
-                     num(x, "t_ms") == num(y, "t_ms") && num(x, "level") == num(y, "level");
+                     jnum(x, "t_ms") == jnum(y, "t_ms") && jnum(x, "level") == jnum(y, "level");
         }
     }
     CHECKF(twice == 0, "%d events under two delivery ids", twice / 2);
@@ -258,16 +238,16 @@ static void webhooks_and_escalation_survive_a_down_receiver_and_a_restart(void)
     cJSON_Delete(all);
 
     /* the on-duty clinician outside the care team sees it in her list and may acknowledge */
-    CHECK(login("drdave", "drdave-password", tok_drdave, sizeof tok_drdave) == 200);
+    CHECK(srv_login(srv.port, "drdave", "drdave-password", tok_drdave, sizeof tok_drdave) == 200);
     CHECK(http_get(srv.port, "/api/alerts", tok_drdave, &r) == 0 && r.status == 200);
     const cJSON *mine = NULL, *a;
     cJSON_ArrayForEach(a, cJSON_GetObjectItemCaseSensitive(
-                              r.json, "alerts")) if ((long long)num(a, "id") == id) mine = a;
+                              r.json, "alerts")) if ((long long)jnum(a, "id") == id) mine = a;
     CHECK(mine != NULL);
     if (mine) {
         CHECK(jstr(mine, "patient") && !strcmp(jstr(mine, "patient"), "alice"));
         names_are(mine, "escalated_to", "drcarol", "drdave");
-        CHECK((int)num(mine, "level") == 2);
+        CHECK((int)jnum(mine, "level") == 2);
     }
     http_resp_free(&r);
     char path[64];
@@ -290,7 +270,7 @@ static void webhooks_and_escalation_survive_a_down_receiver_and_a_restart(void)
     CHECK(http_get(srv.port, "/api/patients/alice/alerts", tok_drbob, &r) == 0 && r.status == 200);
     mine = NULL;
     cJSON_ArrayForEach(a, cJSON_GetObjectItemCaseSensitive(
-                              r.json, "alerts")) if ((long long)num(a, "id") == id) mine = a;
+                              r.json, "alerts")) if ((long long)jnum(a, "id") == id) mine = a;
     CHECK(mine != NULL);
     if (mine) {
         const cJSON *dt = cJSON_GetObjectItemCaseSensitive(mine, "delivered_to");
@@ -330,7 +310,7 @@ static void an_undecodable_upload_raises_analysis_failed(void)
                 if (jstr(a, "recording") && !strcmp(jstr(a, "recording"), rid)) {
                     CHECK(jstr(a, "rule") && !strcmp(jstr(a, "rule"), "analysis_failed"));
                     CHECK(jstr(a, "priority") && !strcmp(jstr(a, "priority"), "medium"));
-                    id = (long long)num(a, "id");
+                    id = (long long)jnum(a, "id");
                 }
             }
         }
@@ -374,7 +354,7 @@ static int alert_ids(const cJSON *j, const char *state, int not_state, char *out
         const char *st = jstr(a, "state");
         if (!st || (state && (strcmp(st, state) == 0) == not_state))
             continue;
-        n += (size_t)snprintf(out + n, cap - n, "%lld,", (long long)num(a, "id"));
+        n += (size_t)snprintf(out + n, cap - n, "%lld,", (long long)jnum(a, "id"));
         if (n >= cap)
             return 0;
     }
@@ -401,7 +381,8 @@ static void the_alert_list_filters_by_state_and_scope(void)
     CHECK(want_raised[0] != 0); /* analysis failed (MEDIUM) waits for acknowledgement */
     printf("  alice: raised %s open %s\n", want_raised, want_open);
     char tok_drcarol[128];
-    CHECK(login("drcarol", "drcarol-password", tok_drcarol, sizeof tok_drcarol) == 200);
+    CHECK(srv_login(srv.port, "drcarol", "drcarol-password", tok_drcarol, sizeof tok_drcarol) ==
+          200);
     const char *const care_team[] = {tok_drbob, tok_drcarol};
     for (int i = 0; i < 2; i++) {
         CHECK(get_alerts("/api/alerts?state=raised&scope=care_team", care_team[i], &r) == 200);
@@ -453,7 +434,7 @@ static void the_alert_list_filters_by_state_and_scope(void)
         http_resp_free(&r);
     }
     char tok_alice[128];
-    CHECK(login("alice", "alice-password", tok_alice, sizeof tok_alice) == 200);
+    CHECK(srv_login(srv.port, "alice", "alice-password", tok_alice, sizeof tok_alice) == 200);
     CHECK(get_alerts("/api/alerts?scope=care_team", tok_alice, &r) == 403);
     http_resp_free(&r);
     http_resp_free(&all_alice);
@@ -595,29 +576,17 @@ int main(void)
 {
     if (make_temp_dir(srv.data, sizeof srv.data, "alerts") != 0)
         return 1;
-    struct {
-        const char *role, *name, *pw;
-    } u[] = {{"clinician", "drbob", "drbob-password"},
-             {"clinician", "drcarol", "drcarol-password"},
-             {"clinician", "drdave", "drdave-password"}};
-    for (size_t i = 0; i < sizeof u / sizeof u[0]; i++) {
-        const char *args[] = {"add",    "--data",  srv.data,           "--role", u[i].role,
-                              "--name", u[i].name, "--password-stdin", NULL};
-        if (run_user(u[i].pw, NULL, 0, args) != 0)
-            return 1;
-    }
-    const char *pa[] = {
-        "add",         "--data", srv.data,      "--role",  "patient",          "--name", "alice",
-        "--clinician", "drbob",  "--clinician", "drcarol", "--password-stdin", NULL};
-    if (run_user("alice-password", NULL, 0, pa) != 0)
+    const char *care[] = {"--clinician", "drbob", "--clinician", "drcarol", NULL};
+    if (srv_user_add(srv.data, "clinician", "drbob", "drbob-password", NULL) ||
+        srv_user_add(srv.data, "clinician", "drcarol", "drcarol-password", NULL) ||
+        srv_user_add(srv.data, "clinician", "drdave", "drdave-password", NULL) ||
+        srv_user_add(srv.data, "patient", "alice", "alice-password", care) ||
+        srv_device_token(srv.data, "alice", dev_alice, sizeof dev_alice))
         return 1;
-    const char *da[] = {"device-token", "--data", srv.data, "--name", "alice", NULL};
-    run_user(NULL, dev_alice, sizeof dev_alice, da);
-    dev_alice[strcspn(dev_alice, "\n")] = 0;
     webhook_rx_init(&rx);
     rx.port = webhook_rx_free_port(); /* nobody listens there yet: the receiver is down */
     if (start_server() != 0 ||
-        login("drbob", "drbob-password", tok_drbob, sizeof tok_drbob) != 200) {
+        srv_login(srv.port, "drbob", "drbob-password", tok_drbob, sizeof tok_drbob) != 200) {
         server_stop(&srv, SIGKILL);
         return 1;
     }

@@ -13,15 +13,7 @@ static char token[128];
 
 static int login_alice(void)
 {
-    http_resp r;
-    int st = http_post_json(srv.port, "/api/login", NULL,
-                            "{\"username\":\"alice\",\"password\":\"alice-password\"}", &r) == 0
-                 ? r.status
-                 : -1;
-    if (st == 200 && jstr(r.json, "token"))
-        snprintf(token, sizeof token, "%s", jstr(r.json, "token"));
-    http_resp_free(&r);
-    return st;
+    return srv_login(srv.port, "alice", "alice-password", token, sizeof token);
 }
 
 static int count_part_files(void)
@@ -200,15 +192,11 @@ static void the_database_passes_integrity_check(void)
 
 int main(void)
 {
-    const char *src = getenv("FM_SOURCE_DIR");
-    snprintf(fixture, sizeof fixture, "%s/fixtures/traces/fhrma_train01_20min.fhr",
-             src ? src : ".");
+    srv_fixture_path(fixture, sizeof fixture);
     if (make_temp_dir(srv.data, sizeof srv.data, "crash") != 0)
         return 1;
-    const char *add[] = {"add",    "--data", srv.data,           "--role", "patient",
-                         "--name", "alice",  "--password-stdin", NULL};
-    if (run_user("alice-password", NULL, 0, add) != 0 || server_start(&srv, server_args) != 0 ||
-        login_alice() != 200) {
+    if (srv_user_add(srv.data, "patient", "alice", "alice-password", NULL) != 0 ||
+        server_start(&srv, server_args) != 0 || login_alice() != 200) {
         fprintf(stderr, "setup failed\n");
         server_stop(&srv, SIGKILL);
         return 1;

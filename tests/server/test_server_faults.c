@@ -22,38 +22,18 @@ static const char *const *args_now = args_fast;
 static char fixture[1024];
 static char tok_alice[128], tok_drbob[128];
 
-enum { FRAME_SAMPLES = 2000 }; /* 0.25 s at 8 kHz */
-
-/* ---- helpers ---- */
-
-static int login(const char *name, const char *pw, char *out, size_t cap)
+enum { FRAME_SAMPLES = 2000 }; static int add_users(const char *data)
 {
-    char body[256];
-    snprintf(body, sizeof body, "{\"username\":\"%s\",\"password\":\"%s\"}", name, pw);
-    http_resp r;
-    int st = http_post_json(srv.port, "/api/login", NULL, body, &r) == 0 ? r.status : -1;
-    if (st == 200 && jstr(r.json, "token") && out)
-        snprintf(out, cap, "%s", jstr(r.json, "token"));
-    http_resp_free(&r);
-    return st;
-}
-
-static int add_users(const char *data)
-{
-    const char *a[] = {"add",    "--data", data,    "--role",           "clinician",
-                       "--name", "drbob",  "--password-stdin", NULL};
-    const char *b[] = {"add",         "--data",    data,    "--role",          "patient",
-                       "--name",      "alice",     "--clinician", "drbob", "--password-stdin",
-                       NULL};
-    return run_user("drbob-password", NULL, 0, a) || run_user("alice-password", NULL, 0, b);
+    const char *care[] = {"--clinician", "drbob", NULL};
+    return srv_user_add(data, "clinician", "drbob", "drbob-password", NULL) ||
+           srv_user_add(data, "patient", "alice", "alice-password", care);
 }
 
 static int login_both(void)
 {
-    return login("alice", "alice-password", tok_alice, sizeof tok_alice) == 200 &&
-                   login("drbob", "drbob-password", tok_drbob, sizeof tok_drbob) == 200
-               ? 0
-               : -1;
+    int a = srv_login(srv.port, "alice", "alice-password", tok_alice, sizeof tok_alice);
+    int b = srv_login(srv.port, "drbob", "drbob-password", tok_drbob, sizeof tok_drbob);
+    return a == 200 && b == 200 ? 0 : -1;
 }
 
 /* Creates a data directory with the two users and starts the server on it. */
@@ -71,35 +51,20 @@ static int start_fresh(const char *tag, const char *fault)
 static int upload(const char *token, const char *name, const void *body, size_t len, char *id,
                   http_resp *out)
 {
-    char path[256];
-    snprintf(path, sizeof path, "/api/recordings?name=%s", name);
-    http_resp r;
-    int st = http_req(srv.port, "POST", path, token, body, len, &r) == 0 ? r.status : -1;
-    if (id)
-        snprintf(id, 32, "%s", st == 201 && jstr(r.json, "id") ? jstr(r.json, "id") : "");
-    if (out)
-        *out = r;
-    else
-        http_resp_free(&r);
-    return st;
+    char query[256];
+    snprintf(query, sizeof query, "?name=%s", name);
+    return srv_upload(srv.port, token, query, body, len, id, id ? 32 : 0, out);
 }
 
+/* The status an upload ends in ("done", "failed"; "" when none within 60 s). */
 static const char *wait_done(const char *id)
 {
     static char st[32];
-    char path[128];
-    snprintf(path, sizeof path, "/api/recordings/%s", id);
-    double t0 = now_s();
+    http_resp r;
     st[0] = 0;
-    while (now_s() - t0 < 60) {
-        http_resp r;
-        if (http_get(srv.port, path, tok_alice, &r) == 0 && jstr(r.json, "status"))
-            snprintf(st, sizeof st, "%s", jstr(r.json, "status"));
-        http_resp_free(&r);
-        if (!strcmp(st, "done") || !strcmp(st, "failed"))
-            break;
-        usleep(50000);
-    }
+    if (srv_wait_analysed(srv.port, tok_alice, id, &r) == 0)
+        snprintf(st, sizeof st, "%s", jstr(r.json, "status"));
+    http_resp_free(&r);
     return st;
 }
 
@@ -163,48 +128,18 @@ static void stop_and_check(void)
     CHECK(integrity_ok());
 }
 
-/* ---- live ingest helpers ---- */
-
-static void frame_pcm(uint32_t seq, unsigned char *b)
-{
-    for (int i = 0; i < FRAME_SAMPLES; i++) {
-        int16_t v = (int16_t)((seq * 131 + (uint32_t)i * 7) & 0x7fff);
-        b[2 * i] = (unsigned char)v;
-        b[2 * i + 1] = (unsigned char)(v >> 8);
-    }
-}
-
+/* Frame seq of the test pattern (srvtest.h). */
 static int send_frame(int fd, uint32_t seq)
 {
-    unsigned char b[4 + 2 * FRAME_SAMPLES];
-    b[0] = (unsigned char)seq, b[1] = (unsigned char)(seq >> 8);
-    b[2] = (unsigned char)(seq >> 16), b[3] = (unsigned char)(seq >> 24);
-    frame_pcm(seq, b + 4);
-    return ws_send_frame(fd, 2, b, sizeof b, 1);
+    return pattern_send(fd, seq, FRAME_SAMPLES);
 }
 
 static int open_stream(const char *resume, char *id, int *next_seq)
 {
-    int st;
-    int fd = ws_connect(srv.port, "/ws/ingest", "fm-ingest", &st);
-    if (fd < 0)
-        return -1;
-    char msg[512], extra[64] = "";
+    char extra[64] = "";
     if (resume)
         snprintf(extra, sizeof extra, ",\"stream\":\"%s\"", resume);
-    snprintf(msg, sizeof msg,
-             "{\"type\":\"open\",\"token\":\"%s\",\"format\":\"s16le\",\"rate_hz\":8000%s}",
-             tok_alice, extra);
-    ws_send_text(fd, msg);
-    cJSON *o = ws_wait_type(fd, "opened", NULL, 10000);
-    if (!o) {
-        close(fd);
-        return -1;
-    }
-    snprintf(id, 32, "%s", jstr(o, "stream") ? jstr(o, "stream") : "");
-    *next_seq = (int)cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(o, "next_seq"));
-    cJSON_Delete(o);
-    return fd;
+    return ingest_open_stream(srv.port, tok_alice, 8000, extra, id, next_seq);
 }
 
 /* Sends one frame and waits for its ack (1), or for an error (0; its code in err), or -1. */
@@ -248,33 +183,36 @@ static int resume_and_finish(const char *id, int n, int *next_seq)
         return -1;
     for (int s = *next_seq; s < n; s++)
         send_frame(fd, (uint32_t)s);
-    ws_send_text(fd, "{\"type\":\"close\"}");
-    cJSON *c = ws_wait_type(fd, "closed", NULL, 20000);
+    int ok = ingest_close(fd, 20000) == 0 && !strcmp(id, id2);
     close(fd);
-    int ok = c && !strcmp(id, id2);
-    cJSON_Delete(c);
     return ok ? 0 : -1;
 }
 
 /* The WAV of a finished stream holds exactly frames 0..n-1. */
 static int wav_holds_frames(const char *id, int n)
 {
-    char path[700];
-    snprintf(path, sizeof path, "%s/recordings/%s.wav", srv.data, id);
-    size_t len;
-    unsigned char *w = (unsigned char *)read_whole(path, &len);
-    if (!w || len != 44 + (size_t)n * 2 * FRAME_SAMPLES || memcmp(w, "RIFF", 4)) {
-        free(w);
-        return 0;
+    return wav_holds_pattern(srv.data, id, n, FRAME_SAMPLES);
+}
+
+/* With FM_FAULT="fsync_frames:2": frame 0 is acked, frame 1's flush fails -> "storage" and the
+ * connection closes; the device resumes from next_seq and the WAV holds every frame. */
+static void the_second_frame_flush_fails_and_the_stream_resumes_whole(void)
+{
+    char id[32], err[32] = "";
+    int next = -1;
+    int fd = open_stream(NULL, id, &next);
+    CHECK(fd >= 0 && next == 0);
+    if (fd >= 0) {
+        CHECK(frame_acked(fd, 0, err, sizeof err) == 1);
+        CHECK(frame_acked(fd, 1, err, sizeof err) == 0 && !strcmp(err, "storage"));
+        close(fd);
     }
-    unsigned char b[2 * FRAME_SAMPLES];
-    int ok = 1;
-    for (int s = 0; s < n && ok; s++) {
-        frame_pcm((uint32_t)s, b);
-        ok = !memcmp(w + 44 + (size_t)s * sizeof b, b, sizeof b);
-    }
-    free(w);
-    return ok;
+    CHECK(healthy());
+    CHECK(resume_and_finish(id, 12, &next) == 0);
+    /* frame 0 acked: never asked again; frame 1 was written but its sync failed: it was cut
+     * off, never counted as held (a failed fsync may have dropped it) */
+    CHECKF(next == 1, "next_seq %d", next);
+    CHECK(wav_holds_frames(id, 12));
 }
 
 /* ---- the faults ---- */
@@ -306,23 +244,8 @@ static void a_failed_fsync_is_refused_clearly_and_loses_nothing_acknowledged(voi
     CHECK(count_files("recordings", ".fhr") == 2); /* ... no file */
     CHECK(count_files("incoming", ".part") == 0);
 
-    /* The stream: frame 0 is acked, frame 1's flush fails -> "storage" and the connection
-     * closes; the device resumes from next_seq and the WAV holds every frame. */
-    char id[32], err[32] = "";
-    int next = -1;
-    int fd = open_stream(NULL, id, &next);
-    CHECK(fd >= 0 && next == 0);
-    if (fd >= 0) {
-        CHECK(frame_acked(fd, 0, err, sizeof err) == 1);
-        CHECK(frame_acked(fd, 1, err, sizeof err) == 0 && !strcmp(err, "storage"));
-        close(fd);
-    }
-    CHECK(healthy());
-    CHECK(resume_and_finish(id, 12, &next) == 0);
-    /* frame 0 acked: never asked again; frame 1 was written but its sync failed: it was cut
-     * off, never counted as held (a failed fsync may have dropped it) */
-    CHECKF(next == 1, "next_seq %d", next);
-    CHECK(wav_holds_frames(id, 12));
+    /* the stream: its second flush fails */
+    the_second_frame_flush_fails_and_the_stream_resumes_whole();
     free(fhr);
     stop_and_check();
     rm_tree(srv.data);
@@ -343,19 +266,7 @@ static void a_failed_group_commit_sync_is_refused_and_cut_back(void)
     args_now = args_group;
     CHECK(start_fresh("fsyncgc", "fsync_frames:2") == 0);
     args_now = args_fast;
-    char id[32], err[32] = "";
-    int next = -1;
-    int fd = open_stream(NULL, id, &next);
-    CHECK(fd >= 0 && next == 0);
-    if (fd >= 0) {
-        CHECK(frame_acked(fd, 0, err, sizeof err) == 1);
-        CHECK(frame_acked(fd, 1, err, sizeof err) == 0 && !strcmp(err, "storage"));
-        close(fd);
-    }
-    CHECK(healthy());
-    CHECK(resume_and_finish(id, 12, &next) == 0);
-    CHECKF(next == 1, "next_seq %d", next);
-    CHECK(wav_holds_frames(id, 12));
+    the_second_frame_flush_fails_and_the_stream_resumes_whole();
     stop_and_check();
     rm_tree(srv.data);
 #endif
@@ -624,7 +535,7 @@ static void clients_vanishing_mid_frame_leave_the_server_serving(void)
         /* Half of frame 5: its header announces 4004 bytes, 2000 come, then the socket closes. */
         unsigned char b[4 + 2 * FRAME_SAMPLES], hdr[8] = {0x82, 0x80 | 126, 0x0f, 0xa4, 1, 2, 3, 4};
         b[0] = 5, b[1] = b[2] = b[3] = 0;
-        frame_pcm(5, b + 4);
+        memset(b + 4, 0x5a, sizeof b - 4);
         send_all(fd, hdr, sizeof hdr);
         send_all(fd, b, 2000);
         close(fd);
@@ -653,7 +564,7 @@ static void clients_vanishing_mid_frame_leave_the_server_serving(void)
     }
     usleep(200000);
     CHECK(healthy());
-    CHECK(login("alice", "alice-password", NULL, 0) == 200);
+    CHECK(srv_login(srv.port, "alice", "alice-password", NULL, 0) == 200);
     CHECK(resume_and_finish(id, 10, &next) == 0);
     CHECK(next == 5); /* the half frame was never stored */
     CHECK(wav_holds_frames(id, 10));
@@ -663,9 +574,7 @@ static void clients_vanishing_mid_frame_leave_the_server_serving(void)
 
 int main(void)
 {
-    const char *src = getenv("FM_SOURCE_DIR");
-    snprintf(fixture, sizeof fixture, "%s/fixtures/traces/fhrma_train01_20min.fhr",
-             src ? src : ".");
+    srv_fixture_path(fixture, sizeof fixture);
     signal(SIGPIPE, SIG_IGN);
     RUN(a_failed_fsync_is_refused_clearly_and_loses_nothing_acknowledged);
     RUN(a_failed_group_commit_sync_is_refused_and_cut_back);

@@ -26,32 +26,10 @@ static account acc[] = {
 enum { ALICE, BETH, DRBOB, DRCAROL, ROOT, N_ACC };
 static char dev_alice[128], dev_beth[128];
 
-static int login(const char *name, const char *pw, char *token, size_t cap)
-{
-    char body[256];
-    snprintf(body, sizeof body, "{\"username\":\"%s\",\"password\":\"%s\"}", name, pw);
-    http_resp r;
-    int st = http_post_json(srv.port, "/api/login", NULL, body, &r) == 0 ? r.status : -1;
-    const char *t = jstr(r.json, "token");
-    if (st == 200 && t && token)
-        snprintf(token, cap, "%s", t);
-    http_resp_free(&r);
-    return st;
-}
-
 static int add_user(const account *a)
 {
-    const char *args[16] = {"add",   "--data", srv.data, "--role",
-                            a->role, "--name", a->name,  "--password-stdin"};
-    int n = 8;
-    if (a->clinician) {
-        args[n++] = "--clinician";
-        args[n++] = a->clinician;
-        args[n++] = "--due-date";
-        args[n++] = "2027-03-01";
-    }
-    args[n] = NULL;
-    return run_user(a->password, NULL, 0, args);
+    const char *care[] = {"--clinician", a->clinician, "--due-date", "2027-03-01", NULL};
+    return srv_user_add(srv.data, a->role, a->name, a->password, a->clinician ? care : NULL);
 }
 
 static char *fixture_bytes(size_t *len)
@@ -63,33 +41,13 @@ static char *fixture_bytes(size_t *len)
 static int upload(const char *token, const char *query, const char *body, size_t len, char *id,
                   size_t id_cap)
 {
-    char path[512];
-    snprintf(path, sizeof path, "/api/recordings%s", query);
-    http_resp r;
-    int st = http_req(srv.port, "POST", path, token, body, len, &r) == 0 ? r.status : -1;
-    const char *v = jstr(r.json, "id");
-    if (id && id_cap)
-        snprintf(id, id_cap, "%s", st == 201 && v ? v : "");
-    http_resp_free(&r);
-    return st;
+    return srv_upload(srv.port, token, query, body, len, id, id_cap, NULL);
 }
 
 /* Polls a recording until done or failed; returns its final response (caller frees). */
 static int wait_analysis(const char *token, const char *id, http_resp *out)
 {
-    char path[128];
-    snprintf(path, sizeof path, "/api/recordings/%s", id);
-    double t0 = now_s();
-    while (now_s() - t0 < 60) {
-        if (http_get(srv.port, path, token, out) != 0)
-            return -1;
-        const char *st = jstr(out->json, "status");
-        if (st && (!strcmp(st, "done") || !strcmp(st, "failed")))
-            return 0;
-        http_resp_free(out);
-        usleep(50000);
-    }
-    return -1;
+    return srv_wait_analysed(srv.port, token, id, out);
 }
 
 static void health_answers_ok(void)
@@ -174,9 +132,9 @@ static void login_gives_a_token_and_me_knows_the_user(void)
 
 static void login_with_a_wrong_password_or_unknown_user_is_401(void)
 {
-    CHECK(login("alice", "not-her-password", NULL, 0) == 401);
-    CHECK(login("nobody", "whatever-password", NULL, 0) == 401);
-    CHECK(login("../etc/passwd", "whatever-password", NULL, 0) == 401);
+    CHECK(srv_login(srv.port, "alice", "not-her-password", NULL, 0) == 401);
+    CHECK(srv_login(srv.port, "nobody", "whatever-password", NULL, 0) == 401);
+    CHECK(srv_login(srv.port, "../etc/passwd", "whatever-password", NULL, 0) == 401);
 }
 
 static void requests_without_a_valid_token_are_401(void)
@@ -217,7 +175,7 @@ static void requests_without_a_valid_token_are_401(void)
 static void logout_invalidates_the_token(void)
 {
     char tok[128];
-    CHECK(login("beth", "beth-password", tok, sizeof tok) == 200);
+    CHECK(srv_login(srv.port, "beth", "beth-password", tok, sizeof tok) == 200);
     http_resp r;
     CHECK(http_get(srv.port, "/api/me", tok, &r) == 0 && r.status == 200);
     http_resp_free(&r);
@@ -612,7 +570,7 @@ static void a_device_token_may_only_upload_for_its_patient(void)
     CHECK(upload(dev_alice, "?name=home.csv", csv, strlen(csv), NULL, 0) == 201);
     CHECK(upload(dev_alice, "?patient=beth&name=home.csv", csv, strlen(csv), NULL, 0) == 404);
     /* Device tokens cannot sign in as the patient. */
-    CHECK(login("alice", dev_alice, NULL, 0) == 401);
+    CHECK(srv_login(srv.port, "alice", dev_alice, NULL, 0) == 401);
 }
 
 static void login_is_rate_limited_per_user(void)
@@ -620,7 +578,7 @@ static void login_is_rate_limited_per_user(void)
     account dana = {"dana", "patient", "dana-password", "drbob", ""};
     CHECK(add_user(&dana) == 0);
     for (int i = 0; i < 3; i++) /* the test server allows 3 failures */
-        CHECK(login("dana", "wrong-password", NULL, 0) == 401);
+        CHECK(srv_login(srv.port, "dana", "wrong-password", NULL, 0) == 401);
     char body[128];
     snprintf(body, sizeof body, "{\"username\":\"dana\",\"password\":\"dana-password\"}");
     http_resp r;
@@ -628,7 +586,7 @@ static void login_is_rate_limited_per_user(void)
     CHECK(r.status == 429 && strcasestr(r.headers, "retry-after:"));
     http_resp_free(&r);
     /* Other users are not locked out by dana's attacker. */
-    CHECK(login("alice", "alice-password", NULL, 0) == 200);
+    CHECK(srv_login(srv.port, "alice", "alice-password", NULL, 0) == 200);
 }
 
 static void cli_passwd_and_disable_end_sessions(void)
@@ -643,19 +601,19 @@ static void cli_passwd_and_disable_end_sessions(void)
                               "--name", "shorty", "--password-stdin", NULL};
     CHECK(run_user("short", NULL, 0, short_pw) == 1);
     char tok[128];
-    CHECK(login("erin", "erin-password", tok, sizeof tok) == 200);
+    CHECK(srv_login(srv.port, "erin", "erin-password", tok, sizeof tok) == 200);
     const char *pw[] = {"passwd", "--data", srv.data, "--name", "erin", "--password-stdin", NULL};
     CHECK(run_user("erin-new-password", NULL, 0, pw) == 0);
     http_resp r;
     CHECK(http_get(srv.port, "/api/me", tok, &r) == 0 && r.status == 401);
     http_resp_free(&r);
-    CHECK(login("erin", "erin-password", NULL, 0) == 401);
-    CHECK(login("erin", "erin-new-password", tok, sizeof tok) == 200);
+    CHECK(srv_login(srv.port, "erin", "erin-password", NULL, 0) == 401);
+    CHECK(srv_login(srv.port, "erin", "erin-new-password", tok, sizeof tok) == 200);
     const char *dis[] = {"disable", "--data", srv.data, "--name", "erin", NULL};
     CHECK(run_user(NULL, NULL, 0, dis) == 0);
     CHECK(http_get(srv.port, "/api/me", tok, &r) == 0 && r.status == 401);
     http_resp_free(&r);
-    CHECK(login("erin", "erin-new-password", NULL, 0) == 401);
+    CHECK(srv_login(srv.port, "erin", "erin-new-password", NULL, 0) == 401);
     char out[4096];
     const char *list[] = {"list", "--data", srv.data, NULL};
     CHECK(run_user(NULL, out, sizeof out, list) == 0);
@@ -697,9 +655,7 @@ static void logs_hold_no_patient_data_or_secrets(void)
 
 int main(void)
 {
-    const char *src = getenv("FM_SOURCE_DIR");
-    snprintf(fixture, sizeof fixture, "%s/fixtures/traces/fhrma_train01_20min.fhr",
-             src ? src : ".");
+    srv_fixture_path(fixture, sizeof fixture);
     if (make_temp_dir(srv.data, sizeof srv.data, "http") != 0) {
         fprintf(stderr, "cannot make a temp dir\n");
         return 1;
@@ -712,12 +668,8 @@ int main(void)
             return 1;
         }
     }
-    const char *da[] = {"device-token", "--data", srv.data, "--name", "alice", NULL};
-    const char *db[] = {"device-token", "--data", srv.data, "--name", "beth", NULL};
-    run_user(NULL, dev_alice, sizeof dev_alice, da);
-    run_user(NULL, dev_beth, sizeof dev_beth, db);
-    dev_alice[strcspn(dev_alice, "\n")] = 0;
-    dev_beth[strcspn(dev_beth, "\n")] = 0;
+    srv_device_token(srv.data, "alice", dev_alice, sizeof dev_alice);
+    srv_device_token(srv.data, "beth", dev_beth, sizeof dev_beth);
     snprintf(srv.log, sizeof srv.log, "%s/server.log", srv.data);
     const char *extra[] = {"--set", "login_max_failures=3", "--set", "max_upload_bytes=1M", NULL};
     if (server_start(&srv, extra) != 0) {
@@ -726,7 +678,8 @@ int main(void)
         return 1;
     }
     for (int i = 0; i < N_ACC; i++)
-        if (login(acc[i].name, acc[i].password, acc[i].token, sizeof acc[i].token) != 200) {
+        if (srv_login(srv.port, acc[i].name, acc[i].password, acc[i].token,
+                      sizeof acc[i].token) != 200) {
             fprintf(stderr, "login %s failed\n", acc[i].name);
             server_stop(&srv, SIGKILL);
             return 1;

@@ -16,92 +16,31 @@ enum { FRAME_SAMPLES = 2000 }; /* 0.25 s at 8 kHz */
 
 static int login(const char *name, const char *pw, char *out, size_t cap)
 {
-    char body[256];
-    snprintf(body, sizeof body, "{\"username\":\"%s\",\"password\":\"%s\"}", name, pw);
-    http_resp r;
-    int st = http_post_json(srv.port, "/api/login", NULL, body, &r) == 0 ? r.status : -1;
-    if (st == 200 && jstr(r.json, "token"))
-        snprintf(out, cap, "%s", jstr(r.json, "token"));
-    http_resp_free(&r);
-    return st;
+    return srv_login(srv.port, name, pw, out, cap);
 }
 
-/* The PCM of frame `seq`: a deterministic pattern, so the stored WAV can be checked. */
-static void frame_pcm(uint32_t seq, unsigned char *b)
-{
-    for (int i = 0; i < FRAME_SAMPLES; i++) {
-        int16_t v = (int16_t)((seq * 131 + (uint32_t)i * 7) & 0x7fff);
-        b[2 * i] = (unsigned char)v;
-        b[2 * i + 1] = (unsigned char)(v >> 8);
-    }
-}
-
+/* Frame `seq` of the test pattern (srvtest.h), so the stored WAV can be checked. */
 static int send_frame(int fd, uint32_t seq)
 {
-    unsigned char b[4 + 2 * FRAME_SAMPLES];
-    b[0] = (unsigned char)seq, b[1] = (unsigned char)(seq >> 8);
-    b[2] = (unsigned char)(seq >> 16), b[3] = (unsigned char)(seq >> 24);
-    frame_pcm(seq, b + 4);
-    return ws_send_frame(fd, 2, b, sizeof b, 1);
+    return pattern_send(fd, seq, FRAME_SAMPLES);
 }
 
 /* Opens a stream; returns the socket (stream id and next_seq filled) or -1. */
 static int open_stream(const char *token, const char *extra, char *id, int *next_seq)
 {
-    int st;
-    int fd = ws_connect(srv.port, "/ws/ingest", "fm-ingest", &st);
-    if (fd < 0)
-        return -1;
-    char msg[512];
-    snprintf(msg, sizeof msg,
-             "{\"type\":\"open\",\"token\":\"%s\",\"format\":\"s16le\","
-             "\"rate_hz\":8000%s}",
-             token, extra ? extra : "");
-    ws_send_text(fd, msg);
-    cJSON *o = ws_wait_type(fd, "opened", NULL, 10000);
-    if (!o) {
-        close(fd);
-        return -1;
-    }
-    snprintf(id, 32, "%s", jstr(o, "stream") ? jstr(o, "stream") : "");
-    *next_seq = (int)cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(o, "next_seq"));
-    cJSON_Delete(o);
-    return fd;
+    return ingest_open_stream(srv.port, token, 8000, extra, id, next_seq);
 }
 
 /* Waits until an ack covers `seq`. */
 static int wait_ack(int fd, int seq)
 {
-    for (;;) {
-        cJSON *a = ws_wait_type(fd, "ack", NULL, 10000);
-        if (!a)
-            return -1;
-        int got = (int)cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(a, "seq"));
-        cJSON_Delete(a);
-        if (got >= seq)
-            return 0;
-    }
+    return ingest_wait_ack(fd, seq, 10000);
 }
 
 /* The WAV of a finished stream holds frames 0..n-1 exactly. */
 static int wav_holds_frames(const char *id, int n)
 {
-    char path[700];
-    snprintf(path, sizeof path, "%s/recordings/%s.wav", srv.data, id);
-    size_t len;
-    unsigned char *w = (unsigned char *)read_whole(path, &len);
-    if (!w || len != 44 + (size_t)n * 2 * FRAME_SAMPLES || memcmp(w, "RIFF", 4)) {
-        free(w);
-        return 0;
-    }
-    unsigned char b[2 * FRAME_SAMPLES];
-    int ok = 1;
-    for (int s = 0; s < n && ok; s++) {
-        frame_pcm((uint32_t)s, b);
-        ok = !memcmp(w + 44 + (size_t)s * sizeof b, b, sizeof b);
-    }
-    free(w);
-    return ok;
+    return wav_holds_pattern(srv.data, id, n, FRAME_SAMPLES);
 }
 
 static void frames_are_acked_and_resume_has_no_gap_or_duplicate(void)

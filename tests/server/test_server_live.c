@@ -24,50 +24,13 @@ enum { ALICE, BETH, DRBOB, DRCAROL, ROOT, N_ACC };
 
 static int login(account *a)
 {
-    char body[256];
-    snprintf(body, sizeof body, "{\"username\":\"%s\",\"password\":\"%s\"}", a->name, a->password);
-    http_resp r;
-    int st = http_post_json(srv.port, "/api/login", NULL, body, &r) == 0 ? r.status : -1;
-    if (st == 200 && jstr(r.json, "token"))
-        snprintf(a->token, sizeof a->token, "%s", jstr(r.json, "token"));
-    http_resp_free(&r);
-    return st;
+    return srv_login(srv.port, a->name, a->password, a->token, sizeof a->token);
 }
 
-/* A signed-in viewer; -1 when the upgrade or the sign-in failed. */
+/* A signed-in viewer; < 0 when the upgrade or the sign-in failed. */
 static int viewer(const char *token)
 {
-    int st;
-    int fd = ws_connect(srv.port, "/ws/live", "fm-live", &st);
-    if (fd < 0)
-        return -1;
-    char msg[256];
-    snprintf(msg, sizeof msg, "{\"type\":\"auth\",\"token\":\"%s\"}", token);
-    ws_send_text(fd, msg);
-    cJSON *hello = ws_wait_type(fd, "hello", NULL, 10000);
-    if (!hello) {
-        close(fd);
-        return -1;
-    }
-    cJSON_Delete(hello);
-    return fd;
-}
-
-static int subscribe(int fd, const char *patient)
-{
-    char msg[128];
-    snprintf(msg, sizeof msg, "{\"type\":\"subscribe\",\"patient\":\"%s\"}", patient);
-    ws_send_text(fd, msg);
-    for (;;) {
-        cJSON *j = ws_wait_type(fd, "subscribed", NULL, 10000);
-        /* ws_wait_type skips errors; ask again for them when no "subscribed" came. */
-        if (j) {
-            int ok = !strcmp(jstr(j, "patient") ? jstr(j, "patient") : "", patient);
-            cJSON_Delete(j);
-            return ok ? 0 : -1;
-        }
-        return -1;
-    }
+    return live_connect(srv.port, token, 10000);
 }
 
 static void the_upgrade_needs_the_right_path_and_protocol(void)
@@ -130,7 +93,7 @@ static void subscriptions_follow_the_care_team(void)
     e = ws_wait_type(fd, "error", "not_found", 5000);
     CHECK(e != NULL);
     cJSON_Delete(e);
-    CHECK(subscribe(fd, "alice") == 0);
+    CHECK(live_subscribe(fd, "alice") == 0);
     close(fd);
 }
 
@@ -141,9 +104,9 @@ static void recording_events_reach_every_subscribed_viewer_and_no_other(void)
     CHECK(bob >= 0 && alice >= 0 && carol >= 0);
     if (bob < 0 || alice < 0 || carol < 0)
         return;
-    CHECK(subscribe(bob, "alice") == 0);
-    CHECK(subscribe(alice, "alice") == 0);
-    CHECK(subscribe(carol, "beth") == 0);
+    CHECK(live_subscribe(bob, "alice") == 0);
+    CHECK(live_subscribe(alice, "alice") == 0);
+    CHECK(live_subscribe(carol, "beth") == 0);
     size_t len;
     char *data = read_whole(fixture, &len);
     http_resp r;
@@ -190,7 +153,7 @@ static void recording_events_reach_every_subscribed_viewer_and_no_other(void)
 static void a_new_live_stream_is_announced_to_viewers(void)
 {
     int bob = viewer(acc[DRBOB].token);
-    CHECK(bob >= 0 && subscribe(bob, "alice") == 0);
+    CHECK(bob >= 0 && live_subscribe(bob, "alice") == 0);
     int st;
     int dev = ws_connect(srv.port, "/ws/ingest", "fm-ingest", &st);
     CHECK(dev >= 0);
@@ -300,7 +263,7 @@ static void garbage_frames_get_errors_and_the_server_keeps_serving(void)
 static void shutdown_with_viewers_connected_is_clean(void)
 {
     int fd = viewer(acc[DRBOB].token);
-    CHECK(fd >= 0 && subscribe(fd, "alice") == 0);
+    CHECK(fd >= 0 && live_subscribe(fd, "alice") == 0);
     CHECK(server_stop(&srv, SIGTERM) == 0);
     if (fd >= 0)
         close(fd);
@@ -308,23 +271,14 @@ static void shutdown_with_viewers_connected_is_clean(void)
 
 int main(void)
 {
-    const char *src = getenv("FM_SOURCE_DIR");
-    snprintf(fixture, sizeof fixture, "%s/fixtures/traces/fhrma_train01_20min.fhr",
-             src ? src : ".");
+    srv_fixture_path(fixture, sizeof fixture);
     if (make_temp_dir(srv.data, sizeof srv.data, "live") != 0)
         return 1;
     int order[N_ACC] = {DRBOB, DRCAROL, ROOT, ALICE, BETH};
     for (int i = 0; i < N_ACC; i++) {
-        account *a = &acc[order[i]];
-        const char *args[16] = {"add",   "--data", srv.data, "--role",
-                                a->role, "--name", a->name,  "--password-stdin"};
-        int n = 8;
-        if (a->clinician) {
-            args[n++] = "--clinician";
-            args[n++] = a->clinician;
-        }
-        args[n] = NULL;
-        if (run_user(a->password, NULL, 0, args) != 0)
+        const account *a = &acc[order[i]];
+        const char *care[] = {"--clinician", a->clinician, NULL};
+        if (srv_user_add(srv.data, a->role, a->name, a->password, a->clinician ? care : NULL))
             return 1;
     }
     if (server_start(&srv, NULL) != 0) {

@@ -35,20 +35,17 @@ static char rec_alice[32];
 static char seen_tokens[64][128];
 static int n_seen;
 
+/* srv_login, remembering the token handed out. */
 static int login(const char *name, const char *pw, char *token, size_t cap)
 {
-    char body[256];
-    snprintf(body, sizeof body, "{\"username\":\"%s\",\"password\":\"%s\"}", name, pw);
-    http_resp r;
-    int st = http_post_json(srv.port, "/api/login", NULL, body, &r) == 0 ? r.status : -1;
-    const char *t = jstr(r.json, "token");
-    if (st == 200 && t) {
+    char t[128] = "";
+    int st = srv_login(srv.port, name, pw, t, sizeof t);
+    if (st == 200) {
         if (token)
             snprintf(token, cap, "%s", t);
         if (n_seen < 64)
             snprintf(seen_tokens[n_seen++], sizeof seen_tokens[0], "%s", t);
     }
-    http_resp_free(&r);
     return st;
 }
 
@@ -96,18 +93,10 @@ static int raw_status(const char *req, size_t len, http_resp *out)
 /* /ws/live: 1 when the token is accepted ("hello"), 0 when refused. */
 static int live_auth(const char *token)
 {
-    int st;
-    int fd = ws_connect(srv.port, "/ws/live", "fm-live", &st);
-    if (fd < 0)
-        return -1;
-    char msg[256];
-    snprintf(msg, sizeof msg, "{\"type\":\"auth\",\"token\":\"%s\"}", token);
-    ws_send_text(fd, msg);
-    cJSON *h = ws_wait_type(fd, "hello", NULL, 5000);
-    int ok = h != NULL;
-    cJSON_Delete(h);
-    close(fd);
-    return ok;
+    int fd = live_connect(srv.port, token, 5000);
+    if (fd >= 0)
+        close(fd);
+    return fd >= 0 ? 1 : fd == -2 ? 0 : -1;
 }
 
 /* /ws/ingest: 1 when a stream opens, 0 when refused (code in err). */
@@ -579,23 +568,19 @@ static void the_log_holds_no_secret_and_no_patient_data(void)
     free(log);
 }
 
-/* ---- setup ---- */
-
 static int add_user(const account *a)
 {
-    const char *args[20] = {"add", "--data", srv.data, "--role", a->role, "--name", a->name,
-                            "--password-stdin"};
-    int n = 8;
+    const char *more[5] = {NULL};
+    int n = 0;
     if (a->clinician) {
-        args[n++] = "--clinician";
-        args[n++] = a->clinician;
+        more[n++] = "--clinician";
+        more[n++] = a->clinician;
     }
     if (a->hospital) {
-        args[n++] = "--hospital-id";
-        args[n++] = a->hospital;
+        more[n++] = "--hospital-id";
+        more[n++] = a->hospital;
     }
-    args[n] = NULL;
-    return run_user(a->password, NULL, 0, args);
+    return srv_user_add(srv.data, a->role, a->name, a->password, more);
 }
 
 int main(void)
@@ -612,9 +597,7 @@ int main(void)
             fprintf(stderr, "fetalmon user add %s failed\n", acc[order[i]].name);
             return 1;
         }
-    const char *da[] = {"device-token", "--data", srv.data, "--name", "alice", NULL};
-    run_user(NULL, dev_alice, sizeof dev_alice, da);
-    dev_alice[strcspn(dev_alice, "\n")] = 0;
+    srv_device_token(srv.data, "alice", dev_alice, sizeof dev_alice);
     snprintf(srv.log, sizeof srv.log, "%s/server.log", parent);
     const char *extra[] = {"--set", "http_timeout_s=2", NULL};
     if (server_start(&srv, extra) != 0) {

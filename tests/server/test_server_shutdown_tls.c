@@ -10,24 +10,12 @@
 
 static server_proc srv;
 
-static int login(const char *name, const char *pw, char *token, size_t cap)
-{
-    char body[256];
-    snprintf(body, sizeof body, "{\"username\":\"%s\",\"password\":\"%s\"}", name, pw);
-    http_resp r;
-    int st = http_post_json(srv.port, "/api/login", NULL, body, &r) == 0 ? r.status : -1;
-    if (st == 200 && jstr(r.json, "token"))
-        snprintf(token, cap, "%s", jstr(r.json, "token"));
-    http_resp_free(&r);
-    return st;
-}
-
 static void sigterm_closes_the_demo_stream_cleanly(void)
 {
     const char *demo[] = {"--demo", NULL};
     CHECK(server_start(&srv, demo) == 0);
     char tok[128] = "";
-    CHECK(login("demo-clinician", "demo-clinician-pw", tok, sizeof tok) == 200);
+    CHECK(srv_login(srv.port, "demo-clinician", "demo-clinician-pw", tok, sizeof tok) == 200);
     /* The device streams: wait until its recording shows up as receiving. */
     char id[32] = "";
     double t0 = now_s();
@@ -62,7 +50,7 @@ static void sigterm_closes_the_demo_stream_cleanly(void)
     CHECK(stat(path, &st) != 0);
     /* After a restart (no demo) the recording is a closed one: queued, analysing or done. */
     CHECK(server_start(&srv, NULL) == 0);
-    CHECK(login("demo-clinician", "demo-clinician-pw", tok, sizeof tok) == 200);
+    CHECK(srv_login(srv.port, "demo-clinician", "demo-clinician-pw", tok, sizeof tok) == 200);
     snprintf(path, sizeof path, "/api/recordings/%s", id);
     http_resp r;
     CHECK(http_get(srv.port, path, tok, &r) == 0 && r.status == 200);
@@ -180,9 +168,7 @@ int main(void)
 {
     if (make_temp_dir(srv.data, sizeof srv.data, "shutdown") != 0)
         return 1;
-    const char *add[] = {"add",    "--data",  srv.data,           "--role", "patient",
-                         "--name", "tlsuser", "--password-stdin", NULL};
-    if (run_user("tlsuser-password", NULL, 0, add) != 0) {
+    if (srv_user_add(srv.data, "patient", "tlsuser", "tlsuser-password", NULL) != 0) {
         fprintf(stderr, "setup failed\n");
         return 1;
     }

@@ -19,14 +19,7 @@ static char tok_drbob[128], dev_alice[128], dev_beth[128], tok_drcarol[128];
 
 static int login(const char *name, const char *pw, char *out, size_t cap)
 {
-    char body[256];
-    snprintf(body, sizeof body, "{\"username\":\"%s\",\"password\":\"%s\"}", name, pw);
-    http_resp r;
-    int st = http_post_json(srv.port, "/api/login", NULL, body, &r) == 0 ? r.status : -1;
-    if (st == 200 && jstr(r.json, "token"))
-        snprintf(out, cap, "%s", jstr(r.json, "token"));
-    http_resp_free(&r);
-    return st;
+    return srv_login(srv.port, name, pw, out, cap);
 }
 
 /* 16-bit PCM at RATE of a 4 Hz FHR array (fm_synth, deterministic). */
@@ -62,68 +55,30 @@ static void normal_fhr(float *fhr, size_t n, size_t k0)
 
 static int send_frame(int fd, uint32_t seq, const int16_t *pcm, size_t n)
 {
-    unsigned char *b = malloc(4 + 2 * n);
-    if (!b)
-        return -1;
-    b[0] = (unsigned char)seq, b[1] = (unsigned char)(seq >> 8);
-    b[2] = (unsigned char)(seq >> 16), b[3] = (unsigned char)(seq >> 24);
-    for (size_t i = 0; i < n; i++) {
-        b[4 + 2 * i] = (unsigned char)(pcm[i] & 0xff);
-        b[5 + 2 * i] = (unsigned char)((uint16_t)pcm[i] >> 8);
-    }
-    int rc = ws_send_frame(fd, 2, b, 4 + 2 * n, 1);
-    free(b);
-    return rc;
+    return ingest_send(fd, seq, pcm, n);
 }
 
 static int open_stream(const char *token, const char *resume, char *id, int *next_seq)
 {
-    int st;
-    int fd = ws_connect(srv.port, "/ws/ingest", "fm-ingest", &st);
-    if (fd < 0)
-        return -1;
-    char msg[512];
-    snprintf(msg, sizeof msg,
-             "{\"type\":\"open\",\"token\":\"%s\",\"format\":\"s16le\",\"rate_hz\":%d%s%s%s}",
-             token, RATE, resume ? ",\"stream\":\"" : "", resume ? resume : "", resume ? "\"" : "");
-    ws_send_text(fd, msg);
-    cJSON *o = ws_wait_type(fd, "opened", NULL, 10000);
-    if (!o) {
-        close(fd);
-        return -1;
-    }
-    snprintf(id, 32, "%s", jstr(o, "stream") ? jstr(o, "stream") : "");
-    *next_seq = (int)cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(o, "next_seq"));
-    cJSON_Delete(o);
-    return fd;
+    char extra[64] = "";
+    if (resume)
+        snprintf(extra, sizeof extra, ",\"stream\":\"%s\"", resume);
+    return ingest_open_stream(srv.port, token, RATE, extra, id, next_seq);
 }
 
 static int viewer(const char *token, const char *patient)
 {
-    int st;
-    int fd = ws_connect(srv.port, "/ws/live", "fm-live", &st);
-    if (fd < 0)
-        return -1;
-    char msg[256];
-    snprintf(msg, sizeof msg, "{\"type\":\"auth\",\"token\":\"%s\"}", token);
-    ws_send_text(fd, msg);
-    cJSON *h = ws_wait_type(fd, "hello", NULL, 10000);
-    snprintf(msg, sizeof msg, "{\"type\":\"subscribe\",\"patient\":\"%s\"}", patient);
-    ws_send_text(fd, msg);
-    cJSON *s = h ? ws_wait_type(fd, "subscribed", NULL, 10000) : NULL;
-    int ok = h && s;
-    cJSON_Delete(h);
-    cJSON_Delete(s);
-    if (!ok) {
+    int fd = live_connect(srv.port, token, 10000);
+    if (fd >= 0 && live_subscribe(fd, patient) != 0) {
         close(fd);
-        return -1;
+        fd = -1;
     }
-    return fd;
+    return fd < 0 ? -1 : fd;
 }
 
 static double num(const cJSON *j, const char *k)
 {
-    return cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(j, k));
+    return jnum(j, k);
 }
 
 /* What the viewer saw of one stream's trace. */

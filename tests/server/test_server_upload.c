@@ -32,14 +32,7 @@ static char dev_alice[128];
 
 static int login(account *a)
 {
-    char body[256];
-    snprintf(body, sizeof body, "{\"username\":\"%s\",\"password\":\"%s\"}", a->name, a->password);
-    http_resp r;
-    int st = http_post_json(srv.port, "/api/login", NULL, body, &r) == 0 ? r.status : -1;
-    if (st == 200 && jstr(r.json, "token"))
-        snprintf(a->token, sizeof a->token, "%s", jstr(r.json, "token"));
-    http_resp_free(&r);
-    return st;
+    return srv_login(srv.port, a->name, a->password, a->token, sizeof a->token);
 }
 
 static int login_all(void)
@@ -48,12 +41,6 @@ static int login_all(void)
         if (login(&acc[i]) != 200)
             return -1;
     return 0;
-}
-
-static double jnum(const cJSON *j, const char *key)
-{
-    const cJSON *v = cJSON_GetObjectItemCaseSensitive(j, key);
-    return cJSON_IsNumber(v) ? v->valuedouble : -1;
 }
 
 /* Opens an upload; returns the status, the id in id (when 201). */
@@ -91,19 +78,7 @@ static int get_upload(const char *token, const char *id, http_resp *r)
 
 static int wait_done(const char *token, const char *rec_id, http_resp *out)
 {
-    char path[128];
-    snprintf(path, sizeof path, "/api/recordings/%s", rec_id);
-    double t0 = now_s();
-    while (now_s() - t0 < 60) {
-        if (http_get(srv.port, path, token, out) != 0)
-            return -1;
-        const char *st = jstr(out->json, "status");
-        if (st && (!strcmp(st, "done") || !strcmp(st, "failed")))
-            return 0;
-        http_resp_free(out);
-        usleep(50000);
-    }
-    return -1;
+    return srv_wait_analysed(srv.port, token, rec_id, out);
 }
 
 static int file_equals_fixture(const char *rec_id)
@@ -519,9 +494,7 @@ static void an_idle_upload_raises_upload_incomplete_then_expires(void)
 
 int main(void)
 {
-    const char *src = getenv("FM_SOURCE_DIR");
-    snprintf(fixture, sizeof fixture, "%s/fixtures/traces/fhrma_train01_20min.fhr",
-             src ? src : ".");
+    srv_fixture_path(fixture, sizeof fixture);
     data = read_whole(fixture, &data_len);
     if (!data || make_temp_dir(srv.data, sizeof srv.data, "upload") != 0) {
         fprintf(stderr, "setup failed (fixture %s)\n", fixture);
@@ -529,20 +502,14 @@ int main(void)
     }
     snprintf(open_json, sizeof open_json, "{\"name\":\"home.fhr\",\"size_bytes\":%zu}", data_len);
     for (int i = 0; i < N_ACC; i++) {
-        const char *args[12] = {"add",         "--data", srv.data,    "--role",
-                                acc[i].role,   "--name", acc[i].name, "--password-stdin"};
-        if (acc[i].clinician) {
-            args[8] = "--clinician";
-            args[9] = acc[i].clinician;
-        }
-        if (run_user(acc[i].password, NULL, 0, args) != 0) {
+        const char *care[] = {"--clinician", acc[i].clinician, NULL};
+        if (srv_user_add(srv.data, acc[i].role, acc[i].name, acc[i].password,
+                         acc[i].clinician ? care : NULL) != 0) {
             fprintf(stderr, "user add %s failed\n", acc[i].name);
             return 1;
         }
     }
-    const char *da[] = {"device-token", "--data", srv.data, "--name", "alice", NULL};
-    run_user(NULL, dev_alice, sizeof dev_alice, da);
-    dev_alice[strcspn(dev_alice, "\n")] = 0;
+    srv_device_token(srv.data, "alice", dev_alice, sizeof dev_alice);
     snprintf(srv.log, sizeof srv.log, "%s/server.log", srv.data);
     if (server_start(&srv, base_args) != 0 || login_all() != 0) {
         fprintf(stderr, "fetalmon serve did not start\n");

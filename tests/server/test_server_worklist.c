@@ -34,37 +34,27 @@ static char rec_alice[32];
 
 static int login(account *a)
 {
-    char body[256];
-    snprintf(body, sizeof body, "{\"username\":\"%s\",\"password\":\"%s\"}", a->name, a->password);
-    http_resp r;
-    int st = http_post_json(srv.port, "/api/login", NULL, body, &r) == 0 ? r.status : -1;
-    const char *t = jstr(r.json, "token");
-    if (st == 200 && t)
-        snprintf(a->token, sizeof a->token, "%s", t);
-    http_resp_free(&r);
-    return st;
+    return srv_login(srv.port, a->name, a->password, a->token, sizeof a->token);
 }
 
 static int add_user(const account *a)
 {
     char due[16];
-    const char *args[16] = {"add",   "--data", srv.data, "--role",
-                            a->role, "--name", a->name,  "--password-stdin"};
-    int n = 8;
+    const char *more[8] = {NULL};
+    int n = 0;
     if (a->clinician) {
-        args[n++] = "--clinician";
-        args[n++] = a->clinician;
+        more[n++] = "--clinician";
+        more[n++] = a->clinician;
     }
     if (a->weeks) { /* the due date that makes her a->weeks + 3 days pregnant today */
         time_t t = time(NULL) + (time_t)(280 - a->weeks * 7 - 3) * 86400;
         struct tm tm;
         gmtime_r(&t, &tm);
         strftime(due, sizeof due, "%Y-%m-%d", &tm);
-        args[n++] = "--due-date";
-        args[n++] = due;
+        more[n++] = "--due-date";
+        more[n++] = due;
     }
-    args[n] = NULL;
-    return run_user(a->password, NULL, 0, args);
+    return srv_user_add(srv.data, a->role, a->name, a->password, more);
 }
 
 static const cJSON *entry_of(const cJSON *wl, const char *name)
@@ -77,12 +67,6 @@ static const cJSON *entry_of(const cJSON *wl, const char *name)
             return e;
     }
     return NULL;
-}
-
-static double num(const cJSON *j, const char *key)
-{
-    const cJSON *v = cJSON_GetObjectItemCaseSensitive(j, key);
-    return cJSON_IsNumber(v) ? v->valuedouble : NAN;
 }
 
 static int get_worklist(const char *token, http_resp *r)
@@ -117,13 +101,13 @@ static void the_worklist_holds_her_patients_only(void)
     const cJSON *alice = entry_of(r.json, "alice"), *ann = entry_of(r.json, "ann");
     CHECK(alice && ann && !entry_of(r.json, "beth"));
     /* 30 weeks + 3 days from the due date */
-    CHECKF(fabs(num(alice, "gestation_weeks") - (30 + 3 / 7.0)) < 0.11, "alice GA %.2f",
-           num(alice, "gestation_weeks"));
+    CHECKF(fabs(jnum(alice, "gestation_weeks") - (30 + 3 / 7.0)) < 0.11, "alice GA %.2f",
+           jnum(alice, "gestation_weeks"));
     CHECK(cJSON_IsNull(cJSON_GetObjectItemCaseSensitive(ann, "gestation_weeks")));
     CHECK(cJSON_IsNull(cJSON_GetObjectItemCaseSensitive(ann, "live")));
-    CHECK(num(ann, "recordings_total") == 0 && num(ann, "unread") == 0);
+    CHECK(jnum(ann, "recordings_total") == 0 && jnum(ann, "unread") == 0);
     const cJSON *al = cJSON_GetObjectItemCaseSensitive(ann, "open_alerts");
-    CHECK(al && num(al, "high") == 0 && cJSON_IsNull(cJSON_GetObjectItemCaseSensitive(al, "top")));
+    CHECK(al && jnum(al, "high") == 0 && cJSON_IsNull(cJSON_GetObjectItemCaseSensitive(al, "top")));
     http_resp_free(&r);
     CHECK(get_worklist(acc[DRCAROL].token, &r) == 200);
     CHECK(entry_of(r.json, "beth") && !entry_of(r.json, "alice"));
@@ -165,13 +149,13 @@ static void an_analysed_recording_is_unread_until_signed(void)
 
     CHECK(get_worklist(acc[DRBOB].token, &r) == 200);
     const cJSON *alice = entry_of(r.json, "alice");
-    CHECK(num(alice, "recordings_total") == 1 && num(alice, "unread") == 1);
+    CHECK(jnum(alice, "recordings_total") == 1 && jnum(alice, "unread") == 1);
     const cJSON *recent = cJSON_GetObjectItemCaseSensitive(alice, "recordings");
     const cJSON *r0 = cJSON_GetArrayItem(recent, 0);
     CHECK(cJSON_GetArraySize(recent) == 1 && r0 && !strcmp(jstr(r0, "id"), rec_alice));
     CHECK(r0 && cJSON_IsFalse(cJSON_GetObjectItemCaseSensitive(r0, "read")));
     CHECK(r0 && !cJSON_GetObjectItemCaseSensitive(r0, "analysis")); /* no trace in the list */
-    CHECK(num(alice, "last_recording_ms") == num(r0, "created_ms"));
+    CHECK(jnum(alice, "last_recording_ms") == jnum(r0, "created_ms"));
     http_resp_free(&r);
 
     snprintf(path, sizeof path, "/api/recordings/%s/readings", rec_alice);
@@ -182,7 +166,7 @@ static void an_analysed_recording_is_unread_until_signed(void)
     CHECK(get_worklist(acc[DRBOB].token, &r) == 200);
     alice = entry_of(r.json, "alice");
     r0 = cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(alice, "recordings"), 0);
-    CHECK(num(alice, "unread") == 0 && r0 &&
+    CHECK(jnum(alice, "unread") == 0 && r0 &&
           cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(r0, "read")));
     http_resp_free(&r);
 }
@@ -197,7 +181,7 @@ static void open_alerts_are_counted_by_priority(void)
     CHECK(get_worklist(acc[DRBOB].token, &r) == 200);
     const cJSON *al = cJSON_GetObjectItemCaseSensitive(entry_of(r.json, "alice"), "open_alerts");
     for (int i = 0; i < 3; i++)
-        before[i] = num(al, level[i]);
+        before[i] = jnum(al, level[i]);
     http_resp_free(&r);
     fm_store *s = NULL;
     char err[256];
@@ -220,10 +204,10 @@ static void open_alerts_are_counted_by_priority(void)
     fm_store_close(s);
     CHECK(get_worklist(acc[DRBOB].token, &r) == 200);
     al = cJSON_GetObjectItemCaseSensitive(entry_of(r.json, "alice"), "open_alerts");
-    CHECKF(al && num(al, "high") == before[0] + 1 && num(al, "medium") == before[1] + 2 &&
-               num(al, "low") == before[2] + 1,
-           "open alerts %g/%g/%g, before %g/%g/%g", num(al, "high"), num(al, "medium"),
-           num(al, "low"), before[0], before[1], before[2]);
+    CHECKF(al && jnum(al, "high") == before[0] + 1 && jnum(al, "medium") == before[1] + 2 &&
+               jnum(al, "low") == before[2] + 1,
+           "open alerts %g/%g/%g, before %g/%g/%g", jnum(al, "high"), jnum(al, "medium"),
+           jnum(al, "low"), before[0], before[1], before[2]);
     CHECK(al && jstr(al, "top") && !strcmp(jstr(al, "top"), "high"));
     http_resp_free(&r);
     /* Acknowledged alerts are no longer open: acknowledge every raised high one. */
@@ -233,10 +217,10 @@ static void open_alerts_are_counted_by_priority(void)
     cJSON_ArrayForEach(e, cJSON_GetObjectItemCaseSensitive(r.json, "alerts"))
     {
         if (strcmp(jstr(e, "state"), "raised") || strcmp(jstr(e, "priority"), "high") ||
-            (int64_t)num(e, "id") == ids[0])
+            (int64_t)jnum(e, "id") == ids[0])
             continue;
         http_resp a;
-        snprintf(path, sizeof path, "/api/alerts/%lld/ack", (long long)num(e, "id"));
+        snprintf(path, sizeof path, "/api/alerts/%lld/ack", (long long)jnum(e, "id"));
         CHECK(http_post_json(srv.port, path, acc[DRBOB].token, "", &a) == 0 && a.status == 200);
         http_resp_free(&a);
     }
@@ -248,50 +232,30 @@ static void open_alerts_are_counted_by_priority(void)
     }
     CHECK(get_worklist(acc[DRBOB].token, &r) == 200);
     al = cJSON_GetObjectItemCaseSensitive(entry_of(r.json, "alice"), "open_alerts");
-    CHECKF(al && num(al, "high") == 0 && num(al, "medium") == before[1] + 1 &&
-               num(al, "low") == before[2] + 1,
-           "after ack %g/%g/%g", num(al, "high"), num(al, "medium"), num(al, "low"));
+    CHECKF(al && jnum(al, "high") == 0 && jnum(al, "medium") == before[1] + 1 &&
+               jnum(al, "low") == before[2] + 1,
+           "after ack %g/%g/%g", jnum(al, "high"), jnum(al, "medium"), jnum(al, "low"));
     CHECK(al && jstr(al, "top") && !strcmp(jstr(al, "top"), "medium"));
     http_resp_free(&r);
 }
 
 static int send_frame(int fd, uint32_t seq)
 {
-    unsigned char b[4 + 8000]; /* 0.5 s of 8 kHz s16le silence */
-    memset(b, 0, sizeof b);
-    b[0] = (unsigned char)seq, b[1] = (unsigned char)(seq >> 8);
-    b[2] = (unsigned char)(seq >> 16), b[3] = (unsigned char)(seq >> 24);
-    return ws_send_frame(fd, 2, b, sizeof b, 1);
+    static const int16_t silence[4000]; /* 0.5 s of 8 kHz */
+    return ingest_send(fd, seq, silence, 4000);
 }
 
 static void a_live_stream_shows_its_data_age(void)
 {
-    int st;
-    int fd = ws_connect(srv.port, "/ws/ingest", "fm-ingest", &st);
-    CHECK(fd >= 0);
+    char stream[32] = "";
+    int next = -1;
+    int fd = ingest_open_stream(srv.port, dev_alice, 8000, NULL, stream, &next);
+    CHECK(fd >= 0 && stream[0] && next == 0);
     if (fd < 0)
         return;
-    char msg[512];
-    snprintf(msg, sizeof msg,
-             "{\"type\":\"open\",\"token\":\"%s\",\"format\":\"s16le\",\"rate_hz\":8000}",
-             dev_alice);
-    ws_send_text(fd, msg);
-    cJSON *o = ws_wait_type(fd, "opened", NULL, 10000);
-    char stream[32] = "";
-    snprintf(stream, sizeof stream, "%s", o && jstr(o, "stream") ? jstr(o, "stream") : "");
-    cJSON_Delete(o);
-    CHECK(stream[0]);
     for (uint32_t seq = 0; seq < 4; seq++)
         send_frame(fd, seq);
-    cJSON *a = NULL;
-    for (;;) { /* acks may cover several frames */
-        a = ws_wait_type(fd, "ack", NULL, 10000);
-        if (!a || cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(a, "seq")) >= 3)
-            break;
-        cJSON_Delete(a);
-    }
-    CHECK(a != NULL);
-    cJSON_Delete(a);
+    CHECK(ingest_wait_ack(fd, 3, 10000) == 0); /* acks may cover several frames */
 
     http_resp r;
     CHECK(get_worklist(acc[DRBOB].token, &r) == 200);
@@ -299,10 +263,10 @@ static void a_live_stream_shows_its_data_age(void)
     const cJSON *live = cJSON_GetObjectItemCaseSensitive(alice, "live");
     CHECK(cJSON_IsObject(live) && jstr(live, "recording") &&
           !strcmp(jstr(live, "recording"), stream));
-    double age = num(live, "last_data_age_s");
+    double age = jnum(live, "last_data_age_s");
     CHECKF(age >= 0 && age < 5, "fresh data, age %.1f s", age);
-    CHECK(num(live, "last_data_ms") <= num(r.json, "generated_ms"));
-    CHECK(num(alice, "recordings_total") == 2);
+    CHECK(jnum(live, "last_data_ms") <= jnum(r.json, "generated_ms"));
+    CHECK(jnum(alice, "recordings_total") == 2);
     const cJSON *r0 = cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(alice, "recordings"), 0);
     CHECK(r0 && !strcmp(jstr(r0, "status"), "receiving")); /* newest first */
     http_resp_free(&r);
@@ -311,14 +275,11 @@ static void a_live_stream_shows_its_data_age(void)
     sleep(2);
     CHECK(get_worklist(acc[DRBOB].token, &r) == 200);
     live = cJSON_GetObjectItemCaseSensitive(entry_of(r.json, "alice"), "live");
-    CHECKF(num(live, "last_data_age_s") >= age + 1.5, "age grew to %.1f s",
-           num(live, "last_data_age_s"));
+    CHECKF(jnum(live, "last_data_age_s") >= age + 1.5, "age grew to %.1f s",
+           jnum(live, "last_data_age_s"));
     http_resp_free(&r);
 
-    ws_send_text(fd, "{\"type\":\"close\"}");
-    cJSON *c = ws_wait_type(fd, "closed", NULL, 10000);
-    CHECK(c != NULL);
-    cJSON_Delete(c);
+    CHECK(ingest_close(fd, 10000) == 0);
     close(fd);
     CHECK(get_worklist(acc[DRBOB].token, &r) == 200);
     CHECK(cJSON_IsNull(cJSON_GetObjectItemCaseSensitive(entry_of(r.json, "alice"), "live")));
@@ -399,9 +360,7 @@ static void the_read_is_audited_per_patient_not_per_refresh(void)
 
 int main(void)
 {
-    const char *src = getenv("FM_SOURCE_DIR");
-    snprintf(fixture, sizeof fixture, "%s/fixtures/traces/fhrma_train01_20min.fhr",
-             src ? src : ".");
+    srv_fixture_path(fixture, sizeof fixture);
     if (make_temp_dir(srv.data, sizeof srv.data, "worklist") != 0) {
         fprintf(stderr, "cannot make a temp dir\n");
         return 1;
@@ -411,9 +370,7 @@ int main(void)
             fprintf(stderr, "fetalmon user add %s failed\n", acc[i].name);
             return 1;
         }
-    const char *da[] = {"device-token", "--data", srv.data, "--name", "alice", NULL};
-    run_user(NULL, dev_alice, sizeof dev_alice, da);
-    dev_alice[strcspn(dev_alice, "\n")] = 0;
+    srv_device_token(srv.data, "alice", dev_alice, sizeof dev_alice);
     snprintf(srv.log, sizeof srv.log, "%s/server.log", srv.data);
     if (server_start(&srv, NULL) != 0) {
         fprintf(stderr, "fetalmon serve did not start\n");

@@ -5,7 +5,8 @@
  * keeps escalating on time across the restart (care team, then on duty, named in the payload
  * and listed by GET /api/alerts for the on-duty clinician, who may acknowledge it); an upload
  * whose audio cannot be decoded raises "analysis failed", stored and delivered like the others;
- * fm_alertsvc_technical raises once and clears. */
+ * GET /api/alerts filters by state and scope (the alarm bar's one request); fm_alertsvc_technical
+ * raises once and clears. The receiver is tests/webhook_rx.h. */
 #include <math.h>
 #include <pthread.h>
 

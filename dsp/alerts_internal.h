@@ -22,10 +22,12 @@
  * 4.1): the Doppler engine leaves no value on what it hears as the mother, and a fetal heart
  * that decelerates to the mother's rate can only be told from her by continuity, which a short
  * loss breaks. So a maternal-looking run that begins at most AL_WITNESS_GAP_S after a fetal value
- * that lay at least grade2_value (15 bpm, a deceleration's depth) below the fetal reference level
- * (a ~AL_WITNESS_REF_S moving average of the fetal values) and below AL_WITNESS_MAX_BPM (the
- * range a resting mother's pulse can reach, CLINICAL 2: 60-110, and the engine's 120 bpm
- * maternal ceiling) is a possible fetal bradycardia: the alert takes priority2 (HIGH). The
+ * below AL_WITNESS_MAX_BPM (the range a resting mother's pulse can reach, CLINICAL 2: 60-110,
+ * and the engine's 120 bpm maternal ceiling) that either lay at least grade2_value (15 bpm, a
+ * deceleration's depth) below the fetal reference level (a ~AL_WITNESS_REF_S moving average of
+ * the fetal values) or was itself below AL_WITNESS_NORMAL_BPM (a fetal heart already below the
+ * normal baseline range, e.g. on a bradycardic plateau) is a possible fetal bradycardia: the
+ * alert takes priority2 (HIGH). The
  * witness lapses after AL_WITNESS_KEEP_S without a maternal-looking sample, or once the fetal
  * heart is back at >= AL_WITNESS_NORMAL_BPM (CLINICAL 4.1 normal baseline) for AL_WITNESS_NORMAL_S.
  */

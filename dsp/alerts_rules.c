@@ -256,11 +256,12 @@ void al_rules_logic(const fm_alerts_config *c, fm_alert_rule r, char *buf, size_
             "More than %.0f %% of the samples of the last %.0f s look like the mother's "
             "pulse (within 5 bpm of her rate, or adult-like); these samples are never used "
             "as fetal. Clears below %.0f %%, closes after %.0f s clear. Priority %s when it began "
-            "within %.0f s of a fetal value %.0f bpm or more below the fetal level and under "
-            "%.0f bpm (a deceleration into the mother's range: possible bradycardia).",
+            "within %.0f s of a fetal value under %.0f bpm that was %.0f bpm or more below the "
+            "fetal level or under %.0f bpm (a deceleration into the mother's range: possible "
+            "bradycardia).",
             k->on_value, k->window_s, k->off_value, k->clear_s,
-            fm_alert_priority_name(k->priority2), AL_WITNESS_GAP_S, k->grade2_value,
-            AL_WITNESS_MAX_BPM);
+            fm_alert_priority_name(k->priority2), AL_WITNESS_GAP_S, AL_WITNESS_MAX_BPM,
+            k->grade2_value, AL_WITNESS_NORMAL_BPM);
         break;
     case FM_ALERT_BRADYCARDIA:
     case FM_ALERT_TACHYCARDIA:

@@ -310,8 +310,9 @@ static void witness_push(fm_alerts *q, float fhr, uint8_t state, double t0)
     if (state != FM_STATE_MATERNAL || isfinite(fhr))
         return; /* lost, or a value (marked maternal later) that the low-FHR rules count */
     if (!q->witness && q->last_fetal_end_s > 0 && t0 - q->last_fetal_end_s <= AL_WITNESS_GAP_S &&
-        isfinite(depth) && q->fetal_ref_bpm - q->last_fetal_bpm >= depth &&
-        q->last_fetal_bpm < AL_WITNESS_MAX_BPM) {
+        q->last_fetal_bpm < AL_WITNESS_MAX_BPM &&
+        ((isfinite(depth) && q->fetal_ref_bpm - q->last_fetal_bpm >= depth) ||
+         q->last_fetal_bpm < AL_WITNESS_NORMAL_BPM)) {
         q->witness = 1;
         q->witness_ref_bpm = q->fetal_ref_bpm;
         q->witness_fetal_bpm = q->last_fetal_bpm;

@@ -338,8 +338,16 @@ static void maternal_capture_after_a_descent_is_a_possible_bradycardia(void)
     CHECK(o && o->logic && strstr(o->logic, "possible bradycardia"));
     CHECK(ev_count(&l, FM_ALERT_MATERNAL_CAPTURE, FM_ALERT_OPENED) == 1);
     tr_free(t);
-    /* just below the thresholds: a fall of 12 bpm; a descent that ends above 120 bpm */
-    t = descent_into_maternal(115, 103, 22);
+    /* a fetal heart already below 110 bpm (a bradycardic plateau) before the switch */
+    t = descent_into_maternal(100, 100, 26);
+    CHECK(maternal_capture_priority(t, &o, &l) == FM_ALERT_PRIO_HIGH);
+    tr_free(t);
+    /* just below the thresholds: a fall of 12 bpm to 114; a steady 112 bpm; a descent that ends
+     * above 120 bpm */
+    t = descent_into_maternal(126, 114, 22);
+    CHECK(maternal_capture_priority(t, &o, &l) == FM_ALERT_PRIO_MEDIUM);
+    tr_free(t);
+    t = descent_into_maternal(113, 113, 27);
     CHECK(maternal_capture_priority(t, &o, &l) == FM_ALERT_PRIO_MEDIUM);
     tr_free(t);
     t = descent_into_maternal(150, 122, 23);

@@ -18,6 +18,25 @@
 #define AL_FHR_MIN_BPM 50.0 /* CLINICAL 1: values outside 50..240 are artefact */
 #define AL_FHR_MAX_BPM 240.0
 #define AL_LOGIC_LEN 480
+/* Witnessed descent into maternal-looking signal (maternal_capture, grade 2; CLINICAL 2 and
+ * 4.1): the Doppler engine leaves no value on what it hears as the mother, and a fetal heart
+ * that decelerates to the mother's rate can only be told from her by continuity, which a short
+ * loss breaks. So a maternal-looking run that begins at most AL_WITNESS_GAP_S after a fetal value
+ * below AL_WITNESS_MAX_BPM (the range a resting mother's pulse can reach, CLINICAL 2: 60-110,
+ * and the engine's 120 bpm maternal ceiling) that either lay at least grade2_value (15 bpm, a
+ * deceleration's depth) below the fetal reference level (a ~AL_WITNESS_REF_S moving average of
+ * the fetal values) or was itself below AL_WITNESS_NORMAL_BPM (a fetal heart already below the
+ * normal baseline range, e.g. on a bradycardic plateau) is a possible fetal bradycardia: the
+ * alert takes priority2 (HIGH). The
+ * witness lapses after AL_WITNESS_KEEP_S without a maternal-looking sample, or once the fetal
+ * heart is back at >= AL_WITNESS_NORMAL_BPM (CLINICAL 4.1 normal baseline) for AL_WITNESS_NORMAL_S.
+ */
+#define AL_WITNESS_GAP_S 5.0
+#define AL_WITNESS_REF_S 30.0
+#define AL_WITNESS_MAX_BPM 120.0
+#define AL_WITNESS_KEEP_S 60.0
+#define AL_WITNESS_NORMAL_BPM 110.0
+#define AL_WITNESS_NORMAL_S 10.0
 
 typedef enum al_source { AL_SRC_SAMPLE = 1, AL_SRC_ANALYSIS = 2, AL_SRC_SERVER = 4 } al_source;
 
@@ -86,6 +105,10 @@ struct fm_alerts {
 
     al_lowrun low80, prolonged;
     al_share loss, maternal;
+    /* witnessed descent (see AL_WITNESS_*): fetal reference level and last fetal value */
+    double fetal_ref_bpm, last_fetal_bpm, last_fetal_end_s, normal_since_s;
+    int witness; /* a maternal-looking run followed a deceleration: maternal_capture is grade 2 */
+    double witness_ref_bpm, witness_fetal_bpm, witness_at_s, last_maternal_end_s;
 
     fm_alert_event *queue; /* ring, grown on demand up to cfg.queue_max */
     size_t q_cap, q_head, q_n, dropped;

@@ -44,12 +44,14 @@ static const rule_def RULES[FM_ALERT_N_RULES] = {
                               "CLINICAL 2, 5",
                               TECH,
                               {1, P_LOW, P_LOW, 50, 20, NAN, 0, 60, 120, 0, 0}},
-    /* CLINICAL 2 (maternal capture is the most dangerous artefact), 5 (MEDIUM). */
+    /* CLINICAL 2 (maternal capture is the most dangerous artefact), 5 (MEDIUM). Grade 2: the
+     * maternal-looking run followed a fetal descent of >= 15 bpm (CLINICAL 4.1 deceleration
+     * depth) into the mother's range: a possible bradycardia, 5 (HIGH: FHR < 80 bpm). */
     [FM_ALERT_MATERNAL_CAPTURE] = {"maternal_capture",
                                    "Suspected maternal heart rate",
-                                   "CLINICAL 2, 5",
+                                   "CLINICAL 2, 4.1, 5",
                                    TECH,
-                                   {1, P_MED, P_MED, 50, 20, NAN, 0, 60, 60, 0, 0}},
+                                   {1, P_MED, P_HIGH, 50, 20, 15, 0, 60, 60, 0, 0}},
     /* CLINICAL 4.1 baseline < 110 bpm > 10 min (< 100 pathological: grade2 value), 5 (MEDIUM) */
     [FM_ALERT_BRADYCARDIA] = {"bradycardia",
                               "Bradycardia",
@@ -249,11 +251,17 @@ void al_rules_logic(const fm_alerts_config *c, fm_alert_rule r, char *buf, size_
                  k->on_value, k->window_s, k->off_value, k->clear_s);
         break;
     case FM_ALERT_MATERNAL_CAPTURE:
-        snprintf(buf, len,
-                 "More than %.0f %% of the samples of the last %.0f s look like the mother's "
-                 "pulse (within 5 bpm of her rate, or adult-like); these samples are never used "
-                 "as fetal. Clears below %.0f %%, closes after %.0f s clear.",
-                 k->on_value, k->window_s, k->off_value, k->clear_s);
+        snprintf(
+            buf, len,
+            "More than %.0f %% of the samples of the last %.0f s look like the mother's "
+            "pulse (within 5 bpm of her rate, or adult-like); these samples are never used "
+            "as fetal. Clears below %.0f %%, closes after %.0f s clear. Priority %s when it began "
+            "within %.0f s of a fetal value under %.0f bpm that was %.0f bpm or more below the "
+            "fetal level or under %.0f bpm (a deceleration into the mother's range: possible "
+            "bradycardia).",
+            k->on_value, k->window_s, k->off_value, k->clear_s,
+            fm_alert_priority_name(k->priority2), AL_WITNESS_GAP_S, AL_WITNESS_MAX_BPM,
+            k->grade2_value, AL_WITNESS_NORMAL_BPM);
         break;
     case FM_ALERT_BRADYCARDIA:
     case FM_ALERT_TACHYCARDIA:

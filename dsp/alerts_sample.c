@@ -2,7 +2,9 @@
  * the sample that completes its condition, not at the next re-analysis.
  *   - low-FHR runs: FHR < 80 bpm (absolute) and the prolonged deceleration (more than a depth
  *     below the last known baseline, frozen while a run lasts) (CLINICAL 4.1, 5);
- *   - windowed shares: signal loss and maternal capture over a sliding window (CLINICAL 2, 5).
+ *   - windowed shares: signal loss and maternal capture over a sliding window (CLINICAL 2, 5);
+ *     maternal capture right after a fetal deceleration (a witnessed descent, AL_WITNESS_*) is
+ *     a possible bradycardia and takes the rule's second priority (HIGH).
  * Hysteresis: a run starts on the strict threshold and ends on the relaxed one (2-s mean, so one
  * artefact sample can neither start nor end it), short gaps of lost signal are bridged, and an
  * episode closes only after the rule's clear time; a new run inside that time continues it.
@@ -27,8 +29,7 @@ static int sample_valid(float fhr, uint8_t st)
  * maternal-looking signal, so it is never presented as a trusted number (CLINICAL 2, 5). */
 static int sample_low_evidence(float fhr, uint8_t st)
 {
-    return st != FM_STATE_LOST && isfinite(fhr) && fhr >= AL_FHR_MIN_BPM &&
-           fhr <= AL_FHR_MAX_BPM;
+    return st != FM_STATE_LOST && isfinite(fhr) && fhr >= AL_FHR_MIN_BPM && fhr <= AL_FHR_MAX_BPM;
 }
 
 static void lowrun_reset(al_lowrun *d)
@@ -54,6 +55,9 @@ fm_status al_sample_init(fm_alerts *q)
 {
     lowrun_reset(&q->low80);
     lowrun_reset(&q->prolonged);
+    q->witness = 0;
+    q->last_fetal_end_s = q->last_maternal_end_s = -1;
+    q->normal_since_s = NAN;
     fm_status rc = share_init(&q->loss, q->cfg.rule[FM_ALERT_SIGNAL_LOSS].window_s);
     if (rc == FM_OK)
         rc = share_init(&q->maternal, q->cfg.rule[FM_ALERT_MATERNAL_CAPTURE].window_s);
@@ -101,7 +105,8 @@ static void lowrun_span(const fm_alerts *q, fm_alert_rule rule, const al_lowrun 
         size_t len = strlen(s->message);
         snprintf(s->message + len, sizeof s->message - len,
                  "; %.0f s of it may be the mother's pulse: confirm the fetal heart now "
-                 "(check the mother's pulse)", d->maternal_s);
+                 "(check the mother's pulse)",
+                 d->maternal_s);
     } else if (d->doubtful_s > 0) {
         size_t len = strlen(s->message);
         snprintf(s->message + len, sizeof s->message - len,
@@ -234,6 +239,9 @@ static void share_push(fm_alerts *q, fm_alert_rule rule, al_share *d, int bad, d
     } else {
         s.start_s = q->ep[d->ep].start_s;
     }
+    const int witnessed = rule == FM_ALERT_MATERNAL_CAPTURE && q->witness;
+    if (witnessed)
+        s.prio = k->priority2;
     al_span_value(&s, "worst_percent", d->worst_share);
     al_span_value(&s, "window_s", k->window_s);
     al_span_value(&s, "duration_s", s.end_s - s.start_s);
@@ -244,7 +252,17 @@ static void share_push(fm_alerts *q, fm_alert_rule rule, al_share *d, int bad, d
                  "Signal lost: up to %.0f %% of the last %.0f s without usable FHR, over %s; "
                  "reposition the probe",
                  d->worst_share, k->window_s, dur);
-    else
+    else if (witnessed) {
+        al_span_value(&s, "fetal_level_bpm", q->witness_ref_bpm);
+        al_span_value(&s, "last_fetal_bpm", q->witness_fetal_bpm);
+        al_span_value(&s, "descent_at_s", q->witness_at_s);
+        snprintf(s.message, sizeof s.message,
+                 "Possible fetal bradycardia: the FHR fell from %.0f to %.0f bpm, then the signal "
+                 "became maternal-looking (up to %.0f %% of the last %.0f s, over %s); the Doppler "
+                 "cannot tell a fetal heart at the mother's rate from her pulse: confirm the fetal "
+                 "heart now (check the mother's pulse)",
+                 q->witness_ref_bpm, q->witness_fetal_bpm, d->worst_share, k->window_s, dur);
+    } else
         snprintf(s.message, sizeof s.message,
                  "Suspected maternal heart rate: up to %.0f %% of the last %.0f s look maternal, "
                  "over %s; these samples are not fetal",
@@ -259,6 +277,48 @@ static void share_push(fm_alerts *q, fm_alert_rule rule, al_share *d, int bad, d
         d->ep = -1;
         d->worst_share = 0;
     }
+}
+
+/* ---- witnessed descent into maternal-looking signal (AL_WITNESS_*) ---- */
+
+static void witness_push(fm_alerts *q, float fhr, uint8_t state, double t0)
+{
+    const double t1 = t0 + AL_DT_S;
+    const double depth = q->cfg.rule[FM_ALERT_MATERNAL_CAPTURE].grade2_value;
+    const int fetal = (state == FM_STATE_OK || state == FM_STATE_DOUBTFUL) && isfinite(fhr) &&
+                      fhr >= AL_FHR_MIN_BPM && fhr <= AL_FHR_MAX_BPM;
+    if (fetal) {
+        /* the reference restarts after a long gap: the level before it is not this one's */
+        if (!(q->last_fetal_end_s > 0) || t0 - q->last_fetal_end_s > AL_WITNESS_REF_S)
+            q->fetal_ref_bpm = fhr;
+        else
+            q->fetal_ref_bpm +=
+                (fhr - q->fetal_ref_bpm) * (t1 - q->last_fetal_end_s) / AL_WITNESS_REF_S;
+        q->last_fetal_bpm = fhr;
+        q->last_fetal_end_s = t1;
+        if (state == FM_STATE_OK && fhr >= AL_WITNESS_NORMAL_BPM) {
+            if (!(q->normal_since_s >= 0))
+                q->normal_since_s = t0;
+            if (t1 - q->normal_since_s >= AL_WITNESS_NORMAL_S)
+                q->witness = 0; /* the fetal heart is back at a normal rate */
+        } else {
+            q->normal_since_s = NAN;
+        }
+        return;
+    }
+    q->normal_since_s = NAN;
+    if (state != FM_STATE_MATERNAL || isfinite(fhr))
+        return; /* lost, or a value (marked maternal later) that the low-FHR rules count */
+    if (!q->witness && q->last_fetal_end_s > 0 && t0 - q->last_fetal_end_s <= AL_WITNESS_GAP_S &&
+        q->last_fetal_bpm < AL_WITNESS_MAX_BPM &&
+        ((isfinite(depth) && q->fetal_ref_bpm - q->last_fetal_bpm >= depth) ||
+         q->last_fetal_bpm < AL_WITNESS_NORMAL_BPM)) {
+        q->witness = 1;
+        q->witness_ref_bpm = q->fetal_ref_bpm;
+        q->witness_fetal_bpm = q->last_fetal_bpm;
+        q->witness_at_s = t0;
+    }
+    q->last_maternal_end_s = t1;
 }
 
 void al_sample_push(fm_alerts *q, float fhr_bpm, uint8_t state, double t0_s)
@@ -281,8 +341,12 @@ void al_sample_push(fm_alerts *q, float fhr_bpm, uint8_t state, double t0_s)
     }
     if (c->rule[FM_ALERT_SIGNAL_LOSS].enabled)
         share_push(q, FM_ALERT_SIGNAL_LOSS, &q->loss, !valid && state != FM_STATE_MATERNAL, t0_s);
-    if (c->rule[FM_ALERT_MATERNAL_CAPTURE].enabled)
+    if (c->rule[FM_ALERT_MATERNAL_CAPTURE].enabled) {
+        witness_push(q, fhr_bpm, state, t0_s);
+        if (q->witness && t0_s - q->last_maternal_end_s > AL_WITNESS_KEEP_S)
+            q->witness = 0;
         share_push(q, FM_ALERT_MATERNAL_CAPTURE, &q->maternal, state == FM_STATE_MATERNAL, t0_s);
+    }
 }
 
 void al_sample_finish(fm_alerts *q)
@@ -290,4 +354,5 @@ void al_sample_finish(fm_alerts *q)
     q->low80.active = q->prolonged.active = 0;
     q->low80.ep = q->prolonged.ep = q->loss.ep = q->maternal.ep = -1;
     q->loss.active = q->maternal.active = 0;
+    q->witness = 0;
 }

@@ -89,6 +89,13 @@
 #define MATERNAL_CONT_SAMPLES 8
 #define MATERNAL_MEMORY_SAMPLES 240
 #define MATERNAL_COINCIDE_BPM 5.0f
+/* A maternal rate vetoes the resumption of a fetal track (bridge or descent) only when the
+ * maternal track was established: seen for at least this many consecutive, continuous samples
+ * (1 s). A lone
+ * maternal window (e.g. the first window of a recording) is too weak to turn a fetal
+ * deceleration that passes the mother's rate into maternal capture, which would hide it
+ * (CLINICAL 2 and 4.1: a deceleration is never hidden as maternal by a short loss). */
+#define MATERNAL_ESTABLISHED_SAMPLES 4
 /* A maternal track does not follow a value above this: a resting mother is 60-110 bpm
  * (CLINICAL 2); above it the value starts a new (doubtful until confirmed) fetal track. */
 #define MATERNAL_TRACK_MAX_BPM 120.0f
@@ -104,6 +111,7 @@ void fm_dop_track_reset(fm_dop_track *t)
     t->m_valid = 0;
     t->m_bpm = 0;
     t->m_k = 0;
+    t->m_run = 0;
 }
 
 static int octave_of(float a, float b)
@@ -150,6 +158,10 @@ static void set_fetal(fm_dop_track *t, int64_t k, float bpm, int run, int new_tr
 
 static void set_maternal(fm_dop_track *t, int64_t k, float bpm)
 {
+    int64_t gap = k - t->m_k;
+    int cont =
+        t->m_valid && gap <= MATERNAL_CONT_SAMPLES && fabsf(bpm - t->m_bpm) <= step_allowed(gap);
+    t->m_run = cont ? t->m_run + 1 : 1;
     t->m_valid = 1;
     t->m_bpm = bpm;
     t->m_k = k;
@@ -293,7 +305,8 @@ void fm_dop_track_step(fm_dop_track *t, const fm_doppler_config *cfg, int64_t k,
               !t->f_low_doubt && !octave_doubt)
                  ? FM_STATE_OK
                  : FM_STATE_DOUBTFUL;
-    } else if ((f_bridge || f_descent) && !m_coincide) {
+    } else if ((f_bridge || f_descent) &&
+               !(m_coincide && t->m_run >= MATERNAL_ESTABLISHED_SAMPLES)) {
         /* Resumption after a short dropout near the last fetal value, or further down a
          * deceleration that was under way (CLINICAL 4.1). */
         /* Back within TRACK_RESUME_BPM of an established track: the same heart, trusted at

@@ -31,6 +31,7 @@ typedef struct fm_dop_track {
     int m_valid;
     float m_bpm;
     int64_t m_k;
+    int m_run; /* consecutive continuous maternal samples ending at m_k */
 } fm_dop_track;
 
 void fm_dop_track_reset(fm_dop_track *t);

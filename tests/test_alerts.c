@@ -296,6 +296,82 @@ static void maternal_capture_fires_at_half_the_window(void)
     tr_free(t);
 }
 
+/* A fetal descent from `from_bpm` over 20 s to `to_bpm` (ok samples), a 1-s loss, then
+ * maternal-looking samples without a value (what the Doppler engine hears as the mother) for
+ * 300 s from 401 s, then the fetal heart back at 140 bpm. */
+static tr *descent_into_maternal(double from_bpm, double to_bpm, uint64_t seed)
+{
+    tr *t = tr_new(1200, from_bpm, 6, seed);
+    for (size_t i = tr_i(380); i < tr_i(400); i++)
+        t->fhr[i] = (float)(from_bpm + (to_bpm - from_bpm) * (double)(i - tr_i(380)) / 80.0);
+    tr_lost(t, 400, 401);
+    for (size_t i = tr_i(401); i < tr_i(701); i++)
+        t->fhr[i] = NAN, t->st[i] = FM_STATE_MATERNAL;
+    tr_stretch(t, 701, 1200, 140, 6, 6);
+    return t;
+}
+
+static fm_alert_priority maternal_capture_priority(tr *t, const fm_alert_event **first, evlist *l)
+{
+    fm_alerts *a = fm_alerts_create(NULL);
+    l->n = 0;
+    long i = push_until(a, t, FM_ALERT_MATERNAL_CAPTURE, l);
+    fm_alerts_destroy(a);
+    *first = ev_first(l, FM_ALERT_MATERNAL_CAPTURE, FM_ALERT_OPENED);
+    CHECKF(i == 401 * 4 + 120, "fired at %ld", i); /* > 50 % of the 60-s window, as ever */
+    return *first ? (*first)->priority : FM_ALERT_PRIO_NONE;
+}
+
+/* CLINICAL 2 and 4.1: a deceleration into the mother's range that the engine then hears as
+ * maternal is a possible bradycardia (HIGH, with the descent in its data); the same maternal
+ * signal after no descent, a shallow one, or one that stays above the maternal range is
+ * ordinary maternal capture (MEDIUM). */
+static void maternal_capture_after_a_descent_is_a_possible_bradycardia(void)
+{
+    static evlist l;
+    const fm_alert_event *o;
+    tr *t = descent_into_maternal(140, 95, 21);
+    CHECK(maternal_capture_priority(t, &o, &l) == FM_ALERT_PRIO_HIGH);
+    CHECK(o && strstr(o->message, "bradycardia") && strstr(o->message, "confirm the fetal heart"));
+    CHECK(o && ev_value(o, "last_fetal_bpm") < 97 && ev_value(o, "fetal_level_bpm") > 115);
+    CHECK(o && fabs(ev_value(o, "descent_at_s") - 401) < 0.01);
+    CHECK(o && o->logic && strstr(o->logic, "possible bradycardia"));
+    CHECK(ev_count(&l, FM_ALERT_MATERNAL_CAPTURE, FM_ALERT_OPENED) == 1);
+    tr_free(t);
+    /* a fetal heart already below 110 bpm (a bradycardic plateau) before the switch */
+    t = descent_into_maternal(100, 100, 26);
+    CHECK(maternal_capture_priority(t, &o, &l) == FM_ALERT_PRIO_HIGH);
+    tr_free(t);
+    /* just below the thresholds: a fall of 12 bpm to 114; a steady 112 bpm; a descent that ends
+     * above 120 bpm */
+    t = descent_into_maternal(126, 114, 22);
+    CHECK(maternal_capture_priority(t, &o, &l) == FM_ALERT_PRIO_MEDIUM);
+    tr_free(t);
+    t = descent_into_maternal(113, 113, 27);
+    CHECK(maternal_capture_priority(t, &o, &l) == FM_ALERT_PRIO_MEDIUM);
+    tr_free(t);
+    t = descent_into_maternal(150, 122, 23);
+    CHECK(maternal_capture_priority(t, &o, &l) == FM_ALERT_PRIO_MEDIUM);
+    tr_free(t);
+    /* no descent: an abrupt switch from 140 bpm */
+    t = descent_into_maternal(140, 140, 24);
+    CHECK(maternal_capture_priority(t, &o, &l) == FM_ALERT_PRIO_MEDIUM);
+    tr_free(t);
+    /* the witness lapses once the fetal heart is back: a later switch is MEDIUM again */
+    t = descent_into_maternal(140, 95, 25);
+    for (size_t i = tr_i(900); i < tr_i(1100); i++)
+        t->fhr[i] = NAN, t->st[i] = FM_STATE_MATERNAL;
+    CHECK(maternal_capture_priority(t, &o, &l) == FM_ALERT_PRIO_HIGH);
+    CHECK(ev_count(&l, FM_ALERT_MATERNAL_CAPTURE, FM_ALERT_OPENED) == 2);
+    int later_high = 0, n_open = 0;
+    for (size_t i = 0; i < l.n; i++)
+        if (l.ev[i].rule == FM_ALERT_MATERNAL_CAPTURE && l.ev[i].type == FM_ALERT_OPENED &&
+            n_open++ == 1)
+            later_high = l.ev[i].priority == FM_ALERT_PRIO_HIGH;
+    CHECK(n_open == 2 && !later_high);
+    tr_free(t);
+}
+
 static void queue_is_bounded_and_overflow_is_reported(void)
 {
     fm_alerts_config cfg;
@@ -384,6 +460,7 @@ int main(void)
     RUN(signal_loss_window_share);
     RUN(signal_loss_hovering_at_half_is_one_episode);
     RUN(maternal_capture_fires_at_half_the_window);
+    RUN(maternal_capture_after_a_descent_is_a_possible_bradycardia);
     RUN(queue_is_bounded_and_overflow_is_reported);
     RUN(server_technical_conditions);
     RUN(rule_table_and_bad_input);

@@ -175,6 +175,40 @@ static void drop_across_short_loss_in_a_descent_is_not_maternal(void)
     CHECK(o.state == FM_STATE_MATERNAL);
 }
 
+/* A deceleration resumed after a short loss at the level where one lone maternal window was
+ * seen earlier (m_n maternal windows, e.g. the first window of a recording): with one window the
+ * maternal evidence is too weak to hide the deceleration (doubtful, with its value); with an
+ * established maternal track (2 s) the resumption is maternal (CLINICAL 2 and 4.1). */
+static fm_fhr_sample descent_after_maternal_windows(int m_n)
+{
+    start();
+    for (int i = 0; i < m_n; i++)
+        step1(92, 0.9f, 0.9f);
+    for (int i = 0; i < 4; i++)
+        step_lost();
+    for (int i = 0; i < 60; i++)
+        step1(140, 0.8f, 0.8f);
+    for (float b = 140; b >= 100; b -= 1.0f) /* 4 bpm/s */
+        step1(b, 0.8f, 0.8f);
+    for (int i = 0; i < 4; i++)
+        step_lost();
+    return step1(92, 0.8f, 0.8f);
+}
+
+static void descent_through_a_lone_maternal_windows_rate_stays_fetal(void)
+{
+    fm_fhr_sample o = descent_after_maternal_windows(1);
+    CHECK(o.state == FM_STATE_DOUBTFUL && o.fhr_bpm == 92.0f);
+    for (int i = 0; i < 40; i++)
+        o = step1(92 - 0.5f * (float)i, 0.8f, 0.8f);
+    CHECK(o.state == FM_STATE_DOUBTFUL && o.fhr_bpm < 80.0f);
+}
+
+static void descent_onto_an_established_maternal_rate_is_maternal(void)
+{
+    CHECK(descent_after_maternal_windows(8).state == FM_STATE_MATERNAL);
+}
+
 /* Without a descent under way the same drop after a loss is maternal (CLINICAL 2). */
 static void drop_across_short_loss_from_steady_level_is_maternal(void)
 {
@@ -345,6 +379,8 @@ int main(void)
     RUN(prefers_the_fundamental_over_a_stronger_multiple);
     RUN(drop_across_short_loss_in_a_descent_is_not_maternal);
     RUN(drop_across_short_loss_from_steady_level_is_maternal);
+    RUN(descent_through_a_lone_maternal_windows_rate_stays_fetal);
+    RUN(descent_onto_an_established_maternal_rate_is_maternal);
     RUN(new_track_on_a_doubled_peak_is_never_ok);
     RUN(unresolved_octave_is_doubtful);
     RUN(maternal_track_does_not_follow_above_its_ceiling);

@@ -15,6 +15,9 @@
  *   with --stage2, --cv and --builtin score the whole-recording (batch) mode instead of the
  *   live detector: --cv loads DIR/falsesig2_<mode>_fold<k>.txt with the stage-1 fold model,
  *   --builtin uses fm_falsesig_batch_create (what fm_falsesig_trace runs)
+ *     --gru DIR                   (with --cv, implies --stage2) the recurrent stage 2 instead:
+ *                                 DIR/falsesig_gru_<mode>_fold<k>.txt (tools/falsesig/
+ *                                 train_gru.py) with the stage-1 fold models of --cv
  *     --coincidence               the floor: flag +-10 s around |FHR1 - MHR| <= 5 bpm
  * Groups: antepartum, intrapartum (whole records), all; and FHRMA's stage 1 / stage 2 split.
  * A sample whose FHR1 is non-zero but outside 50..240 bpm (no signal for the engine) is counted
@@ -251,7 +254,7 @@ static void coincidence(const fm_trace *t, float *p)
 static int usage(void)
 {
     fprintf(stderr, "usage: bench_falsesig --data DIR (--cv DIR --mode mhr|nomhr | --model FILE"
-                    " | --builtin mhr|nomhr | --coincidence) [--stage2] [--probs DIR]"
+                    " | --builtin mhr|nomhr | --coincidence) [--stage2] [--gru DIR] [--probs DIR]"
                     " [--limit N]\n");
     return 2;
 }
@@ -311,7 +314,7 @@ static int fold_of(const char *cvdir, const char *name)
 int main(int argc, char **argv)
 {
     const char *data = NULL, *cv = NULL, *mode = NULL, *model = NULL, *builtin = NULL;
-    const char *probs_dir = NULL;
+    const char *probs_dir = NULL, *gru_dir = NULL;
     int coinc = 0, stage2 = 0;
     size_t limit = MAX_REC;
     for (int i = 1; i < argc; i++) {
@@ -333,6 +336,8 @@ int main(int argc, char **argv)
             coinc = 1;
         else if (!strcmp(argv[i], "--stage2"))
             stage2 = 1;
+        else if (!strcmp(argv[i], "--gru") && i + 1 < argc)
+            gru_dir = argv[++i], stage2 = 1;
         else
             return usage();
     }
@@ -349,6 +354,8 @@ int main(int argc, char **argv)
     fm_falsesig *fixed = NULL, *folds[16] = {0};
     fm_falsesig_batch *bfixed = NULL, *bfolds[16] = {0};
     if (stage2 && (model || coinc))
+        return usage();
+    if (gru_dir && !cv)
         return usage();
     if (model && !(fixed = load_model(model)))
         return 1;
@@ -391,7 +398,10 @@ int main(int argc, char **argv)
             if (stage2 && !bfolds[k]) {
                 char p2[4096];
                 snprintf(path, sizeof path, "%s/falsesig_%s_fold%d.txt", cv, mode, k);
-                snprintf(p2, sizeof p2, "%s/falsesig2_%s_fold%d.txt", cv, mode, k);
+                if (gru_dir)
+                    snprintf(p2, sizeof p2, "%s/falsesig_gru_%s_fold%d.txt", gru_dir, mode, k);
+                else
+                    snprintf(p2, sizeof p2, "%s/falsesig2_%s_fold%d.txt", cv, mode, k);
                 if (!(bfolds[k] = load_batch(path, p2)))
                     return 1;
             }
@@ -450,6 +460,8 @@ int main(int argc, char **argv)
         fm_trace_destroy(t);
     }
     const char *src = coinc ? "coincidence rule (+-10 s around |FHR-MHR| <= 5 bpm)"
+                      : cv && gru_dir ? "out-of-fold, whole-recording mode, recurrent stage 2 "
+                                        "(C inference)"
                       : cv && stage2 ? "out-of-fold, whole-recording mode (C inference)"
                       : cv ? "out-of-fold (C inference)"
                       : model ? model : stage2 ? "built-in whole-recording model"

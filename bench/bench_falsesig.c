@@ -275,17 +275,24 @@ static fm_falsesig *load_model(const char *path)
     return q;
 }
 
-static fm_falsesig_batch *load_batch(const char *path1, const char *path2)
+/* Stage 1 + boosted stage 2 (+ the recurrent stage from path3 when not NULL). */
+static fm_falsesig_batch *load_batch(const char *path1, const char *path2, const char *path3)
 {
-    size_t l1 = 0, l2 = 0;
-    char *t1 = slurp(path1, &l1), *t2 = slurp(path2, &l2);
+    size_t l1 = 0, l2 = 0, l3 = 0;
+    char *t1 = slurp(path1, &l1), *t2 = slurp(path2, &l2), *t3 = path3 ? slurp(path3, &l3) : NULL;
     fm_status st = FM_EFORMAT;
     fm_falsesig_batch *b =
         t1 && t2 ? fm_falsesig_batch_create_from_text(t1, l1, t2, l2, &st) : NULL;
+    if (b && path3 && (st = t3 ? fm_falsesig_batch_set_recurrent(b, t3, l3) : FM_EIO) != FM_OK) {
+        fm_falsesig_batch_destroy(b);
+        b = NULL;
+    }
     if (!b)
-        fprintf(stderr, "bench_falsesig: %s + %s: %s\n", path1, path2, fm_strerror(st));
+        fprintf(stderr, "bench_falsesig: %s + %s%s%s: %s\n", path1, path2, path3 ? " + " : "",
+                path3 ? path3 : "", fm_strerror(st));
     free(t1);
     free(t2);
+    free(t3);
     return b;
 }
 
@@ -396,13 +403,12 @@ int main(int argc, char **argv)
                 return 1;
             }
             if (stage2 && !bfolds[k]) {
-                char p2[4096];
+                char p2[4096], p3[4096];
                 snprintf(path, sizeof path, "%s/falsesig_%s_fold%d.txt", cv, mode, k);
+                snprintf(p2, sizeof p2, "%s/falsesig2_%s_fold%d.txt", cv, mode, k);
                 if (gru_dir)
-                    snprintf(p2, sizeof p2, "%s/falsesig_gru_%s_fold%d.txt", gru_dir, mode, k);
-                else
-                    snprintf(p2, sizeof p2, "%s/falsesig2_%s_fold%d.txt", cv, mode, k);
-                if (!(bfolds[k] = load_batch(path, p2)))
+                    snprintf(p3, sizeof p3, "%s/falsesig_gru_%s_fold%d.txt", gru_dir, mode, k);
+                if (!(bfolds[k] = load_batch(path, p2, gru_dir ? p3 : NULL)))
                     return 1;
             }
             bq = bfolds[k];

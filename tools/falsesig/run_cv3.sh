@@ -6,9 +6,10 @@
 # is out-of-fold), trains 5 biGRU fold models (train_gru.py, same folds), scores every recording
 # out-of-fold through the C inference (bench_falsesig --cv --gru: stage-1, boosted stage-2 and
 # GRU fold models), checks C = torch on the held-out recordings, and with --final trains the
-# models on every recording into dsp/models/falsesig_gru_<mode>.txt (shipped only when they beat
-# the boosted stage 2 out of fold: see docs/falsesig.md).
-# Usage: tools/falsesig/run_cv3.sh [--final]      (about 1.5 h of CPU on one core per mode)
+# models on every recording into dsp/models/falsesig_gru_<mode>.txt (the build embeds them and
+# the whole-recording mode then uses them: do that only if they beat the boosted stage 2 out of
+# fold; they did not, see docs/falsesig.md "Recurrent stage 2", so none is shipped).
+# Usage: tools/falsesig/run_cv3.sh [--final]   (about 30 min of one core per mode, idle machine)
 # Env: as run_cv.sh (FM_SHARED_DATA, BUILD, WORK), MODES (default "mhr nomhr").
 # Training only: Debian python3-torch (apt-get install python3-torch), 1 thread.
 set -euo pipefail
@@ -18,8 +19,9 @@ BUILD=${BUILD:-build}
 WORK=${WORK:-/tmp/falsesig}
 PY=/usr/bin/python3
 export OMP_NUM_THREADS=1
-# what the shipped models use: one step per 16 samples (0.25 Hz), 16 units each way
-GRU_ARGS=(--decim 16 --hidden 16 --epochs 4 --crop 600 --batch 32 --seed 0)
+# configuration A of docs/falsesig.md: one step per 16 samples (0.25 Hz), 16 units each way;
+# B: GRU_ARGS="--decim 16 --hidden 8 --epochs 2 --lr 1e-3 --crop 600 --batch 32 --seed 0"
+read -r -a GRU_ARGS <<< "${GRU_ARGS:---decim 16 --hidden 16 --epochs 4 --crop 600 --batch 32 --seed 0}"
 cmake --build "$BUILD" -j2 --target falsesig_dump bench_falsesig >/dev/null
 for mode in ${MODES:-mhr nomhr}; do
   mkdir -p "$WORK/p2/$mode" "$WORK/cv3" "$WORK/probs3/$mode"

@@ -29,7 +29,7 @@
 #include "falsesig_gru.h"
 #include "falsesig_internal.h"
 
-/* Bounds for a hostile or corrupt file (the shipped models use H = 24, 1 Hz). */
+/* Bounds for a hostile or corrupt file (the models measured use H = 8..24, 0.25..1 Hz). */
 #define GRU_MAX_HIDDEN 256
 #define GRU_MAX_DECIM 64
 

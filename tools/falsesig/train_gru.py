@@ -1,12 +1,15 @@
 #!/usr/bin/python3
 """Train the recurrent stage 2 of the false-signal detector (whole-recording mode).
 
-A small bidirectional GRU runs at 1 Hz over the stage-2 context features of the engine
-(falsesig_context.c, dumped by `falsesig_dump --stage1 FOLD_MODEL`, i.e. computed from
-out-of-fold stage-1 probabilities, exactly what the C engine feeds it) and gives a false-signal
-logit per second; the engine (dsp/falsesig_gru.c) interpolates it to 4 Hz.
+A small bidirectional GRU runs at 4 Hz / DECIM (--decim; 1 Hz by default, 0.25 Hz in
+run_cv3.sh) over the stage-2 context features of the engine (falsesig_context.c, dumped by
+`falsesig_dump --stage1 FOLD_MODEL`, i.e. computed from out-of-fold stage-1 probabilities,
+exactly what the C engine feeds it) and gives a false-signal logit per step; the engine
+(dsp/falsesig_gru.c) interpolates it to 4 Hz. With --p2-dir (falsesig_dump --stage2 .p2
+files) the model is residual: it also reads the boosted stage-2 probability (clipped logit)
+and its output is added to that logit (read-out initialised at zero).
 
-Input of step k = the features of 4 Hz sample 4k (NAN = missing): standardised, NAN -> 0,
+Input of step k = the features of 4 Hz sample DECIM*k (NAN = missing): standardised, NAN -> 0,
 plus a 0/1 mask per feature that is sometimes missing (the no-signal mask is the mask of p1).
 Labels as train.py (FHRMA EvalFSForDataset.m); augmented copies (augment.py) count only within
 3 min of their splices. Folds = OUT/folds.tsv of the stage-1 CV (by recording).
@@ -14,7 +17,7 @@ Labels as train.py (FHRMA EvalFSForDataset.m); augmented copies (augment.py) cou
   --cv 5     fold models OUT/falsesig_gru_<mode>_fold<k>.txt, trained without fold k
   --final    OUT/falsesig_gru_<mode>.txt on every recording
   --check-parity DIR   print max |torch - C| of the fold models on held-out recordings, DIR
-             = bench_falsesig --probs output of `--cv OUT --stage2 --gru`
+             = bench_falsesig --probs output of `--cv CV --gru OUT` (same --decim, --p2-dir)
 
 Training only: Debian python3-torch (1.13), run with /usr/bin/python3, 1 thread. The engine
 does not need torch. Exact commands: tools/falsesig/run_cv3.sh.
@@ -362,7 +365,7 @@ def load_text(path, nf):
         elif w[0] == "masked":
             hdr["masked"] = [int(v) for v in w[2:]]
         else:
-            r, c = int(w[1]), int(w[2])
+            r = int(w[1])
             mats[w[0]] = np.array([[float(v) for v in next(it).split()] for _ in range(r)],
                                   dtype=np.float32)
     h = hdr["hidden"]

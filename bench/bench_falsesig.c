@@ -15,6 +15,9 @@
  *   with --stage2, --cv and --builtin score the whole-recording (batch) mode instead of the
  *   live detector: --cv loads DIR/falsesig2_<mode>_fold<k>.txt with the stage-1 fold model,
  *   --builtin uses fm_falsesig_batch_create (what fm_falsesig_trace runs)
+ *     --gru DIR                   (with --cv, implies --stage2) the recurrent stage 2 instead:
+ *                                 DIR/falsesig_gru_<mode>_fold<k>.txt (tools/falsesig/
+ *                                 train_gru.py) with the stage-1 fold models of --cv
  *     --coincidence               the floor: flag +-10 s around |FHR1 - MHR| <= 5 bpm
  * Groups: antepartum, intrapartum (whole records), all; and FHRMA's stage 1 / stage 2 split.
  * A sample whose FHR1 is non-zero but outside 50..240 bpm (no signal for the engine) is counted
@@ -251,7 +254,7 @@ static void coincidence(const fm_trace *t, float *p)
 static int usage(void)
 {
     fprintf(stderr, "usage: bench_falsesig --data DIR (--cv DIR --mode mhr|nomhr | --model FILE"
-                    " | --builtin mhr|nomhr | --coincidence) [--stage2] [--probs DIR]"
+                    " | --builtin mhr|nomhr | --coincidence) [--stage2] [--gru DIR] [--probs DIR]"
                     " [--limit N]\n");
     return 2;
 }
@@ -272,17 +275,24 @@ static fm_falsesig *load_model(const char *path)
     return q;
 }
 
-static fm_falsesig_batch *load_batch(const char *path1, const char *path2)
+/* Stage 1 + boosted stage 2 (+ the recurrent stage from path3 when not NULL). */
+static fm_falsesig_batch *load_batch(const char *path1, const char *path2, const char *path3)
 {
-    size_t l1 = 0, l2 = 0;
-    char *t1 = slurp(path1, &l1), *t2 = slurp(path2, &l2);
+    size_t l1 = 0, l2 = 0, l3 = 0;
+    char *t1 = slurp(path1, &l1), *t2 = slurp(path2, &l2), *t3 = path3 ? slurp(path3, &l3) : NULL;
     fm_status st = FM_EFORMAT;
     fm_falsesig_batch *b =
         t1 && t2 ? fm_falsesig_batch_create_from_text(t1, l1, t2, l2, &st) : NULL;
+    if (b && path3 && (st = t3 ? fm_falsesig_batch_set_recurrent(b, t3, l3) : FM_EIO) != FM_OK) {
+        fm_falsesig_batch_destroy(b);
+        b = NULL;
+    }
     if (!b)
-        fprintf(stderr, "bench_falsesig: %s + %s: %s\n", path1, path2, fm_strerror(st));
+        fprintf(stderr, "bench_falsesig: %s + %s%s%s: %s\n", path1, path2, path3 ? " + " : "",
+                path3 ? path3 : "", fm_strerror(st));
     free(t1);
     free(t2);
+    free(t3);
     return b;
 }
 
@@ -311,7 +321,7 @@ static int fold_of(const char *cvdir, const char *name)
 int main(int argc, char **argv)
 {
     const char *data = NULL, *cv = NULL, *mode = NULL, *model = NULL, *builtin = NULL;
-    const char *probs_dir = NULL;
+    const char *probs_dir = NULL, *gru_dir = NULL;
     int coinc = 0, stage2 = 0;
     size_t limit = MAX_REC;
     for (int i = 1; i < argc; i++) {
@@ -333,6 +343,8 @@ int main(int argc, char **argv)
             coinc = 1;
         else if (!strcmp(argv[i], "--stage2"))
             stage2 = 1;
+        else if (!strcmp(argv[i], "--gru") && i + 1 < argc)
+            gru_dir = argv[++i], stage2 = 1;
         else
             return usage();
     }
@@ -349,6 +361,8 @@ int main(int argc, char **argv)
     fm_falsesig *fixed = NULL, *folds[16] = {0};
     fm_falsesig_batch *bfixed = NULL, *bfolds[16] = {0};
     if (stage2 && (model || coinc))
+        return usage();
+    if (gru_dir && !cv)
         return usage();
     if (model && !(fixed = load_model(model)))
         return 1;
@@ -389,10 +403,12 @@ int main(int argc, char **argv)
                 return 1;
             }
             if (stage2 && !bfolds[k]) {
-                char p2[4096];
+                char p2[4096], p3[4096];
                 snprintf(path, sizeof path, "%s/falsesig_%s_fold%d.txt", cv, mode, k);
                 snprintf(p2, sizeof p2, "%s/falsesig2_%s_fold%d.txt", cv, mode, k);
-                if (!(bfolds[k] = load_batch(path, p2)))
+                if (gru_dir)
+                    snprintf(p3, sizeof p3, "%s/falsesig_gru_%s_fold%d.txt", gru_dir, mode, k);
+                if (!(bfolds[k] = load_batch(path, p2, gru_dir ? p3 : NULL)))
                     return 1;
             }
             bq = bfolds[k];
@@ -450,6 +466,8 @@ int main(int argc, char **argv)
         fm_trace_destroy(t);
     }
     const char *src = coinc ? "coincidence rule (+-10 s around |FHR-MHR| <= 5 bpm)"
+                      : cv && gru_dir ? "out-of-fold, whole-recording mode, recurrent stage 2 "
+                                        "(C inference)"
                       : cv && stage2 ? "out-of-fold, whole-recording mode (C inference)"
                       : cv ? "out-of-fold (C inference)"
                       : model ? model : stage2 ? "built-in whole-recording model"

@@ -135,6 +135,11 @@ extern const char fm_falsesig_model2_mhr[];
 extern const size_t fm_falsesig_model2_mhr_len;
 extern const char fm_falsesig_model2_nomhr[];
 extern const size_t fm_falsesig_model2_nomhr_len;
+/* recurrent stage over the boosted stage 2 (falsesig_gru.c); len 0: not shipped */
+extern const char fm_falsesig_model_gru_mhr[];
+extern const size_t fm_falsesig_model_gru_mhr_len;
+extern const char fm_falsesig_model_gru_nomhr[];
+extern const size_t fm_falsesig_model_gru_nomhr_len;
 
 /* ---- stage 2: whole-recording context (falsesig_context.c) --------------------------------- */
 

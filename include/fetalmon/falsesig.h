@@ -133,6 +133,12 @@ int fm_falsesig_batch_uses_mhr(const fm_falsesig_batch *b);
 /* One probability (and suggested state, may be NULL) per sample of t, as fm_falsesig_trace. */
 fm_status fm_falsesig_batch_run(fm_falsesig_batch *b, const fm_trace *t, float *p_false,
                                 uint8_t *state);
+/* Adds the recurrent stage (text of tools/falsesig/train_gru.py; benches and tools; the
+ * built-in batch has it when the library was built with one): a bidirectional GRU over the
+ * stage-2 features of the whole recording. A "residual" model corrects the boosted stage-2
+ * probability (needs the boosted stage 2), a stand-alone one replaces it. FM_EFORMAT when the
+ * text is malformed, for the other mode, or residual without a boosted stage 2. */
+fm_status fm_falsesig_batch_set_recurrent(fm_falsesig_batch *b, const char *text, size_t len);
 /* Stage-2 feature access for the tools. */
 size_t fm_falsesig_context_n_features(int use_mhr);
 const char *fm_falsesig_context_feature_name(int use_mhr, size_t i);

@@ -3,12 +3,14 @@
  * model is trained on exactly what the engine computes live.
  *
  * Usage: falsesig_dump --mhr 0|1 [--lookahead SAMPLES] [--stride S] --out DIR FILE...
- *        falsesig_dump --stage1 MODEL [--stride S] --out DIR FILE...
+ *        falsesig_dump --stage1 MODEL [--stage2 MODEL2] [--stride S] --out DIR FILE...
  * For each FILE writes DIR/<file name>.feat: records of (uint32 sample index, float32
  * features[n]) little-endian, for samples with signal whose index is a multiple of S.
  * DIR/features_<mode>.txt lists the feature names in order. With --stage1 the features are
  * those of the whole-recording stage 2 (fm_falsesig_batch), computed from the probabilities of
- * the stage-1 model file MODEL (its mode decides --mhr). Not for evaluation
+ * the stage-1 model file MODEL (its mode decides --mhr). With --stage2 (a boosted stage-2 model
+ * file) it also writes DIR/<file name>.p2: float32 per 4 Hz sample, that model's probability
+ * (NAN: no signal), an input of the recurrent stage (train_gru.py). Not for evaluation
  * (bench/bench_falsesig.c scores the C inference). */
 #include <stdint.h>
 #include <stdio.h>
@@ -34,11 +36,31 @@ static void on_features(void *user, uint64_t index, const float *x, size_t n)
         s->failed = 1;
 }
 
+/* The whole file (NULL and a message when it cannot be read). */
+static char *slurp(const char *path, long *len)
+{
+    FILE *mf = fopen(path, "rb");
+    char *txt = NULL;
+    *len = -1;
+    if (mf && fseek(mf, 0, SEEK_END) == 0 && (*len = ftell(mf)) > 0 &&
+        fseek(mf, 0, SEEK_SET) == 0 && (txt = malloc((size_t)*len)) &&
+        fread(txt, 1, (size_t)*len, mf) == (size_t)*len) {
+        fclose(mf);
+        return txt;
+    }
+    fprintf(stderr, "falsesig_dump: cannot read %s\n", path);
+    free(txt);
+    if (mf)
+        fclose(mf);
+    return NULL;
+}
+
 static int usage(void)
 {
     fprintf(stderr, "usage: falsesig_dump --mhr 0|1 [--lookahead SAMPLES] [--stride S] "
                     "--out DIR FILE...\n"
-                    "       falsesig_dump --stage1 MODEL [--stride S] --out DIR FILE...\n");
+                    "       falsesig_dump --stage1 MODEL [--stage2 MODEL2] [--stride S] --out DIR "
+                    "FILE...\n");
     return 2;
 }
 
@@ -46,7 +68,7 @@ int main(int argc, char **argv)
 {
     int use_mhr = -1;
     unsigned lookahead = FM_FALSESIG_LOOKAHEAD_S * FM_FHR_RATE_HZ, stride = 1;
-    const char *out = NULL, *stage1 = NULL;
+    const char *out = NULL, *stage1 = NULL, *stage2 = NULL;
     int i = 1;
     for (; i < argc && argv[i][0] == '-'; i++) {
         if (!strcmp(argv[i], "--mhr") && i + 1 < argc)
@@ -59,27 +81,25 @@ int main(int argc, char **argv)
             out = argv[++i];
         else if (!strcmp(argv[i], "--stage1") && i + 1 < argc)
             stage1 = argv[++i];
+        else if (!strcmp(argv[i], "--stage2") && i + 1 < argc)
+            stage2 = argv[++i];
         else
             return usage();
     }
     fm_falsesig_batch *b = NULL;
+    if (stage2 && !stage1)
+        return usage();
     if (stage1) {
-        FILE *mf = fopen(stage1, "rb");
-        char *txt = NULL;
-        long len = -1;
-        if (mf && fseek(mf, 0, SEEK_END) == 0 && (len = ftell(mf)) > 0 &&
-            fseek(mf, 0, SEEK_SET) == 0 && (txt = malloc((size_t)len)) &&
-            fread(txt, 1, (size_t)len, mf) == (size_t)len) {
+        long len = -1, len2 = 0;
+        char *txt = slurp(stage1, &len), *txt2 = stage2 ? slurp(stage2, &len2) : NULL;
+        if (txt && (!stage2 || txt2)) {
             fm_status st;
-            b = fm_falsesig_batch_create_from_text(txt, (size_t)len, NULL, 0, &st);
+            b = fm_falsesig_batch_create_from_text(txt, (size_t)len, txt2, (size_t)len2, &st);
             if (!b)
                 fprintf(stderr, "falsesig_dump: %s: %s\n", stage1, fm_strerror(st));
-        } else {
-            fprintf(stderr, "falsesig_dump: cannot read %s\n", stage1);
         }
         free(txt);
-        if (mf)
-            fclose(mf);
+        free(txt2);
         if (!b)
             return 1;
         use_mhr = fm_falsesig_batch_uses_mhr(b);
@@ -130,6 +150,14 @@ int main(int argc, char **argv)
         } else {
             fm_falsesig_set_feature_sink(q, on_features, &s);
             st = p ? fm_falsesig_run(q, t, p, NULL) : FM_ENOMEM;
+        }
+        if (stage2 && st == FM_OK) {
+            snprintf(path, sizeof path, "%s/%s.p2", out, base);
+            FILE *pf = fopen(path, "wb");
+            if (!pf || fwrite(p, sizeof *p, t->n, pf) != t->n)
+                s.failed = 1;
+            if (pf && fclose(pf) != 0)
+                s.failed = 1;
         }
         if (fclose(s.f) != 0 || s.failed || st != FM_OK) {
             fprintf(stderr, "falsesig_dump: %s: %s\n", argv[i],

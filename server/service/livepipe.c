@@ -2,6 +2,8 @@
  * stall, finish) and at most one job in flight that takes the whole queue. Worker side: the
  * engine objects, touched only inside that job. Not for uploads or the ingest protocol. */
 #include <math.h>
+#include <pthread.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -10,12 +12,14 @@
 #include "ctg_json.h"
 #include "fetalmon/doppler.h"
 #include "fetalmon/falsesig.h"
+#include "ingest_stages.h"
 #include "jsonw.h"
 #include "livepipe.h"
 #include "store.h"
 
 #define FM_LIVE_ANALYSIS_EVERY_S 120.0 /* issue 5: the analysis re-runs every 2 min */
 #define FM_LIVE_STORE_BATCH 40         /* samples (10 s) per store transaction */
+#define FM_LIVE_WRITER_MAX_ROWS 400000 /* samples waiting for the writer (~10 s of 1000 streams) */
 #define FM_LIVE_PUBLISH_MAX 64         /* samples per "samples" message */
 #define FM_LIVE_HZ 4.0
 #define FM_LIVE_FRAME_MAX 32768 /* PCM bytes per ingest frame */
@@ -32,14 +36,29 @@ typedef struct op {
     double t_s;
     int on;
     uint32_t upto;
+    int64_t t_arrive_us, t_fed_us; /* stage timings (ingest_stages.h) */
     struct op *next;
 } op;
+
+/* Samples of one stream on their way to the store (the writer job). */
+typedef struct row_batch {
+    struct row_batch *next;
+    char id[FM_REC_ID_MAX];
+    size_t n;
+    fm_sample_row rows[];
+} row_batch;
 
 struct fm_livepipes {
     fm_livepipes_config c;
     fm_livepipe *head;
     size_t n;
     fm_falsesig_model *fs_model; /* the no-MHR detector's trees, shared by every stream */
+    /* the sample writer: batches in order, one writer job queued or running at a time */
+    pthread_mutex_t wmu;
+    row_batch *w_head, *w_tail;
+    size_t w_rows;
+    int w_busy; /* the job is submitted and its done() has not run yet */
+    fm_job w_job;
 };
 
 struct fm_livepipe {
@@ -72,6 +91,7 @@ struct fm_livepipe {
     double next_analysis_s;
     uint32_t next_seq; /* next frame the engine takes */
     uint32_t cur_seq;
+    int64_t cur_t0_us; /* when the frames being pushed arrived (stage timings) */
     fm_sample_row rows[FM_LIVE_STORE_BATCH];
     size_t n_rows;
     fm_sample_row pub[FM_LIVE_PUBLISH_MAX];
@@ -83,18 +103,127 @@ struct fm_livepipe {
 
 /* ---- worker side ---- */
 
-static void publish(fm_livepipe *p, const char *json)
+static fm_livepipes *writer_of(fm_job *job)
+{
+    return (fm_livepipes *)(void *)((char *)job - offsetof(fm_livepipes, w_job));
+}
+
+static void publish_t(fm_livepipe *p, const char *json, int64_t t0_us)
 {
     char topic[48];
     snprintf(topic, sizeof topic, "patient/%lld", (long long)p->patient_id);
-    fm_bus_publish(p->t->c.bus, topic, json);
+    fm_bus_publish_t(p->t->c.bus, topic, json, t0_us);
 }
 
+static void publish(fm_livepipe *p, const char *json)
+{
+    publish_t(p, json, 0);
+}
+
+static void write_batch(fm_store *s, row_batch *b)
+{
+    int64_t t0 = fm_stage_on() ? fm_stage_now_us() : 0;
+    fm_store_samples_append(s, b->id, b->rows, b->n);
+    fm_stage_since(FM_STAGE_STORE_SAMPLES, t0);
+}
+
+/* Writes every waiting batch, in order (the writer job, or an engine worker when the writer's
+ * pool refuses). 1 when the list was empty at the end. */
+static int write_waiting(fm_livepipes *t, fm_store *s)
+{
+    for (;;) {
+        pthread_mutex_lock(&t->wmu);
+        row_batch *b = t->w_head;
+        t->w_head = t->w_tail = NULL;
+        t->w_rows = 0;
+        pthread_mutex_unlock(&t->wmu);
+        if (!b)
+            return 1;
+        while (b) {
+            row_batch *next = b->next;
+            if (s)
+                write_batch(s, b);
+            free(b);
+            b = next;
+        }
+    }
+}
+
+static void writer_run(fm_job *job, void *ctx)
+{
+    fm_livepipes *t = writer_of(job);
+    write_waiting(t, ctx);
+}
+
+/* Loop: the writer job is back; batches queued since its last look get a new one. */
+static void writer_done(fm_job *job)
+{
+    fm_livepipes *t = writer_of(job);
+    pthread_mutex_lock(&t->wmu);
+    int again = t->w_head != NULL;
+    t->w_busy = again;
+    pthread_mutex_unlock(&t->wmu);
+    if (again) {
+        memset(&t->w_job, 0, sizeof t->w_job);
+        t->w_job.run = writer_run;
+        t->w_job.done = writer_done;
+        if (fm_workq_submit(t->c.store_q, &t->w_job) != FM_SVC_OK) {
+            pthread_mutex_lock(&t->wmu);
+            t->w_busy = 0; /* the next batch tries again, or writes them itself */
+            pthread_mutex_unlock(&t->wmu);
+        }
+    }
+}
+
+/* The samples so far go to the store: to the writer job (FM_LIVE_WRITER_MAX_ROWS waiting at
+ * most: beyond, the engine's worker writes them itself), else here. */
 static void store_rows(fm_livepipe *p)
 {
-    if (p->n_rows && p->store)
-        fm_store_samples_append(p->store, p->id, p->rows, p->n_rows);
+    fm_livepipes *t = p->t;
+    size_t n = p->n_rows;
     p->n_rows = 0;
+    if (!n || !p->store)
+        return;
+    row_batch *b = t->c.store_q ? malloc(sizeof *b + n * sizeof b->rows[0]) : NULL;
+    if (!b) {
+        row_batch *one = malloc(sizeof *one + n * sizeof one->rows[0]);
+        if (one) {
+            snprintf(one->id, sizeof one->id, "%s", p->id);
+            one->n = n;
+            memcpy(one->rows, p->rows, n * sizeof one->rows[0]);
+            write_batch(p->store, one);
+            free(one);
+        }
+        return;
+    }
+    b->next = NULL;
+    snprintf(b->id, sizeof b->id, "%s", p->id);
+    b->n = n;
+    memcpy(b->rows, p->rows, n * sizeof b->rows[0]);
+    pthread_mutex_lock(&t->wmu);
+    if (t->w_tail)
+        t->w_tail->next = b;
+    else
+        t->w_head = b;
+    t->w_tail = b;
+    t->w_rows += n;
+    int kick = !t->w_busy, full = t->w_rows > FM_LIVE_WRITER_MAX_ROWS;
+    if (kick)
+        t->w_busy = 1;
+    pthread_mutex_unlock(&t->wmu);
+    if (kick) {
+        memset(&t->w_job, 0, sizeof t->w_job);
+        t->w_job.run = writer_run;
+        t->w_job.done = writer_done;
+        if (fm_workq_submit(t->c.store_q, &t->w_job) != FM_SVC_OK) {
+            pthread_mutex_lock(&t->wmu);
+            t->w_busy = 0;
+            pthread_mutex_unlock(&t->wmu);
+            full = 1; /* shutting down, or swamped: write them here, in order */
+        }
+    }
+    if (full)
+        write_waiting(t, p->store);
 }
 
 /* {"type":"samples","recording":ID,"k0":K,"seq":S,"fhr":[...],"quality":[...],"state":[...]} */
@@ -125,7 +254,8 @@ static void publish_samples(fm_livepipe *p)
     for (size_t i = 0; i < p->n_pub; i++)
         n += (size_t)sprintf(buf + n, "%s%d", i ? "," : "", p->pub[i].state);
     sprintf(buf + n, "]}");
-    publish(p, buf);
+    publish_t(p, buf, p->cur_t0_us);
+    fm_stage_since(FM_STAGE_PUBLISHED, p->cur_t0_us);
     free(buf);
     p->n_pub = 0;
 }
@@ -133,8 +263,11 @@ static void publish_samples(fm_livepipe *p)
 static void on_alert(void *user, const fm_alert_event *ev)
 {
     fm_livepipe *p = user;
-    if (!p->quiet && p->t->c.alerts)
+    if (!p->quiet && p->t->c.alerts) {
+        int64_t t0 = fm_stage_on() ? fm_stage_now_us() : 0;
         fm_alertsvc_event(p->t->c.alerts, p->patient_id, p->id, ev);
+        fm_stage_since(FM_STAGE_ALERT_EVENT, t0);
+    }
 }
 
 static void num_or_null(char *buf, size_t cap, double v)
@@ -394,7 +527,11 @@ static void run_op(fm_livepipe *p, op *o)
     double t_now = (double)p->k / FM_LIVE_HZ;
     switch (o->kind) {
     case OP_REPLAY: replay(p, o->upto); break;
-    case OP_FRAMES: push_frames(p, o->buf, o->len); break;
+    case OP_FRAMES:
+        p->cur_t0_us = o->t_arrive_us;
+        push_frames(p, o->buf, o->len);
+        p->cur_t0_us = 0;
+        break;
     case OP_MOVE: {
         double t = isfinite(o->t_s) ? o->t_s : t_now;
         fm_ctg_add_movement(p->ctg, t);
@@ -427,10 +564,14 @@ static void run_op(fm_livepipe *p, op *o)
 static void job_run(fm_job *job, void *ctx)
 {
     fm_livepipe *p = (fm_livepipe *)job;
+    int64_t t0 = fm_stage_on() ? fm_stage_now_us() : 0;
     p->store = ctx;
-    for (op *o = p->running; o; o = o->next)
+    for (op *o = p->running; o; o = o->next) {
+        fm_stage_since(FM_STAGE_PIPE_WAIT, o->t_fed_us);
         run_op(p, o);
+    }
     p->store = NULL;
+    fm_stage_since(FM_STAGE_PIPE_RUN, t0);
 }
 
 static void free_ops(op *o)
@@ -509,6 +650,7 @@ static void kick(fm_livepipe *p)
 
 static void enqueue(fm_livepipe *p, op *o)
 {
+    o->t_fed_us = fm_stage_on() ? fm_stage_now_us() : 0;
     if (p->tail)
         p->tail->next = o;
     else
@@ -525,8 +667,10 @@ fm_livepipes *fm_livepipes_create(const fm_livepipes_config *c)
     if (!t)
         return NULL;
     t->c = *c;
+    pthread_mutex_init(&t->wmu, NULL);
     t->fs_model = fm_falsesig_model_create(0); /* home streams: no maternal channel */
     if (!t->fs_model) {
+        pthread_mutex_destroy(&t->wmu);
         free(t);
         return NULL;
     }
@@ -543,6 +687,8 @@ void fm_livepipes_destroy(fm_livepipes *t)
         pipe_free(p);
     }
     fm_falsesig_model_destroy(t->fs_model); /* after every pipe that reads it */
+    write_waiting(t, NULL); /* not written: recomputed from the frames by a resume's replay */
+    pthread_mutex_destroy(&t->wmu);
     free(t);
 }
 
@@ -627,7 +773,7 @@ void fm_livepipes_tick(fm_livepipes *t, int64_t now_ms)
     }
 }
 
-void fm_livepipe_feed(fm_livepipe *p, unsigned char *buf, size_t len)
+void fm_livepipe_feed(fm_livepipe *p, unsigned char *buf, size_t len, int64_t t_arrive_us)
 {
     op *o = p->finishing ? NULL : calloc(1, sizeof *o);
     if (!o) {
@@ -645,6 +791,7 @@ void fm_livepipe_feed(fm_livepipe *p, unsigned char *buf, size_t len)
         }
     }
     o->kind = OP_FRAMES;
+    o->t_arrive_us = t_arrive_us;
     o->buf = buf;
     o->len = len;
     enqueue(p, o);

@@ -1,4 +1,5 @@
-/* fm_workq: see workq.h. A mutex + condition variable queue in, a mutex-protected list out. */
+/* fm_workq: see workq.h. A mutex + condition variable queue in, a mutex-protected list out;
+ * the loop is woken once per batch of finished jobs, not once per job. */
 #include "workq.h"
 
 #include <pthread.h>
@@ -39,13 +40,16 @@ static void *worker(void *arg)
 
         j->next = NULL;
         pthread_mutex_lock(&q->mu);
+        /* A non-empty done list has a wake on its way that the loop has not answered yet (the
+         * drain empties the list in one step): this job goes with it, no second wake. */
+        int first = !q->done_head;
         if (q->done_tail)
             q->done_tail->next = j;
         else
             q->done_head = j;
         q->done_tail = j;
         pthread_mutex_unlock(&q->mu);
-        if (q->cfg.wake)
+        if (first && q->cfg.wake)
             q->cfg.wake(q->cfg.wake_user);
     }
     if (q->cfg.thread_fini)

@@ -2,8 +2,6 @@
  * stall, finish) and at most one job in flight that takes the whole queue. Worker side: the
  * engine objects, touched only inside that job. Not for uploads or the ingest protocol. */
 #include <math.h>
-#include <pthread.h>
-#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,7 +17,8 @@
 
 #define FM_LIVE_ANALYSIS_EVERY_S 120.0 /* issue 5: the analysis re-runs every 2 min */
 #define FM_LIVE_STORE_BATCH 40         /* samples (10 s) per store transaction */
-#define FM_LIVE_WRITER_MAX_ROWS 400000 /* samples waiting for the writer (~10 s of 1000 streams) */
+#define FM_LIVE_WRITER_MAX_BATCHES 10000 /* store batches waiting (10 s of samples each) */
+#define FM_LIVE_EVENTS_MAX 10000         /* alert events waiting for the life cycle */
 #define FM_LIVE_PUBLISH_MAX 64         /* samples per "samples" message */
 #define FM_LIVE_HZ 4.0
 #define FM_LIVE_FRAME_MAX 32768 /* PCM bytes per ingest frame */
@@ -40,25 +39,34 @@ typedef struct op {
     struct op *next;
 } op;
 
-/* Samples of one stream on their way to the store (the writer job). */
+/* Samples of one stream on their way to the store (the writer). */
 typedef struct row_batch {
-    struct row_batch *next;
+    fm_serial_item item; /* first */
     char id[FM_REC_ID_MAX];
     size_t n;
     fm_sample_row rows[];
 } row_batch;
+
+/* An alert event on its way to the life cycle: a deep copy (the engine's strings live only
+ * during its sink call). */
+typedef struct alert_item {
+    fm_serial_item item; /* first */
+    fm_alertsvc *alerts;
+    int64_t patient_id;
+    char id[FM_REC_ID_MAX];
+    int64_t t0_us; /* stage timings */
+    fm_alert_event ev;
+    size_t used, cap;
+    char text[]; /* the event's strings */
+} alert_item;
 
 struct fm_livepipes {
     fm_livepipes_config c;
     fm_livepipe *head;
     size_t n;
     fm_falsesig_model *fs_model; /* the no-MHR detector's trees, shared by every stream */
-    /* the sample writer: batches in order, one writer job queued or running at a time */
-    pthread_mutex_t wmu;
-    row_batch *w_head, *w_tail;
-    size_t w_rows;
-    int w_busy; /* the job is submitted and its done() has not run yet */
-    fm_job w_job;
+    fm_serialq *writer; /* the samples' store writes, in order (NULL: on the engine's worker) */
+    fm_serialq *events; /* alert events to fm_alertsvc, in order (NULL: on the engine's worker) */
 };
 
 struct fm_livepipe {
@@ -103,9 +111,21 @@ struct fm_livepipe {
 
 /* ---- worker side ---- */
 
-static fm_livepipes *writer_of(fm_job *job)
+static void write_batch(fm_store *s, row_batch *b)
 {
-    return (fm_livepipes *)(void *)((char *)job - offsetof(fm_livepipes, w_job));
+    int64_t t0 = fm_stage_on() ? fm_stage_now_us() : 0;
+    fm_store_samples_append(s, b->id, b->rows, b->n);
+    fm_stage_since(FM_STAGE_STORE_SAMPLES, t0);
+}
+
+/* The writer (fm_serialq): a batch to the store; ctx NULL at shutdown (not written: a resume's
+ * replay recomputes the samples from the frames). */
+static void writer_item(void *user, fm_serial_item *it, void *ctx)
+{
+    (void)user;
+    if (ctx)
+        write_batch(ctx, (row_batch *)it);
+    free(it);
 }
 
 static void publish_t(fm_livepipe *p, const char *json, int64_t t0_us)
@@ -120,110 +140,25 @@ static void publish(fm_livepipe *p, const char *json)
     publish_t(p, json, 0);
 }
 
-static void write_batch(fm_store *s, row_batch *b)
-{
-    int64_t t0 = fm_stage_on() ? fm_stage_now_us() : 0;
-    fm_store_samples_append(s, b->id, b->rows, b->n);
-    fm_stage_since(FM_STAGE_STORE_SAMPLES, t0);
-}
-
-/* Writes every waiting batch, in order (the writer job, or an engine worker when the writer's
- * pool refuses). 1 when the list was empty at the end. */
-static int write_waiting(fm_livepipes *t, fm_store *s)
-{
-    for (;;) {
-        pthread_mutex_lock(&t->wmu);
-        row_batch *b = t->w_head;
-        t->w_head = t->w_tail = NULL;
-        t->w_rows = 0;
-        pthread_mutex_unlock(&t->wmu);
-        if (!b)
-            return 1;
-        while (b) {
-            row_batch *next = b->next;
-            if (s)
-                write_batch(s, b);
-            free(b);
-            b = next;
-        }
-    }
-}
-
-static void writer_run(fm_job *job, void *ctx)
-{
-    fm_livepipes *t = writer_of(job);
-    write_waiting(t, ctx);
-}
-
-/* Loop: the writer job is back; batches queued since its last look get a new one. */
-static void writer_done(fm_job *job)
-{
-    fm_livepipes *t = writer_of(job);
-    pthread_mutex_lock(&t->wmu);
-    int again = t->w_head != NULL;
-    t->w_busy = again;
-    pthread_mutex_unlock(&t->wmu);
-    if (again) {
-        memset(&t->w_job, 0, sizeof t->w_job);
-        t->w_job.run = writer_run;
-        t->w_job.done = writer_done;
-        if (fm_workq_submit(t->c.store_q, &t->w_job) != FM_SVC_OK) {
-            pthread_mutex_lock(&t->wmu);
-            t->w_busy = 0; /* the next batch tries again, or writes them itself */
-            pthread_mutex_unlock(&t->wmu);
-        }
-    }
-}
-
-/* The samples so far go to the store: to the writer job (FM_LIVE_WRITER_MAX_ROWS waiting at
- * most: beyond, the engine's worker writes them itself), else here. */
+/* The samples so far go to the store: through the writer, else (no writer, no memory) here. */
 static void store_rows(fm_livepipe *p)
 {
-    fm_livepipes *t = p->t;
     size_t n = p->n_rows;
     p->n_rows = 0;
     if (!n || !p->store)
         return;
-    row_batch *b = t->c.store_q ? malloc(sizeof *b + n * sizeof b->rows[0]) : NULL;
-    if (!b) {
-        row_batch *one = malloc(sizeof *one + n * sizeof one->rows[0]);
-        if (one) {
-            snprintf(one->id, sizeof one->id, "%s", p->id);
-            one->n = n;
-            memcpy(one->rows, p->rows, n * sizeof one->rows[0]);
-            write_batch(p->store, one);
-            free(one);
-        }
-        return;
-    }
-    b->next = NULL;
+    row_batch *b = malloc(sizeof *b + n * sizeof b->rows[0]);
+    if (!b)
+        return; /* derived data: a resume's replay recomputes it */
     snprintf(b->id, sizeof b->id, "%s", p->id);
     b->n = n;
     memcpy(b->rows, p->rows, n * sizeof b->rows[0]);
-    pthread_mutex_lock(&t->wmu);
-    if (t->w_tail)
-        t->w_tail->next = b;
-    else
-        t->w_head = b;
-    t->w_tail = b;
-    t->w_rows += n;
-    int kick = !t->w_busy, full = t->w_rows > FM_LIVE_WRITER_MAX_ROWS;
-    if (kick)
-        t->w_busy = 1;
-    pthread_mutex_unlock(&t->wmu);
-    if (kick) {
-        memset(&t->w_job, 0, sizeof t->w_job);
-        t->w_job.run = writer_run;
-        t->w_job.done = writer_done;
-        if (fm_workq_submit(t->c.store_q, &t->w_job) != FM_SVC_OK) {
-            pthread_mutex_lock(&t->wmu);
-            t->w_busy = 0;
-            pthread_mutex_unlock(&t->wmu);
-            full = 1; /* shutting down, or swamped: write them here, in order */
-        }
+    if (p->t->writer) {
+        fm_serialq_push(p->t->writer, &b->item, p->store);
+    } else {
+        write_batch(p->store, b);
+        free(b);
     }
-    if (full)
-        write_waiting(t, p->store);
 }
 
 /* {"type":"samples","recording":ID,"k0":K,"seq":S,"fhr":[...],"quality":[...],"state":[...]} */
@@ -260,14 +195,68 @@ static void publish_samples(fm_livepipe *p)
     p->n_pub = 0;
 }
 
+/* Copies s into the item's text (NULL stays NULL). */
+static const char *keep(alert_item *a, const char *s)
+{
+    if (!s)
+        return NULL;
+    size_t n = strlen(s) + 1;
+    if (a->used + n > a->cap)
+        return "";
+    char *d = a->text + a->used;
+    memcpy(d, s, n);
+    a->used += n;
+    return d;
+}
+
+static void event_item(void *user, fm_serial_item *it, void *ctx)
+{
+    (void)user;
+    (void)ctx; /* the life cycle has its own store connection */
+    alert_item *a = (alert_item *)it;
+    fm_alertsvc_event(a->alerts, a->patient_id, a->id, &a->ev);
+    fm_stage_since(FM_STAGE_ALERT_EVENT, a->t0_us);
+    free(a);
+}
+
+/* An engine event: to the life cycle (store, audit, bus, webhooks) through the events queue, so
+ * that its store commits never hold this engine worker (and the streams behind it). */
 static void on_alert(void *user, const fm_alert_event *ev)
 {
     fm_livepipe *p = user;
-    if (!p->quiet && p->t->c.alerts) {
+    if (p->quiet || !p->t->c.alerts)
+        return;
+    size_t cap = 0;
+    const char *strs[4] = {ev->rule_code, ev->rule_name, ev->clinical_ref, ev->logic};
+    for (int i = 0; i < 4; i++)
+        cap += strs[i] ? strlen(strs[i]) + 1 : 0;
+    for (int i = 0; i < ev->n_values && i < FM_ALERT_MAX_VALUES; i++)
+        cap += ev->values[i].key ? strlen(ev->values[i].key) + 1 : 0;
+    for (int i = 0; i < ev->n_reasons && i < FM_ALERT_MAX_REASONS; i++)
+        cap += ev->reasons[i] ? strlen(ev->reasons[i]) + 1 : 0;
+    alert_item *a = p->t->events ? malloc(sizeof *a + cap) : NULL;
+    if (!a) { /* no queue (or no memory): here */
         int64_t t0 = fm_stage_on() ? fm_stage_now_us() : 0;
         fm_alertsvc_event(p->t->c.alerts, p->patient_id, p->id, ev);
         fm_stage_since(FM_STAGE_ALERT_EVENT, t0);
+        return;
     }
+    a->alerts = p->t->c.alerts;
+    a->patient_id = p->patient_id;
+    snprintf(a->id, sizeof a->id, "%s", p->id);
+    a->t0_us = fm_stage_on() ? fm_stage_now_us() : 0;
+    a->ev = *ev;
+    a->used = 0;
+    a->cap = cap;
+    a->ev.rule_code = keep(a, ev->rule_code);
+    a->ev.rule_name = keep(a, ev->rule_name);
+    a->ev.clinical_ref = keep(a, ev->clinical_ref);
+    a->ev.logic = keep(a, ev->logic);
+    for (int i = 0; i < ev->n_values && i < FM_ALERT_MAX_VALUES; i++)
+        a->ev.values[i].key = keep(a, ev->values[i].key);
+    for (int i = 0; i < ev->n_reasons && i < FM_ALERT_MAX_REASONS; i++)
+        a->ev.reasons[i] = keep(a, ev->reasons[i]);
+    fm_serialq_push(p->t->events, &a->item, p->store);
 }
 
 static void num_or_null(char *buf, size_t cap, double v)
@@ -667,10 +656,15 @@ fm_livepipes *fm_livepipes_create(const fm_livepipes_config *c)
     if (!t)
         return NULL;
     t->c = *c;
-    pthread_mutex_init(&t->wmu, NULL);
     t->fs_model = fm_falsesig_model_create(0); /* home streams: no maternal channel */
-    if (!t->fs_model) {
-        pthread_mutex_destroy(&t->wmu);
+    if (c->store_q) {
+        t->writer = fm_serialq_create(c->store_q, writer_item, t, FM_LIVE_WRITER_MAX_BATCHES);
+        t->events = fm_serialq_create(c->store_q, event_item, t, FM_LIVE_EVENTS_MAX);
+    }
+    if (!t->fs_model || (c->store_q && (!t->writer || !t->events))) {
+        fm_serialq_destroy(t->writer);
+        fm_serialq_destroy(t->events);
+        fm_falsesig_model_destroy(t->fs_model);
         free(t);
         return NULL;
     }
@@ -687,8 +681,8 @@ void fm_livepipes_destroy(fm_livepipes *t)
         pipe_free(p);
     }
     fm_falsesig_model_destroy(t->fs_model); /* after every pipe that reads it */
-    write_waiting(t, NULL); /* not written: recomputed from the frames by a resume's replay */
-    pthread_mutex_destroy(&t->wmu);
+    fm_serialq_destroy(t->writer); /* not written: recomputed by a resume's replay */
+    fm_serialq_destroy(t->events); /* to the life cycle now (it outlives the pipes) */
     free(t);
 }
 

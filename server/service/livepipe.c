@@ -657,11 +657,11 @@ fm_livepipes *fm_livepipes_create(const fm_livepipes_config *c)
         return NULL;
     t->c = *c;
     t->fs_model = fm_falsesig_model_create(0); /* home streams: no maternal channel */
-    if (c->store_q) {
+    if (c->store_q)
         t->writer = fm_serialq_create(c->store_q, writer_item, t, FM_LIVE_WRITER_MAX_BATCHES);
-        t->events = fm_serialq_create(c->store_q, event_item, t, FM_LIVE_EVENTS_MAX);
-    }
-    if (!t->fs_model || (c->store_q && (!t->writer || !t->events))) {
+    if (c->events_q)
+        t->events = fm_serialq_create(c->events_q, event_item, t, FM_LIVE_EVENTS_MAX);
+    if (!t->fs_model || (c->store_q && !t->writer) || (c->events_q && !t->events)) {
         fm_serialq_destroy(t->writer);
         fm_serialq_destroy(t->events);
         fm_falsesig_model_destroy(t->fs_model);

@@ -31,6 +31,8 @@ typedef struct fm_livepipes_config {
     fm_workq *q; /* the workers that run the engine (thread context: an fm_store) */
     fm_workq *store_q; /* where the trace samples are written to the store, off the engine's
                         * workers (thread context: an fm_store); NULL: by the engine's worker */
+    fm_workq *events_q; /* where alert events go through the life cycle (a pool with little
+                         * else queued: the alert waits there); NULL: the engine's worker */
     fm_bus *bus;
     fm_alertsvc *alerts; /* may be NULL: no alerting */
     const char *data_dir;

@@ -341,9 +341,11 @@ fm_svc_status fm_server_create(const fm_config *cfg, fm_server **out, char *err,
         rc = FM_SVC_INVAL;
         goto fail;
     }
-    /* the samples' store writes go to the ingest workers (fsync-bound, mostly waiting) */
-    fm_livepipes_config lc = {.q = s->live_q, .store_q = s->ingest_q, .bus = s->bus,
-                              .alerts = s->alerts,
+    /* The samples' store writes go to the ingest workers (fsync-bound, mostly waiting); the
+     * alert events to the API workers, not behind a thousand streams' flushes (measured: the
+     * alert then waited 0.2 s at p50 under load). */
+    fm_livepipes_config lc = {.q = s->live_q, .store_q = s->ingest_q, .events_q = s->api_q,
+                              .bus = s->bus, .alerts = s->alerts,
                               .data_dir = s->cfg.data_dir, .stall_s = cfg->stream_stall_s};
     s->pipes = s->live_q ? fm_livepipes_create(&lc) : NULL;
     if (!s->pipes || !s->alerts) {

@@ -373,11 +373,26 @@ int fm_server_port(const fm_server *s)
     return s->vhost ? lws_get_vhost_listen_port(s->vhost) : s->cfg.port;
 }
 
+/* Batched loop turns: lws (poll backend) scans every socket once per turn, which at 1000 live
+ * streams was half of the loop thread's time (perf, docs/alerts.md 4) when each frame or wake
+ * made its own turn. With many live connections a turn that ends early waits for the rest of
+ * FM_LOOP_TURN_US, so that one scan serves every socket that became ready meanwhile (at most
+ * FM_LOOP_TURN_US more latency, far below the live feed's budget); few connections (tests, a
+ * quiet server): no wait. */
+#define FM_LOOP_TURN_US 2000
+#define FM_LOOP_BATCH_CONNECTIONS 200
+
 int fm_server_run(fm_server *s)
 {
     while (!s->stop) {
+        int64_t t0 = fm_stage_now_us();
         if (lws_service(s->ctx, 0) < 0)
             return -1;
+        if ((size_t)s->n_viewers + fm_livepipes_count(s->pipes) < FM_LOOP_BATCH_CONNECTIONS)
+            continue;
+        int64_t left = FM_LOOP_TURN_US - (fm_stage_now_us() - t0);
+        if (left > 0 && !s->stop)
+            usleep((useconds_t)left);
     }
     return 0;
 }

@@ -51,6 +51,8 @@ typedef struct row_batch {
  * during its sink call). */
 typedef struct alert_item {
     fm_serial_item item; /* first */
+    fm_bus *bus;     /* a message to publish in this order (json), instead of an event */
+    const char *json; /* in text */
     fm_alertsvc *alerts;
     int64_t patient_id;
     char id[FM_REC_ID_MAX];
@@ -140,6 +142,24 @@ static void publish(fm_livepipe *p, const char *json)
     publish_t(p, json, 0);
 }
 
+/* A message that must follow the alert events queued before it (the analysis: a viewer gets a
+ * stream's alerts before its final analysis, as when the events were synchronous). */
+static void publish_after_events(fm_livepipe *p, const char *json)
+{
+    size_t n = strlen(json) + 1;
+    alert_item *a = p->t->events ? malloc(sizeof *a + n) : NULL;
+    if (!a) {
+        publish(p, json);
+        return;
+    }
+    memset(a, 0, sizeof *a);
+    a->bus = p->t->c.bus;
+    a->patient_id = p->patient_id;
+    memcpy(a->text, json, n);
+    a->json = a->text;
+    fm_serialq_push(p->t->events, &a->item, p->store);
+}
+
 /* The samples so far go to the store: through the writer, else (no writer, no memory) here. */
 static void store_rows(fm_livepipe *p)
 {
@@ -214,8 +234,14 @@ static void event_item(void *user, fm_serial_item *it, void *ctx)
     (void)user;
     (void)ctx; /* the life cycle has its own store connection */
     alert_item *a = (alert_item *)it;
-    fm_alertsvc_event(a->alerts, a->patient_id, a->id, &a->ev);
-    fm_stage_since(FM_STAGE_ALERT_EVENT, a->t0_us);
+    if (a->json) {
+        char topic[48];
+        snprintf(topic, sizeof topic, "patient/%lld", (long long)a->patient_id);
+        fm_bus_publish(a->bus, topic, a->json);
+    } else {
+        fm_alertsvc_event(a->alerts, a->patient_id, a->id, &a->ev);
+        fm_stage_since(FM_STAGE_ALERT_EVENT, a->t0_us);
+    }
     free(a);
 }
 
@@ -241,6 +267,8 @@ static void on_alert(void *user, const fm_alert_event *ev)
         fm_stage_since(FM_STAGE_ALERT_EVENT, t0);
         return;
     }
+    a->bus = NULL;
+    a->json = NULL;
     a->alerts = p->t->c.alerts;
     a->patient_id = p->patient_id;
     snprintf(a->id, sizeof a->id, "%s", p->id);
@@ -320,7 +348,7 @@ static void analyse(fm_livepipe *p, int final)
              r->n_dec, fm_ctg_figo_name(r->figo), fm_ctg_nst_name(r->nst),
              fm_ctg_oxford_name(r->oxford.status), fm_falsesig_lookahead(p->fs) / FM_LIVE_HZ,
              (long long)p->n_marked);
-    publish(p, msg);
+    publish_after_events(p, msg);
 }
 
 /* {"type":"samples_marked","recording":ID,"k0":K,"state":[...]}: samples K, K+1, ... were

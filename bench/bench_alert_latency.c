@@ -288,6 +288,8 @@ static int run(const char *bin, int n_dev, int n_cond, int n_stall, int n_view,
         }
     }
     double t0 = bws_now_s();
+    if (getenv("FM_STAGE_TIMES")) /* the server's stage timings: from here (ingest_stages.h) */
+        kill(pid, SIGUSR1);
     for (int d = 0; d < n_dev; d++) {
         c[d].next_send = t0 + 0.25 + 0.25 * d / n_dev; /* staggered */
         c[d].stop_t = c[d].role == ROLE_STALL ? t0 + STALL_AT_S + (double)STAGGER_S * d / n_dev

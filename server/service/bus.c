@@ -2,6 +2,7 @@
  * mutex, and subscriber lists (a hash table of exact topics, a list of prefixes) touched only by
  * the loop thread. */
 #include "bus.h"
+#include "ingest_stages.h"
 
 #include <pthread.h>
 #include <stdlib.h>
@@ -12,6 +13,7 @@
 typedef struct bus_event {
     char topic[TOPIC_MAX];
     char *json; /* NULL = resync marker */
+    int64_t t0_us, t_pub_us; /* stage timings (ingest_stages.h) */
 } bus_event;
 
 #define BUCKETS 1024
@@ -36,6 +38,7 @@ struct fm_bus {
     void *wake_user;
     bus_sub *bucket[BUCKETS]; /* exact topics, by hash (loop thread only) */
     bus_sub *prefixed;        /* prefix subscriptions */
+    int64_t cur_t0_us;        /* of the event being delivered */
 };
 
 static uint32_t topic_hash(const char *t)
@@ -84,6 +87,16 @@ void fm_bus_destroy(fm_bus *b)
 
 fm_svc_status fm_bus_publish(fm_bus *b, const char *topic, const char *json)
 {
+    return fm_bus_publish_t(b, topic, json, 0);
+}
+
+int64_t fm_bus_event_t0(const fm_bus *b)
+{
+    return b->cur_t0_us;
+}
+
+fm_svc_status fm_bus_publish_t(fm_bus *b, const char *topic, const char *json, int64_t t0_us)
+{
     char *copy = strdup(json);
     if (!copy)
         return FM_SVC_NOMEM;
@@ -97,13 +110,18 @@ fm_svc_status fm_bus_publish(fm_bus *b, const char *topic, const char *json)
         b->lost_since_dispatch = 1;
         rc = FM_SVC_LIMIT;
     }
+    /* Events already waiting have a wake on its way (the dispatch runs until the ring is
+     * empty): only the first of a batch wakes the loop. */
+    int first = b->count == 0 && !b->lost_since_dispatch;
     bus_event *e = &b->ring[(b->head + b->count) % b->cap];
     strncpy(e->topic, topic, TOPIC_MAX - 1);
     e->topic[TOPIC_MAX - 1] = 0;
     e->json = copy;
+    e->t0_us = t0_us;
+    e->t_pub_us = fm_stage_on() ? fm_stage_now_us() : 0;
     b->count++;
     pthread_mutex_unlock(&b->mu);
-    if (b->wake)
+    if (first && b->wake)
         b->wake(b->wake_user);
     return rc;
 }
@@ -185,7 +203,11 @@ size_t fm_bus_dispatch(fm_bus *b)
             b->count--;
         }
         pthread_mutex_unlock(&b->mu);
+        if (e.json)
+            fm_stage_since(FM_STAGE_BUS_WAIT, e.t_pub_us);
+        b->cur_t0_us = e.json ? e.t0_us : 0;
         deliver(b, &e);
+        b->cur_t0_us = 0;
         free(e.json);
         n++;
     }

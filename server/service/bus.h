@@ -11,6 +11,7 @@
 #define FM_BUS_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "svc.h"
 
@@ -24,6 +25,11 @@ fm_bus *fm_bus_create(size_t max_queued, void (*wake)(void *), void *wake_user);
 void fm_bus_destroy(fm_bus *b);
 /* Any thread. Copies topic and json. FM_SVC_LIMIT when an older event had to be dropped. */
 fm_svc_status fm_bus_publish(fm_bus *b, const char *topic, const char *json);
+/* The same, with the time (fm_stage_now_us) of what caused the event, for the stage timings
+ * (ingest_stages.h); 0 = none. */
+fm_svc_status fm_bus_publish_t(fm_bus *b, const char *topic, const char *json, int64_t t0_us);
+/* Loop, inside a handler: that time of the event being delivered (0 = none). */
+int64_t fm_bus_event_t0(const fm_bus *b);
 /* Loop thread. `topic` is an exact topic ("patient/42": never "patient/420"), or a prefix when
  * it ends with '/' ("patient/" = every patient) or is empty (everything). Exact topics are
  * found through a hash table, so fan-out costs the number of interested subscribers, not the

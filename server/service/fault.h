@@ -7,6 +7,8 @@
  * from 1 over the whole process), "SITE:N+" fails the N-th call and every one after it. Sites:
  *   fsync_recording  the fsync committing a recording's file (an upload, a finished stream's WAV)
  *   fsync_frames     the fdatasync of a live stream's frames before they are acknowledged
+ *   slow_frames      not a failure: that flush takes 1.5 s more, between its write and its
+ *                    fdatasync (a slow disk; tests/server/test_server_resume.c)
  *   fsync            any other file commit (analysis results)
  *   worker_init  an API/analysis worker thread failing to open its store at start
  * Not for production error handling, nor for faults the tests can make for real (a full disk on

@@ -35,6 +35,7 @@
 #include "ingest.h"
 #include "ingest_log.h"
 #include "ingest_msg.h"
+#include "ingest_stages.h"
 #include "log.h"
 #include "server_internal.h"
 
@@ -42,9 +43,10 @@
 #define FM_INGEST_OUT_MAX 64 /* control messages queued to the client */
 #define FM_INGEST_AUTH_TIMEOUT_S 10
 
-enum { J_OPEN, J_FLUSH, J_FINISH };
+enum { J_OPEN, J_SCAN, J_FLUSH, J_FINISH };
 
 typedef struct ingest_pss ingest_pss;
+typedef struct stream_slot stream_slot;
 
 typedef struct ingest_job {
     fm_job job;
@@ -60,6 +62,7 @@ typedef struct ingest_job {
     uint32_t last_seq;
     uint32_t crc; /* of buf, for the group-commit log */
     off_t before; /* the stream file's length before this flush (cut back to it on failure) */
+    int64_t t_arrive_us, t_done_us; /* stage timings (ingest_stages.h) */
     /* in/out */
     int fd;
     int close_fd_after; /* loop only: the connection closed during a flush: close fd after */
@@ -70,13 +73,29 @@ typedef struct ingest_job {
     int ok;
     char error[128];
     struct ingest_job *next_round; /* flush jobs waiting for the next commit round */
+    stream_slot *slot; /* scan, flush, finish: the stream's slot, busy with this job */
 } ingest_job;
 
-/* The commit rounds (loop-owned): flushes waiting for the next round, and whether one runs. */
+/* One stream's file, as the loop sees it (one per stream with a connection or a job): which
+ * connection has it open, the job touching its file (scan, flush, finish: at most one at a
+ * time), and the resume waiting for that job. A device that reconnects while its old
+ * connection's flush is still in flight is told next_seq only once that flush is over (so the
+ * count is what is durable), and the old connection is superseded: it writes nothing more. */
+struct stream_slot {
+    char id[FM_REC_ID_MAX];
+    ingest_pss *conn;
+    ingest_job *busy;    /* in flight (or waiting for a commit round) */
+    ingest_job *waiting; /* a resume's frame count, to run when busy is done */
+    stream_slot *next;
+};
+
+/* The commit rounds (loop-owned): flushes waiting for the next round, and whether one runs;
+ * and the streams' slots. */
 struct fm_ingest_group {
     ingest_job *head, *tail;
     size_t n_waiting;
     int in_flight;
+    stream_slot *slots;
 };
 
 /* One commit round: the flushes of many streams, durable together. */
@@ -95,11 +114,14 @@ struct ingest_pss {
     int fd;
     uint32_t next_seq;   /* next frame expected from the client */
     int rate_hz;
-    int attached; /* counted in the stream's live pipeline */
+    int attached;        /* counted in the stream's live pipeline */
+    fm_livepipe *pipe;   /* that pipeline (valid while attached) */
+    stream_slot *slot;   /* the stream's slot, while this connection has it open */
     unsigned char *pend; /* frames received, not yet handed to a flush */
     size_t pend_len;
     uint32_t pend_last;
     uint32_t pend_crc; /* CRC-32 of pend, kept as frames arrive (ingest_log.h) */
+    int64_t pend_t_us; /* when the oldest frame of pend arrived (stage timings) */
     int paused;
     ingest_job *job; /* in flight */
     char *out[FM_INGEST_OUT_MAX];
@@ -142,6 +164,12 @@ void fm_ingest_group_destroy(fm_server *srv)
             close(j->fd);
         free(j->buf);
         free(j);
+    }
+    while (g->slots) {
+        stream_slot *sl = g->slots;
+        g->slots = sl->next;
+        free(sl->waiting);
+        free(sl);
     }
     free(g);
     srv->ingest_group = NULL;
@@ -273,8 +301,7 @@ static void run_open(ingest_job *j, fm_store *s)
             return;
         }
         snprintf(j->id, sizeof j->id, "%s", r.id);
-        snprintf(path, sizeof path, "%s/%s", data, r.file);
-        j->fd = open_frames(j, path, 0);
+        j->fd = -2; /* its frames are counted by a J_SCAN, once no job holds the file */
     } else {
         memset(&r, 0, sizeof r);
         fm_random_id(r.id);
@@ -301,10 +328,12 @@ static void run_open(ingest_job *j, fm_store *s)
             }
         }
     }
-    if (j->fd < 0) {
+    if (j->fd == -1) {
         snprintf(j->error, sizeof j->error, "storage");
         return;
     }
+    if (j->fd == -2)
+        j->fd = -1;
     fm_audit_entry e = {.t_ms = fm_now_ms(), .actor_id = p.user.id, .status = 200};
     snprintf(e.actor, sizeof e.actor, "%.55s%s", p.user.name,
              p.kind == FM_TOKEN_DEVICE ? "/device" : "");
@@ -312,6 +341,25 @@ static void run_open(ingest_job *j, fm_store *s)
     snprintf(e.object, sizeof e.object, "recording:%s", j->id);
     snprintf(e.peer, sizeof e.peer, "ws");
     fm_store_audit_add(s, &e);
+    j->ok = 1;
+}
+
+/* A resumed stream (after its J_OPEN): its frames are counted, now that no other job writes its
+ * file; the recording may have been closed meanwhile (by the connection this one supersedes). */
+static void run_scan(ingest_job *j, fm_store *s)
+{
+    fm_recording r;
+    if (fm_store_recording_get(s, j->id, &r) != FM_SVC_OK || r.status != FM_REC_RECEIVING) {
+        snprintf(j->error, sizeof j->error, "no_stream");
+        return;
+    }
+    char path[FM_PATH_MAX + FM_TEXT_MAX];
+    snprintf(path, sizeof path, "%s/%s", j->srv->cfg.data_dir, r.file);
+    j->fd = open_frames(j, path, 0);
+    if (j->fd < 0) {
+        snprintf(j->error, sizeof j->error, "storage");
+        return;
+    }
     j->ok = 1;
 }
 
@@ -332,8 +380,10 @@ static void round_run(fm_job *job, void *store)
     (void)store;
     round_job *r = (round_job *)job;
     fm_ingest_log *log = r->srv->ingest_log;
+    int64_t t0 = fm_stage_on() ? fm_stage_now_us() : 0;
     for (size_t i = 0; i < r->n; i++) {
         ingest_job *j = r->v[i];
+        fm_stage_since(FM_STAGE_FLUSH_WAIT, j->t_arrive_us);
         j->before = lseek(j->fd, 0, SEEK_CUR);
         j->ok = fm_ingest_log_append(log, j->id, j->fd, j->buf, j->len, j->crc) == 0;
     }
@@ -343,12 +393,17 @@ static void round_run(fm_job *job, void *store)
             r->v[i]->ok = 0;
         cut_back(r->v[i]);
     }
+    fm_stage_since(FM_STAGE_FLUSH_RUN, t0);
+    for (size_t i = 0; t0 && i < r->n; i++)
+        r->v[i]->t_done_us = fm_stage_now_us();
 }
 
 /* Without group commit (ingest_group_commit = 0): one stream's frames, one fdatasync. */
 static void run_flush(ingest_job *j)
 {
     size_t off = 0;
+    int64_t t0 = fm_stage_on() ? fm_stage_now_us() : 0;
+    fm_stage_since(FM_STAGE_FLUSH_WAIT, j->t_arrive_us);
     j->before = lseek(j->fd, 0, SEEK_CUR);
     while (off < j->len) {
         ssize_t n = write(j->fd, j->buf + off, j->len - off);
@@ -360,8 +415,12 @@ static void run_flush(ingest_job *j)
         }
         off += (size_t)n;
     }
+    if (fm_fault_hit("slow_frames")) /* tests: a slow disk (fault.h) */
+        usleep(1500000);
     j->ok = !fm_fault_hit("fsync_frames") && fdatasync(j->fd) == 0;
     cut_back(j);
+    fm_stage_since(FM_STAGE_FLUSH_RUN, t0);
+    j->t_done_us = t0 ? fm_stage_now_us() : 0;
 }
 
 static void wav_header(unsigned char *h, uint32_t rate, uint32_t data_bytes)
@@ -436,6 +495,8 @@ static void job_run(fm_job *job, void *store)
     }
     if (j->kind == J_OPEN)
         run_open(j, store);
+    else if (j->kind == J_SCAN)
+        run_scan(j, store);
     else if (j->kind == J_FLUSH)
         run_flush(j);
     else
@@ -445,19 +506,101 @@ static void job_run(fm_job *job, void *store)
 /* ---- loop side ---- */
 
 static void start(ingest_pss *p, ingest_job *j);
+static void submit(fm_server *srv, ingest_job *j);
+
+/* ---- stream slots (loop) ---- */
+
+static stream_slot *slot_find(fm_server *srv, const char *id)
+{
+    for (stream_slot *sl = srv->ingest_group->slots; sl; sl = sl->next)
+        if (!strcmp(sl->id, id))
+            return sl;
+    return NULL;
+}
+
+static stream_slot *slot_get(fm_server *srv, const char *id)
+{
+    stream_slot *sl = slot_find(srv, id);
+    if (sl || !(sl = calloc(1, sizeof *sl)))
+        return sl;
+    snprintf(sl->id, sizeof sl->id, "%s", id);
+    sl->next = srv->ingest_group->slots;
+    srv->ingest_group->slots = sl;
+    return sl;
+}
+
+/* Frees the slot once nothing refers to it. */
+static void slot_release(fm_server *srv, stream_slot *sl)
+{
+    if (sl->conn || sl->busy || sl->waiting)
+        return;
+    for (stream_slot **pp = &srv->ingest_group->slots; *pp; pp = &(*pp)->next) {
+        if (*pp == sl) {
+            *pp = sl->next;
+            free(sl);
+            return;
+        }
+    }
+}
+
+/* The job that held the stream's file is done: the waiting resume (if any) counts the frames. */
+static void slot_done(fm_server *srv, stream_slot *sl)
+{
+    sl->busy = NULL;
+    if (sl->waiting) {
+        ingest_job *w = sl->waiting;
+        sl->waiting = NULL;
+        sl->busy = w;
+        submit(srv, w);
+        return;
+    }
+    slot_release(srv, sl);
+}
+
+/* The connection that had the stream loses it to a resume on another connection: its buffered
+ * frames (never acknowledged) are dropped, it leaves the pipeline and is closed with an error;
+ * a flush of it in flight still completes (the resume waits for it). */
+static void supersede(stream_slot *sl, ingest_pss *now)
+{
+    ingest_pss *o = sl->conn;
+    sl->conn = now;
+    if (!o || o == now)
+        return;
+    if (sl->waiting && sl->waiting->owner == o) { /* its own resume had not started */
+        free(sl->waiting);
+        sl->waiting = NULL;
+        o->job = NULL;
+    }
+    if (o->pipe)
+        fm_livepipe_attach(o->pipe, -1);
+    o->pipe = NULL;
+    o->attached = 0;
+    o->slot = NULL;
+    o->opened = 0;
+    o->finishing = 0;
+    free(o->pend);
+    o->pend = NULL;
+    o->pend_len = 0;
+    o->pend_crc = 0;
+    say_error(o, "superseded", "the stream was resumed on another connection", 1);
+}
 
 /* Hands the buffered frames to a flush when none is in flight. */
 static void maybe_flush(ingest_pss *p)
 {
+    if (!p->slot)
+        return; /* not open, or superseded */
     if (p->job || !p->pend_len) {
         if (!p->job && p->finishing && !p->finished) {
             ingest_job *j = calloc(1, sizeof *j);
             if (j) {
                 j->kind = J_FINISH;
                 snprintf(j->id, sizeof j->id, "%s", p->id);
-                fm_livepipe *pipe = fm_livepipes_get(p->srv->pipes, p->id);
-                if (pipe) /* every durable frame was fed: the trace ends here */
-                    fm_livepipe_finish(pipe);
+                if (p->pipe) { /* every frame was fed: the trace ends here; the pipe leaves */
+                    fm_livepipe_finish(p->pipe);
+                    p->pipe = NULL;
+                    p->attached = 0;
+                }
                 p->finished = 1;
                 if (p->fd >= 0)
                     close(p->fd);
@@ -477,23 +620,11 @@ static void maybe_flush(ingest_pss *p)
     j->len = p->pend_len;
     j->last_seq = p->pend_last;
     j->crc = p->pend_crc;
+    j->t_arrive_us = p->pend_t_us;
     p->pend = NULL;
     p->pend_len = 0;
     p->pend_crc = 0;
     start(p, j);
-}
-
-/* Durable frames go to the stream's live trace (also when their connection closed meanwhile:
- * the client will not resend them, so the trace must have them). */
-static void feed_pipe(ingest_job *j)
-{
-    if (j->kind != J_FLUSH || !j->ok || !j->buf)
-        return;
-    fm_livepipe *pipe = fm_livepipes_get(j->srv->pipes, j->id);
-    if (pipe) {
-        fm_livepipe_feed(pipe, j->buf, j->len);
-        j->buf = NULL;
-    }
 }
 
 /* The stream's pipeline: the one in memory, or a new one (a new stream; or a stream opened
@@ -507,6 +638,33 @@ static void ensure_pipe(ingest_pss *p, ingest_job *j)
     if (pipe) {
         fm_livepipe_attach(pipe, 1);
         p->attached = 1;
+        p->pipe = pipe;
+    }
+}
+
+/* A resume that passed its checks (J_OPEN): it takes the stream's slot (superseding another
+ * connection on it) and counts the frames once no job holds the file. */
+static void resume_scan(ingest_pss *p, ingest_job *j)
+{
+    stream_slot *sl = slot_get(p->srv, j->id);
+    if (!sl) {
+        free(j);
+        say_error(p, "storage", "the stream could not be opened", 1);
+        return;
+    }
+    supersede(sl, p);
+    p->slot = sl;
+    j->kind = J_SCAN;
+    j->ok = 0;
+    j->fd = -1;
+    j->slot = sl;
+    p->job = j;
+    if (sl->busy) {
+        free(sl->waiting); /* cannot happen: supersede cancelled it */
+        sl->waiting = j;
+    } else {
+        sl->busy = j;
+        submit(p->srv, j);
     }
 }
 
@@ -514,9 +672,19 @@ static void job_done(fm_job *job)
 {
     ingest_job *j = (ingest_job *)job;
     ingest_pss *p = j->owner;
-    feed_pipe(j);
-    if (!p) { /* the connection closed meanwhile */
-        if (j->kind == J_OPEN && j->fd >= 0)
+    if (j->kind == J_FLUSH)
+        fm_stage_since(FM_STAGE_FLUSH_BACK, j->t_done_us);
+    stream_slot *held = j->slot;
+    if (held) { /* the file is free again: a resume waiting for it goes on */
+        j->slot = NULL;
+        slot_done(j->srv, held);
+    }
+    if (p && j->kind == J_SCAN && p->slot != held) { /* superseded while counting */
+        p->job = NULL;
+        p = NULL;
+    }
+    if (!p) { /* the connection closed (or lost the stream) meanwhile */
+        if ((j->kind == J_OPEN || j->kind == J_SCAN) && j->fd >= 0)
             close(j->fd);
         if (j->close_fd_after)
             close(j->fd);
@@ -525,12 +693,26 @@ static void job_done(fm_job *job)
         return;
     }
     p->job = NULL;
+    if (j->kind == J_OPEN && j->ok && j->resume[0]) {
+        resume_scan(p, j); /* phase 2: the frame count */
+        return;
+    }
     cJSON *r = cJSON_CreateObject();
-    if (j->kind == J_OPEN) {
-        if (!j->ok) {
+    if (j->kind == J_OPEN || j->kind == J_SCAN) {
+        stream_slot *sl = j->kind == J_OPEN && j->ok ? slot_get(p->srv, j->id) : p->slot;
+        if (!j->ok || !sl) {
             cJSON_Delete(r);
-            say_error(p, j->error, "the stream could not be opened", 1);
+            if (j->fd >= 0)
+                close(j->fd);
+            if (sl && sl->conn == p) {
+                sl->conn = NULL;
+                slot_release(p->srv, sl);
+            }
+            p->slot = NULL;
+            say_error(p, j->ok ? "storage" : j->error, "the stream could not be opened", 1);
         } else {
+            sl->conn = p;
+            p->slot = sl;
             p->opened = 1;
             p->fd = j->fd;
             p->next_seq = j->next_seq;
@@ -546,17 +728,20 @@ static void job_done(fm_job *job)
     } else if (j->kind == J_FLUSH) {
         cJSON_Delete(r);
         if (!j->ok) {
-            say_error(p, "storage", "frames could not be stored; resume later", 1);
+            say_error(p, j->error[0] ? j->error : "storage",
+                      "frames could not be stored; resume later", 1);
         } else {
             r = cJSON_CreateObject();
             cJSON_AddStringToObject(r, "type", "ack");
             cJSON_AddNumberToObject(r, "seq", j->last_seq);
             say(p, r);
+            fm_stage_since(FM_STAGE_ACK, j->t_arrive_us);
         }
     } else {
         if (!j->ok) {
             cJSON_Delete(r);
-            say_error(p, "storage", "the stream could not be finished", 1);
+            say_error(p, j->error[0] ? j->error : "storage", "the stream could not be finished",
+                      1);
         } else {
             cJSON_AddStringToObject(r, "type", "closed");
             cJSON_AddStringToObject(r, "stream", p->id);
@@ -624,6 +809,10 @@ static void start(ingest_pss *p, ingest_job *j)
     j->srv = p->srv;
     j->owner = p;
     p->job = j;
+    if ((j->kind == J_FLUSH || j->kind == J_FINISH) && p->slot) { /* it holds the file */
+        j->slot = p->slot;
+        p->slot->busy = j;
+    }
     if (j->kind == J_FLUSH && p->srv->cfg.ingest_group_commit) {
         struct fm_ingest_group *g = p->srv->ingest_group;
         j->next_round = NULL;
@@ -636,11 +825,19 @@ static void start(ingest_pss *p, ingest_job *j)
         group_kick(p->srv);
         return;
     }
-    if (fm_workq_submit(p->srv->ingest_q, &j->job) != FM_SVC_OK) {
-        p->job = NULL;
-        free(j->buf);
-        free(j);
-        say_error(p, "busy", "the server is busy, resume shortly", 1);
+    submit(p->srv, j);
+}
+
+/* To an ingest worker; refused (shutting down, swamped): answered at once as failed. */
+static void submit(fm_server *srv, ingest_job *j)
+{
+    j->job.run = job_run;
+    j->job.done = job_done;
+    j->srv = srv;
+    if (fm_workq_submit(srv->ingest_q, &j->job) != FM_SVC_OK) {
+        j->ok = 0;
+        snprintf(j->error, sizeof j->error, "busy");
+        job_done(&j->job);
     }
 }
 
@@ -673,9 +870,8 @@ static void on_text(ingest_pss *p)
         p->finishing = 1;
         maybe_flush(p);
     } else if (m.type == FM_IMSG_MOVEMENT) {
-        fm_livepipe *pipe = fm_livepipes_get(p->srv->pipes, p->id);
-        if (pipe && !p->finishing)
-            fm_livepipe_movement(pipe, m.has_t ? m.t_s : NAN);
+        if (p->pipe && !p->finishing)
+            fm_livepipe_movement(p->pipe, m.has_t ? m.t_s : NAN);
     }
     explicit_bzero(&m, sizeof m); /* the token */
 }
@@ -702,15 +898,27 @@ static void on_frame(ingest_pss *p, const unsigned char *b, size_t n)
     }
     if (!p->pend)
         p->pend = malloc(FM_INGEST_PENDING_MAX);
+    if (!p->pend_len)
+        p->pend_t_us = fm_stage_on() ? fm_stage_now_us() : 0;
     if (!p->pend || p->pend_len + 8 + pcm > FM_INGEST_PENDING_MAX) {
         say_error(p, "overloaded", "too much unacknowledged data", 1);
         return;
     }
-    put_u32(p->pend + p->pend_len, seq);
-    put_u32(p->pend + p->pend_len + 4, (uint32_t)pcm);
-    memcpy(p->pend + p->pend_len + 8, samples, pcm);
-    p->pend_crc = fm_ingest_crc32(p->pend_crc, p->pend + p->pend_len, 8 + pcm);
+    unsigned char *rec = p->pend + p->pend_len;
+    put_u32(rec, seq);
+    put_u32(rec + 4, (uint32_t)pcm);
+    memcpy(rec + 8, samples, pcm);
+    if (p->srv->cfg.ingest_group_commit) /* the log's records carry it (ingest_log.h) */
+        p->pend_crc = fm_ingest_crc32(p->pend_crc, rec, 8 + pcm);
     p->pend_len += 8 + pcm;
+    /* The engine takes the frame now, while it becomes durable (docs/api.md "Live trace"): the
+     * ack still waits for the sync. A frame whose sync fails is resent by the device (the same
+     * audio) and the pipe, which has it, skips it. */
+    unsigned char *copy = p->pipe ? malloc(8 + pcm) : NULL;
+    if (copy) {
+        memcpy(copy, rec, 8 + pcm);
+        fm_livepipe_feed(p->pipe, copy, 8 + pcm, fm_stage_on() ? fm_stage_now_us() : 0);
+    }
     p->pend_last = seq;
     p->next_seq++;
     if (p->pend_len + 8 + FM_INGEST_FRAME_MAX + 4 > FM_INGEST_PENDING_MAX && !p->paused) {
@@ -771,10 +979,21 @@ static int on_writeable(ingest_pss *p, struct lws *wsi)
 
 static void on_closed(ingest_pss *p)
 {
-    fm_livepipe *pipe = p->attached ? fm_livepipes_get(p->srv->pipes, p->id) : NULL;
-    if (pipe)
-        fm_livepipe_attach(pipe, -1);
+    if (p->pipe)
+        fm_livepipe_attach(p->pipe, -1);
+    p->pipe = NULL;
     p->attached = 0;
+    stream_slot *sl = p->slot;
+    p->slot = NULL;
+    if (sl && sl->waiting && sl->waiting == p->job) { /* a resume that had not started */
+        free(sl->waiting);
+        sl->waiting = NULL;
+        p->job = NULL;
+    }
+    if (sl && sl->conn == p)
+        sl->conn = NULL;
+    if (sl)
+        slot_release(p->srv, sl);
     /* A flush in flight still completes (its frames become durable, unacknowledged: the
      * client resends them after resuming, and they are skipped as duplicates); it owns the fd
      * until then. */

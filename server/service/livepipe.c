@@ -10,12 +10,15 @@
 #include "ctg_json.h"
 #include "fetalmon/doppler.h"
 #include "fetalmon/falsesig.h"
+#include "ingest_stages.h"
 #include "jsonw.h"
 #include "livepipe.h"
 #include "store.h"
 
 #define FM_LIVE_ANALYSIS_EVERY_S 120.0 /* issue 5: the analysis re-runs every 2 min */
 #define FM_LIVE_STORE_BATCH 40         /* samples (10 s) per store transaction */
+#define FM_LIVE_WRITER_MAX_BATCHES 10000 /* store batches waiting (10 s of samples each) */
+#define FM_LIVE_EVENTS_MAX 10000         /* alert events waiting for the life cycle */
 #define FM_LIVE_PUBLISH_MAX 64         /* samples per "samples" message */
 #define FM_LIVE_HZ 4.0
 #define FM_LIVE_FRAME_MAX 32768 /* PCM bytes per ingest frame */
@@ -32,14 +35,40 @@ typedef struct op {
     double t_s;
     int on;
     uint32_t upto;
+    int64_t t_arrive_us, t_fed_us; /* stage timings (ingest_stages.h) */
     struct op *next;
 } op;
+
+/* Samples of one stream on their way to the store (the writer). */
+typedef struct row_batch {
+    fm_serial_item item; /* first */
+    char id[FM_REC_ID_MAX];
+    size_t n;
+    fm_sample_row rows[];
+} row_batch;
+
+/* An alert event on its way to the life cycle: a deep copy (the engine's strings live only
+ * during its sink call). */
+typedef struct alert_item {
+    fm_serial_item item; /* first */
+    fm_bus *bus;     /* a message to publish in this order (json), instead of an event */
+    const char *json; /* in text */
+    fm_alertsvc *alerts;
+    int64_t patient_id;
+    char id[FM_REC_ID_MAX];
+    int64_t t0_us; /* stage timings */
+    fm_alert_event ev;
+    size_t used, cap;
+    char text[]; /* the event's strings */
+} alert_item;
 
 struct fm_livepipes {
     fm_livepipes_config c;
     fm_livepipe *head;
     size_t n;
     fm_falsesig_model *fs_model; /* the no-MHR detector's trees, shared by every stream */
+    fm_serialq *writer; /* the samples' store writes, in order (NULL: on the engine's worker) */
+    fm_serialq *events; /* alert events to fm_alertsvc, in order (NULL: on the engine's worker) */
 };
 
 struct fm_livepipe {
@@ -72,6 +101,7 @@ struct fm_livepipe {
     double next_analysis_s;
     uint32_t next_seq; /* next frame the engine takes */
     uint32_t cur_seq;
+    int64_t cur_t0_us; /* when the frames being pushed arrived (stage timings) */
     fm_sample_row rows[FM_LIVE_STORE_BATCH];
     size_t n_rows;
     fm_sample_row pub[FM_LIVE_PUBLISH_MAX];
@@ -83,18 +113,72 @@ struct fm_livepipe {
 
 /* ---- worker side ---- */
 
-static void publish(fm_livepipe *p, const char *json)
+static void write_batch(fm_store *s, row_batch *b)
+{
+    int64_t t0 = fm_stage_on() ? fm_stage_now_us() : 0;
+    fm_store_samples_append(s, b->id, b->rows, b->n);
+    fm_stage_since(FM_STAGE_STORE_SAMPLES, t0);
+}
+
+/* The writer (fm_serialq): a batch to the store; ctx NULL at shutdown (not written: a resume's
+ * replay recomputes the samples from the frames). */
+static void writer_item(void *user, fm_serial_item *it, void *ctx)
+{
+    (void)user;
+    if (ctx)
+        write_batch(ctx, (row_batch *)it);
+    free(it);
+}
+
+static void publish_t(fm_livepipe *p, const char *json, int64_t t0_us)
 {
     char topic[48];
     snprintf(topic, sizeof topic, "patient/%lld", (long long)p->patient_id);
-    fm_bus_publish(p->t->c.bus, topic, json);
+    fm_bus_publish_t(p->t->c.bus, topic, json, t0_us);
 }
 
+static void publish(fm_livepipe *p, const char *json)
+{
+    publish_t(p, json, 0);
+}
+
+/* A message that must follow the alert events queued before it (the analysis: a viewer gets a
+ * stream's alerts before its final analysis, as when the events were synchronous). */
+static void publish_after_events(fm_livepipe *p, const char *json)
+{
+    size_t n = strlen(json) + 1;
+    alert_item *a = p->t->events ? malloc(sizeof *a + n) : NULL;
+    if (!a) {
+        publish(p, json);
+        return;
+    }
+    memset(a, 0, sizeof *a);
+    a->bus = p->t->c.bus;
+    a->patient_id = p->patient_id;
+    memcpy(a->text, json, n);
+    a->json = a->text;
+    fm_serialq_push(p->t->events, &a->item, p->store);
+}
+
+/* The samples so far go to the store: through the writer, else (no writer, no memory) here. */
 static void store_rows(fm_livepipe *p)
 {
-    if (p->n_rows && p->store)
-        fm_store_samples_append(p->store, p->id, p->rows, p->n_rows);
+    size_t n = p->n_rows;
     p->n_rows = 0;
+    if (!n || !p->store)
+        return;
+    row_batch *b = malloc(sizeof *b + n * sizeof b->rows[0]);
+    if (!b)
+        return; /* derived data: a resume's replay recomputes it */
+    snprintf(b->id, sizeof b->id, "%s", p->id);
+    b->n = n;
+    memcpy(b->rows, p->rows, n * sizeof b->rows[0]);
+    if (p->t->writer) {
+        fm_serialq_push(p->t->writer, &b->item, p->store);
+    } else {
+        write_batch(p->store, b);
+        free(b);
+    }
 }
 
 /* {"type":"samples","recording":ID,"k0":K,"seq":S,"fhr":[...],"quality":[...],"state":[...]} */
@@ -125,16 +209,82 @@ static void publish_samples(fm_livepipe *p)
     for (size_t i = 0; i < p->n_pub; i++)
         n += (size_t)sprintf(buf + n, "%s%d", i ? "," : "", p->pub[i].state);
     sprintf(buf + n, "]}");
-    publish(p, buf);
+    publish_t(p, buf, p->cur_t0_us);
+    fm_stage_since(FM_STAGE_PUBLISHED, p->cur_t0_us);
     free(buf);
     p->n_pub = 0;
 }
 
+/* Copies s into the item's text (NULL stays NULL). */
+static const char *keep(alert_item *a, const char *s)
+{
+    if (!s)
+        return NULL;
+    size_t n = strlen(s) + 1;
+    if (a->used + n > a->cap)
+        return "";
+    char *d = a->text + a->used;
+    memcpy(d, s, n);
+    a->used += n;
+    return d;
+}
+
+static void event_item(void *user, fm_serial_item *it, void *ctx)
+{
+    (void)user;
+    (void)ctx; /* the life cycle has its own store connection */
+    alert_item *a = (alert_item *)it;
+    if (a->json) {
+        char topic[48];
+        snprintf(topic, sizeof topic, "patient/%lld", (long long)a->patient_id);
+        fm_bus_publish(a->bus, topic, a->json);
+    } else {
+        fm_alertsvc_event(a->alerts, a->patient_id, a->id, &a->ev);
+        fm_stage_since(FM_STAGE_ALERT_EVENT, a->t0_us);
+    }
+    free(a);
+}
+
+/* An engine event: to the life cycle (store, audit, bus, webhooks) through the events queue, so
+ * that its store commits never hold this engine worker (and the streams behind it). */
 static void on_alert(void *user, const fm_alert_event *ev)
 {
     fm_livepipe *p = user;
-    if (!p->quiet && p->t->c.alerts)
+    if (p->quiet || !p->t->c.alerts)
+        return;
+    size_t cap = 0;
+    const char *strs[4] = {ev->rule_code, ev->rule_name, ev->clinical_ref, ev->logic};
+    for (int i = 0; i < 4; i++)
+        cap += strs[i] ? strlen(strs[i]) + 1 : 0;
+    for (int i = 0; i < ev->n_values && i < FM_ALERT_MAX_VALUES; i++)
+        cap += ev->values[i].key ? strlen(ev->values[i].key) + 1 : 0;
+    for (int i = 0; i < ev->n_reasons && i < FM_ALERT_MAX_REASONS; i++)
+        cap += ev->reasons[i] ? strlen(ev->reasons[i]) + 1 : 0;
+    alert_item *a = p->t->events ? malloc(sizeof *a + cap) : NULL;
+    if (!a) { /* no queue (or no memory): here */
+        int64_t t0 = fm_stage_on() ? fm_stage_now_us() : 0;
         fm_alertsvc_event(p->t->c.alerts, p->patient_id, p->id, ev);
+        fm_stage_since(FM_STAGE_ALERT_EVENT, t0);
+        return;
+    }
+    a->bus = NULL;
+    a->json = NULL;
+    a->alerts = p->t->c.alerts;
+    a->patient_id = p->patient_id;
+    snprintf(a->id, sizeof a->id, "%s", p->id);
+    a->t0_us = fm_stage_on() ? fm_stage_now_us() : 0;
+    a->ev = *ev;
+    a->used = 0;
+    a->cap = cap;
+    a->ev.rule_code = keep(a, ev->rule_code);
+    a->ev.rule_name = keep(a, ev->rule_name);
+    a->ev.clinical_ref = keep(a, ev->clinical_ref);
+    a->ev.logic = keep(a, ev->logic);
+    for (int i = 0; i < ev->n_values && i < FM_ALERT_MAX_VALUES; i++)
+        a->ev.values[i].key = keep(a, ev->values[i].key);
+    for (int i = 0; i < ev->n_reasons && i < FM_ALERT_MAX_REASONS; i++)
+        a->ev.reasons[i] = keep(a, ev->reasons[i]);
+    fm_serialq_push(p->t->events, &a->item, p->store);
 }
 
 static void num_or_null(char *buf, size_t cap, double v)
@@ -198,7 +348,7 @@ static void analyse(fm_livepipe *p, int final)
              r->n_dec, fm_ctg_figo_name(r->figo), fm_ctg_nst_name(r->nst),
              fm_ctg_oxford_name(r->oxford.status), fm_falsesig_lookahead(p->fs) / FM_LIVE_HZ,
              (long long)p->n_marked);
-    publish(p, msg);
+    publish_after_events(p, msg);
 }
 
 /* {"type":"samples_marked","recording":ID,"k0":K,"state":[...]}: samples K, K+1, ... were
@@ -394,7 +544,11 @@ static void run_op(fm_livepipe *p, op *o)
     double t_now = (double)p->k / FM_LIVE_HZ;
     switch (o->kind) {
     case OP_REPLAY: replay(p, o->upto); break;
-    case OP_FRAMES: push_frames(p, o->buf, o->len); break;
+    case OP_FRAMES:
+        p->cur_t0_us = o->t_arrive_us;
+        push_frames(p, o->buf, o->len);
+        p->cur_t0_us = 0;
+        break;
     case OP_MOVE: {
         double t = isfinite(o->t_s) ? o->t_s : t_now;
         fm_ctg_add_movement(p->ctg, t);
@@ -427,10 +581,14 @@ static void run_op(fm_livepipe *p, op *o)
 static void job_run(fm_job *job, void *ctx)
 {
     fm_livepipe *p = (fm_livepipe *)job;
+    int64_t t0 = fm_stage_on() ? fm_stage_now_us() : 0;
     p->store = ctx;
-    for (op *o = p->running; o; o = o->next)
+    for (op *o = p->running; o; o = o->next) {
+        fm_stage_since(FM_STAGE_PIPE_WAIT, o->t_fed_us);
         run_op(p, o);
+    }
     p->store = NULL;
+    fm_stage_since(FM_STAGE_PIPE_RUN, t0);
 }
 
 static void free_ops(op *o)
@@ -509,6 +667,7 @@ static void kick(fm_livepipe *p)
 
 static void enqueue(fm_livepipe *p, op *o)
 {
+    o->t_fed_us = fm_stage_on() ? fm_stage_now_us() : 0;
     if (p->tail)
         p->tail->next = o;
     else
@@ -526,7 +685,14 @@ fm_livepipes *fm_livepipes_create(const fm_livepipes_config *c)
         return NULL;
     t->c = *c;
     t->fs_model = fm_falsesig_model_create(0); /* home streams: no maternal channel */
-    if (!t->fs_model) {
+    if (c->store_q)
+        t->writer = fm_serialq_create(c->store_q, writer_item, t, FM_LIVE_WRITER_MAX_BATCHES);
+    if (c->events_q)
+        t->events = fm_serialq_create(c->events_q, event_item, t, FM_LIVE_EVENTS_MAX);
+    if (!t->fs_model || (c->store_q && !t->writer) || (c->events_q && !t->events)) {
+        fm_serialq_destroy(t->writer);
+        fm_serialq_destroy(t->events);
+        fm_falsesig_model_destroy(t->fs_model);
         free(t);
         return NULL;
     }
@@ -543,6 +709,8 @@ void fm_livepipes_destroy(fm_livepipes *t)
         pipe_free(p);
     }
     fm_falsesig_model_destroy(t->fs_model); /* after every pipe that reads it */
+    fm_serialq_destroy(t->writer); /* not written: recomputed by a resume's replay */
+    fm_serialq_destroy(t->events); /* to the life cycle now (it outlives the pipes) */
     free(t);
 }
 
@@ -627,7 +795,7 @@ void fm_livepipes_tick(fm_livepipes *t, int64_t now_ms)
     }
 }
 
-void fm_livepipe_feed(fm_livepipe *p, unsigned char *buf, size_t len)
+void fm_livepipe_feed(fm_livepipe *p, unsigned char *buf, size_t len, int64_t t_arrive_us)
 {
     op *o = p->finishing ? NULL : calloc(1, sizeof *o);
     if (!o) {
@@ -645,6 +813,7 @@ void fm_livepipe_feed(fm_livepipe *p, unsigned char *buf, size_t len)
         }
     }
     o->kind = OP_FRAMES;
+    o->t_arrive_us = t_arrive_us;
     o->buf = buf;
     o->len = len;
     enqueue(p, o);

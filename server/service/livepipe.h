@@ -7,6 +7,8 @@
  * Threads: the pipe belongs to the event loop (feed/movement/finish/stall are loop calls that
  * only queue work); the engine runs in jobs on a worker pool, at most one job per pipe at a time,
  * so a stream's frames are processed in order by one thread at a time and never on the loop.
+ * The samples' store writes (a SQLite commit each) go to one writer job on another pool, in
+ * order, so that a slow commit never holds an engine worker (and every stream behind it).
  * A pipe outlives its ingest connection (a device that reconnects resumes the same trace, no gap
  * and no duplicate); fm_livepipes is the loop's table of them, and its tick raises the
  * "stream stalled" technical alert when no frame arrived for stall_s.
@@ -27,6 +29,10 @@ typedef struct fm_livepipe fm_livepipe;
 
 typedef struct fm_livepipes_config {
     fm_workq *q; /* the workers that run the engine (thread context: an fm_store) */
+    fm_workq *store_q; /* where the trace samples are written to the store, off the engine's
+                        * workers (thread context: an fm_store); NULL: by the engine's worker */
+    fm_workq *events_q; /* where alert events go through the life cycle (a pool with little
+                         * else queued: the alert waits there); NULL: the engine's worker */
     fm_bus *bus;
     fm_alertsvc *alerts; /* may be NULL: no alerting */
     const char *data_dir;
@@ -48,8 +54,9 @@ void fm_livepipes_tick(fm_livepipes *t, int64_t now_ms);
 size_t fm_livepipes_count(const fm_livepipes *t);
 
 /* Loop. Frames as in the ingest file (u32 seq, u32 n_bytes, s16le PCM)..., durable already;
- * takes ownership of buf. Frames below the pipe's next frame are skipped. */
-void fm_livepipe_feed(fm_livepipe *p, unsigned char *buf, size_t len);
+ * takes ownership of buf. Frames below the pipe's next frame are skipped. t_arrive_us: when
+ * they were received (fm_stage_now_us, for the stage timings; 0 = unknown). */
+void fm_livepipe_feed(fm_livepipe *p, unsigned char *buf, size_t len, int64_t t_arrive_us);
 /* Loop: an ingest connection (+1) or its end (-1). A pipe with no connection, stalled for an
  * hour, leaves memory; a later resume replays its frames from disk. */
 void fm_livepipe_attach(fm_livepipe *p, int delta);

@@ -1,8 +1,10 @@
-/* fm_workq: see workq.h. A mutex + condition variable queue in, a mutex-protected list out. */
+/* fm_workq: see workq.h. A mutex + condition variable queue in, a mutex-protected list out;
+ * the loop is woken once per batch of finished jobs, not once per job. */
 #include "workq.h"
 
 #include <pthread.h>
 #include <stdlib.h>
+#include <string.h>
 
 struct fm_workq {
     fm_workq_config cfg;
@@ -39,13 +41,16 @@ static void *worker(void *arg)
 
         j->next = NULL;
         pthread_mutex_lock(&q->mu);
+        /* A non-empty done list has a wake on its way that the loop has not answered yet (the
+         * drain empties the list in one step): this job goes with it, no second wake. */
+        int first = !q->done_head;
         if (q->done_tail)
             q->done_tail->next = j;
         else
             q->done_head = j;
         q->done_tail = j;
         pthread_mutex_unlock(&q->mu);
-        if (q->cfg.wake)
+        if (first && q->cfg.wake)
             q->cfg.wake(q->cfg.wake_user);
     }
     if (q->cfg.thread_fini)
@@ -158,4 +163,128 @@ void fm_workq_destroy(fm_workq *q)
     pthread_cond_destroy(&q->cv);
     pthread_mutex_destroy(&q->mu);
     free(q);
+}
+
+/* ---- fm_serialq ---- */
+
+struct fm_serialq {
+    fm_job job; /* first: the job is the queue */
+    fm_workq *q;
+    void (*run)(void *user, fm_serial_item *it, void *ctx);
+    void *user;
+    size_t max_items;
+    pthread_mutex_t mu;
+    pthread_cond_t drained;
+    fm_serial_item *head, *tail;
+    size_t n;
+    int busy; /* the job is submitted and its done() has not run yet */
+    int running; /* the job is taking items */
+};
+
+fm_serialq *fm_serialq_create(fm_workq *q, void (*run)(void *user, fm_serial_item *it, void *ctx),
+                              void *user, size_t max_items)
+{
+    fm_serialq *s = calloc(1, sizeof *s);
+    if (!s)
+        return NULL;
+    s->q = q;
+    s->run = run;
+    s->user = user;
+    s->max_items = max_items ? max_items : 1;
+    pthread_mutex_init(&s->mu, NULL);
+    pthread_cond_init(&s->drained, NULL);
+    return s;
+}
+
+/* Runs every waiting item, in order (taking the list in one step, again until it is empty). */
+static void serial_take_all(fm_serialq *s, void *ctx)
+{
+    for (;;) {
+        pthread_mutex_lock(&s->mu);
+        fm_serial_item *it = s->head;
+        s->head = s->tail = NULL;
+        s->n = 0;
+        pthread_cond_broadcast(&s->drained);
+        pthread_mutex_unlock(&s->mu);
+        if (!it)
+            return;
+        while (it) {
+            fm_serial_item *next = it->next;
+            s->run(s->user, it, ctx);
+            it = next;
+        }
+    }
+}
+
+static void serial_run(fm_job *job, void *ctx)
+{
+    fm_serialq *s = (fm_serialq *)job;
+    serial_take_all(s, ctx);
+    pthread_mutex_lock(&s->mu);
+    s->running = 0;
+    pthread_cond_broadcast(&s->drained);
+    pthread_mutex_unlock(&s->mu);
+}
+
+static void serial_done(fm_job *job);
+
+/* Under s->mu with busy just set: submits the job (unlocks around it). 0 when refused. */
+static int serial_submit(fm_serialq *s)
+{
+    memset(&s->job, 0, sizeof s->job);
+    s->job.run = serial_run;
+    s->job.done = serial_done;
+    s->running = 1;
+    pthread_mutex_unlock(&s->mu);
+    int ok = fm_workq_submit(s->q, &s->job) == FM_SVC_OK;
+    pthread_mutex_lock(&s->mu);
+    if (!ok) {
+        s->busy = 0;
+        s->running = 0;
+        pthread_cond_broadcast(&s->drained);
+    }
+    return ok;
+}
+
+/* Loop: the job is back; items pushed since it last looked get it again. */
+static void serial_done(fm_job *job)
+{
+    fm_serialq *s = (fm_serialq *)job;
+    pthread_mutex_lock(&s->mu);
+    s->busy = s->head != NULL;
+    if (s->busy)
+        serial_submit(s); /* refused: they wait for the next push, or destroy */
+    pthread_mutex_unlock(&s->mu);
+}
+
+void fm_serialq_push(fm_serialq *s, fm_serial_item *it, void *ctx)
+{
+    it->next = NULL;
+    pthread_mutex_lock(&s->mu);
+    if (s->tail)
+        s->tail->next = it;
+    else
+        s->head = it;
+    s->tail = it;
+    s->n++;
+    int self = 0;
+    if (!s->busy) {
+        s->busy = 1;
+        self = !serial_submit(s);
+    }
+    while (!self && s->n > s->max_items && s->running) /* let the job catch up */
+        pthread_cond_wait(&s->drained, &s->mu);
+    pthread_mutex_unlock(&s->mu);
+    if (self) /* the pool refuses (stopping): in order, here */
+        serial_take_all(s, ctx);
+}
+
+void fm_serialq_destroy(fm_serialq *s)
+{
+    if (!s)
+        return;
+    serial_take_all(s, NULL);
+    pthread_cond_destroy(&s->drained);
+    pthread_mutex_destroy(&s->mu);
+    free(s);
 }

@@ -46,4 +46,23 @@ void fm_workq_stop(fm_workq *q, int run_pending);
 /* Stops, drains, frees. */
 void fm_workq_destroy(fm_workq *q);
 
+/* fm_serialq: items handled in order, one at a time, off the caller's thread: pushed from any
+ * thread, run by one job at a time on a pool (the job takes every waiting item; its done()
+ * resubmits it when more came). For work that must keep its order but must not hold the
+ * pusher (the live samples' store writes, alert events: livepipe.c). When the pool refuses
+ * (stopping), the pusher runs the waiting items itself; when more than max_items wait, the
+ * pusher waits for the job to catch up (memory stays bounded, the order stays). */
+typedef struct fm_serial_item {
+    struct fm_serial_item *next;
+} fm_serial_item;
+typedef struct fm_serialq fm_serialq;
+/* run: handles and frees one item; ctx is the worker's context, or the pusher's own (push), or
+ * NULL (destroy: the items still waiting). */
+fm_serialq *fm_serialq_create(fm_workq *q, void (*run)(void *user, fm_serial_item *it, void *ctx),
+                              void *user, size_t max_items);
+/* Any thread but the loop. ctx: the caller's context, for running items itself. */
+void fm_serialq_push(fm_serialq *s, fm_serial_item *it, void *ctx);
+/* After the pool stopped and was drained: the items left go to run(ctx NULL), then frees. */
+void fm_serialq_destroy(fm_serialq *s);
+
 #endif

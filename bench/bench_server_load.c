@@ -8,7 +8,10 @@
  *                     [--bin build/fetalmon] [--set KEY=VALUE (a server setting)]
  *                     [--report S (a progress line every S seconds: soak runs, bench/soak.sh)]
  *                     [--session MIN,MAX (minutes) [--pause MIN,MAX (seconds)]]
+ *                     [--speed X (audio sent X times faster than real time)]
  *
+ * --speed: hours of stream in minutes, to see what a long stream costs (memory of the live
+ * analysis) within a short run; the latency figures then mean little.
  * --session: devices record like real home sessions: each recording lasts MIN..MAX minutes
  * (uniform; the first one 1..MAX so that closes are spread from the start), then the device
  * sends "close", waits for "closed", hangs up, pauses PAUSE (default 30..120 s) and opens a new
@@ -81,6 +84,7 @@ static const char *g_set; /* one --set KEY=VALUE for the server, or NULL */
 static double g_report;   /* seconds between progress lines, 0 = none */
 static double g_sess_min, g_sess_max;           /* --session, minutes (0: always open) */
 static double g_pause_min = 30, g_pause_max = 120; /* --pause, seconds */
+static double g_speed = 1;                         /* --speed */
 
 /* Uniform in [a, b), per device (splitmix64: deterministic runs). */
 static double unif(conn *x, double a, double b)
@@ -185,7 +189,7 @@ static int run(const char *bin, int n_dev, int n_view, double seconds, const int
     }
     t0 = bws_now_s(); /* after the setup: no burst of frames "due" while the streams opened */
     for (int d = 0; d < n_dev; d++) {
-        c[d].next_send = t0 + 0.25 + 0.25 * d / n_dev; /* staggered */
+        c[d].next_send = t0 + (0.25 + 0.25 * d / n_dev) / g_speed; /* staggered */
         c[d].session_end = g_sess_max > 0 ? t0 + 60.0 * unif(&c[d], 1.0, g_sess_max) : INFINITY;
     }
     long recordings = n_dev, closes = 0, close_unacked = 0, close_timeouts = 0;
@@ -253,7 +257,7 @@ static int run(const char *bin, int n_dev, int n_view, double seconds, const int
                     epoll_ctl(ep, EPOLL_CTL_ADD, x->fd, &ev);
                     resort(c, order, n_dev);
                     recordings++;
-                    x->next_send = now + 0.25;
+                    x->next_send = now + 0.25 / g_speed;
                     x->session_end = now + 60.0 * unif(x, g_sess_min, g_sess_max);
                 } else {
                     if (x->fd >= 0)
@@ -274,7 +278,7 @@ static int run(const char *bin, int n_dev, int n_view, double seconds, const int
             if (bws_send(x->fd, 2, frame, sizeof frame) == 0)
                 sent++;
             x->seq++;
-            x->next_send += 0.25;
+            x->next_send += 0.25 / g_speed;
         }
         struct epoll_event evs[256];
         int n = epoll_wait(ep, evs, 256, 5);
@@ -422,6 +426,8 @@ int main(int argc, char **argv)
             g_report = atof(argv[i + 1]);
         else if (!strcmp(argv[i], "--session"))
             sscanf(argv[i + 1], "%lf,%lf", &g_sess_min, &g_sess_max);
+        else if (!strcmp(argv[i], "--speed"))
+            g_speed = atof(argv[i + 1]) > 0 ? atof(argv[i + 1]) : 1;
         else if (!strcmp(argv[i], "--pause"))
             sscanf(argv[i + 1], "%lf,%lf", &g_pause_min, &g_pause_max);
     }

@@ -8,11 +8,12 @@
 # stream's first analyses, SQLite's page cache, the worker threads' arenas).
 #
 #   bench/soak.sh [--streams N] [--viewers M] [--seconds S] [--build DIR]
-#                 [--session MIN,MAX [--pause MIN,MAX]]
+#                 [--session MIN,MAX [--pause MIN,MAX]] [--speed X]
 #
 # Without --session every stream stays open for the whole run (a monitor left on); with it each
 # device records MIN..MAX minutes, closes, pauses MIN..MAX seconds (default 30,120) and opens a
-# new recording (real home sessions; bench_server_load --session).
+# new recording (real home sessions; bench_server_load --session). --speed X sends the audio X
+# times faster than real time (hours of stream in minutes: the memory of long open streams).
 # Uses bench/bench_server_load (the clients, one epoll thread) and the build's fetalmon (a
 # Release build: `cmake -S . -B build -DCMAKE_BUILD_TYPE=Release`). Runs under nice -n 5;
 # other jobs on the machine slow it: the load average is in every line, say so next to figures.
@@ -26,9 +27,9 @@ while [ $# -gt 0 ]; do
     --viewers) viewers=$2; shift 2 ;;
     --seconds) seconds=$2; shift 2 ;;
     --build) build=$2; shift 2 ;;
-    --session|--pause) extra+=("$1" "$2"); shift 2 ;;
+    --session|--pause|--speed) extra+=("$1" "$2"); shift 2 ;;
     *) echo "usage: $0 [--streams N] [--viewers M] [--seconds S] [--build DIR]" \
-            "[--session MIN,MAX [--pause MIN,MAX]]" >&2; exit 2 ;;
+            "[--session MIN,MAX [--pause MIN,MAX]] [--speed X]" >&2; exit 2 ;;
   esac
 done
 cmake -S . -B "$build" >/dev/null

@@ -63,6 +63,10 @@ typedef struct conn {
     double sent_t[RING];
     long acked;
     long next_k; /* the next trace sample expected at the viewer (-1: none yet) */
+    /* device output not yet taken by the socket (never blocks the loop: a device whose
+     * connection is full keeps its frames, as a real one would, and the others go on) */
+    unsigned char out[2 * (16 + 4 + 2 * FRAME)];
+    size_t out_len, out_off;
     /* --session: 0 recording, 1 close sent, 2 paused (no connection) */
     int phase;
     double session_end, close_sent, reopen_at;
@@ -107,6 +111,41 @@ static double load_avg(void)
     return l;
 }
 
+/* Appends one client WebSocket message (zero mask) to x's output; -1 when it has no room. */
+static int queue_ws(conn *x, int opcode, const void *data, size_t n)
+{
+    size_t hl = n < 126 ? 6 : 8;
+    if (x->out_off == x->out_len)
+        x->out_off = x->out_len = 0;
+    if (x->out_len + hl + n > sizeof x->out)
+        return -1;
+    unsigned char *b = x->out + x->out_len;
+    b[0] = (unsigned char)(0x80 | opcode);
+    if (n < 126) {
+        b[1] = (unsigned char)(0x80 | n);
+    } else {
+        b[1] = 0x80 | 126;
+        b[2] = (unsigned char)(n >> 8), b[3] = (unsigned char)n;
+    }
+    memset(b + hl - 4, 0, 4);
+    memcpy(b + hl, data, n);
+    x->out_len += hl + n;
+    return 0;
+}
+
+/* Sends what the socket takes now; 1 when x's output is empty. */
+static int flush_out(conn *x)
+{
+    while (x->fd >= 0 && x->out_off < x->out_len) {
+        ssize_t k = send(x->fd, x->out + x->out_off, x->out_len - x->out_off,
+                         MSG_DONTWAIT | MSG_NOSIGNAL);
+        if (k <= 0)
+            break;
+        x->out_off += (size_t)k;
+    }
+    return x->out_off >= x->out_len;
+}
+
 /* A new recording for device x on a new connection (blocking: a few ms). */
 static int open_stream(conn *x, int port, const char *tok)
 {
@@ -127,6 +166,7 @@ static int open_stream(conn *x, int port, const char *tok)
     x->acked = -1;
     x->next_k = 0;
     x->phase = 0;
+    x->out_len = x->out_off = 0;
     return 0;
 }
 
@@ -235,9 +275,11 @@ static int run(const char *bin, int n_dev, int n_view, double seconds, const int
         }
         for (int d = 0; d < n_dev && now < t_end; d++) {
             conn *x = &c[d];
-            if (x->phase == 0 && now >= x->session_end) { /* the recording ends */
+            int empty = flush_out(x);
+            if (x->phase == 0 && now >= x->session_end && empty) { /* the recording ends */
                 const char *cl = "{\"type\":\"close\"}";
-                bws_send(x->fd, 1, cl, strlen(cl));
+                queue_ws(x, 1, cl, strlen(cl));
+                flush_out(x);
                 x->phase = 1;
                 x->close_sent = now;
             }
@@ -268,17 +310,21 @@ static int run(const char *bin, int n_dev, int n_view, double seconds, const int
                     x->reopen_at = now + 5;
                 }
             }
-            if (x->phase != 0 || now < x->next_send)
-                continue;
-            size_t off = ((size_t)x->seq * FRAME) % (n_pcm - FRAME);
-            for (int b = 0; b < 4; b++)
-                frame[b] = (unsigned char)(x->seq >> (8 * b));
-            memcpy(frame + 4, pcm + off, 2 * FRAME);
-            x->sent_t[x->seq % RING] = now;
-            if (bws_send(x->fd, 2, frame, sizeof frame) == 0)
+            /* frames due and room for them (a full connection: the device waits, keeps them) */
+            while (x->phase == 0 && now >= x->next_send && x->fd >= 0) {
+                size_t off = ((size_t)x->seq * FRAME) % (n_pcm - FRAME);
+                for (int b = 0; b < 4; b++)
+                    frame[b] = (unsigned char)(x->seq >> (8 * b));
+                memcpy(frame + 4, pcm + off, 2 * FRAME);
+                if (queue_ws(x, 2, frame, sizeof frame) != 0)
+                    break;
+                x->sent_t[x->seq % RING] = now;
                 sent++;
-            x->seq++;
-            x->next_send += 0.25 / g_speed;
+                x->seq++;
+                x->next_send += 0.25 / g_speed;
+                if (!flush_out(x))
+                    break;
+            }
         }
         struct epoll_event evs[256];
         int n = epoll_wait(ep, evs, 256, 5);

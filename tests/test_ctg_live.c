@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "check.h"
+#include "fetalmon/alerts.h"
 #include "fetalmon/ctg.h"
 #include "test_ctg_same.h"
 #include "test_ctg_synth.h"
@@ -194,6 +195,59 @@ static void a_day_long_stream_stays_bounded(void)
     fm_ctg_destroy(q);
 }
 
+typedef struct brady_seen {
+    int n;
+    double start_s;
+} brady_seen;
+
+static void on_alert(void *user, const fm_alert_event *ev)
+{
+    brady_seen *b = user;
+    if (ev->rule == FM_ALERT_BRADYCARDIA && ev->type == FM_ALERT_OPENED && b->n++ == 0)
+        b->start_s = ev->start_s;
+}
+
+/* The alert rules read a moved window in record time: a bradycardia from 150 min to the end
+ * (the window then starts at 30 or 60 min) is reported from about 153 min (where the visual
+ * baseline crosses 110), not from that minus the window's start. */
+static void alerts_on_a_moved_window_are_in_record_time(void)
+{
+    const size_t n = 215 * FM_CTG_SAMPLES_PER_MIN, block = 2 * FM_CTG_SAMPLES_PER_MIN;
+    float *fhr = malloc(n * sizeof *fhr);
+    synth_rng rng = {5};
+    for (size_t i = 0; i < n && fhr; i++) {
+        double level = i >= 150 * FM_CTG_SAMPLES_PER_MIN && i < 215 * FM_CTG_SAMPLES_PER_MIN
+                           ? 97.0
+                           : 140.0;
+        fhr[i] = (float)(level + 4.0 * sin((double)i / 37.0) + 1.5 * synth_gauss(&rng));
+    }
+    brady_seen seen = {0, NAN};
+    fm_alerts_config ac;
+    fm_alerts_config_default(&ac);
+    ac.sink = on_alert;
+    ac.sink_user = &seen;
+    fm_alerts *al = fm_alerts_create(&ac);
+    fm_ctg *q = windowed();
+    double t0_at_onset = -1;
+    for (size_t at = 0; fhr && al && at < n; at += block) {
+        size_t len = n - at < block ? n - at : block;
+        fm_ctg_update(q, fhr + at, NULL, len);
+        fm_alerts_push(al, fhr + at, NULL, len);
+        const fm_ctg_result *r;
+        if (fm_ctg_get_result(q, &r) == FM_OK) {
+            fm_alerts_update(al, r);
+            if (at <= 150 * FM_CTG_SAMPLES_PER_MIN)
+                t0_at_onset = r->t0_s;
+        }
+    }
+    CHECKF(t0_at_onset >= 1800, "window start at the onset %.0f s", t0_at_onset);
+    CHECKF(seen.n >= 1 && seen.start_s >= 145 * 60 && seen.start_s <= 156 * 60,
+           "%d bradycardia episodes, the first from %.1f min", seen.n, seen.start_s / 60.0);
+    fm_alerts_destroy(al);
+    fm_ctg_destroy(q);
+    free(fhr);
+}
+
 static void bad_windows_are_refused(void)
 {
     fm_ctg *q = fm_ctg_create(NULL);
@@ -209,6 +263,7 @@ int main(void)
 {
     RUN(live_window_is_whole_record_then_the_kept_window);
     RUN(a_day_long_stream_stays_bounded);
+    RUN(alerts_on_a_moved_window_are_in_record_time);
     RUN(bad_windows_are_refused);
     return CHECK_DONE();
 }

@@ -190,7 +190,8 @@ static int run(const char *bin, int n_dev, int n_view, double seconds, const int
     char (*tok)[FM_TOKEN_MAX] = calloc((size_t)n_dev, sizeof *tok);
     char sess[FM_TOKEN_MAX];
     conn *c = calloc((size_t)(n_dev + n_view), sizeof *c);
-    double *lat = malloc(sizeof(double) * (size_t)(n_dev * seconds * 4 * 2 + 16));
+    const size_t lat_cap = (size_t)(n_dev * seconds * g_speed * 4 * 2 + 16);
+    double *lat = malloc(sizeof(double) * lat_cap);
     size_t n_lat = 0;
     int port = 0, rc = -1;
     pid_t pid = -1;
@@ -402,7 +403,7 @@ static int run(const char *bin, int n_dev, int n_view, double seconds, const int
                 }
                 if (!measuring)
                     continue;
-                if (dev >= 0 && seq >= 0 && (uint32_t)seq + RING > c[dev].seq)
+                if (dev >= 0 && seq >= 0 && (uint32_t)seq + RING > c[dev].seq && n_lat < lat_cap)
                     lat[n_lat++] = t - c[dev].sent_t[seq % RING];
             }
         }

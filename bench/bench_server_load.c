@@ -7,6 +7,15 @@
  *   bench_server_load [--streams 100,500,1000,2000] [--viewers 200] [--seconds 20]
  *                     [--bin build/fetalmon] [--set KEY=VALUE (a server setting)]
  *                     [--report S (a progress line every S seconds: soak runs, bench/soak.sh)]
+ *                     [--session MIN,MAX (minutes) [--pause MIN,MAX (seconds)]]
+ *                     [--speed X (audio sent X times faster than real time)]
+ *
+ * --speed: hours of stream in minutes, to see what a long stream costs (memory of the live
+ * analysis) within a short run; the latency figures then mean little.
+ * --session: devices record like real home sessions: each recording lasts MIN..MAX minutes
+ * (uniform; the first one 1..MAX so that closes are spread from the start), then the device
+ * sends "close", waits for "closed", hangs up, pauses PAUSE (default 30..120 s) and opens a new
+ * recording on a new connection. Without it every stream stays open for the whole run.
  *
  * Viewers check the trace they get: per stream the samples must be contiguous (k0 = the next
  * expected k); samples skipped count as lost, repeated ones as duplicates, and "resync"
@@ -54,6 +63,14 @@ typedef struct conn {
     double sent_t[RING];
     long acked;
     long next_k; /* the next trace sample expected at the viewer (-1: none yet) */
+    /* device output not yet taken by the socket (never blocks the loop: a device whose
+     * connection is full keeps its frames, as a real one would, and the others go on) */
+    unsigned char out[2 * (16 + 4 + 2 * FRAME)];
+    size_t out_len, out_off;
+    /* --session: 0 recording, 1 close sent, 2 paused (no connection) */
+    int phase;
+    double session_end, close_sent, reopen_at;
+    uint64_t rng;
 } conn;
 
 /* conn's receive buffer through bench_ws.h */
@@ -69,6 +86,100 @@ static int wait_msg(conn *c, const char *needle, char *out, size_t cap)
 
 static const char *g_set; /* one --set KEY=VALUE for the server, or NULL */
 static double g_report;   /* seconds between progress lines, 0 = none */
+static double g_sess_min, g_sess_max;           /* --session, minutes (0: always open) */
+static double g_pause_min = 30, g_pause_max = 120; /* --pause, seconds */
+static double g_speed = 1;                         /* --speed */
+
+/* Uniform in [a, b), per device (splitmix64: deterministic runs). */
+static double unif(conn *x, double a, double b)
+{
+    uint64_t z = (x->rng += 0x9e3779b97f4a7c15ull);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+    z ^= z >> 31;
+    return a + (b - a) * (double)(z >> 11) * 0x1.0p-53;
+}
+
+static double load_avg(void)
+{
+    FILE *f = fopen("/proc/loadavg", "r");
+    double l = NAN;
+    if (f && fscanf(f, "%lf", &l) != 1)
+        l = NAN;
+    if (f)
+        fclose(f);
+    return l;
+}
+
+/* Appends one client WebSocket message (zero mask) to x's output; -1 when it has no room. */
+static int queue_ws(conn *x, int opcode, const void *data, size_t n)
+{
+    size_t hl = n < 126 ? 6 : 8;
+    if (x->out_off == x->out_len)
+        x->out_off = x->out_len = 0;
+    if (x->out_len + hl + n > sizeof x->out)
+        return -1;
+    unsigned char *b = x->out + x->out_len;
+    b[0] = (unsigned char)(0x80 | opcode);
+    if (n < 126) {
+        b[1] = (unsigned char)(0x80 | n);
+    } else {
+        b[1] = 0x80 | 126;
+        b[2] = (unsigned char)(n >> 8), b[3] = (unsigned char)n;
+    }
+    memset(b + hl - 4, 0, 4);
+    memcpy(b + hl, data, n);
+    x->out_len += hl + n;
+    return 0;
+}
+
+/* Sends what the socket takes now; 1 when x's output is empty. */
+static int flush_out(conn *x)
+{
+    while (x->fd >= 0 && x->out_off < x->out_len) {
+        ssize_t k = send(x->fd, x->out + x->out_off, x->out_len - x->out_off,
+                         MSG_DONTWAIT | MSG_NOSIGNAL);
+        if (k <= 0)
+            break;
+        x->out_off += (size_t)k;
+    }
+    return x->out_off >= x->out_len;
+}
+
+/* A new recording for device x on a new connection (blocking: a few ms). */
+static int open_stream(conn *x, int port, const char *tok)
+{
+    char msg[512];
+    x->in_len = 0;
+    if ((x->fd = bws_connect(port, "/ws/ingest", "fm-ingest")) < 0)
+        return -1;
+    snprintf(msg, sizeof msg,
+             "{\"type\":\"open\",\"token\":\"%s\",\"format\":\"s16le\",\"rate_hz\":%d}", tok,
+             RATE);
+    bws_send(x->fd, 1, msg, strlen(msg));
+    if (wait_msg(x, "opened", msg, sizeof msg))
+        return -1;
+    char *s = strstr(msg, "\"stream\":\"");
+    if (s)
+        snprintf(x->stream, sizeof x->stream, "%.16s", s + 10);
+    x->seq = 0;
+    x->acked = -1;
+    x->next_k = 0;
+    x->phase = 0;
+    x->out_len = x->out_off = 0;
+    return 0;
+}
+
+/* The devices sorted by stream id (for the viewers' lookups), after one changed its id. */
+static void resort(const conn *c, int *order, int n)
+{
+    for (int i = 1; i < n; i++)
+        for (int j = i; j > 0 && strcmp(c[order[j - 1]].stream, c[order[j]].stream) > 0; j--) {
+            int t = order[j];
+            order[j] = order[j - 1];
+            order[j - 1] = t;
+        }
+}
 
 static int run(const char *bin, int n_dev, int n_view, double seconds, const int16_t *pcm,
                size_t n_pcm)
@@ -79,7 +190,8 @@ static int run(const char *bin, int n_dev, int n_view, double seconds, const int
     char (*tok)[FM_TOKEN_MAX] = calloc((size_t)n_dev, sizeof *tok);
     char sess[FM_TOKEN_MAX];
     conn *c = calloc((size_t)(n_dev + n_view), sizeof *c);
-    double *lat = malloc(sizeof(double) * (size_t)(n_dev * seconds * 4 * 2 + 16));
+    const size_t lat_cap = (size_t)(n_dev * seconds * g_speed * 4 * 2 + 16);
+    double *lat = malloc(sizeof(double) * lat_cap);
     size_t n_lat = 0;
     int port = 0, rc = -1;
     pid_t pid = -1;
@@ -112,22 +224,16 @@ static int run(const char *bin, int n_dev, int n_view, double seconds, const int
         conn *x = &c[d];
         x->is_dev = 1;
         x->idx = d;
-        x->acked = -1;
-        if ((x->fd = bws_connect(port, "/ws/ingest", "fm-ingest")) < 0)
+        x->rng = 0x5eed0000u + (uint64_t)d;
+        if (open_stream(x, port, tok[d]))
             goto out;
-        snprintf(msg, sizeof msg,
-                 "{\"type\":\"open\",\"token\":\"%s\",\"format\":\"s16le\",\"rate_hz\":%d}", tok[d],
-                 RATE);
-        bws_send(x->fd, 1, msg, strlen(msg));
-        if (wait_msg(x, "opened", msg, sizeof msg))
-            goto out;
-        char *s = strstr(msg, "\"stream\":\"");
-        if (s)
-            snprintf(x->stream, sizeof x->stream, "%.16s", s + 10);
     }
     t0 = bws_now_s(); /* after the setup: no burst of frames "due" while the streams opened */
-    for (int d = 0; d < n_dev; d++)
-        c[d].next_send = t0 + 0.25 + 0.25 * d / n_dev; /* staggered */
+    for (int d = 0; d < n_dev; d++) {
+        c[d].next_send = t0 + (0.25 + 0.25 * d / n_dev) / g_speed; /* staggered */
+        c[d].session_end = g_sess_max > 0 ? t0 + 60.0 * unif(&c[d], 1.0, g_sess_max) : INFINITY;
+    }
+    long recordings = n_dev, closes = 0, close_unacked = 0, close_timeouts = 0;
     for (int i = 0; i < n_dev + n_view; i++) {
         fcntl(c[i].fd, F_SETFL, fcntl(c[i].fd, F_GETFL) | O_NONBLOCK);
         struct epoll_event ev = {.events = EPOLLIN, .data.ptr = &c[i]};
@@ -138,14 +244,10 @@ static int run(const char *bin, int n_dev, int n_view, double seconds, const int
     int *order = malloc(sizeof(int) * (size_t)n_dev);
     for (int i = 0; i < n_dev; i++)
         order[i] = i;
-    for (int i = 1; i < n_dev; i++) /* insertion sort by stream id */
-        for (int j = i; j > 0 && strcmp(c[order[j - 1]].stream, c[order[j]].stream) > 0; j--) {
-            int t = order[j];
-            order[j] = order[j - 1];
-            order[j - 1] = t;
-        }
+    resort(c, order, n_dev); /* insertion sort by stream id */
     long cpu0 = 0;
     double t_meas = bws_now_s() + 2, t_end = bws_now_s() + 2 + seconds;
+    long acked_total = 0; /* frames acknowledged, every recording */
     long sent = 0, acks_max_gap = 0, errors = 0, lost_k = 0, dup_k = 0, resyncs = 0, dropped = 0;
     double t_report = bws_now_s() + g_report;
     for (int d = 0; d < n_dev; d++)
@@ -155,13 +257,15 @@ static int run(const char *bin, int n_dev, int n_view, double seconds, const int
     while (bws_now_s() < t_end + 1.5) {
         double now = bws_now_s();
         if (g_report > 0 && now >= t_report && now < t_end) {
-            long unacked = 0, acked = 0;
+            long unacked = 0, open_now = 0;
             for (int d = 0; d < n_dev; d++)
-                unacked += (long)c[d].seq - 1 - c[d].acked, acked += c[d].acked + 1;
+                if (c[d].phase < 2)
+                    unacked += (long)c[d].seq - 1 - c[d].acked, open_now++;
             printf("# t %6.0f s  rss %7.1f MB  frames sent %9ld acked %9ld in flight %5ld  "
-                   "samples lost %ld dup %ld  resyncs %ld  errors %ld  closed %ld\n",
-                   now - (t_meas - 2), bws_proc_rss_kb(pid) / 1024.0, sent, acked, unacked, lost_k,
-                   dup_k, resyncs, errors, dropped);
+                   "samples lost %ld dup %ld  resyncs %ld  errors %ld  closed %ld  "
+                   "open %ld recordings %ld  load %.2f\n",
+                   now - (t_meas - 2), bws_proc_rss_kb(pid) / 1024.0, sent, acked_total, unacked,
+                   lost_k, dup_k, resyncs, errors, dropped, open_now, recordings, load_avg());
             fflush(stdout);
             t_report += g_report;
         }
@@ -172,17 +276,56 @@ static int run(const char *bin, int n_dev, int n_view, double seconds, const int
         }
         for (int d = 0; d < n_dev && now < t_end; d++) {
             conn *x = &c[d];
-            if (now < x->next_send)
-                continue;
-            size_t off = ((size_t)x->seq * FRAME) % (n_pcm - FRAME);
-            for (int b = 0; b < 4; b++)
-                frame[b] = (unsigned char)(x->seq >> (8 * b));
-            memcpy(frame + 4, pcm + off, 2 * FRAME);
-            x->sent_t[x->seq % RING] = now;
-            if (bws_send(x->fd, 2, frame, sizeof frame) == 0)
+            int empty = flush_out(x);
+            if (x->phase == 0 && now >= x->session_end && empty) { /* the recording ends */
+                const char *cl = "{\"type\":\"close\"}";
+                queue_ws(x, 1, cl, strlen(cl));
+                flush_out(x);
+                x->phase = 1;
+                x->close_sent = now;
+            }
+            if (x->phase == 1 && now - x->close_sent > 60) { /* no "closed": count, hang up */
+                close_timeouts++;
+                close_unacked += (long)x->seq - 1 - x->acked;
+                epoll_ctl(ep, EPOLL_CTL_DEL, x->fd, NULL);
+                close(x->fd);
+                x->fd = -1;
+                x->phase = 2;
+                x->reopen_at = now + unif(x, g_pause_min, g_pause_max);
+            }
+            if (x->phase == 2 && now >= x->reopen_at) { /* a new recording */
+                if (open_stream(x, port, tok[d]) == 0) {
+                    fcntl(x->fd, F_SETFL, fcntl(x->fd, F_GETFL) | O_NONBLOCK);
+                    struct epoll_event ev = {.events = EPOLLIN, .data.ptr = x};
+                    epoll_ctl(ep, EPOLL_CTL_ADD, x->fd, &ev);
+                    resort(c, order, n_dev);
+                    recordings++;
+                    x->next_send = now + 0.25 / g_speed;
+                    x->session_end = now + 60.0 * unif(x, g_sess_min, g_sess_max);
+                } else {
+                    if (x->fd >= 0)
+                        close(x->fd);
+                    x->fd = -1;
+                    if (errors++ < 5)
+                        fprintf(stderr, "bench: device %d: reopen failed\n", d);
+                    x->reopen_at = now + 5;
+                }
+            }
+            /* frames due and room for them (a full connection: the device waits, keeps them) */
+            while (x->phase == 0 && now >= x->next_send && x->fd >= 0) {
+                size_t off = ((size_t)x->seq * FRAME) % (n_pcm - FRAME);
+                for (int b = 0; b < 4; b++)
+                    frame[b] = (unsigned char)(x->seq >> (8 * b));
+                memcpy(frame + 4, pcm + off, 2 * FRAME);
+                if (queue_ws(x, 2, frame, sizeof frame) != 0)
+                    break;
+                x->sent_t[x->seq % RING] = now;
                 sent++;
-            x->seq++;
-            x->next_send += 0.25;
+                x->seq++;
+                x->next_send += 0.25 / g_speed;
+                if (!flush_out(x))
+                    break;
+            }
         }
         struct epoll_event evs[256];
         int n = epoll_wait(ep, evs, 256, 5);
@@ -205,9 +348,21 @@ static int run(const char *bin, int n_dev, int n_view, double seconds, const int
                 if (x->is_dev) {
                     char *a = strstr(msg, "\"ack\"");
                     char *q = strstr(msg, "\"seq\":");
-                    if (a && q)
-                        x->acked = atol(q + 6);
-                    else if (strstr(msg, "\"error\"") && errors++ < 5)
+                    if (a && q) {
+                        long s = atol(q + 6);
+                        acked_total += s - x->acked;
+                        x->acked = s;
+                    } else if (x->phase == 1 && strstr(msg, "\"closed\"")) {
+                        closes++;
+                        close_unacked += (long)x->seq - 1 - x->acked;
+                        epoll_ctl(ep, EPOLL_CTL_DEL, x->fd, NULL);
+                        close(x->fd);
+                        x->fd = -1;
+                        x->in_len = 0;
+                        x->phase = 2;
+                        x->reopen_at = t + unif(x, g_pause_min, g_pause_max);
+                        break;
+                    } else if (strstr(msg, "\"error\"") && errors++ < 5)
                         fprintf(stderr, "bench: device %d: %s\n", x->idx, msg);
                     continue;
                 }
@@ -248,7 +403,7 @@ static int run(const char *bin, int n_dev, int n_view, double seconds, const int
                 }
                 if (!measuring)
                     continue;
-                if (dev >= 0 && seq >= 0 && (uint32_t)seq + RING > c[dev].seq)
+                if (dev >= 0 && seq >= 0 && (uint32_t)seq + RING > c[dev].seq && n_lat < lat_cap)
                     lat[n_lat++] = t - c[dev].sent_t[seq % RING];
             }
         }
@@ -256,7 +411,7 @@ static int run(const char *bin, int n_dev, int n_view, double seconds, const int
     long cpu1 = bws_proc_cpu_ticks(pid), rss = bws_proc_rss_kb(pid);
     long never_acked = 0;
     for (int d = 0; d < n_dev; d++) {
-        long gap = (long)c[d].seq - 1 - c[d].acked;
+        long gap = c[d].phase < 2 ? (long)c[d].seq - 1 - c[d].acked : 0;
         never_acked += gap;
         if (gap > acks_max_gap)
             acks_max_gap = gap;
@@ -270,6 +425,10 @@ static int run(const char *bin, int n_dev, int n_view, double seconds, const int
     printf("# frames never acknowledged %ld; trace samples lost at viewers %ld, duplicated %ld; "
            "resyncs %ld; connections closed by the server %ld\n",
            never_acked, lost_k, dup_k, resyncs, dropped);
+    if (g_sess_max > 0)
+        printf("# recordings %ld, closed %ld (frames not acknowledged at close %ld, no \"closed\" "
+               "within 60 s %ld)\n",
+               recordings, closes, close_unacked, close_timeouts);
     fflush(stdout);
     free(order);
     close(ep);
@@ -312,6 +471,12 @@ int main(int argc, char **argv)
             g_set = argv[i + 1];
         else if (!strcmp(argv[i], "--report"))
             g_report = atof(argv[i + 1]);
+        else if (!strcmp(argv[i], "--session"))
+            sscanf(argv[i + 1], "%lf,%lf", &g_sess_min, &g_sess_max);
+        else if (!strcmp(argv[i], "--speed"))
+            g_speed = atof(argv[i + 1]) > 0 ? atof(argv[i + 1]) : 1;
+        else if (!strcmp(argv[i], "--pause"))
+            sscanf(argv[i + 1], "%lf,%lf", &g_pause_min, &g_pause_max);
     }
     struct rlimit rl;
     getrlimit(RLIMIT_NOFILE, &rl);

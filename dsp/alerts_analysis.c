@@ -209,8 +209,9 @@ static double fhr_median(const fm_alerts *q, double a, double b)
     return med;
 }
 
+/* v[i] covers [t0 + i dt, t0 + (i+1) dt) (t0: a live window's start, fm_ctg_result.t0_s). */
 static void rule_runs(fm_alerts *q, fm_alert_rule rule, const float *v, size_t n, double dt,
-                      int sign, double T)
+                      double t0, int sign, double T)
 {
     const fm_alert_rule_config *k = &q->cfg.rule[rule];
     run_spec sp = {sign, k->on_value, k->off_value, k->min_s, k->gap_s, k->clear_s};
@@ -218,7 +219,10 @@ static void rule_runs(fm_alerts *q, fm_alert_rule rule, const float *v, size_t n
     size_t nr = series_runs(v, n, dt, &sp, runs, MAX_RUNS), ns = 0;
     const int is_rate = rule == FM_ALERT_BRADYCARDIA || rule == FM_ALERT_TACHYCARDIA;
     for (size_t j = 0; j < nr; j++) {
-        const run_out *g = &runs[j];
+        run_out g_ = runs[j];
+        const run_out *g = &g_;
+        g_.start_s += t0;
+        g_.end_s += t0;
         /* a baseline the samples themselves do not show is an artefact of the analysis */
         if (is_rate && !beyond(sign, fhr_median(q, g->start_s, g->end_s), k->off_value))
             continue;
@@ -520,15 +524,15 @@ fm_status al_analysis_run(fm_alerts *q, const fm_ctg_result *r)
     if (c->rule[FM_ALERT_LARGE_DECEL].enabled)
         rule_large_decel(q, r, T);
     if (c->rule[FM_ALERT_BRADYCARDIA].enabled && r->baseline_bpm)
-        rule_runs(q, FM_ALERT_BRADYCARDIA, r->baseline_bpm, r->n, AL_DT_S, -1, T);
+        rule_runs(q, FM_ALERT_BRADYCARDIA, r->baseline_bpm, r->n, AL_DT_S, r->t0_s, -1, T);
     if (c->rule[FM_ALERT_TACHYCARDIA].enabled && r->baseline_bpm)
-        rule_runs(q, FM_ALERT_TACHYCARDIA, r->baseline_bpm, r->n, AL_DT_S, +1, T);
+        rule_runs(q, FM_ALERT_TACHYCARDIA, r->baseline_bpm, r->n, AL_DT_S, r->t0_s, +1, T);
     if (c->rule[FM_ALERT_REDUCED_VARIABILITY].enabled && r->minute_bandwidth_bpm)
-        rule_runs(q, FM_ALERT_REDUCED_VARIABILITY, r->minute_bandwidth_bpm, r->n_minutes, 60.0, -1,
-                  T);
+        rule_runs(q, FM_ALERT_REDUCED_VARIABILITY, r->minute_bandwidth_bpm, r->n_minutes, 60.0,
+                  r->t0_s, -1, T);
     if (c->rule[FM_ALERT_INCREASED_VARIABILITY].enabled && r->minute_bandwidth_bpm)
         rule_runs(q, FM_ALERT_INCREASED_VARIABILITY, r->minute_bandwidth_bpm, r->n_minutes, 60.0,
-                  +1, T);
+                  r->t0_s, +1, T);
     if (c->rule[FM_ALERT_SINUSOIDAL].enabled)
         rule_sinusoidal(q, r, T);
     if (c->rule[FM_ALERT_LOW_STV].enabled)

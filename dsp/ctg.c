@@ -4,7 +4,8 @@
  * the current length it stops at every checkpoint length (10, 12, ... 60 min) it passes and keeps
  * what the criteria read there (ctg_ox_inputs), so a checkpoint costs nothing more and a late
  * movement mark only re-reads the kept inputs. Not for the rules themselves: each lives in its
- * own ctg_*.c. */
+ * own ctg_*.c. A live window (fm_ctg_set_live_window) bounds what an open stream keeps: past its
+ * length the oldest samples go and the analysis restarts on the rest (rebase() below). */
 #include <stdlib.h>
 #include <string.h>
 
@@ -29,6 +30,15 @@ struct fm_ctg {
     /* the last result, rebuilt when data arrived since */
     int dirty;
     fm_ctg_result res;
+    /* live window: fhr[0] is sample n0 of the record; 0 = whole record kept */
+    size_t keep_n, max_n, n0;
+    int nst_kept; /* the NST as it was when the window first moved (CLINICAL 4.3: 40 min) */
+    fm_ctg_nst nst;
+    fm_ctg_reasons nst_reasons;
+    fm_ctg_event *sh_ev; /* the result's events and spans in record time, once n0 > 0 */
+    size_t sh_ev_cap;
+    fm_ctg_span *sh_sp;
+    size_t sh_sp_cap;
 };
 
 void fm_ctg_config_default(fm_ctg_config *c)
@@ -171,6 +181,8 @@ static void drop_record(fm_ctg *q)
 {
     ctg_record_destroy(q->rec);
     q->rec = NULL;
+    if (q->n0)
+        return; /* a moved live window: the checkpoints were on samples no longer here */
     q->n_ck = 0;
     q->ck_done = 0;
     q->ck_next_min = q->cfg.oxford_first_min;
@@ -182,6 +194,8 @@ void fm_ctg_reset(fm_ctg *q)
         return;
     result_free(&q->res);
     q->n = q->n_ep = q->n_mov = q->n_maternal = 0;
+    q->n0 = 0;
+    q->nst_kept = 0;
     drop_record(q);
     q->dirty = 1;
 }
@@ -196,14 +210,16 @@ void fm_ctg_destroy(fm_ctg *q)
     free(q->fhr);
     free(q->ep_pi);
     free(q->mov);
+    free(q->sh_ev);
+    free(q->sh_sp);
     free(q);
 }
 
-static int grow(void **p, size_t *cap, size_t need, size_t elem)
+static int grow_from(void **p, size_t *cap, size_t need, size_t elem, size_t first)
 {
     if (need <= *cap)
         return 0;
-    size_t nc = *cap ? *cap : 1024;
+    size_t nc = *cap ? *cap : first;
     while (nc < need)
         nc *= 2;
     void *np = realloc(*p, nc * elem);
@@ -213,6 +229,13 @@ static int grow(void **p, size_t *cap, size_t need, size_t elem)
     *cap = nc;
     return 0;
 }
+
+static int grow(void **p, size_t *cap, size_t need, size_t elem)
+{
+    return grow_from(p, cap, need, elem, 1024);
+}
+
+static fm_status rebase(fm_ctg *q);
 
 fm_status fm_ctg_update(fm_ctg *q, const float *fhr_bpm, const uint8_t *state, size_t n)
 {
@@ -238,6 +261,11 @@ fm_status fm_ctg_update(fm_ctg *q, const float *fhr_bpm, const uint8_t *state, s
         if (q->n % FM_CTG_EPOCH_SAMPLES == 0) {
             ctg_epoch_compute(q->fhr + q->n - FM_CTG_EPOCH_SAMPLES, &q->ep_pi[q->n_ep]);
             q->n_ep++;
+        }
+        if (q->max_n && q->n >= q->max_n) {
+            fm_status rc = rebase(q);
+            if (rc != FM_OK)
+                return rc;
         }
     }
     q->dirty = 1;
@@ -286,7 +314,7 @@ static fm_status checkpoint_sinus(fm_ctg *q, ctg_ox_inputs *in)
 static fm_status advance(fm_ctg *q)
 {
     const fm_ctg_config *c = &q->cfg;
-    while (!q->ck_done) {
+    while (!q->ck_done && !q->n0) { /* checkpoints are on the whole record (all kept at rebase) */
         double t = q->ck_next_min;
         size_t ns = (size_t)llround(t * 60.0 * CTG_RATE_HZ);
         if (t > c->oxford_last_min + 1e-9 || q->n < ns)
@@ -346,7 +374,8 @@ static fm_status oxford_verdict(fm_ctg *q, fm_ctg_oxford *o, double ga)
     for (size_t i = 0; i < q->n_ck; i++) {
         ctg_ox_inputs *in = &q->ck[i];
         ctg_oxford_evaluate(c, in, q->mov, q->n_mov, o);
-        if (isnan(in->sinus_longest_s) && (o->status == FM_CTG_OX_MET || i + 1 == q->n_ck)) {
+        if (isnan(in->sinus_longest_s) && !q->n0 &&
+            (o->status == FM_CTG_OX_MET || i + 1 == q->n_ck)) {
             fm_status rc = checkpoint_sinus(q, in);
             if (rc != FM_OK)
                 return rc;
@@ -388,6 +417,57 @@ static double median_of(const float *v, size_t n)
     return m;
 }
 
+static fm_ctg_event *shift_events(fm_ctg_event *dst, const fm_ctg_event *src, size_t n,
+                                  double t0_s)
+{
+    for (size_t i = 0; i < n; i++) {
+        dst[i] = src[i];
+        dst[i].start_s += t0_s;
+        dst[i].end_s += t0_s;
+        dst[i].peak_s += t0_s;
+    }
+    return dst;
+}
+
+static fm_ctg_span *shift_spans(fm_ctg_span *dst, const fm_ctg_span *src, size_t n, double t0_s)
+{
+    for (size_t i = 0; i < n; i++) {
+        dst[i].start_s = src[i].start_s + t0_s;
+        dst[i].end_s = src[i].end_s + t0_s;
+    }
+    return dst;
+}
+
+/* A moved live window: the analysis of the kept samples, with its times from the start of the
+ * record (copies: the kept events belong to the incremental scanners), and the NST kept. */
+static fm_status to_record_time(fm_ctg *q, fm_ctg_result *r)
+{
+    const double t0_s = ctg_s_of(q->n0);
+    size_t ne = r->n_acc + r->n_dec + r->n_ox_acc + r->n_ox_dec;
+    size_t ns = r->n_high + r->n_low + r->sinusoidal.n_spans;
+    if (grow_from((void **)&q->sh_ev, &q->sh_ev_cap, ne ? ne : 1, sizeof *q->sh_ev, 32) ||
+        grow_from((void **)&q->sh_sp, &q->sh_sp_cap, ns ? ns : 1, sizeof *q->sh_sp, 16))
+        return FM_ENOMEM;
+    fm_ctg_event *e = q->sh_ev;
+    r->acc = shift_events(e, r->acc, r->n_acc, t0_s);
+    r->dec = shift_events(e += r->n_acc, r->dec, r->n_dec, t0_s);
+    r->ox_acc = shift_events(e += r->n_dec, r->ox_acc, r->n_ox_acc, t0_s);
+    r->ox_dec = shift_events(e + r->n_ox_acc, r->ox_dec, r->n_ox_dec, t0_s);
+    fm_ctg_span *s = q->sh_sp;
+    r->high_episodes = shift_spans(s, r->high_episodes, r->n_high, t0_s);
+    r->low_episodes = shift_spans(s += r->n_high, r->low_episodes, r->n_low, t0_s);
+    r->sinusoidal.spans =
+        shift_spans(s + r->n_low, r->sinusoidal.spans, r->sinusoidal.n_spans, t0_s);
+    r->duration_s = ctg_s_of(q->n0 + q->n);
+    r->n0 = q->n0;
+    r->t0_s = t0_s;
+    if (q->nst_kept) {
+        r->nst = q->nst;
+        r->nst_reasons = q->nst_reasons;
+    }
+    return FM_OK;
+}
+
 static fm_status analyse(fm_ctg *q)
 {
     const fm_ctg_config *c = &q->cfg;
@@ -407,7 +487,7 @@ static fm_status analyse(fm_ctg *q)
     r->n_minutes = q->n_ep / FM_CTG_EPOCHS_PER_MIN;
     r->lost_percent = 100.0 - ctg_record_valid_percent(q->rec);
     r->maternal_samples = q->n_maternal;
-    r->maternal_percent = 100.0 * (double)q->n_maternal / (double)q->n;
+    r->maternal_percent = 100.0 * (double)q->n_maternal / (double)(q->n0 + q->n);
     r->insufficient_signal = !(100.0 - r->lost_percent >= c->min_valid_percent);
     ctg_record_fill(q->rec, r);
     r->bandwidth_median_bpm = median_of(r->minute_bandwidth_bpm, r->n_minutes);
@@ -418,6 +498,51 @@ static fm_status analyse(fm_ctg *q)
     ctg_baseline_runs br;
     ctg_record_baseline_runs(q->rec, &br);
     ctg_figo_nichd_nst(c, r, &br);
+    return q->n0 ? to_record_time(q, r) : FM_OK;
+}
+
+/* The live window moves: first what stays from the whole record is made final while its samples
+ * are still here (every Oxford checkpoint up to 60 min with its sinusoidal scan, the NST), then
+ * the oldest samples go (whole minutes, so epochs and minutes keep their places) and the
+ * analysis restarts on the rest at the next result. */
+static fm_status rebase(fm_ctg *q)
+{
+    if (!q->n0) {
+        fm_status rc = analyse(q);
+        if (rc != FM_OK) {
+            result_free(&q->res);
+            q->dirty = 1;
+            return rc;
+        }
+        q->nst = q->res.nst;
+        q->nst_reasons = q->res.nst_reasons;
+        q->nst_kept = 1;
+        for (size_t i = 0; i < q->n_ck; i++)
+            if (isnan(q->ck[i].sinus_longest_s) && (rc = checkpoint_sinus(q, &q->ck[i])) != FM_OK)
+                return rc;
+        result_free(&q->res);
+    }
+    size_t drop = (q->n - q->keep_n) / FM_CTG_SAMPLES_PER_MIN * FM_CTG_SAMPLES_PER_MIN;
+    size_t drop_ep = drop / FM_CTG_EPOCH_SAMPLES;
+    memmove(q->fhr, q->fhr + drop, (q->n - drop) * sizeof *q->fhr);
+    memmove(q->ep_pi, q->ep_pi + drop_ep, (q->n_ep - drop_ep) * sizeof *q->ep_pi);
+    q->n -= drop;
+    q->n_ep -= drop_ep;
+    q->n0 += drop;
+    ctg_record_destroy(q->rec);
+    q->rec = NULL; /* analyse() starts a fresh one on the kept samples */
+    q->dirty = 1;
+    return FM_OK;
+}
+
+fm_status fm_ctg_set_live_window(fm_ctg *q, double keep_s, double max_s)
+{
+    if (!q || !isfinite(keep_s) || !isfinite(max_s) || keep_s < FM_CTG_LIVE_MIN_KEEP_S ||
+        max_s < keep_s + 60.0 || max_s > ctg_s_of(FM_TRACE_MAX_SAMPLES) || q->n0)
+        return FM_EINVAL;
+    size_t per_min = FM_CTG_SAMPLES_PER_MIN;
+    q->keep_n = ((size_t)llround(keep_s * CTG_RATE_HZ) + per_min - 1) / per_min * per_min;
+    q->max_n = (size_t)llround(max_s * CTG_RATE_HZ);
     return FM_OK;
 }
 

@@ -283,6 +283,12 @@ typedef struct fm_ctg_result {
     fm_ctg_reasons nichd_reasons;
     fm_ctg_nst nst;
     fm_ctg_reasons nst_reasons;
+
+    /* Live window (fm_ctg_set_live_window): the arrays above (baseline, minutes) start at sample
+     * n0 of the record, i.e. t0_s = n0 / 4 s; every time in the result (events, spans,
+     * duration_s) is from the start of the record. Both 0 until the window first moves. */
+    size_t n0;
+    double t0_s;
 } fm_ctg_result;
 
 typedef struct fm_ctg fm_ctg;
@@ -296,6 +302,25 @@ void fm_ctg_reset(fm_ctg *q);
 /* Append n samples. state may be NULL (then a finite fhr in 50..240 is OK). A sample is used
  * only when its state is FM_STATE_OK and its value finite within 50..240 bpm (CLINICAL 1, 2). */
 fm_status fm_ctg_update(fm_ctg *q, const float *fhr_bpm, const uint8_t *state, size_t n);
+
+/* Live streams: bound the memory of an open stream (an fm_ctg otherwise keeps the whole record,
+ * ~0.6 MB per hour). When the record reaches max_s, the oldest samples are dropped so that the
+ * last keep_s (whole minutes) stay, and the analysis is redone on them: from then on every
+ * figure is that of the kept window (t0_s, n0 in the result), except the Oxford-criteria
+ * verdict (CLINICAL 3.1: decided by 60 min, its checkpoints are kept), the NST (CLINICAL 4.3:
+ * the first 40 min; kept as it was at the first move) and the maternal count (whole record).
+ * Results before the record first reaches max_s are bit for bit those without a window. Needs
+ * keep_s >= FM_CTG_LIVE_MIN_KEEP_S (FM_EINVAL otherwise); max_s > keep_s. Call before the
+ * first update. */
+#define FM_CTG_LIVE_MIN_KEEP_S (82.0 * 60.0) /* the longest look-back of the analysis: the local
+                                              * mode window (64 min) + the fitted baseline's
+                                              * backward look-ahead (16 min) and block (2 min) */
+#define FM_CTG_LIVE_KEEP_S (90.0 * 60.0)     /* what a live stream keeps: >= the above, the
+                                              * 60-min antenatal criteria, the 50-min FIGO /
+                                              * alert reduced-variability run (CLINICAL 4.1) */
+#define FM_CTG_LIVE_MAX_S (120.0 * 60.0)     /* moved every 30 min past 2 h: the first 2 h of a
+                                              * live stream are analysed as a whole record */
+fm_status fm_ctg_set_live_window(fm_ctg *q, double keep_s, double max_s);
 
 /* A fetal movement mark at t_s seconds from the start (CLINICAL 3.1). */
 fm_status fm_ctg_add_movement(fm_ctg *q, double t_s);

@@ -71,8 +71,9 @@ void api_audit(fm_store *s, const fm_principal *p, const fm_http_req *req, const
     snprintf(e.object, sizeof e.object, "%s", object ? object : "");
     snprintf(e.peer, sizeof e.peer, "%s", req->peer);
     e.status = status;
-    /* An audit write that fails is logged by the caller's metrics, never silently retried on
-     * the request path: the store error is already visible to the operator. */
+    /* A row the database refuses (busy, locked) is queued durably by the store and written
+     * later (store_sqlite_log.c); only a row that could not even be queued is lost, and counted
+     * (fetalmon_audit_lost_total in /metrics). */
     (void)fm_store_audit_add(s, &e);
 }
 

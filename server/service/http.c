@@ -233,7 +233,9 @@ static int open_upload(fm_server *srv, pss *p)
  * on the loop (no store access). */
 static void metrics(fm_server *srv, fm_http_resp *o)
 {
-    char buf[2048];
+    char buf[2560];
+    unsigned long long au_def, au_rep, au_lost;
+    fm_store_audit_counts(&au_def, &au_rep, &au_lost);
     int n =
         snprintf(buf, sizeof buf,
                  "# TYPE fetalmon_http_requests_total counter\nfetalmon_http_requests_total %llu\n"
@@ -248,7 +250,10 @@ static void metrics(fm_server *srv, fm_http_resp *o)
                  "# TYPE fetalmon_bus_queue_depth gauge\nfetalmon_bus_queue_depth %zu\n"
                  "# TYPE fetalmon_bus_dropped_total counter\nfetalmon_bus_dropped_total %zu\n"
                  "# TYPE fetalmon_analysis_seconds summary\n"
-                 "fetalmon_analysis_seconds_sum %.3f\nfetalmon_analysis_seconds_count %llu\n",
+                 "fetalmon_analysis_seconds_sum %.3f\nfetalmon_analysis_seconds_count %llu\n"
+                 "# TYPE fetalmon_audit_deferred_total counter\nfetalmon_audit_deferred_total %llu\n"
+                 "# TYPE fetalmon_audit_replayed_total counter\nfetalmon_audit_replayed_total %llu\n"
+                 "# TYPE fetalmon_audit_lost_total counter\nfetalmon_audit_lost_total %llu\n",
                  (unsigned long long)srv->n_requests, (unsigned long long)srv->n_refused_busy,
                  (unsigned long long)srv->n_uploads,
                  srv->pipes ? fm_livepipes_count(srv->pipes) : (size_t)0, srv->n_viewers,
@@ -256,7 +261,8 @@ static void metrics(fm_server *srv, fm_http_resp *o)
                  fm_workq_pending(srv->analysis_q), fm_workq_pending(srv->ingest_q) + fm_ingest_waiting(srv),
                  fm_bus_depth(srv->bus), fm_bus_dropped(srv->bus),
                  (double)atomic_load(&srv->api.analysis_ms_total) / 1000.0,
-                 (unsigned long long)atomic_load(&srv->api.analyses_total));
+                 (unsigned long long)atomic_load(&srv->api.analyses_total), au_def, au_rep,
+                 au_lost);
     o->status = 200;
     o->content_type = "text/plain; version=0.0.4";
     o->body = strndup(buf, (size_t)n);

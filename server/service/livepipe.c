@@ -328,6 +328,7 @@ static void analyse(fm_livepipe *p, int final)
         jw_str(&w, "recording", p->id);
         jw_num(&w, "t_s", t_s, 2);
         jw_num(&w, "false_signal_marked", (double)p->n_marked, 0);
+        jw_num(&w, "window_start_s", r->t0_s, 2); /* the arrays below start here */
         fm_ctg_write_json(r, &w);
         jw_end(&w);
         if (fclose(f) == 0)
@@ -746,6 +747,12 @@ fm_livepipe *fm_livepipes_open(fm_livepipes *t, const char *recording_id, int64_
     ac.sink_user = p;
     p->dop = fm_doppler_create(rate_hz, NULL, on_sample, p);
     p->ctg = fm_ctg_create(NULL);
+    /* a stream can stay open for hours: its analysis keeps the last 90 min (fetalmon/ctg.h);
+     * the final analysis reads the whole recording from disk (analysis_job.c) */
+    if (p->ctg && fm_ctg_set_live_window(p->ctg, FM_CTG_LIVE_KEEP_S, FM_CTG_LIVE_MAX_S) != FM_OK) {
+        fm_ctg_destroy(p->ctg);
+        p->ctg = NULL;
+    }
     p->al = fm_alerts_create(&ac);
     p->fs = fm_falsesig_create_shared(t->fs_model);
     if (p->fs) {

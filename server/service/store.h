@@ -280,5 +280,10 @@ fm_svc_status fm_store_audit_add(fm_store *s, const fm_audit_entry *e);
 typedef void (*fm_audit_cb)(void *ctx, const fm_audit_entry *e);
 /* The newest `limit` entries, newest first. */
 fm_svc_status fm_store_audit_list(fm_store *s, int limit, fm_audit_cb cb, void *ctx);
+/* Audit rows the database refused and that were queued durably beside it (written into the
+ * table by a later audit write), rows so written, and rows lost (not even queued); process-wide,
+ * for /metrics. fm_store_audit_add returns FM_SVC_OK for a queued row. */
+void fm_store_audit_counts(unsigned long long *deferred, unsigned long long *replayed,
+                           unsigned long long *lost);
 
 #endif

@@ -1,8 +1,14 @@
 /* The SQLite backend's append-mostly tables: live trace samples, readings, alerts and the audit
  * log. See store_sqlite.c for the schema and the statements; store.h for the contract. */
+#include <fcntl.h>
 #include <math.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
+#include "fault.h"
 #include "store_sqlite_int.h"
 
 /* Appends a block of samples in one transaction: one fsync per block, not per sample. */
@@ -189,12 +195,12 @@ fm_svc_status sq_alert_list(fm_store *s, int64_t patient_id, fm_alert_cb cb, voi
     return sq_each_row(st, each_alert, &p);
 }
 
-fm_svc_status sq_audit_add(fm_store *s, const fm_audit_entry *e)
+static fm_svc_status audit_insert(fm_store *s, const fm_audit_entry *e)
 {
     sqlite3_stmt *st = sq_stmt(s, S_AUDIT_ADD);
     if (!st)
         return FM_SVC_IO;
-    sqlite3_bind_int64(st, 1, e->t_ms ? e->t_ms : fm_now_ms());
+    sqlite3_bind_int64(st, 1, e->t_ms);
     sqlite3_bind_int64(st, 2, e->actor_id);
     sq_bind_str(st, 3, e->actor);
     sq_bind_str(st, 4, e->action);
@@ -202,6 +208,157 @@ fm_svc_status sq_audit_add(fm_store *s, const fm_audit_entry *e)
     sq_bind_str(st, 6, e->peer);
     sqlite3_bind_int(st, 7, e->status);
     return sq_run(st);
+}
+
+/* ---- audit rows the database refused ----
+ * An audit row is never dropped: when the INSERT fails (the database locked or busy past the
+ * busy timeout, an I/O error) the row goes, as one line, to DB-audit-pending beside the database
+ * (appended and fdatasync'd before the call returns), and the next audit write that succeeds
+ * (on any worker, or after a restart) moves the pending rows into the table, oldest first, with
+ * their own times. A crash between that INSERT and the file's removal can write a row twice
+ * (at least once, never lost). Counted for /metrics (fm_store_audit_counts). */
+
+static pthread_mutex_t audit_mu = PTHREAD_MUTEX_INITIALIZER;
+static atomic_ullong audit_deferred, audit_replayed, audit_lost;
+
+void fm_store_audit_counts(unsigned long long *deferred, unsigned long long *replayed,
+                           unsigned long long *lost)
+{
+    *deferred = atomic_load(&audit_deferred);
+    *replayed = atomic_load(&audit_replayed);
+    *lost = atomic_load(&audit_lost);
+}
+
+static int pending_path(fm_store *s, char *buf, size_t cap)
+{
+    const char *db = sqlite3_db_filename(DB(s), "main");
+    return db && *db && (size_t)snprintf(buf, cap, "%s-audit-pending", db) < cap ? 0 : -1;
+}
+
+/* Tab-separated fields; backslash, tab and newline escaped in the strings. */
+static size_t put_field(char *o, size_t n, size_t cap, const char *t)
+{
+    if (n < cap)
+        o[n++] = '\t';
+    for (; *t && n + 2 < cap; t++) {
+        char c = *t == '\t' ? 't' : *t == '\n' ? 'n' : *t == '\\' ? '\\' : 0;
+        if (c) {
+            o[n++] = '\\';
+            o[n++] = c;
+        } else {
+            o[n++] = *t;
+        }
+    }
+    return n;
+}
+
+static const char *get_field(const char *p, char *dst, size_t cap)
+{
+    size_t n = 0;
+    if (*p == '\t')
+        p++;
+    for (; *p && *p != '\t' && *p != '\n'; p++) {
+        char c = *p;
+        if (c == '\\' && p[1]) {
+            p++;
+            c = *p == 't' ? '\t' : *p == 'n' ? '\n' : *p;
+        }
+        if (n + 1 < cap)
+            dst[n++] = c;
+    }
+    dst[n] = 0;
+    return p;
+}
+
+static int defer_row(fm_store *s, const fm_audit_entry *e)
+{
+    char path[4200], line[1400];
+    if (pending_path(s, path, sizeof path))
+        return -1;
+    size_t n = (size_t)snprintf(line, sizeof line, "%lld\t%lld\t%d", (long long)e->t_ms,
+                                (long long)e->actor_id, e->status);
+    n = put_field(line, n, sizeof line - 1, e->actor);
+    n = put_field(line, n, sizeof line - 1, e->action);
+    n = put_field(line, n, sizeof line - 1, e->object);
+    n = put_field(line, n, sizeof line - 1, e->peer);
+    line[n++] = '\n';
+    pthread_mutex_lock(&audit_mu);
+    int fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
+    int ok = fd >= 0 && write(fd, line, n) == (ssize_t)n && !fm_fault_hit("fsync") &&
+             fdatasync(fd) == 0;
+    if (fd >= 0)
+        close(fd);
+    pthread_mutex_unlock(&audit_mu);
+    return ok ? 0 : -1;
+}
+
+/* The pending rows into the table; those the database refuses again stay in the file. */
+static void replay_pending(fm_store *s, const char *path)
+{
+    pthread_mutex_lock(&audit_mu);
+    FILE *f = fopen(path, "r");
+    char line[1400], tmp[4300];
+    FILE *rest = NULL;
+    int failed = 0;
+    while (f && fgets(line, sizeof line, f)) {
+        if (!failed) {
+            fm_audit_entry e;
+            memset(&e, 0, sizeof e);
+            long long t_ms = 0, actor_id = 0;
+            int status = 0, used = 0;
+            if (sscanf(line, "%lld\t%lld\t%d%n", &t_ms, &actor_id, &status, &used) != 3)
+                continue; /* a torn last line (crash mid-append): its request was answered
+                           * without the row being durable, so it was never acknowledged */
+            e.t_ms = t_ms;
+            e.actor_id = actor_id;
+            e.status = status;
+            const char *p = get_field(line + used, e.actor, sizeof e.actor);
+            p = get_field(p, e.action, sizeof e.action);
+            p = get_field(p, e.object, sizeof e.object);
+            get_field(p, e.peer, sizeof e.peer);
+            if (audit_insert(s, &e) == FM_SVC_OK) {
+                atomic_fetch_add(&audit_replayed, 1);
+                continue;
+            }
+            failed = 1;
+            snprintf(tmp, sizeof tmp, "%s.tmp", path);
+            rest = fopen(tmp, "w");
+        }
+        if (rest)
+            fputs(line, rest);
+    }
+    if (f)
+        fclose(f);
+    if (!failed) {
+        unlink(path);
+    } else if (rest) { /* the remaining rows replace the file, durably */
+        int ok = fflush(rest) == 0 && fdatasync(fileno(rest)) == 0;
+        if (fclose(rest) == 0 && ok)
+            rename(tmp, path);
+        else
+            unlink(tmp);
+    }
+    pthread_mutex_unlock(&audit_mu);
+}
+
+fm_svc_status sq_audit_add(fm_store *s, const fm_audit_entry *e)
+{
+    fm_audit_entry row = *e;
+    if (!row.t_ms)
+        row.t_ms = fm_now_ms();
+    fm_svc_status r = audit_insert(s, &row);
+    char path[4200];
+    if (r == FM_SVC_OK) {
+        if (!pending_path(s, path, sizeof path) && access(path, F_OK) == 0)
+            replay_pending(s, path);
+        return FM_SVC_OK;
+    }
+    if (defer_row(s, &row) == 0) {
+        atomic_fetch_add(&audit_deferred, 1);
+        return FM_SVC_OK; /* durable: it reaches the table later */
+    }
+    atomic_fetch_add(&audit_lost, 1);
+    return r;
 }
 
 static void each_audit(sqlite3_stmt *st, void *c)

@@ -417,6 +417,73 @@ static void a_locked_database_gives_503_busy_and_nothing_half_done(void)
     rm_tree(srv.data);
 }
 
+static long long metric(const char *name)
+{
+    http_resp r;
+    long long v = -1;
+    char key[96];
+    snprintf(key, sizeof key, "\n%s ", name);
+    if (http_get(srv.port, "/metrics", NULL, &r) == 0 && r.status == 200 && r.body) {
+        const char *p = strstr(r.body, key);
+        v = p ? atoll(p + strlen(key)) : -1;
+    }
+    http_resp_free(&r);
+    return v;
+}
+
+/* The audit row of a request answered while the database is locked past the busy timeout is
+ * not dropped: it is queued durably beside the database (fetalmon_audit_deferred_total) and
+ * written into the audit table, with its own time, by the next audit write that succeeds. */
+static void an_audit_row_refused_by_a_locked_database_is_written_later(void)
+{
+    static const char *const args_slow[] = {"--set", "http_timeout_s=30", NULL};
+    args_now = args_slow; /* the read waits out the busy timeout (5 s) before it answers */
+    CHECK(start_fresh("audit-busy", NULL) == 0);
+    args_now = args_fast;
+    size_t len;
+    char *fhr = read_whole(fixture, &len);
+    char id[32], rpath[128], pending[760], dbp[700];
+    CHECK(fhr && upload(tok_alice, "one.fhr", fhr, len, id, NULL) == 201);
+    CHECK(!strcmp(wait_done(id), "done"));
+    snprintf(rpath, sizeof rpath, "/api/recordings/%s/readings", id);
+    snprintf(pending, sizeof pending, "%s/fetalmon.db-audit-pending", srv.data);
+    locker l;
+    pthread_t t;
+    http_resp r;
+    CHECK(metric("fetalmon_audit_deferred_total") == 0);
+    CHECK(start_locker(&l, &t, 7) == 0); /* longer than the busy timeout (5 s) */
+    int got = http_get(srv.port, rpath, tok_alice, &r) == 0 ? r.status : -1;
+    CHECKF(got == 200, "a read under the lock: %d", got); /* a read: served */
+    http_resp_free(&r);
+    CHECK(access(pending, F_OK) == 0); /* its audit row waits on disk */
+    CHECK(metric("fetalmon_audit_deferred_total") == 1);
+    pthread_join(t, NULL);
+    CHECK(http_get(srv.port, rpath, tok_alice, &r) == 0 && r.status == 200);
+    http_resp_free(&r);
+    CHECK(access(pending, F_OK) != 0);
+    CHECK(metric("fetalmon_audit_replayed_total") == 1);
+    CHECK(metric("fetalmon_audit_lost_total") == 0);
+    stop_and_check();
+    /* both rows in the table; the later insert is the earlier request, with its own time */
+    snprintf(dbp, sizeof dbp, "%s/fetalmon.db", srv.data);
+    sqlite3 *db = NULL;
+    sqlite3_stmt *st = NULL;
+    long long t_ms[2] = {0, 0};
+    int n = 0;
+    if (sqlite3_open_v2(dbp, &db, SQLITE_OPEN_READONLY, NULL) == SQLITE_OK &&
+        sqlite3_prepare_v2(db,
+                           "SELECT t_ms FROM audit WHERE action = 'reading.list' AND status = 200"
+                           " ORDER BY id",
+                           -1, &st, NULL) == SQLITE_OK)
+        while (sqlite3_step(st) == SQLITE_ROW && n < 2)
+            t_ms[n++] = sqlite3_column_int64(st, 0);
+    sqlite3_finalize(st);
+    sqlite3_close(db);
+    CHECKF(n == 2 && t_ms[1] < t_ms[0] - 1000, "%d rows, t %lld %lld", n, t_ms[0], t_ms[1]);
+    free(fhr);
+    rm_tree(srv.data);
+}
+
 /* Sends an upload of len bytes in chunks, tolerating the server closing early; returns the
  * status of the answer, or -1 when the connection was dropped without one. */
 static int upload_tolerant(const char *token, const char *name, size_t len)
@@ -580,6 +647,7 @@ int main(void)
     RUN(a_failed_group_commit_sync_is_refused_and_cut_back);
     RUN(workers_without_a_store_answer_503_and_restart_cleanly);
     RUN(a_locked_database_gives_503_busy_and_nothing_half_done);
+    RUN(an_audit_row_refused_by_a_locked_database_is_written_later);
     RUN(a_full_disk_refuses_what_does_not_fit_and_keeps_the_rest);
     RUN(clients_vanishing_mid_frame_leave_the_server_serving);
     if (srv.pid)

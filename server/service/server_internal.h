@@ -26,7 +26,8 @@ struct fm_server {
     fm_workq *live_q;     /* the engine on live streams (livepipe.c) */
     fm_livepipes *pipes;  /* live streams' pipelines, loop-owned */
     fm_alertsvc *alerts;  /* alert life cycle */
-    lws_sorted_usec_list_t sul_tick; /* every second: stalls, escalations */
+    lws_sorted_usec_list_t sul_tick;  /* every second: escalations, sweeps */
+    lws_sorted_usec_list_t sul_stall; /* every STALL_SCAN_US: stalled live streams */
     fm_job tick_job;      /* escalation tick on an API worker */
     int tick_busy;
     fm_job sweep_job;     /* resumable uploads: incomplete / expired (upload.h) */

@@ -28,6 +28,7 @@
 
 #include "falsesig_gru.h"
 #include "falsesig_internal.h"
+#include "model_text.h"
 
 /* Bounds for a hostile or corrupt file (the models measured use H = 8..24, 0.25..1 Hz). */
 #define GRU_MAX_HIDDEN 256
@@ -46,62 +47,21 @@ struct fs_gru {
 
 /* ---- parsing ------------------------------------------------------------------------------- */
 
-typedef struct cur {
-    const char *p, *end;
-} cur;
-
-static int tok(cur *c, char *buf, size_t cap)
+static int num_float(fm_mtext *c, float *v)
 {
-    while (c->p < c->end && (*c->p == ' ' || *c->p == '\t' || *c->p == '\n' || *c->p == '\r'))
-        c->p++;
-    size_t n = 0;
-    while (c->p < c->end && !(*c->p == ' ' || *c->p == '\t' || *c->p == '\n' || *c->p == '\r')) {
-        if (n + 1 >= cap)
-            return 0;
-        buf[n++] = *c->p++;
-    }
-    buf[n] = '\0';
-    return n > 0;
-}
-
-static int word(cur *c, const char *w)
-{
-    char b[64];
-    return tok(c, b, sizeof b) && !strcmp(b, w);
-}
-
-static int num_long(cur *c, long lo, long hi, long *v)
-{
-    char b[64], *e;
-    if (!tok(c, b, sizeof b))
-        return 0;
-    errno = 0;
-    long x = strtol(b, &e, 10);
-    if (*e || errno || x < lo || x > hi)
-        return 0;
-    *v = x;
-    return 1;
-}
-
-static int num_float(cur *c, float *v)
-{
-    char b[64], *e;
-    if (!tok(c, b, sizeof b))
-        return 0;
-    errno = 0;
-    double x = strtod(b, &e);
-    if (*e || errno || !isfinite(x) || fabs(x) > 1e30)
+    double x;
+    if (!fm_mtext_double(c, &x, 0) || fabs(x) > 1e30)
         return 0;
     *v = (float)x;
     return 1;
 }
 
 /* "<tag> <rows> <cols>" with the expected shape, then rows * cols numbers. */
-static int matrix(cur *c, const char *tag, size_t rows, size_t cols, float *dst)
+static int matrix(fm_mtext *c, const char *tag, size_t rows, size_t cols, float *dst)
 {
     long r, k;
-    if (!word(c, tag) || !num_long(c, 1, 1000000, &r) || !num_long(c, 1, 1000000, &k) ||
-        (size_t)r != rows || (size_t)k != cols)
+    if (!fm_mtext_expect(c, tag) || !fm_mtext_long(c, 1, 1000000, &r) ||
+        !fm_mtext_long(c, 1, 1000000, &k) || (size_t)r != rows || (size_t)k != cols)
         return 0;
     for (size_t i = 0; i < rows * cols; i++)
         if (!num_float(c, &dst[i]))
@@ -109,42 +69,44 @@ static int matrix(cur *c, const char *tag, size_t rows, size_t cols, float *dst)
     return 1;
 }
 
-static fm_status parse_body(cur *c, fs_gru *g)
+static fm_status parse_body(fm_mtext *c, fs_gru *g)
 {
     long v;
-    if (!word(c, "fm_falsesig_gru") || !num_long(c, 1, 1, &v))
+    if (!fm_mtext_expect(c, "fm_falsesig_gru") || !fm_mtext_long(c, 1, 1, &v))
         return FM_EFORMAT;
-    if (!word(c, "use_mhr") || !num_long(c, 0, 1, &v))
+    if (!fm_mtext_expect(c, "use_mhr") || !fm_mtext_long(c, 0, 1, &v))
         return FM_EFORMAT;
     g->use_mhr = (int)v;
-    if (!word(c, "decim") || !num_long(c, 1, GRU_MAX_DECIM, &v))
+    if (!fm_mtext_expect(c, "decim") || !fm_mtext_long(c, 1, GRU_MAX_DECIM, &v))
         return FM_EFORMAT;
     g->decim = (size_t)v;
-    if (!word(c, "residual") || !num_long(c, 0, 1, &v))
+    if (!fm_mtext_expect(c, "residual") || !fm_mtext_long(c, 0, 1, &v))
         return FM_EFORMAT;
     g->residual = (int)v;
     /* the feature list must be this build's stage-2 list for that mode, in order */
     const size_t n2 = fs2_n_features(g->use_mhr);
     g->n_features = n2 + (size_t)g->residual;
-    if (!word(c, "features") || !num_long(c, 1, 10000, &v) || (size_t)v != g->n_features)
+    if (!fm_mtext_expect(c, "features") || !fm_mtext_long(c, 1, 10000, &v) ||
+        (size_t)v != g->n_features)
         return FM_EFORMAT;
     for (size_t i = 0; i < g->n_features; i++) {
         char b[64];
-        if (!tok(c, b, sizeof b) || strcmp(b, i < n2 ? fs2_feature_name(i) : FS_GRU_P2_NAME))
+        if (!fm_mtext_token(c, b, sizeof b) ||
+            strcmp(b, i < n2 ? fs2_feature_name(i) : FS_GRU_P2_NAME))
             return FM_EFORMAT;
     }
-    if (!word(c, "masked") || !num_long(c, 0, (long)g->n_features, &v))
+    if (!fm_mtext_expect(c, "masked") || !fm_mtext_long(c, 0, (long)g->n_features, &v))
         return FM_EFORMAT;
     g->n_masked = (size_t)v;
     long idx[FS2_N_FEATURES_MHR + 1];
     for (size_t i = 0; i < g->n_masked; i++)
-        if (!num_long(c, 0, (long)g->n_features - 1, &idx[i]))
+        if (!fm_mtext_long(c, 0, (long)g->n_features - 1, &idx[i]))
             return FM_EFORMAT;
-    if (!word(c, "hidden") || !num_long(c, 1, GRU_MAX_HIDDEN, &v))
+    if (!fm_mtext_expect(c, "hidden") || !fm_mtext_long(c, 1, GRU_MAX_HIDDEN, &v))
         return FM_EFORMAT;
     g->hidden = (size_t)v;
     g->n_in = g->n_features + g->n_masked;
-    if (!word(c, "inputs") || !num_long(c, 1, 100000, &v) || (size_t)v != g->n_in)
+    if (!fm_mtext_expect(c, "inputs") || !fm_mtext_long(c, 1, 100000, &v) || (size_t)v != g->n_in)
         return FM_EFORMAT;
 
     const size_t H = g->hidden, G3 = 3 * H, nin = g->n_in;
@@ -178,7 +140,7 @@ static fm_status parse_body(cur *c, fs_gru *g)
             !matrix(c, tags[d][2], 1, G3, g->b_ih[d]) || !matrix(c, tags[d][3], 1, G3, g->b_hh[d]))
             return FM_EFORMAT;
     if (!matrix(c, "w_out", 1, 2 * H, g->w_out) || !matrix(c, "b_out", 1, 1, &g->b_out) ||
-        !word(c, "end"))
+        !fm_mtext_expect(c, "end"))
         return FM_EFORMAT;
     return FM_OK;
 }
@@ -197,7 +159,7 @@ fm_status fs_gru_parse(const char *text, size_t len, fs_gru **out)
     fs_gru *g = calloc(1, sizeof *g);
     if (!g)
         return FM_ENOMEM;
-    cur c = {text, text + len};
+    fm_mtext c = {text, text + len};
     fm_status st = parse_body(&c, g);
     if (st != FM_OK) {
         fs_gru_destroy(g);

@@ -20,67 +20,11 @@
 #include <string.h>
 
 #include "falsesig_internal.h"
+#include "model_text.h"
 
 /* Largest tree size and count we accept: far above what we ship, bounds a hostile file. */
 #define FS_MAX_TREES 5000
 #define FS_MAX_NODES 4000000
-
-typedef struct cursor {
-    const char *p, *end;
-} cursor;
-
-static void skip_space(cursor *c)
-{
-    while (c->p < c->end && (*c->p == ' ' || *c->p == '\t' || *c->p == '\n' || *c->p == '\r'))
-        c->p++;
-}
-
-/* Next whitespace-separated token into buf (NUL-terminated); 0 at the end or when too long. */
-static int token(cursor *c, char *buf, size_t cap)
-{
-    skip_space(c);
-    size_t n = 0;
-    while (c->p < c->end && !(*c->p == ' ' || *c->p == '\t' || *c->p == '\n' || *c->p == '\r')) {
-        if (n + 1 >= cap)
-            return 0;
-        buf[n++] = *c->p++;
-    }
-    buf[n] = '\0';
-    return n > 0;
-}
-
-static int expect(cursor *c, const char *word)
-{
-    char b[64];
-    return token(c, b, sizeof b) && !strcmp(b, word);
-}
-
-static int read_long(cursor *c, long lo, long hi, long *v)
-{
-    char b[64], *e;
-    if (!token(c, b, sizeof b))
-        return 0;
-    errno = 0;
-    long x = strtol(b, &e, 10);
-    if (*e || errno || x < lo || x > hi)
-        return 0;
-    *v = x;
-    return 1;
-}
-
-/* A number; +-inf only where allow_inf (a split that separates the missing values). */
-static int read_double(cursor *c, double *v, int allow_inf)
-{
-    char b[64], *e;
-    if (!token(c, b, sizeof b))
-        return 0;
-    errno = 0;
-    double x = strtod(b, &e);
-    if (*e || isnan(x) || (!allow_inf && (errno || !isfinite(x))))
-        return 0;
-    *v = x;
-    return 1;
-}
 
 /* The largest float not above a double threshold: for a float feature x,
  * x <= thr (in double) exactly when x <= floor_float(thr), so the walk stays in float. */
@@ -92,10 +36,10 @@ static float floor_float(double thr)
     return f;
 }
 
-static fm_status parse_tree(cursor *c, fs_model *m, size_t *next_node)
+static fm_status parse_tree(fm_mtext *c, fs_model *m, size_t *next_node)
 {
     long n;
-    if (!expect(c, "tree") || !read_long(c, 1, FS_MAX_NODES, &n))
+    if (!fm_mtext_expect(c, "tree") || !fm_mtext_long(c, 1, FS_MAX_NODES, &n))
         return FM_EFORMAT;
     if (*next_node + (size_t)n > m->n_nodes)
         return FM_EFORMAT;
@@ -104,20 +48,20 @@ static fm_status parse_tree(cursor *c, fs_model *m, size_t *next_node)
         char kind[4];
         fs_node *nd = &m->nodes[base + (size_t)i];
         memset(nd, 0, sizeof *nd);
-        if (!token(c, kind, sizeof kind))
+        if (!fm_mtext_token(c, kind, sizeof kind))
             return FM_EFORMAT;
         if (!strcmp(kind, "l")) {
             double v;
-            if (!read_double(c, &v, 0))
+            if (!fm_mtext_double(c, &v, 0))
                 return FM_EFORMAT;
             nd->feature = -1;
             nd->v = (float)v;
         } else if (!strcmp(kind, "s")) {
             long f, ml, l, r;
             double thr;
-            if (!read_long(c, 0, (long)m->n_features - 1, &f) || !read_double(c, &thr, 1) ||
-                !read_long(c, 0, 1, &ml) || !read_long(c, i + 1, n - 1, &l) ||
-                !read_long(c, i + 1, n - 1, &r))
+            if (!fm_mtext_long(c, 0, (long)m->n_features - 1, &f) || !fm_mtext_double(c, &thr, 1) ||
+                !fm_mtext_long(c, 0, 1, &ml) || !fm_mtext_long(c, i + 1, n - 1, &l) ||
+                !fm_mtext_long(c, i + 1, n - 1, &r))
                 return FM_EFORMAT; /* children after their parent: no cycles */
             nd->feature = (int16_t)f;
             nd->v = floor_float(thr);
@@ -137,21 +81,21 @@ static fm_status parse_any(const char *text, size_t len, int stage, fs_model **o
     *out = NULL;
     if (!text || !len)
         return FM_EEMPTY;
-    cursor c = {text, text + len};
+    fm_mtext c = {text, text + len};
     long v, use_mhr, la, nf, nt, nn;
     char name[64];
     size_t (*n_feat)(int) = stage == 2 ? fs2_n_features : fs_n_features;
     const char *(*feat_name)(size_t) = stage == 2 ? fs2_feature_name : fs_feature_name;
-    if (!expect(&c, stage == 2 ? "fm_falsesig_model2" : "fm_falsesig_model") ||
-        !read_long(&c, 1, 1, &v) ||
-        !expect(&c, "use_mhr") || !read_long(&c, 0, 1, &use_mhr) || !expect(&c, "lookahead") ||
-        !read_long(&c, 0, FM_FALSESIG_MAX_LOOKAHEAD_S * FM_FHR_RATE_HZ, &la) ||
-        !expect(&c, "features") || !read_long(&c, 1, 1000, &nf))
+    if (!fm_mtext_expect(&c, stage == 2 ? "fm_falsesig_model2" : "fm_falsesig_model") ||
+        !fm_mtext_long(&c, 1, 1, &v) || !fm_mtext_expect(&c, "use_mhr") ||
+        !fm_mtext_long(&c, 0, 1, &use_mhr) || !fm_mtext_expect(&c, "lookahead") ||
+        !fm_mtext_long(&c, 0, FM_FALSESIG_MAX_LOOKAHEAD_S * FM_FHR_RATE_HZ, &la) ||
+        !fm_mtext_expect(&c, "features") || !fm_mtext_long(&c, 1, 1000, &nf))
         return FM_EFORMAT;
     if ((size_t)nf != n_feat((int)use_mhr))
         return FM_EFORMAT;
     for (long i = 0; i < nf; i++)
-        if (!token(&c, name, sizeof name) || strcmp(name, feat_name((size_t)i)))
+        if (!fm_mtext_token(&c, name, sizeof name) || strcmp(name, feat_name((size_t)i)))
             return FM_EFORMAT;
     fs_model *m = calloc(1, sizeof *m);
     if (!m)
@@ -160,8 +104,9 @@ static fm_status parse_any(const char *text, size_t len, int stage, fs_model **o
     m->lookahead = (unsigned)la;
     m->n_features = (size_t)nf;
     fm_status st = FM_EFORMAT;
-    if (!expect(&c, "baseline") || !read_double(&c, &m->baseline, 0) || !expect(&c, "trees") ||
-        !read_long(&c, 1, FS_MAX_TREES, &nt) || !read_long(&c, 1, FS_MAX_NODES, &nn))
+    if (!fm_mtext_expect(&c, "baseline") || !fm_mtext_double(&c, &m->baseline, 0) ||
+        !fm_mtext_expect(&c, "trees") || !fm_mtext_long(&c, 1, FS_MAX_TREES, &nt) ||
+        !fm_mtext_long(&c, 1, FS_MAX_NODES, &nn))
         goto fail;
     m->n_trees = (size_t)nt;
     m->n_nodes = (size_t)nn;
@@ -177,8 +122,7 @@ static fm_status parse_any(const char *text, size_t len, int stage, fs_model **o
         if ((st = parse_tree(&c, m, &next)) != FM_OK)
             goto fail;
     }
-    skip_space(&c);
-    if (next != m->n_nodes || c.p != c.end) {
+    if (next != m->n_nodes || !fm_mtext_at_end(&c)) {
         st = FM_EFORMAT;
         goto fail;
     }

@@ -675,6 +675,37 @@ static inline int ingest_wait_ack(int fd, int seq, int timeout_ms)
     }
 }
 
+/* Waits up to 15 s for an ack covering seq (1) or an error (0, its code in err); -1 when the
+ * connection closes or nothing comes. */
+static inline int ingest_ack_or_error(int fd, uint32_t seq, char *err, size_t cap)
+{
+    double t0 = now_s();
+    while (now_s() - t0 < 15) {
+        char *m = NULL;
+        size_t len;
+        int op = ws_recv(fd, &m, &len, 15000);
+        if (op < 0 || op == 8) {
+            free(m);
+            return -1;
+        }
+        cJSON *j = cJSON_Parse(m);
+        free(m);
+        const char *type = jstr(j, "type");
+        int r = -2;
+        if (type && !strcmp(type, "ack") &&
+            cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(j, "seq")) >= seq)
+            r = 1;
+        else if (type && !strcmp(type, "error")) {
+            snprintf(err, cap, "%s", jstr(j, "error") ? jstr(j, "error") : "?");
+            r = 0;
+        }
+        cJSON_Delete(j);
+        if (r != -2)
+            return r;
+    }
+    return -1;
+}
+
 /* Sends {"type":"close"} and waits up to timeout_ms for "closed": 0 when it came. The socket
  * stays open (the caller closes it). */
 static inline int ingest_close(int fd, int timeout_ms)

@@ -22,7 +22,8 @@ static const char *const *args_now = args_fast;
 static char fixture[1024];
 static char tok_alice[128], tok_drbob[128];
 
-enum { FRAME_SAMPLES = 2000 }; static int add_users(const char *data)
+enum { FRAME_SAMPLES = 2000 };
+static int add_users(const char *data)
 {
     const char *care[] = {"--clinician", "drbob", NULL};
     return srv_user_add(data, "clinician", "drbob", "drbob-password", NULL) ||
@@ -88,8 +89,7 @@ static int n_recordings(void)
 {
     http_resp r;
     int n = -1;
-    if (http_get(srv.port, "/api/patients/alice/recordings", tok_alice, &r) == 0 &&
-        r.status == 200)
+    if (http_get(srv.port, "/api/patients/alice/recordings", tok_alice, &r) == 0 && r.status == 200)
         n = cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(r.json, "recordings"));
     http_resp_free(&r);
     return n;
@@ -147,31 +147,7 @@ static int frame_acked(int fd, uint32_t seq, char *err, size_t cap)
 {
     if (send_frame(fd, seq) != 0)
         return -1;
-    double t0 = now_s();
-    while (now_s() - t0 < 15) {
-        char *m;
-        size_t len;
-        int op = ws_recv(fd, &m, &len, 15000);
-        if (op < 0 || op == 8) {
-            free(m);
-            return -1;
-        }
-        cJSON *j = cJSON_Parse(m);
-        free(m);
-        const char *type = jstr(j, "type");
-        int r = -2;
-        if (type && !strcmp(type, "ack") &&
-            cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(j, "seq")) >= seq)
-            r = 1;
-        else if (type && !strcmp(type, "error")) {
-            snprintf(err, cap, "%s", jstr(j, "error") ? jstr(j, "error") : "?");
-            r = 0;
-        }
-        cJSON_Delete(j);
-        if (r != -2)
-            return r;
-    }
-    return -1;
+    return ingest_ack_or_error(fd, seq, err, cap);
 }
 
 /* Resumes stream `id`, sends frames next_seq..n-1 and closes it: 0 when "closed" came. */
@@ -242,7 +218,7 @@ static void a_failed_fsync_is_refused_clearly_and_loses_nothing_acknowledged(voi
     http_resp_free(&r);
     CHECK(upload(tok_alice, "three.fhr", fhr, len, id3, NULL) == 201);
     CHECK(!strcmp(wait_done(id3), "done"));
-    CHECK(n_recordings() == 2);                  /* the refused one left no row ... */
+    CHECK(n_recordings() == 2);                    /* the refused one left no row ... */
     CHECK(count_files("recordings", ".fhr") == 2); /* ... no file */
     CHECK(count_files("incoming", ".part") == 0);
 
@@ -291,11 +267,12 @@ static void workers_without_a_store_answer_503_and_restart_cleanly(void)
     http_resp r;
     CHECK(http_post_json(srv.port, "/api/login", NULL,
                          "{\"username\":\"alice\",\"password\":\"alice-password\"}", &r) == 0);
-    CHECK(r.status == 503 && jstr(r.json, "error") && !strcmp(jstr(r.json, "error"), "unavailable"));
+    CHECK(r.status == 503 && jstr(r.json, "error") &&
+          !strcmp(jstr(r.json, "error"), "unavailable"));
     http_resp_free(&r);
     const char *csv = "time_s,fhr_bpm\n0,140\n0.25,141\n";
-    CHECK(http_req(srv.port, "POST", "/api/recordings?name=a.csv", "fms_nottoken", csv,
-                   strlen(csv), &r) == 0 &&
+    CHECK(http_req(srv.port, "POST", "/api/recordings?name=a.csv", "fms_nottoken", csv, strlen(csv),
+                   &r) == 0 &&
           r.status == 503);
     http_resp_free(&r);
     CHECK(count_files("incoming", ".part") == 0);

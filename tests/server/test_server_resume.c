@@ -35,11 +35,10 @@ static int login(const char *name, const char *pw, char *out, size_t cap)
 
 static int start_fresh(const char *tag, const char *fault)
 {
-    const char *a[] = {"add",    "--data", NULL,    "--role",           "clinician",
-                       "--name", "drbob",  "--password-stdin", NULL};
-    const char *b[] = {"add",         "--data",    NULL,    "--role",          "patient",
-                       "--name",      "alice",     "--clinician", "drbob", "--password-stdin",
-                       NULL};
+    const char *a[] = {"add",   "--data",           NULL, "--role", "clinician", "--name",
+                       "drbob", "--password-stdin", NULL};
+    const char *b[] = {"add",   "--data",      NULL,    "--role",           "patient", "--name",
+                       "alice", "--clinician", "drbob", "--password-stdin", NULL};
     if (make_temp_dir(srv.data, sizeof srv.data, tag) != 0)
         return -1;
     a[2] = b[2] = srv.data;
@@ -79,56 +78,10 @@ static int send_frame(int fd, uint32_t seq)
 /* Opens (resume = NULL) or resumes a stream: the socket, with id and next_seq; -1 when refused. */
 static int open_stream(const char *resume, char *id, int *next_seq)
 {
-    int st;
-    int fd = ws_connect(srv.port, "/ws/ingest", "fm-ingest", &st);
-    if (fd < 0)
-        return -1;
-    char msg[512], extra[64] = "";
+    char extra[64] = "";
     if (resume)
         snprintf(extra, sizeof extra, ",\"stream\":\"%s\"", resume);
-    snprintf(msg, sizeof msg,
-             "{\"type\":\"open\",\"token\":\"%s\",\"format\":\"s16le\",\"rate_hz\":8000%s}",
-             tok_alice, extra);
-    ws_send_text(fd, msg);
-    cJSON *o = ws_wait_type(fd, "opened", NULL, 10000);
-    if (!o) {
-        close(fd);
-        return -1;
-    }
-    snprintf(id, 32, "%s", jstr(o, "stream") ? jstr(o, "stream") : "");
-    *next_seq = (int)cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(o, "next_seq"));
-    cJSON_Delete(o);
-    return fd;
-}
-
-/* Waits for an ack covering seq (1) or an error (0, its code in err); -1 on timeout/close. */
-static int wait_ack(int fd, uint32_t seq, char *err, size_t cap)
-{
-    double t0 = now_s();
-    while (now_s() - t0 < 15) {
-        char *m = NULL;
-        size_t len;
-        int op = ws_recv(fd, &m, &len, 15000);
-        if (op < 0 || op == 8) {
-            free(m);
-            return -1;
-        }
-        cJSON *j = cJSON_Parse(m);
-        free(m);
-        const char *type = jstr(j, "type");
-        int r = -2;
-        if (type && !strcmp(type, "ack") &&
-            cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(j, "seq")) >= seq)
-            r = 1;
-        else if (type && !strcmp(type, "error")) {
-            snprintf(err, cap, "%s", jstr(j, "error") ? jstr(j, "error") : "?");
-            r = 0;
-        }
-        cJSON_Delete(j);
-        if (r != -2)
-            return r;
-    }
-    return -1;
+    return ingest_open_stream(srv.port, tok_alice, 8000, extra, id, next_seq);
 }
 
 /* Sends frames from..n-1 on fd, closes the stream: 0 when "closed" came. */
@@ -232,12 +185,12 @@ static void a_resume_supersedes_the_connection_still_open(void)
         return;
     for (uint32_t s = 0; s < 4; s++)
         send_frame(a, s);
-    CHECK(wait_ack(a, 3, err, sizeof err) == 1);
+    CHECK(ingest_ack_or_error(a, 3, err, sizeof err) == 1);
     int b = open_stream(id, id2, &next2);
     CHECK(b >= 0 && !strcmp(id, id2));
     CHECKF(next2 == 4, "next_seq %d", next2);
     /* the old connection is told, and closed: it stores nothing more */
-    CHECK(wait_ack(a, 99, err, sizeof err) == 0 && !strcmp(err, "superseded"));
+    CHECK(ingest_ack_or_error(a, 99, err, sizeof err) == 0 && !strcmp(err, "superseded"));
     send_frame(a, 4); /* ignored: the connection is closing */
     close(a);
     if (b >= 0) {
@@ -268,7 +221,7 @@ static void a_resume_waits_for_the_flush_in_flight(int close_old_first)
     if (a < 0)
         return;
     send_frame(a, 0);
-    CHECK(wait_ack(a, 0, err, sizeof err) == 1);
+    CHECK(ingest_ack_or_error(a, 0, err, sizeof err) == 1);
     send_frame(a, 1); /* its flush: written, then 1.5 s, then the sync fails */
     usleep(300000);
     if (close_old_first)
@@ -282,7 +235,7 @@ static void a_resume_waits_for_the_flush_in_flight(int close_old_first)
     CHECKF(next2 == 1, "next_seq %d", next2);
     CHECKF(waited > 0.5, "the resume answered after %.2f s, during the flush", waited);
     if (!close_old_first) {
-        CHECK(wait_ack(a, 99, err, sizeof err) == 0 && !strcmp(err, "superseded"));
+        CHECK(ingest_ack_or_error(a, 99, err, sizeof err) == 0 && !strcmp(err, "superseded"));
         close(a);
     }
     if (b >= 0) {

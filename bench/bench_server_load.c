@@ -5,7 +5,7 @@
  * core) and RSS.
  *
  *   bench_server_load [--streams 100,500,1000,2000] [--viewers 200] [--seconds 20]
- *                     [--bin build/fetalmon] [--set KEY=VALUE (a server setting)]
+ *                     [--bin build/fetalmon] [--set KEY=VALUE (a server setting; repeatable)]
  *                     [--report S (a progress line every S seconds: soak runs, bench/soak.sh)]
  *                     [--session MIN,MAX (minutes) [--pause MIN,MAX (seconds)]]
  *                     [--speed X (audio sent X times faster than real time)]
@@ -84,7 +84,9 @@ static int wait_msg(conn *c, const char *needle, char *out, size_t cap)
     return bws_wait_msg(c->fd, c->in, &c->in_len, INBUF, needle, out, cap);
 }
 
-static const char *g_set; /* one --set KEY=VALUE for the server, or NULL */
+#define MAX_SETS 8
+static const char *g_set[MAX_SETS]; /* --set KEY=VALUE for the server */
+static int g_n_set;
 static double g_report;   /* seconds between progress lines, 0 = none */
 static double g_sess_min, g_sess_max;           /* --session, minutes (0: always open) */
 static double g_pause_min = 30, g_pause_max = 120; /* --pause, seconds */
@@ -98,6 +100,33 @@ static double unif(conn *x, double a, double b)
     z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
     z ^= z >> 31;
     return a + (b - a) * (double)(z >> 11) * 0x1.0p-53;
+}
+
+/* One gauge of the server's /metrics (plain HTTP on the loopback), in bytes; -1 if absent. */
+static double server_metric(int port, const char *name)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    struct timeval tv = {.tv_sec = 2};
+    static char resp[16384];
+    size_t got = 0;
+    if (fd < 0)
+        return -1;
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    const char req[] = "GET /metrics HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n";
+    if (connect(fd, (struct sockaddr *)&a, sizeof a) == 0 &&
+        bws_send_all(fd, req, sizeof req - 1) == 0) {
+        ssize_t r;
+        while (got < sizeof resp - 1 && (r = recv(fd, resp + got, sizeof resp - 1 - got, 0)) > 0)
+            got += (size_t)r;
+    }
+    close(fd);
+    resp[got] = 0;
+    char key[128];
+    snprintf(key, sizeof key, "\n%s ", name);
+    const char *p = strstr(resp, key);
+    return p ? atof(p + strlen(key)) : -1;
 }
 
 static double load_avg(void)
@@ -197,7 +226,7 @@ static int run(const char *bin, int n_dev, int n_view, double seconds, const int
     pid_t pid = -1;
     if (!tok || !c || !lat || bws_setup_accounts(dir, n_dev, tok, sess) != 0)
         goto out;
-    if ((pid = bws_start_server(bin, dir, &g_set, g_set ? 1 : 0, &port)) < 0)
+    if ((pid = bws_start_server(bin, dir, g_set, g_n_set, &port)) < 0)
         goto out;
     usleep(200000);
     char msg[20000];
@@ -263,9 +292,11 @@ static int run(const char *bin, int n_dev, int n_view, double seconds, const int
                     unacked += (long)c[d].seq - 1 - c[d].acked, open_now++;
             printf("# t %6.0f s  rss %7.1f MB  frames sent %9ld acked %9ld in flight %5ld  "
                    "samples lost %ld dup %ld  resyncs %ld  errors %ld  closed %ld  "
-                   "open %ld recordings %ld  load %.2f\n",
+                   "open %ld recordings %ld  load %.2f  heap in use %.1f MB free %.1f MB\n",
                    now - (t_meas - 2), bws_proc_rss_kb(pid) / 1024.0, sent, acked_total, unacked,
-                   lost_k, dup_k, resyncs, errors, dropped, open_now, recordings, load_avg());
+                   lost_k, dup_k, resyncs, errors, dropped, open_now, recordings, load_avg(),
+                   server_metric(port, "fetalmon_heap_in_use_bytes") / 1048576.0,
+                   server_metric(port, "fetalmon_heap_free_bytes") / 1048576.0);
             fflush(stdout);
             t_report += g_report;
         }
@@ -467,8 +498,8 @@ int main(int argc, char **argv)
             seconds = atof(argv[i + 1]);
         else if (!strcmp(argv[i], "--bin"))
             bin = argv[i + 1];
-        else if (!strcmp(argv[i], "--set"))
-            g_set = argv[i + 1];
+        else if (!strcmp(argv[i], "--set") && g_n_set < MAX_SETS)
+            g_set[g_n_set++] = argv[i + 1];
         else if (!strcmp(argv[i], "--report"))
             g_report = atof(argv[i + 1]);
         else if (!strcmp(argv[i], "--session"))

@@ -8,7 +8,7 @@
 # stream's first analyses, SQLite's page cache, the worker threads' arenas).
 #
 #   bench/soak.sh [--streams N] [--viewers M] [--seconds S] [--build DIR]
-#                 [--session MIN,MAX [--pause MIN,MAX]] [--speed X]
+#                 [--session MIN,MAX [--pause MIN,MAX]] [--speed X] [--set KEY=VALUE ...]
 #
 # Without --session every stream stays open for the whole run (a monitor left on); with it each
 # device records MIN..MAX minutes, closes, pauses MIN..MAX seconds (default 30,120) and opens a
@@ -17,7 +17,8 @@
 # Uses bench/bench_server_load (the clients, one epoll thread) and the build's fetalmon (a
 # Release build: `cmake -S . -B build -DCMAKE_BUILD_TYPE=Release`). Runs under nice -n 5;
 # other jobs on the machine slow it: the load average is in every line, say so next to figures.
-# The server inherits the environment (e.g. MALLOC_ARENA_MAX=2 bench/soak.sh ...).
+# --set passes a server setting (memory_trim_s=60, malloc_arenas=2: docs/api.md); the lines show
+# the server's heap in use and free (its /metrics) next to its RSS.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 streams=500 viewers=100 seconds=1800 build=build extra=()
@@ -27,9 +28,9 @@ while [ $# -gt 0 ]; do
     --viewers) viewers=$2; shift 2 ;;
     --seconds) seconds=$2; shift 2 ;;
     --build) build=$2; shift 2 ;;
-    --session|--pause|--speed) extra+=("$1" "$2"); shift 2 ;;
+    --session|--pause|--speed|--set) extra+=("$1" "$2"); shift 2 ;;
     *) echo "usage: $0 [--streams N] [--viewers M] [--seconds S] [--build DIR]" \
-            "[--session MIN,MAX [--pause MIN,MAX]] [--speed X]" >&2; exit 2 ;;
+            "[--session MIN,MAX [--pause MIN,MAX]] [--speed X] [--set KEY=VALUE]" >&2; exit 2 ;;
   esac
 done
 cmake -S . -B "$build" >/dev/null

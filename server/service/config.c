@@ -41,6 +41,8 @@ void fm_config_defaults(fm_config *c)
      * gracefully there. On a dedicated data disk, measure both. */
     c->ingest_group_commit = 0;
     c->ingest_checkpoint_s = 20;
+    c->malloc_arenas = 0;
+    c->memory_trim_s = 0;
 }
 
 static int parse_i64(const char *v, int64_t lo, int64_t hi, int64_t *out)
@@ -137,6 +139,8 @@ static const int_key int_keys[] = {
     IK(upload_expire_s, 1, 366 * 24 * 3600),
     IK(ingest_group_commit, 0, 1),
     IK(ingest_checkpoint_s, 1, 3600),
+    IK(malloc_arenas, 0, 1024),
+    IK(memory_trim_s, 0, 24 * 3600),
 };
 
 /* webhook_url: each value (one URL, or several separated by commas or spaces) adds to the list;

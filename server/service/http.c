@@ -18,6 +18,7 @@
 #include "files.h"
 #include "ingest.h"
 #include "log.h"
+#include "memstat.h"
 #include "multipart.h"
 #include "server_internal.h"
 
@@ -233,9 +234,11 @@ static int open_upload(fm_server *srv, pss *p)
  * on the loop (no store access). */
 static void metrics(fm_server *srv, fm_http_resp *o)
 {
-    char buf[2560];
+    char buf[4096];
     unsigned long long au_def, au_rep, au_lost;
     fm_store_audit_counts(&au_def, &au_rep, &au_lost);
+    fm_memstat ms;
+    fm_mem_stat(&ms);
     int n =
         snprintf(buf, sizeof buf,
                  "# TYPE fetalmon_http_requests_total counter\nfetalmon_http_requests_total %llu\n"
@@ -253,7 +256,16 @@ static void metrics(fm_server *srv, fm_http_resp *o)
                  "fetalmon_analysis_seconds_sum %.3f\nfetalmon_analysis_seconds_count %llu\n"
                  "# TYPE fetalmon_audit_deferred_total counter\nfetalmon_audit_deferred_total %llu\n"
                  "# TYPE fetalmon_audit_replayed_total counter\nfetalmon_audit_replayed_total %llu\n"
-                 "# TYPE fetalmon_audit_lost_total counter\nfetalmon_audit_lost_total %llu\n",
+                 "# TYPE fetalmon_audit_lost_total counter\nfetalmon_audit_lost_total %llu\n"
+                 "# TYPE fetalmon_resident_bytes gauge\nfetalmon_resident_bytes %zu\n"
+                 "# TYPE fetalmon_heap_in_use_bytes gauge\nfetalmon_heap_in_use_bytes %zu\n"
+                 "# TYPE fetalmon_heap_free_bytes gauge\nfetalmon_heap_free_bytes %zu\n"
+                 "# TYPE fetalmon_heap_mmap_bytes gauge\nfetalmon_heap_mmap_bytes %zu\n"
+                 "# TYPE fetalmon_heap_trims_total counter\nfetalmon_heap_trims_total %llu\n"
+                 "# TYPE fetalmon_heap_trimmed_bytes_total counter\n"
+                 "fetalmon_heap_trimmed_bytes_total %llu\n"
+                 "# TYPE fetalmon_heap_trim_seconds summary\n"
+                 "fetalmon_heap_trim_seconds_sum %.4f\nfetalmon_heap_trim_seconds_max %.4f\n",
                  (unsigned long long)srv->n_requests, (unsigned long long)srv->n_refused_busy,
                  (unsigned long long)srv->n_uploads,
                  srv->pipes ? fm_livepipes_count(srv->pipes) : (size_t)0, srv->n_viewers,
@@ -262,7 +274,9 @@ static void metrics(fm_server *srv, fm_http_resp *o)
                  fm_bus_depth(srv->bus), fm_bus_dropped(srv->bus),
                  (double)atomic_load(&srv->api.analysis_ms_total) / 1000.0,
                  (unsigned long long)atomic_load(&srv->api.analyses_total), au_def, au_rep,
-                 au_lost);
+                 au_lost, ms.rss_bytes, ms.heap_in_use, ms.heap_free, ms.heap_mmap,
+                 (unsigned long long)srv->n_trims, (unsigned long long)srv->trim_bytes_total,
+                 srv->trim_ms_total / 1000.0, srv->trim_ms_max / 1000.0);
     o->status = 200;
     o->content_type = "text/plain; version=0.0.4";
     o->body = strndup(buf, (size_t)n);

@@ -11,6 +11,8 @@
 #include "ingest.h"
 #include "ingest_stages.h"
 #include "live.h"
+#include "log.h"
+#include "memstat.h"
 #include "server_internal.h"
 #include "upload.h"
 
@@ -169,6 +171,26 @@ static void sweep_done(fm_job *job)
     s->sweep_busy = 0;
 }
 
+/* memory_trim_s: on an API worker (malloc_trim locks each arena in turn; the loop never waits
+ * on it). What it released and how long it took go to /metrics. */
+static void trim_run(fm_job *job, void *store)
+{
+    (void)store;
+    fm_server *s = lws_container_of(job, fm_server, trim_job);
+    s->trim_last_bytes = fm_mem_trim(&s->trim_last_ms);
+}
+
+static void trim_done(fm_job *job)
+{
+    fm_server *s = lws_container_of(job, fm_server, trim_job);
+    s->n_trims++;
+    s->trim_bytes_total += s->trim_last_bytes;
+    s->trim_ms_total += s->trim_last_ms;
+    if (s->trim_last_ms > s->trim_ms_max)
+        s->trim_ms_max = s->trim_last_ms;
+    s->trim_busy = 0;
+}
+
 /* The upload sweep runs this often (at most; sooner when upload_incomplete_s is shorter). */
 #define UPLOAD_SWEEP_MS 10000
 
@@ -225,6 +247,13 @@ static void on_tick(lws_sorted_usec_list_t *sul)
         s->sweep_job.done = sweep_done;
         s->sweep_busy = fm_workq_submit(s->api_q, &s->sweep_job) == FM_SVC_OK;
     }
+    if (s->cfg.memory_trim_s > 0 && !s->trim_busy && now >= s->trim_next_ms) {
+        s->trim_next_ms = now + (int64_t)s->cfg.memory_trim_s * 1000;
+        memset(&s->trim_job, 0, sizeof s->trim_job);
+        s->trim_job.run = trim_run;
+        s->trim_job.done = trim_done;
+        s->trim_busy = fm_workq_submit(s->api_q, &s->trim_job) == FM_SVC_OK;
+    }
     lws_sul_schedule(s->ctx, 0, &s->sul_tick, on_tick, LWS_US_PER_SEC);
 }
 
@@ -241,6 +270,15 @@ fm_svc_status fm_server_create(const fm_config *cfg, fm_server **out, char *err,
     if (!s)
         return FM_SVC_NOMEM;
     s->cfg = *cfg;
+    s->trim_next_ms = fm_now_ms() + (int64_t)cfg->memory_trim_s * 1000;
+    /* Before any thread of the service exists: arenas are made per thread as they start. A
+     * refusal (another allocator, e.g. a sanitizer's) leaves its default: a tuning, not a
+     * reason not to serve. */
+    if (fm_mem_set_arenas(cfg->malloc_arenas) != 0) {
+        char extra[96];
+        snprintf(extra, sizeof extra, "\"malloc_arenas\":%d", cfg->malloc_arenas);
+        fm_log("warning", "malloc_arenas_refused", extra);
+    }
     fm_svc_status rc = fm_auth_init();
     if (rc != FM_SVC_OK) {
         snprintf(err, err_len, "cannot initialise libsodium");

@@ -33,6 +33,11 @@ struct fm_server {
     fm_job sweep_job;     /* resumable uploads: incomplete / expired (upload.h) */
     int sweep_busy;
     int64_t sweep_next_ms;
+    fm_job trim_job;      /* memory_trim_s: freed heap pages back to the system (memstat.h) */
+    int trim_busy;
+    int64_t trim_next_ms;
+    size_t trim_last_bytes; /* the job's result, read by its done callback */
+    double trim_last_ms;
     fm_bus *bus;
     fm_ratelimit *login_rl;
     fm_api api;
@@ -44,6 +49,8 @@ struct fm_server {
     uint64_t n_requests, n_refused_busy, n_uploads;
     int n_viewers;
     int64_t upload_bytes_in_flight;
+    uint64_t n_trims, trim_bytes_total;
+    double trim_ms_total, trim_ms_max;
 };
 
 /* The HTTP protocol (http.c). */

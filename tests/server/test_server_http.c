@@ -87,6 +87,15 @@ static void keep_alive_connections_serve_several_requests(void)
     close(fd);
 }
 
+/* The value of one sample line NAME VALUE of a Prometheus text body; -1 if absent. */
+static double metric_value(const char *body, const char *name)
+{
+    char key[128];
+    snprintf(key, sizeof key, "\n%s ", name);
+    const char *p = body ? strstr(body, key) : NULL;
+    return p ? atof(p + strlen(key)) : -1;
+}
+
 static void metrics_are_prometheus_text(void)
 {
     http_resp r;
@@ -113,6 +122,29 @@ static void metrics_count_analyses_and_live_streams(void)
         CHECK(atoll(ls + 23) == 0);
     }
     http_resp_free(&r);
+}
+
+/* Memory figures: the resident set is never 0; with memory_trim_s = 1 the housekeeping trim
+ * has run within a few seconds and says how long it took (a sanitizer's allocator may leave
+ * the heap figures of glibc at 0: not asserted). */
+static void metrics_give_memory_and_the_heap_trims(void)
+{
+    double trims = 0, rss = -1, tmax = -1, heap = -1;
+    for (int i = 0; i < 50 && trims < 1; i++) {
+        http_resp r;
+        CHECK(http_get(srv.port, "/metrics", NULL, &r) == 0 && r.status == 200);
+        rss = metric_value(r.body, "fetalmon_resident_bytes");
+        trims = metric_value(r.body, "fetalmon_heap_trims_total");
+        tmax = metric_value(r.body, "fetalmon_heap_trim_seconds_max");
+        heap = metric_value(r.body, "fetalmon_heap_in_use_bytes");
+        http_resp_free(&r);
+        if (trims < 1)
+            usleep(100 * 1000);
+    }
+    CHECKF(rss > 1e6, "resident %.0f bytes", rss);
+    CHECKF(heap >= 0, "heap in use %.0f", heap);
+    CHECKF(trims >= 1, "trims %.0f", trims);
+    CHECKF(tmax >= 0 && tmax < 5, "trim took %.3f s", tmax);
 }
 
 static void login_gives_a_token_and_me_knows_the_user(void)
@@ -671,7 +703,8 @@ int main(void)
     srv_device_token(srv.data, "alice", dev_alice, sizeof dev_alice);
     srv_device_token(srv.data, "beth", dev_beth, sizeof dev_beth);
     snprintf(srv.log, sizeof srv.log, "%s/server.log", srv.data);
-    const char *extra[] = {"--set", "login_max_failures=3", "--set", "max_upload_bytes=1M", NULL};
+    const char *extra[] = {"--set", "login_max_failures=3", "--set", "max_upload_bytes=1M",
+                           "--set", "memory_trim_s=1", "--set", "malloc_arenas=2", NULL};
     if (server_start(&srv, extra) != 0) {
         fprintf(stderr, "fetalmon serve did not start\n");
         server_stop(&srv, SIGKILL);
@@ -696,6 +729,7 @@ int main(void)
     RUN(audio_downloads_support_ranges);
     RUN(a_trace_the_engine_rejects_ends_failed_with_a_reason);
     RUN(metrics_count_analyses_and_live_streams);
+    RUN(metrics_give_memory_and_the_heap_trims);
     RUN(access_matrix_never_leaks_another_patients_data);
     RUN(a_clinician_signs_a_reading_the_patient_sees);
     RUN(alerts_are_listed_and_acknowledged_by_the_care_team);

@@ -268,6 +268,24 @@ fm_svc_status sq_step_row(sqlite3_stmt *st)
     return rc == SQLITE_DONE ? FM_SVC_NOTFOUND : sq_map_rc(rc);
 }
 
+fm_svc_status sq_row_by_id(fm_store *s, int which, int64_t id, sqlite3_stmt **st)
+{
+    *st = sq_stmt(s, which);
+    if (!*st)
+        return FM_SVC_IO;
+    sqlite3_bind_int64(*st, 1, id);
+    return sq_step_row(*st);
+}
+
+fm_svc_status sq_row_by_text(fm_store *s, int which, const char *key, sqlite3_stmt **st)
+{
+    *st = sq_stmt(s, which);
+    if (!*st)
+        return FM_SVC_IO;
+    sq_bind_str(*st, 1, key);
+    return sq_step_row(*st);
+}
+
 /* ---- users ---- */
 
 static fm_svc_status sq_user_add(fm_store *s, const fm_user *u, const char *h, int64_t *id)
@@ -387,16 +405,13 @@ static fm_svc_status sq_patient_put(fm_store *s, const fm_patient *p)
 
 static fm_svc_status sq_patient_get(fm_store *s, int64_t id, fm_patient *p)
 {
-    sqlite3_stmt *st = sq_stmt(s, S_PATIENT_GET);
-    if (!st)
-        return FM_SVC_IO;
-    sqlite3_bind_int64(st, 1, id);
-    fm_svc_status r = sq_step_row(st);
-    if (r != FM_SVC_OK)
-        return r;
-    read_patient(st, p);
-    sqlite3_reset(st);
-    return FM_SVC_OK;
+    sqlite3_stmt *st;
+    fm_svc_status r = sq_row_by_id(s, S_PATIENT_GET, id, &st);
+    if (r == FM_SVC_OK) {
+        read_patient(st, p);
+        sqlite3_reset(st);
+    }
+    return r;
 }
 
 static fm_svc_status sq_care_link(fm_store *s, int64_t patient_id, int64_t clinician_id)
@@ -540,16 +555,13 @@ static fm_svc_status sq_recording_add(fm_store *s, const fm_recording *r)
 
 static fm_svc_status sq_recording_get(fm_store *s, const char *id, fm_recording *r)
 {
-    sqlite3_stmt *st = sq_stmt(s, S_REC_GET);
-    if (!st)
-        return FM_SVC_IO;
-    sq_bind_str(st, 1, id);
-    fm_svc_status rc = sq_step_row(st);
-    if (rc != FM_SVC_OK)
-        return rc;
-    read_recording(st, r);
-    sqlite3_reset(st);
-    return FM_SVC_OK;
+    sqlite3_stmt *st;
+    fm_svc_status rc = sq_row_by_text(s, S_REC_GET, id, &st);
+    if (rc == FM_SVC_OK) {
+        read_recording(st, r);
+        sqlite3_reset(st);
+    }
+    return rc;
 }
 
 static fm_svc_status sq_recording_set_status(fm_store *s, const char *id, fm_rec_status stt,

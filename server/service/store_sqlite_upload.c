@@ -42,16 +42,13 @@ fm_svc_status sq_upload_add(fm_store *s, const fm_upload *u)
 
 fm_svc_status sq_upload_get(fm_store *s, const char *id, fm_upload *u)
 {
-    sqlite3_stmt *st = sq_stmt(s, S_UPLOAD_GET);
-    if (!st)
-        return FM_SVC_IO;
-    sq_bind_str(st, 1, id);
-    fm_svc_status rc = sq_step_row(st);
-    if (rc != FM_SVC_OK)
-        return rc;
-    read_upload(st, u);
-    sqlite3_reset(st);
-    return FM_SVC_OK;
+    sqlite3_stmt *st;
+    fm_svc_status rc = sq_row_by_text(s, S_UPLOAD_GET, id, &st);
+    if (rc == FM_SVC_OK) {
+        read_upload(st, u);
+        sqlite3_reset(st);
+    }
+    return rc;
 }
 
 fm_svc_status sq_upload_advance(fm_store *s, const char *id, int64_t from, int64_t to,

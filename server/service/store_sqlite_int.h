@@ -81,10 +81,13 @@ void sq_col_text(sqlite3_stmt *st, int i, char *dst, size_t cap);
 void sq_bind_str(sqlite3_stmt *st, int i, const char *v);
 /* A one-row query: FM_SVC_OK with the row current (read it, then reset), or NOTFOUND/error. */
 fm_svc_status sq_step_row(sqlite3_stmt *st);
-/* A lookup of one row by its key (the statement's ?1: an integer id, or a text key): `which`,
- * bound and stepped as by sq_step_row; *st is the statement (read the row, then reset). */
-fm_svc_status sq_row_by_id(fm_store *s, int which, int64_t id, sqlite3_stmt **st);
-fm_svc_status sq_row_by_text(fm_store *s, int which, const char *key, sqlite3_stmt **st);
+/* Copies the current row of st into out (an fm_patient, fm_recording, ...). */
+typedef void (*sq_row_reader)(sqlite3_stmt *st, void *out);
+/* A lookup of one row by its key (the statement's ?1: an integer id, or a text key), read into
+ * out: FM_SVC_OK, FM_SVC_NOTFOUND or an error, as sq_step_row. */
+fm_svc_status sq_get_by_id(fm_store *s, int which, int64_t id, sq_row_reader read, void *out);
+fm_svc_status sq_get_by_text(fm_store *s, int which, const char *key, sq_row_reader read,
+                             void *out);
 /* Runs an UPDATE; FM_SVC_NOTFOUND when it changed no row. */
 fm_svc_status sq_update_one(fm_store *s, sqlite3_stmt *st);
 fm_svc_status sq_each_row(sqlite3_stmt *st, void (*each)(sqlite3_stmt *, void *), void *ctx);

@@ -5,8 +5,9 @@
 
 #include "store_sqlite_int.h"
 
-static void read_upload(sqlite3_stmt *st, fm_upload *u)
+static void read_upload(sqlite3_stmt *st, void *out)
 {
+    fm_upload *u = out;
     memset(u, 0, sizeof *u);
     sq_col_text(st, 0, u->id, sizeof u->id);
     sq_col_text(st, 1, u->recording_id, sizeof u->recording_id);
@@ -42,13 +43,7 @@ fm_svc_status sq_upload_add(fm_store *s, const fm_upload *u)
 
 fm_svc_status sq_upload_get(fm_store *s, const char *id, fm_upload *u)
 {
-    sqlite3_stmt *st;
-    fm_svc_status rc = sq_row_by_text(s, S_UPLOAD_GET, id, &st);
-    if (rc == FM_SVC_OK) {
-        read_upload(st, u);
-        sqlite3_reset(st);
-    }
-    return rc;
+    return sq_get_by_text(s, S_UPLOAD_GET, id, read_upload, u);
 }
 
 fm_svc_status sq_upload_advance(fm_store *s, const char *id, int64_t from, int64_t to,

@@ -598,6 +598,19 @@ static inline int srv_accounts_add(const char *data, const srv_account *acc, int
     return 0;
 }
 
+/* The two care teams of the stream tests: clinicians drbob and drcarol, patients alice
+ * (drbob's) and beth (drcarol's), each with the password NAME-password. 0, or -1. */
+static inline int srv_add_care_teams(const char *data)
+{
+    static const srv_account acc[] = {
+        {"drbob", "clinician", "drbob-password", NULL, ""},
+        {"drcarol", "clinician", "drcarol-password", NULL, ""},
+        {"alice", "patient", "alice-password", "drbob", ""},
+        {"beth", "patient", "beth-password", "drcarol", ""},
+    };
+    return srv_accounts_add(data, acc, (int)(sizeof acc / sizeof acc[0]), NULL);
+}
+
 /* Signs every account of acc[0..n) in (its token): 0, or -1 at the first that does not get 200
  * (said on stderr). */
 static inline int srv_login_all(int port, srv_account *acc, int n)

@@ -216,17 +216,8 @@ int main(void)
 {
     if (make_temp_dir(srv.data, sizeof srv.data, "ingest") != 0)
         return 1;
-    struct {
-        const char *role, *name, *pw, *clin;
-    } u[] = {{"clinician", "drbob", "drbob-password", NULL},
-             {"clinician", "drcarol", "drcarol-password", NULL},
-             {"patient", "alice", "alice-password", "drbob"},
-             {"patient", "beth", "beth-password", "drcarol"}};
-    for (size_t i = 0; i < sizeof u / sizeof u[0]; i++) {
-        const char *care[] = {"--clinician", u[i].clin, NULL};
-        if (srv_user_add(srv.data, u[i].role, u[i].name, u[i].pw, u[i].clin ? care : NULL) != 0)
-            return 1;
-    }
+    if (srv_add_care_teams(srv.data) != 0)
+        return 1;
     srv_device_token(srv.data, "alice", dev_alice, sizeof dev_alice);
     if (server_start(&srv, gc_args) != 0 ||
         login("alice", "alice-password", tok_alice, sizeof tok_alice) != 200 ||

@@ -508,16 +508,9 @@ out:
         free(c[i].sent);
         free(c[i].arrive);
     }
-    if (pid > 0) {
-        kill(pid, SIGTERM);
-        waitpid(pid, NULL, 0);
-    }
+    bws_stop_server(pid, dir);
     free(tok);
     free(c);
-    char cmd[128];
-    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
-    if (system(cmd) != 0)
-        fprintf(stderr, "bench: could not remove %s\n", dir);
     return rc;
 }
 

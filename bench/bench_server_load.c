@@ -470,17 +470,10 @@ out:
     for (int i = 0; c && i < n_dev + n_view; i++)
         if (c[i].fd > 0)
             close(c[i].fd);
-    if (pid > 0) {
-        kill(pid, SIGTERM);
-        waitpid(pid, NULL, 0);
-    }
+    bws_stop_server(pid, dir);
     free(tok);
     free(c);
     free(lat);
-    char cmd[128];
-    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
-    if (system(cmd) != 0)
-        fprintf(stderr, "bench: could not remove %s\n", dir);
     return rc;
 }
 

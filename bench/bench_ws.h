@@ -13,8 +13,10 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <signal.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -271,6 +273,20 @@ static inline pid_t bws_start_server(const char *bin, const char *dir, const cha
     char *colon = strrchr(line, ':');
     *port = colon ? atoi(colon + 1) : 0;
     return *port > 0 ? pid : -1;
+}
+
+/* The end of a run: the server (pid, when > 0) gets SIGTERM and is waited for, then its data
+ * directory dir is removed. */
+static inline void bws_stop_server(pid_t pid, const char *dir)
+{
+    if (pid > 0) {
+        kill(pid, SIGTERM);
+        waitpid(pid, NULL, 0);
+    }
+    char cmd[128];
+    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+    if (system(cmd) != 0)
+        fprintf(stderr, "bench: could not remove %s\n", dir);
 }
 
 #endif

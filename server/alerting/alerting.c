@@ -217,8 +217,9 @@ static void resolve(fm_alerting *a, al_alert *x, int64_t now_ms, int64_t actor, 
         drop(a, at);
 }
 
-static fm_status raise_alert(fm_alerting *a, int64_t patient_id, const char *source,
-                             const fm_alert_event *ev, int64_t now_ms, int64_t *id)
+/* A zeroed alert of patient_id from source, with room for it in the array (the caller fills it
+ * in and appends it); FM_ERANGE when max_alerts are open. */
+static fm_status alert_new(fm_alerting *a, int64_t patient_id, const char *source, al_alert **out)
 {
     if (a->n >= a->cfg.max_alerts)
         return FM_ERANGE;
@@ -233,9 +234,20 @@ static fm_status raise_alert(fm_alerting *a, int64_t patient_id, const char *sou
     al_alert *x = calloc(1, sizeof *x);
     if (!x)
         return FM_ENOMEM;
-    x->id = a->next_id++;
     x->patient_id = patient_id;
     snprintf(x->source, sizeof x->source, "%s", source);
+    *out = x;
+    return FM_OK;
+}
+
+static fm_status raise_alert(fm_alerting *a, int64_t patient_id, const char *source,
+                             const fm_alert_event *ev, int64_t now_ms, int64_t *id)
+{
+    al_alert *x;
+    fm_status rc = alert_new(a, patient_id, source, &x);
+    if (rc != FM_OK)
+        return rc;
+    x->id = a->next_id++;
     x->episode_id = ev->episode_id;
     x->state = FM_AL_STATE_RAISED;
     x->prio = ev->priority;
@@ -255,22 +267,11 @@ fm_status fm_alerting_restore(fm_alerting *a, const fm_al_restore *r)
         r->alert_id < 1 || r->priority < FM_ALERT_PRIO_LOW || r->priority > FM_ALERT_PRIO_HIGH ||
         r->level < 0 || find_id(a, r->alert_id, NULL))
         return FM_EINVAL;
-    if (a->n >= a->cfg.max_alerts)
-        return FM_ERANGE;
-    if (a->n == a->cap) {
-        size_t cap = a->cap ? a->cap * 2 : 16;
-        al_alert **v = realloc(a->v, cap * sizeof *v);
-        if (!v)
-            return FM_ENOMEM;
-        a->v = v;
-        a->cap = cap;
-    }
-    al_alert *x = calloc(1, sizeof *x);
-    if (!x)
-        return FM_ENOMEM;
+    al_alert *x;
+    fm_status rc = alert_new(a, r->patient_id, r->source, &x);
+    if (rc != FM_OK)
+        return rc;
     x->id = r->alert_id;
-    x->patient_id = r->patient_id;
-    snprintf(x->source, sizeof x->source, "%s", r->source);
     x->episode_id = r->episode_id;
     x->prio = r->priority;
     x->cleared = r->cleared;

@@ -77,6 +77,19 @@ void api_audit(fm_store *s, const fm_principal *p, const fm_http_req *req, const
     (void)fm_store_audit_add(s, &e);
 }
 
+void api_list_reply(fm_store *s, const fm_principal *p, const fm_http_req *req,
+                    fm_svc_status rc, cJSON *j, const char *action, const char *object,
+                    fm_http_resp *resp)
+{
+    if (rc != FM_SVC_OK) {
+        cJSON_Delete(j);
+        api_store_error(resp, rc);
+        return;
+    }
+    api_json(resp, 200, j);
+    api_audit(s, p, req, action, object, 200);
+}
+
 /* ---- JSON of domain objects ---- */
 
 static cJSON *user_json(const fm_user *u)
@@ -266,13 +279,7 @@ static void route_patients(fm_store *s, const fm_principal *p, const fm_http_req
         rc = fm_store_patient_list(s, p->user.role == FM_ROLE_CLINICIAN ? p->user.id : 0,
                                    add_patient, &c);
     }
-    if (rc != FM_SVC_OK) {
-        cJSON_Delete(j);
-        api_store_error(resp, rc);
-        return;
-    }
-    api_json(resp, 200, j);
-    api_audit(s, p, req, "patient.list", "", 200);
+    api_list_reply(s, p, req, rc, j, "patient.list", "", resp);
 }
 
 /* Finds a patient by name and checks access; on refusal fills resp (404) and returns -1. */

@@ -14,6 +14,11 @@ void api_audit(fm_store *s, const fm_principal *p, const fm_http_req *req, const
                const char *object, int status);
 /* Maps a store error to a 503/500 response. */
 void api_store_error(fm_http_resp *r, fm_svc_status rc);
+/* The answer to a list read: j (consumed) with 200, audited as action on object; or, when the
+ * read failed (rc), the store's error, not audited. */
+void api_list_reply(fm_store *s, const fm_principal *p, const fm_http_req *req,
+                    fm_svc_status rc, cJSON *j, const char *action, const char *object,
+                    fm_http_resp *resp);
 /* A patient (user + patient row) as JSON; with_team adds the care team. */
 cJSON *api_patient_json(fm_store *s, const fm_patient *pt, int with_team);
 

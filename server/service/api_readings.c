@@ -51,13 +51,7 @@ void api_readings(fm_api *api, fm_store *s, const fm_principal *p, const fm_http
         cJSON *j = cJSON_CreateObject();
         list_ctx c = {s, cJSON_AddArrayToObject(j, "readings")};
         fm_svc_status rc = fm_store_reading_list(s, r.id, add_reading, &c);
-        if (rc != FM_SVC_OK) {
-            cJSON_Delete(j);
-            api_store_error(resp, rc);
-            return;
-        }
-        api_json(resp, 200, j);
-        api_audit(s, p, req, "reading.list", object, 200);
+        api_list_reply(s, p, req, rc, j, "reading.list", object, resp);
         return;
     }
     if (p->user.role != FM_ROLE_CLINICIAN) {
@@ -305,15 +299,9 @@ void api_alerts_list(fm_store *s, const fm_principal *p, const fm_http_req *req,
     cJSON *j = cJSON_CreateObject();
     alert_list_ctx c = {s, cJSON_AddArrayToObject(j, "alerts"), 0};
     fm_svc_status rc = fm_store_alert_list(s, pt->user_id, add_alert, &c);
-    if (rc != FM_SVC_OK) {
-        cJSON_Delete(j);
-        api_store_error(resp, rc);
-        return;
-    }
-    api_json(resp, 200, j);
     char object[96];
     snprintf(object, sizeof object, "patient:%s", pt->name);
-    api_audit(s, p, req, "alert.list", object, 200);
+    api_list_reply(s, p, req, rc, j, "alert.list", object, resp);
 }
 
 void api_alert_ack(fm_api *api, fm_store *s, const fm_principal *p, const fm_http_req *req,

@@ -298,15 +298,9 @@ void api_recordings_list(fm_api *api, fm_store *s, const fm_principal *p, const 
     cJSON *j = cJSON_CreateObject();
     rec_list_ctx c = {s, cJSON_AddArrayToObject(j, "recordings")};
     fm_svc_status rc = fm_store_recording_list(s, pt->user_id, add_recording, &c);
-    if (rc != FM_SVC_OK) {
-        cJSON_Delete(j);
-        api_store_error(resp, rc);
-        return;
-    }
-    api_json(resp, 200, j);
     char object[96];
     snprintf(object, sizeof object, "patient:%s", pt->name);
-    api_audit(s, p, req, "recording.list", object, 200);
+    api_list_reply(s, p, req, rc, j, "recording.list", object, resp);
 }
 
 /* ---- GET /api/recordings/ID/samples?from=K[&limit=N] ---- */

@@ -212,7 +212,7 @@ static void count_alert(void *ctx, const fm_alert *a)
 }
 
 /* When the last data of a live stream arrived: its frames file grows with every durable frame
- * (ingest.c appends and fdatasyncs before acknowledging), so its mtime is the time of the last
+ * (ingest_worker.c appends and fdatasyncs before acknowledging), so its mtime is the time of the last
  * frame on disk. Falls back to the row's updated time when the file cannot be read. */
 static int64_t last_data_ms(const fm_api *api, const fm_recording *r)
 {

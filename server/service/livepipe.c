@@ -1,34 +1,28 @@
 /* fm_livepipe: see livepipe.h. Loop side: a queue of operations per pipe (frames, movement,
  * stall, finish) and at most one job in flight that takes the whole queue. Worker side: the
- * engine objects, touched only inside that job. Not for uploads or the ingest protocol. */
+ * engine objects, touched only inside that job. Where the results go (store, bus, alert life
+ * cycle) is livepipe_out.c. Not for uploads or the ingest protocol. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "fetalmon/ctg.h"
 #include "ctg_json.h"
-#include "fetalmon/doppler.h"
-#include "fetalmon/falsesig.h"
 #include "ingest_stages.h"
 #include "jsonw.h"
-#include "livepipe.h"
-#include "store.h"
+#include "livepipe_int.h"
 
 #define FM_LIVE_ANALYSIS_EVERY_S 120.0 /* issue 5: the analysis re-runs every 2 min */
-#define FM_LIVE_STORE_BATCH 40         /* samples (10 s) per store transaction */
 #define FM_LIVE_WRITER_MAX_BATCHES 10000 /* store batches waiting (10 s of samples each) */
 #define FM_LIVE_EVENTS_MAX 10000         /* alert events waiting for the life cycle */
-#define FM_LIVE_PUBLISH_MAX 64         /* samples per "samples" message */
 #define FM_LIVE_HZ 4.0
-#define FM_LIVE_FRAME_MAX 32768 /* PCM bytes per ingest frame */
 #define FM_PCM_HEADER 16
 #define FM_LIVE_EVICT_S 3600 /* a stream with no device for this long leaves memory (its frames
                               * stay on disk: a resume replays them) */
 
 enum { OP_REPLAY, OP_FRAMES, OP_MOVE, OP_STALL, OP_FINISH, OP_EVICT };
 
-typedef struct op {
+struct op {
     int kind;
     unsigned char *buf;
     size_t len;
@@ -37,255 +31,9 @@ typedef struct op {
     uint32_t upto;
     int64_t t_arrive_us, t_fed_us; /* stage timings (ingest_stages.h) */
     struct op *next;
-} op;
-
-/* Samples of one stream on their way to the store (the writer). */
-typedef struct row_batch {
-    fm_serial_item item; /* first */
-    char id[FM_REC_ID_MAX];
-    size_t n;
-    fm_sample_row rows[];
-} row_batch;
-
-/* An alert event on its way to the life cycle: a deep copy (the engine's strings live only
- * during its sink call). */
-typedef struct alert_item {
-    fm_serial_item item; /* first */
-    fm_bus *bus;     /* a message to publish in this order (json), instead of an event */
-    const char *json; /* in text */
-    fm_alertsvc *alerts;
-    int64_t patient_id;
-    char id[FM_REC_ID_MAX];
-    int64_t t0_us; /* stage timings */
-    fm_alert_event ev;
-    size_t used, cap;
-    char text[]; /* the event's strings */
-} alert_item;
-
-struct fm_livepipes {
-    fm_livepipes_config c;
-    fm_livepipe *head;
-    size_t n;
-    fm_falsesig_model *fs_model; /* the no-MHR detector's trees, shared by every stream */
-    fm_serialq *writer; /* the samples' store writes, in order (NULL: on the engine's worker) */
-    fm_serialq *events; /* alert events to fm_alertsvc, in order (NULL: on the engine's worker) */
-};
-
-struct fm_livepipe {
-    fm_job job; /* first: the job in flight is the pipe itself */
-    fm_livepipes *t;
-    fm_livepipe *next;
-    char id[FM_REC_ID_MAX];
-    int64_t patient_id;
-    int rate_hz;
-    /* loop side */
-    op *head, *tail; /* waiting */
-    op *running;     /* taken by the job in flight */
-    int busy, finishing, finished, stalled;
-    int attached; /* ingest connections on this stream */
-    int64_t last_data_ms;
-    /* worker side */
-    fm_store *store;
-    fm_doppler *dop;
-    fm_ctg *ctg;
-    fm_alerts *al;
-    fm_falsesig *fs;     /* CLINICAL 2: the trace-level false-signal detector (no MHR channel) */
-    fm_sample_row *held; /* samples published but not yet judged: a ring, k order */
-    size_t held_cap, held_n, held_head;
-    int64_t k_judged;    /* samples given to fm_ctg / fm_alerts (k_judged <= k) */
-    int64_t k_live0;     /* first sample sent on the feed (after a replay) */
-    int64_t n_marked;    /* samples the detector re-marked */
-    int quiet;           /* replaying frames already seen before a restart */
-    int analysis_failed; /* the technical alert is on */
-    int64_t k;           /* samples emitted */
-    double next_analysis_s;
-    uint32_t next_seq; /* next frame the engine takes */
-    uint32_t cur_seq;
-    int64_t cur_t0_us; /* when the frames being pushed arrived (stage timings) */
-    fm_sample_row rows[FM_LIVE_STORE_BATCH];
-    size_t n_rows;
-    fm_sample_row pub[FM_LIVE_PUBLISH_MAX];
-    size_t n_pub;
-    fm_sample_row marks[FM_LIVE_PUBLISH_MAX]; /* corrections not yet published, one run */
-    size_t n_marks;
-    float pcm[FM_LIVE_FRAME_MAX / 2];
 };
 
 /* ---- worker side ---- */
-
-static void write_batch(fm_store *s, row_batch *b)
-{
-    int64_t t0 = fm_stage_on() ? fm_stage_now_us() : 0;
-    fm_store_samples_append(s, b->id, b->rows, b->n);
-    fm_stage_since(FM_STAGE_STORE_SAMPLES, t0);
-}
-
-/* The writer (fm_serialq): a batch to the store; ctx NULL at shutdown (not written: a resume's
- * replay recomputes the samples from the frames). */
-static void writer_item(void *user, fm_serial_item *it, void *ctx)
-{
-    (void)user;
-    if (ctx)
-        write_batch(ctx, (row_batch *)it);
-    free(it);
-}
-
-static void publish_t(fm_livepipe *p, const char *json, int64_t t0_us)
-{
-    char topic[48];
-    snprintf(topic, sizeof topic, "patient/%lld", (long long)p->patient_id);
-    fm_bus_publish_t(p->t->c.bus, topic, json, t0_us);
-}
-
-static void publish(fm_livepipe *p, const char *json)
-{
-    publish_t(p, json, 0);
-}
-
-/* A message that must follow the alert events queued before it (the analysis: a viewer gets a
- * stream's alerts before its final analysis, as when the events were synchronous). */
-static void publish_after_events(fm_livepipe *p, const char *json)
-{
-    size_t n = strlen(json) + 1;
-    alert_item *a = p->t->events ? malloc(sizeof *a + n) : NULL;
-    if (!a) {
-        publish(p, json);
-        return;
-    }
-    memset(a, 0, sizeof *a);
-    a->bus = p->t->c.bus;
-    a->patient_id = p->patient_id;
-    memcpy(a->text, json, n);
-    a->json = a->text;
-    fm_serialq_push(p->t->events, &a->item, p->store);
-}
-
-/* The samples so far go to the store: through the writer, else (no writer, no memory) here. */
-static void store_rows(fm_livepipe *p)
-{
-    size_t n = p->n_rows;
-    p->n_rows = 0;
-    if (!n || !p->store)
-        return;
-    row_batch *b = malloc(sizeof *b + n * sizeof b->rows[0]);
-    if (!b)
-        return; /* derived data: a resume's replay recomputes it */
-    snprintf(b->id, sizeof b->id, "%s", p->id);
-    b->n = n;
-    memcpy(b->rows, p->rows, n * sizeof b->rows[0]);
-    if (p->t->writer) {
-        fm_serialq_push(p->t->writer, &b->item, p->store);
-    } else {
-        write_batch(p->store, b);
-        free(b);
-    }
-}
-
-/* {"type":"samples","recording":ID,"k0":K,"seq":S,"fhr":[...],"quality":[...],"state":[...]} */
-static void publish_samples(fm_livepipe *p)
-{
-    if (!p->n_pub || p->quiet) {
-        p->n_pub = 0;
-        return;
-    }
-    char *buf = malloc(128 + p->n_pub * 40);
-    if (!buf) {
-        p->n_pub = 0;
-        return;
-    }
-    size_t n = (size_t)sprintf(buf, "{\"type\":\"samples\",\"recording\":\"%s\",\"k0\":%lld,"
-                                     "\"seq\":%u,\"fhr\":[",
-                               p->id, (long long)p->pub[0].k, p->cur_seq);
-    for (size_t i = 0; i < p->n_pub; i++) {
-        if (isfinite(p->pub[i].fhr_bpm))
-            n += (size_t)sprintf(buf + n, "%s%.2f", i ? "," : "", p->pub[i].fhr_bpm);
-        else
-            n += (size_t)sprintf(buf + n, "%snull", i ? "," : "");
-    }
-    n += (size_t)sprintf(buf + n, "],\"quality\":[");
-    for (size_t i = 0; i < p->n_pub; i++)
-        n += (size_t)sprintf(buf + n, "%s%.3f", i ? "," : "", p->pub[i].quality);
-    n += (size_t)sprintf(buf + n, "],\"state\":[");
-    for (size_t i = 0; i < p->n_pub; i++)
-        n += (size_t)sprintf(buf + n, "%s%d", i ? "," : "", p->pub[i].state);
-    sprintf(buf + n, "]}");
-    publish_t(p, buf, p->cur_t0_us);
-    fm_stage_since(FM_STAGE_PUBLISHED, p->cur_t0_us);
-    free(buf);
-    p->n_pub = 0;
-}
-
-/* Copies s into the item's text (NULL stays NULL). */
-static const char *keep(alert_item *a, const char *s)
-{
-    if (!s)
-        return NULL;
-    size_t n = strlen(s) + 1;
-    if (a->used + n > a->cap)
-        return "";
-    char *d = a->text + a->used;
-    memcpy(d, s, n);
-    a->used += n;
-    return d;
-}
-
-static void event_item(void *user, fm_serial_item *it, void *ctx)
-{
-    (void)user;
-    (void)ctx; /* the life cycle has its own store connection */
-    alert_item *a = (alert_item *)it;
-    if (a->json) {
-        char topic[48];
-        snprintf(topic, sizeof topic, "patient/%lld", (long long)a->patient_id);
-        fm_bus_publish(a->bus, topic, a->json);
-    } else {
-        fm_alertsvc_event(a->alerts, a->patient_id, a->id, &a->ev);
-        fm_stage_since(FM_STAGE_ALERT_EVENT, a->t0_us);
-    }
-    free(a);
-}
-
-/* An engine event: to the life cycle (store, audit, bus, webhooks) through the events queue, so
- * that its store commits never hold this engine worker (and the streams behind it). */
-static void on_alert(void *user, const fm_alert_event *ev)
-{
-    fm_livepipe *p = user;
-    if (p->quiet || !p->t->c.alerts)
-        return;
-    size_t cap = 0;
-    const char *strs[4] = {ev->rule_code, ev->rule_name, ev->clinical_ref, ev->logic};
-    for (int i = 0; i < 4; i++)
-        cap += strs[i] ? strlen(strs[i]) + 1 : 0;
-    for (int i = 0; i < ev->n_values && i < FM_ALERT_MAX_VALUES; i++)
-        cap += ev->values[i].key ? strlen(ev->values[i].key) + 1 : 0;
-    for (int i = 0; i < ev->n_reasons && i < FM_ALERT_MAX_REASONS; i++)
-        cap += ev->reasons[i] ? strlen(ev->reasons[i]) + 1 : 0;
-    alert_item *a = p->t->events ? malloc(sizeof *a + cap) : NULL;
-    if (!a) { /* no queue (or no memory): here */
-        int64_t t0 = fm_stage_on() ? fm_stage_now_us() : 0;
-        fm_alertsvc_event(p->t->c.alerts, p->patient_id, p->id, ev);
-        fm_stage_since(FM_STAGE_ALERT_EVENT, t0);
-        return;
-    }
-    a->bus = NULL;
-    a->json = NULL;
-    a->alerts = p->t->c.alerts;
-    a->patient_id = p->patient_id;
-    snprintf(a->id, sizeof a->id, "%s", p->id);
-    a->t0_us = fm_stage_on() ? fm_stage_now_us() : 0;
-    a->ev = *ev;
-    a->used = 0;
-    a->cap = cap;
-    a->ev.rule_code = keep(a, ev->rule_code);
-    a->ev.rule_name = keep(a, ev->rule_name);
-    a->ev.clinical_ref = keep(a, ev->clinical_ref);
-    a->ev.logic = keep(a, ev->logic);
-    for (int i = 0; i < ev->n_values && i < FM_ALERT_MAX_VALUES; i++)
-        a->ev.values[i].key = keep(a, ev->values[i].key);
-    for (int i = 0; i < ev->n_reasons && i < FM_ALERT_MAX_REASONS; i++)
-        a->ev.reasons[i] = keep(a, ev->reasons[i]);
-    fm_serialq_push(p->t->events, &a->item, p->store);
-}
 
 static void num_or_null(char *buf, size_t cap, double v)
 {
@@ -349,46 +97,22 @@ static void analyse(fm_livepipe *p, int final)
              r->n_dec, fm_ctg_figo_name(r->figo), fm_ctg_nst_name(r->nst),
              fm_ctg_oxford_name(r->oxford.status), fm_falsesig_lookahead(p->fs) / FM_LIVE_HZ,
              (long long)p->n_marked);
-    publish_after_events(p, msg);
-}
-
-/* {"type":"samples_marked","recording":ID,"k0":K,"state":[...]}: samples K, K+1, ... were
- * already sent by "samples" and the false-signal detector re-marked them (one contiguous run). */
-static void publish_marks(fm_livepipe *p)
-{
-    if (!p->n_marks || p->quiet) {
-        p->n_marks = 0;
-        return;
-    }
-    char *buf = malloc(160 + p->n_marks * 4);
-    if (!buf) {
-        p->n_marks = 0;
-        return;
-    }
-    size_t n = (size_t)sprintf(buf, "{\"type\":\"samples_marked\",\"recording\":\"%s\","
-                                     "\"k0\":%lld,\"state\":[",
-                               p->id, (long long)p->marks[0].k);
-    for (size_t i = 0; i < p->n_marks; i++)
-        n += (size_t)sprintf(buf + n, "%s%d", i ? "," : "", p->marks[i].state);
-    sprintf(buf + n, "]}");
-    publish(p, buf);
-    free(buf);
-    p->n_marks = 0;
+    livepipe_publish_after_events(p, msg);
 }
 
 /* Samples first, then the corrections of older samples: a viewer never gets a correction of a
  * sample it has not been sent. */
 static void publish_pending(fm_livepipe *p)
 {
-    publish_samples(p);
-    publish_marks(p);
+    livepipe_publish_samples(p);
+    livepipe_publish_marks(p);
 }
 
 static void add_row(fm_livepipe *p, const fm_sample_row *row)
 {
     p->rows[p->n_rows++] = *row;
     if (p->n_rows == FM_LIVE_STORE_BATCH)
-        store_rows(p);
+        livepipe_store_rows(p);
 }
 
 /* A judged sample (v = the detector's verdict, NULL when the detector could not judge it): a
@@ -404,7 +128,7 @@ static void judged_sample(fm_livepipe *p, fm_sample_row row, const fm_falsesig_s
         if (row.k >= p->k_live0) { /* the feed only corrects what it sent */
             if (p->n_marks && (p->n_marks == FM_LIVE_PUBLISH_MAX ||
                                p->marks[p->n_marks - 1].k + 1 != row.k))
-                publish_marks(p);
+                livepipe_publish_marks(p);
             p->marks[p->n_marks++] = row;
         }
     }
@@ -465,7 +189,7 @@ static void mark_sample(fm_livepipe *p, const fm_fhr_sample *s)
     add_row(p, &row);
     p->pub[p->n_pub++] = row;
     if (p->n_pub == FM_LIVE_PUBLISH_MAX)
-        publish_samples(p);
+        livepipe_publish_samples(p);
     p->k++;
     if (p->held_n == p->held_cap) /* cannot happen: the ring holds the look-ahead and more */
         release_unjudged(p);
@@ -534,7 +258,7 @@ static void replay(fm_livepipe *p, uint32_t upto)
     p->n_pub = 0;
     p->n_marks = 0;
     p->k_live0 = p->k; /* samples before this were not sent: their corrections are not either */
-    store_rows(p);
+    livepipe_store_rows(p);
     free(buf);
     if (f)
         fclose(f);
@@ -556,24 +280,24 @@ static void run_op(fm_livepipe *p, op *o)
         char msg[160];
         snprintf(msg, sizeof msg, "{\"type\":\"movement\",\"recording\":\"%s\",\"t_s\":%.2f}",
                  p->id, t);
-        publish(p, msg);
+        livepipe_publish(p, msg);
         break;
     }
     case OP_STALL:
         fm_alerts_technical(p->al, FM_ALERT_STREAM_STALLED, t_now, o->on,
                             o->on ? "no data from the device" : NULL);
-        store_rows(p); /* a quiet stream: what we have goes to the store now */
+        livepipe_store_rows(p); /* a quiet stream: what we have goes to the store now */
         break;
-    case OP_EVICT: store_rows(p); break;
+    case OP_EVICT: livepipe_store_rows(p); break;
     case OP_FINISH:
         fm_doppler_flush(p->dop);
-        publish_samples(p);
+        livepipe_publish_samples(p);
         if (fm_falsesig_flush(p->fs) == FM_OK)
             drain_verdicts(p);
         if (p->held_n)
             release_unjudged(p);
-        publish_marks(p);
-        store_rows(p);
+        livepipe_publish_marks(p);
+        livepipe_store_rows(p);
         analyse(p, 1);
         break;
     }
@@ -687,9 +411,11 @@ fm_livepipes *fm_livepipes_create(const fm_livepipes_config *c)
     t->c = *c;
     t->fs_model = fm_falsesig_model_create(0); /* home streams: no maternal channel */
     if (c->store_q)
-        t->writer = fm_serialq_create(c->store_q, writer_item, t, FM_LIVE_WRITER_MAX_BATCHES);
+        t->writer =
+            fm_serialq_create(c->store_q, livepipe_writer_item, t, FM_LIVE_WRITER_MAX_BATCHES);
     if (c->events_q)
-        t->events = fm_serialq_create(c->events_q, event_item, t, FM_LIVE_EVENTS_MAX);
+        t->events =
+            fm_serialq_create(c->events_q, livepipe_event_item, t, FM_LIVE_EVENTS_MAX);
     if (!t->fs_model || (c->store_q && !t->writer) || (c->events_q && !t->events)) {
         fm_serialq_destroy(t->writer);
         fm_serialq_destroy(t->events);
@@ -743,7 +469,7 @@ fm_livepipe *fm_livepipes_open(fm_livepipes *t, const char *recording_id, int64_
     fm_alerts_config ac;
     fm_alerts_config_default(&ac);
     ac.gestation_weeks = gestation_weeks;
-    ac.sink = on_alert;
+    ac.sink = livepipe_on_alert;
     ac.sink_user = p;
     p->dop = fm_doppler_create(rate_hz, NULL, on_sample, p);
     p->ctg = fm_ctg_create(NULL);

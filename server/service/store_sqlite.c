@@ -226,8 +226,9 @@ static void read_user(sqlite3_stmt *st, fm_user *u)
     u->created_ms = sqlite3_column_int64(st, 5);
 }
 
-static void read_patient(sqlite3_stmt *st, fm_patient *p)
+static void read_patient(sqlite3_stmt *st, void *out)
 {
+    fm_patient *p = out;
     memset(p, 0, sizeof *p);
     p->user_id = sqlite3_column_int64(st, 0);
     sq_col_text(st, 1, p->name, sizeof p->name);
@@ -237,8 +238,9 @@ static void read_patient(sqlite3_stmt *st, fm_patient *p)
     sq_col_text(st, 5, p->risk_notes, sizeof p->risk_notes);
 }
 
-static void read_recording(sqlite3_stmt *st, fm_recording *r)
+static void read_recording(sqlite3_stmt *st, void *out)
 {
+    fm_recording *r = out;
     memset(r, 0, sizeof *r);
     sq_col_text(st, 0, r->id, sizeof r->id);
     r->patient_id = sqlite3_column_int64(st, 1);
@@ -266,6 +268,36 @@ fm_svc_status sq_step_row(sqlite3_stmt *st)
         return FM_SVC_OK;
     sqlite3_reset(st);
     return rc == SQLITE_DONE ? FM_SVC_NOTFOUND : sq_map_rc(rc);
+}
+
+/* The one row of a bound statement, read into out. */
+static fm_svc_status get_row(sqlite3_stmt *st, sq_row_reader read, void *out)
+{
+    fm_svc_status rc = sq_step_row(st);
+    if (rc == FM_SVC_OK) {
+        read(st, out);
+        sqlite3_reset(st);
+    }
+    return rc;
+}
+
+fm_svc_status sq_get_by_id(fm_store *s, int which, int64_t id, sq_row_reader read, void *out)
+{
+    sqlite3_stmt *st = sq_stmt(s, which);
+    if (!st)
+        return FM_SVC_IO;
+    sqlite3_bind_int64(st, 1, id);
+    return get_row(st, read, out);
+}
+
+fm_svc_status sq_get_by_text(fm_store *s, int which, const char *key, sq_row_reader read,
+                             void *out)
+{
+    sqlite3_stmt *st = sq_stmt(s, which);
+    if (!st)
+        return FM_SVC_IO;
+    sq_bind_str(st, 1, key);
+    return get_row(st, read, out);
 }
 
 /* ---- users ---- */
@@ -387,16 +419,7 @@ static fm_svc_status sq_patient_put(fm_store *s, const fm_patient *p)
 
 static fm_svc_status sq_patient_get(fm_store *s, int64_t id, fm_patient *p)
 {
-    sqlite3_stmt *st = sq_stmt(s, S_PATIENT_GET);
-    if (!st)
-        return FM_SVC_IO;
-    sqlite3_bind_int64(st, 1, id);
-    fm_svc_status r = sq_step_row(st);
-    if (r != FM_SVC_OK)
-        return r;
-    read_patient(st, p);
-    sqlite3_reset(st);
-    return FM_SVC_OK;
+    return sq_get_by_id(s, S_PATIENT_GET, id, read_patient, p);
 }
 
 static fm_svc_status sq_care_link(fm_store *s, int64_t patient_id, int64_t clinician_id)
@@ -540,16 +563,7 @@ static fm_svc_status sq_recording_add(fm_store *s, const fm_recording *r)
 
 static fm_svc_status sq_recording_get(fm_store *s, const char *id, fm_recording *r)
 {
-    sqlite3_stmt *st = sq_stmt(s, S_REC_GET);
-    if (!st)
-        return FM_SVC_IO;
-    sq_bind_str(st, 1, id);
-    fm_svc_status rc = sq_step_row(st);
-    if (rc != FM_SVC_OK)
-        return rc;
-    read_recording(st, r);
-    sqlite3_reset(st);
-    return FM_SVC_OK;
+    return sq_get_by_text(s, S_REC_GET, id, read_recording, r);
 }
 
 static fm_svc_status sq_recording_set_status(fm_store *s, const char *id, fm_rec_status stt,

@@ -12,22 +12,6 @@
     "a.id, a.patient_id, a.recording_id, a.rule, a.priority, a.state, a.t_from_s, a.t_to_s,"       \
     " a.created_ms, a.ack_by, a.ack_ms"
 
-static void read_alert(sqlite3_stmt *st, fm_alert *a)
-{
-    memset(a, 0, sizeof *a);
-    a->id = sqlite3_column_int64(st, 0);
-    a->patient_id = sqlite3_column_int64(st, 1);
-    sq_col_text(st, 2, a->recording_id, sizeof a->recording_id);
-    sq_col_text(st, 3, a->rule, sizeof a->rule);
-    sq_col_text(st, 4, a->priority, sizeof a->priority);
-    sq_col_text(st, 5, a->state, sizeof a->state);
-    a->t_from_s = sqlite3_column_double(st, 6);
-    a->t_to_s = sqlite3_column_double(st, 7);
-    a->created_ms = sqlite3_column_int64(st, 8);
-    a->ack_by = sqlite3_column_int64(st, 9);
-    a->ack_ms = sqlite3_column_int64(st, 10);
-}
-
 /* Columns from `first` on: episode_id, level, cleared, delivered_ms, notified, escalated. */
 static void read_delivery(sqlite3_stmt *st, int first, int64_t id, fm_alert_delivery *d)
 {
@@ -97,7 +81,7 @@ fm_svc_status sq_alert_open(fm_store *s, fm_alert_open_cb cb, void *ctx)
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
         fm_alert a;
         fm_alert_delivery d;
-        read_alert(st, &a);
+        sq_read_alert(st, &a);
         int has = sqlite3_column_type(st, 11) != SQLITE_NULL;
         if (has)
             read_delivery(st, 12, a.id, &d);
@@ -119,7 +103,7 @@ fm_svc_status sq_alert_list_notified(fm_store *s, int64_t clinician_id, fm_alert
     int rc;
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
         fm_alert a;
-        read_alert(st, &a);
+        sq_read_alert(st, &a);
         cb(ctx, &a);
     }
     sqlite3_finalize(st);

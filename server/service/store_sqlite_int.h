@@ -81,6 +81,13 @@ void sq_col_text(sqlite3_stmt *st, int i, char *dst, size_t cap);
 void sq_bind_str(sqlite3_stmt *st, int i, const char *v);
 /* A one-row query: FM_SVC_OK with the row current (read it, then reset), or NOTFOUND/error. */
 fm_svc_status sq_step_row(sqlite3_stmt *st);
+/* Copies the current row of st into out (an fm_patient, fm_recording, ...). */
+typedef void (*sq_row_reader)(sqlite3_stmt *st, void *out);
+/* A lookup of one row by its key (the statement's ?1: an integer id, or a text key), read into
+ * out: FM_SVC_OK, FM_SVC_NOTFOUND or an error, as sq_step_row. */
+fm_svc_status sq_get_by_id(fm_store *s, int which, int64_t id, sq_row_reader read, void *out);
+fm_svc_status sq_get_by_text(fm_store *s, int which, const char *key, sq_row_reader read,
+                             void *out);
 /* Runs an UPDATE; FM_SVC_NOTFOUND when it changed no row. */
 fm_svc_status sq_update_one(fm_store *s, sqlite3_stmt *st);
 fm_svc_status sq_each_row(sqlite3_stmt *st, void (*each)(sqlite3_stmt *, void *), void *ctx);
@@ -98,6 +105,9 @@ fm_svc_status sq_alert_list(fm_store *s, int64_t patient_id, fm_alert_cb cb, voi
 fm_svc_status sq_alert_update(fm_store *s, int64_t id, const char *priority, const char *state,
                               double t_to_s);
 fm_svc_status sq_alert_max_id(fm_store *s, int64_t *id);
+/* One alerts row (columns id, patient_id, recording_id, rule, priority, state, t_from_s,
+ * t_to_s, created_ms, ack_by, ack_ms, in that order) into a. */
+void sq_read_alert(sqlite3_stmt *st, fm_alert *a);
 /* store_sqlite_alerts.c */
 fm_svc_status sq_alert_delivery_put(fm_store *s, const fm_alert_delivery *d);
 fm_svc_status sq_alert_delivery_get(fm_store *s, int64_t id, fm_alert_delivery *d);

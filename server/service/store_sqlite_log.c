@@ -167,22 +167,27 @@ fm_svc_status sq_alert_ack(fm_store *s, int64_t id, int64_t by, int64_t t_ms)
     return sq_update_one(s, st);
 }
 
+void sq_read_alert(sqlite3_stmt *st, fm_alert *a)
+{
+    memset(a, 0, sizeof *a);
+    a->id = sqlite3_column_int64(st, 0);
+    a->patient_id = sqlite3_column_int64(st, 1);
+    sq_col_text(st, 2, a->recording_id, sizeof a->recording_id);
+    sq_col_text(st, 3, a->rule, sizeof a->rule);
+    sq_col_text(st, 4, a->priority, sizeof a->priority);
+    sq_col_text(st, 5, a->state, sizeof a->state);
+    a->t_from_s = sqlite3_column_double(st, 6);
+    a->t_to_s = sqlite3_column_double(st, 7);
+    a->created_ms = sqlite3_column_int64(st, 8);
+    a->ack_by = sqlite3_column_int64(st, 9);
+    a->ack_ms = sqlite3_column_int64(st, 10);
+}
+
 static void each_alert(sqlite3_stmt *st, void *c)
 {
     cbpair *p = c;
     fm_alert a;
-    memset(&a, 0, sizeof a);
-    a.id = sqlite3_column_int64(st, 0);
-    a.patient_id = sqlite3_column_int64(st, 1);
-    sq_col_text(st, 2, a.recording_id, sizeof a.recording_id);
-    sq_col_text(st, 3, a.rule, sizeof a.rule);
-    sq_col_text(st, 4, a.priority, sizeof a.priority);
-    sq_col_text(st, 5, a.state, sizeof a.state);
-    a.t_from_s = sqlite3_column_double(st, 6);
-    a.t_to_s = sqlite3_column_double(st, 7);
-    a.created_ms = sqlite3_column_int64(st, 8);
-    a.ack_by = sqlite3_column_int64(st, 9);
-    a.ack_ms = sqlite3_column_int64(st, 10);
+    sq_read_alert(st, &a);
     ((fm_alert_cb)p->cb)(p->ctx, &a);
 }
 

@@ -5,8 +5,9 @@
 
 #include "store_sqlite_int.h"
 
-static void read_upload(sqlite3_stmt *st, fm_upload *u)
+static void read_upload(sqlite3_stmt *st, void *out)
 {
+    fm_upload *u = out;
     memset(u, 0, sizeof *u);
     sq_col_text(st, 0, u->id, sizeof u->id);
     sq_col_text(st, 1, u->recording_id, sizeof u->recording_id);
@@ -42,16 +43,7 @@ fm_svc_status sq_upload_add(fm_store *s, const fm_upload *u)
 
 fm_svc_status sq_upload_get(fm_store *s, const char *id, fm_upload *u)
 {
-    sqlite3_stmt *st = sq_stmt(s, S_UPLOAD_GET);
-    if (!st)
-        return FM_SVC_IO;
-    sq_bind_str(st, 1, id);
-    fm_svc_status rc = sq_step_row(st);
-    if (rc != FM_SVC_OK)
-        return rc;
-    read_upload(st, u);
-    sqlite3_reset(st);
-    return FM_SVC_OK;
+    return sq_get_by_text(s, S_UPLOAD_GET, id, read_upload, u);
 }
 
 fm_svc_status sq_upload_advance(fm_store *s, const char *id, int64_t from, int64_t to,

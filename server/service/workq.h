@@ -49,7 +49,7 @@ void fm_workq_destroy(fm_workq *q);
 /* fm_serialq: items handled in order, one at a time, off the caller's thread: pushed from any
  * thread, run by one job at a time on a pool (the job takes every waiting item; its done()
  * resubmits it when more came). For work that must keep its order but must not hold the
- * pusher (the live samples' store writes, alert events: livepipe.c). When the pool refuses
+ * pusher (the live samples' store writes, alert events: livepipe_out.c). When the pool refuses
  * (stopping), the pusher runs the waiting items itself; when more than max_items wait, the
  * pusher waits for the job to catch up (memory stays bounded, the order stays). */
 typedef struct fm_serial_item {

@@ -350,6 +350,14 @@ static inline cJSON *ws_wait_type(int fd, const char *type, const char *needle, 
     }
 }
 
+/* Waits for an "error" message naming code (NULL: any error); 1 when it came. */
+static inline int ws_got_error(int fd, const char *code, int timeout_ms)
+{
+    cJSON *e = ws_wait_type(fd, "error", code, timeout_ms);
+    cJSON_Delete(e);
+    return e != NULL;
+}
+
 /* ---- the server process ---- */
 
 typedef struct server_proc {
@@ -557,6 +565,63 @@ static inline int srv_device_token(const char *data, const char *name, char *out
     int rc = run_user(NULL, out, cap, args);
     out[strcspn(out, "\n")] = 0;
     return rc;
+}
+
+/* An account of a test: name, role, password, and for a patient the clinician whose care team
+ * she is in (NULL otherwise); token, once signed in. */
+typedef struct srv_account {
+    const char *name, *role, *password, *clinician;
+    char token[128];
+} srv_account;
+
+/* `fetalmon user add` of one account; a patient with a clinician gets `--clinician` and, when
+ * due_date is not NULL, `--due-date due_date`. Returns the exit code. */
+static inline int srv_account_add(const char *data, const srv_account *a, const char *due_date)
+{
+    const char *care[] = {"--clinician", a->clinician, due_date ? "--due-date" : NULL, due_date,
+                          NULL};
+    return srv_user_add(data, a->role, a->name, a->password, a->clinician ? care : NULL);
+}
+
+/* Every account of acc[0..n): first those without a clinician, then the patients who name one,
+ * each group in table order. 0, or -1 at the first refused (said on stderr). */
+static inline int srv_accounts_add(const char *data, const srv_account *acc, int n,
+                                   const char *due_date)
+{
+    for (int pass = 0; pass < 2; pass++)
+        for (int i = 0; i < n; i++)
+            if ((acc[i].clinician != NULL) == pass &&
+                srv_account_add(data, &acc[i], due_date) != 0) {
+                fprintf(stderr, "fetalmon user add %s failed\n", acc[i].name);
+                return -1;
+            }
+    return 0;
+}
+
+/* The two care teams of the stream tests: clinicians drbob and drcarol, patients alice
+ * (drbob's) and beth (drcarol's), each with the password NAME-password. 0, or -1. */
+static inline int srv_add_care_teams(const char *data)
+{
+    static const srv_account acc[] = {
+        {"drbob", "clinician", "drbob-password", NULL, ""},
+        {"drcarol", "clinician", "drcarol-password", NULL, ""},
+        {"alice", "patient", "alice-password", "drbob", ""},
+        {"beth", "patient", "beth-password", "drcarol", ""},
+    };
+    return srv_accounts_add(data, acc, (int)(sizeof acc / sizeof acc[0]), NULL);
+}
+
+/* Signs every account of acc[0..n) in (its token): 0, or -1 at the first that does not get 200
+ * (said on stderr). */
+static inline int srv_login_all(int port, srv_account *acc, int n)
+{
+    for (int i = 0; i < n; i++)
+        if (srv_login(port, acc[i].name, acc[i].password, acc[i].token, sizeof acc[i].token) !=
+            200) {
+            fprintf(stderr, "login %s failed\n", acc[i].name);
+            return -1;
+        }
+    return 0;
 }
 
 /* A number of a JSON object, NAN when absent or not a number. */

@@ -10,10 +10,7 @@
 static server_proc srv;
 static char fixture[1024];
 
-typedef struct account {
-    const char *name, *role, *password, *clinician;
-    char token[128];
-} account;
+typedef srv_account account;
 
 /* alice is drbob's patient, beth is drcarol's; root is the administrator. */
 static account acc[] = {
@@ -26,10 +23,11 @@ static account acc[] = {
 enum { ALICE, BETH, DRBOB, DRCAROL, ROOT, N_ACC };
 static char dev_alice[128], dev_beth[128];
 
+#define DUE_DATE "2027-03-01" /* of every patient */
+
 static int add_user(const account *a)
 {
-    const char *care[] = {"--clinician", a->clinician, "--due-date", "2027-03-01", NULL};
-    return srv_user_add(srv.data, a->role, a->name, a->password, a->clinician ? care : NULL);
+    return srv_account_add(srv.data, a, DUE_DATE);
 }
 
 static char *fixture_bytes(size_t *len)
@@ -692,14 +690,8 @@ int main(void)
         fprintf(stderr, "cannot make a temp dir\n");
         return 1;
     }
-    for (int i = 0; i < N_ACC; i++) {
-        /* Clinicians first: patients name them. */
-        int k = (i + 2) % N_ACC;
-        if (add_user(&acc[k]) != 0) {
-            fprintf(stderr, "fetalmon user add %s failed\n", acc[k].name);
-            return 1;
-        }
-    }
+    if (srv_accounts_add(srv.data, acc, N_ACC, DUE_DATE) != 0)
+        return 1;
     srv_device_token(srv.data, "alice", dev_alice, sizeof dev_alice);
     srv_device_token(srv.data, "beth", dev_beth, sizeof dev_beth);
     snprintf(srv.log, sizeof srv.log, "%s/server.log", srv.data);
@@ -710,13 +702,10 @@ int main(void)
         server_stop(&srv, SIGKILL);
         return 1;
     }
-    for (int i = 0; i < N_ACC; i++)
-        if (srv_login(srv.port, acc[i].name, acc[i].password, acc[i].token,
-                      sizeof acc[i].token) != 200) {
-            fprintf(stderr, "login %s failed\n", acc[i].name);
-            server_stop(&srv, SIGKILL);
-            return 1;
-        }
+    if (srv_login_all(srv.port, acc, N_ACC) != 0) {
+        server_stop(&srv, SIGKILL);
+        return 1;
+    }
     RUN(health_answers_ok);
     RUN(metrics_are_prometheus_text);
     RUN(keep_alive_connections_serve_several_requests);

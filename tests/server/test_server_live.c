@@ -8,12 +8,7 @@
 static server_proc srv;
 static char fixture[1024];
 
-typedef struct account {
-    const char *name, *role, *password, *clinician;
-    char token[128];
-} account;
-
-static account acc[] = {
+static srv_account acc[] = {
     {"alice", "patient", "alice-password", "drbob", ""},
     {"beth", "patient", "beth-password", "drcarol", ""},
     {"drbob", "clinician", "drbob-password", NULL, ""},
@@ -21,11 +16,6 @@ static account acc[] = {
     {"root", "admin", "root-password", NULL, ""},
 };
 enum { ALICE, BETH, DRBOB, DRCAROL, ROOT, N_ACC };
-
-static int login(account *a)
-{
-    return srv_login(srv.port, a->name, a->password, a->token, sizeof a->token);
-}
 
 /* A signed-in viewer; < 0 when the upgrade or the sign-in failed. */
 static int viewer(const char *token)
@@ -58,14 +48,10 @@ static void a_viewer_must_sign_in_with_a_valid_session(void)
     if (fd < 0)
         return;
     ws_send_text(fd, "{\"type\":\"subscribe\",\"patient\":\"alice\"}");
-    cJSON *e = ws_wait_type(fd, "error", "unauthorized", 5000);
-    CHECK(e != NULL);
-    cJSON_Delete(e);
+    CHECK(ws_got_error(fd, "unauthorized", 5000));
     ws_send_text(
         fd, "{\"type\":\"auth\",\"token\":\"fms_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA\"}");
-    e = ws_wait_type(fd, "error", "unauthorized", 5000);
-    CHECK(e != NULL);
-    cJSON_Delete(e);
+    CHECK(ws_got_error(fd, "unauthorized", 5000));
     /* ... and is then disconnected. */
     char *m;
     size_t len;
@@ -86,13 +72,9 @@ static void subscriptions_follow_the_care_team(void)
     if (fd < 0)
         return;
     ws_send_text(fd, "{\"type\":\"subscribe\",\"patient\":\"beth\"}");
-    cJSON *e = ws_wait_type(fd, "error", "not_found", 5000);
-    CHECK(e != NULL);
-    cJSON_Delete(e);
+    CHECK(ws_got_error(fd, "not_found", 5000));
     ws_send_text(fd, "{\"type\":\"subscribe\",\"patient\":\"nobody\"}");
-    e = ws_wait_type(fd, "error", "not_found", 5000);
-    CHECK(e != NULL);
-    cJSON_Delete(e);
+    CHECK(ws_got_error(fd, "not_found", 5000));
     CHECK(live_subscribe(fd, "alice") == 0);
     close(fd);
 }
@@ -213,17 +195,11 @@ static void garbage_frames_get_errors_and_the_server_keeps_serving(void)
     if (fd < 0)
         return;
     ws_send_text(fd, "this is not json");
-    cJSON *e = ws_wait_type(fd, "error", "bad_json", 5000);
-    CHECK(e != NULL);
-    cJSON_Delete(e);
+    CHECK(ws_got_error(fd, "bad_json", 5000));
     ws_send_frame(fd, 2, "\x01\x02\x03", 3, 1);
-    e = ws_wait_type(fd, "error", "bad_request", 5000);
-    CHECK(e != NULL);
-    cJSON_Delete(e);
+    CHECK(ws_got_error(fd, "bad_request", 5000));
     ws_send_text(fd, "{\"type\":42}");
-    e = ws_wait_type(fd, "error", NULL, 5000);
-    CHECK(e != NULL);
-    cJSON_Delete(e);
+    CHECK(ws_got_error(fd, NULL, 5000));
     char *big = malloc(10000);
     memset(big, ' ', 9999);
     big[0] = '{';
@@ -231,13 +207,11 @@ static void garbage_frames_get_errors_and_the_server_keeps_serving(void)
     big[9999] = 0;
     ws_send_text(fd, big);
     free(big);
-    e = ws_wait_type(fd, "error", "too_large", 5000);
-    CHECK(e != NULL);
-    cJSON_Delete(e);
+    CHECK(ws_got_error(fd, "too_large", 5000));
     /* A message in two fragments is one message. */
     ws_send_frame(fd, 1, "{\"type\":", 8, 0);
     ws_send_frame(fd, 0, "\"ping\"}", 7, 1);
-    e = ws_wait_type(fd, "pong", NULL, 5000);
+    cJSON *e = ws_wait_type(fd, "pong", NULL, 5000);
     CHECK(e != NULL);
     cJSON_Delete(e);
     close(fd);
@@ -274,22 +248,16 @@ int main(void)
     srv_fixture_path(fixture, sizeof fixture);
     if (make_temp_dir(srv.data, sizeof srv.data, "live") != 0)
         return 1;
-    int order[N_ACC] = {DRBOB, DRCAROL, ROOT, ALICE, BETH};
-    for (int i = 0; i < N_ACC; i++) {
-        const account *a = &acc[order[i]];
-        const char *care[] = {"--clinician", a->clinician, NULL};
-        if (srv_user_add(srv.data, a->role, a->name, a->password, a->clinician ? care : NULL))
-            return 1;
-    }
+    if (srv_accounts_add(srv.data, acc, N_ACC, NULL) != 0)
+        return 1;
     if (server_start(&srv, NULL) != 0) {
         server_stop(&srv, SIGKILL);
         return 1;
     }
-    for (int i = 0; i < N_ACC; i++)
-        if (login(&acc[i]) != 200) {
-            server_stop(&srv, SIGKILL);
-            return 1;
-        }
+    if (srv_login_all(srv.port, acc, N_ACC) != 0) {
+        server_stop(&srv, SIGKILL);
+        return 1;
+    }
     RUN(the_upgrade_needs_the_right_path_and_protocol);
     RUN(a_viewer_must_sign_in_with_a_valid_session);
     RUN(subscriptions_follow_the_care_team);

@@ -672,25 +672,10 @@ int main(void)
 {
     if (make_temp_dir(srv.data, sizeof srv.data, "stream") != 0)
         return 1;
-    struct {
-        const char *role, *name, *pw, *clin;
-    } u[] = {{"clinician", "drbob", "drbob-password", NULL},
-             {"clinician", "drcarol", "drcarol-password", NULL},
-             {"patient", "alice", "alice-password", "drbob"},
-             {"patient", "beth", "beth-password", "drcarol"}};
-    for (size_t i = 0; i < sizeof u / sizeof u[0]; i++) {
-        const char *args[12] = {"add",  "--data", srv.data,          "--role",
-                                u[i].role, "--name", u[i].name, "--password-stdin",
-                                u[i].clin ? "--clinician" : NULL, u[i].clin, NULL};
-        if (run_user(u[i].pw, NULL, 0, args) != 0)
-            return 1;
-    }
-    const char *da[] = {"device-token", "--data", srv.data, "--name", "alice", NULL};
-    run_user(NULL, dev_alice, sizeof dev_alice, da);
-    dev_alice[strcspn(dev_alice, "\n")] = 0;
-    const char *db[] = {"device-token", "--data", srv.data, "--name", "beth", NULL};
-    run_user(NULL, dev_beth, sizeof dev_beth, db);
-    dev_beth[strcspn(dev_beth, "\n")] = 0;
+    if (srv_add_care_teams(srv.data) != 0)
+        return 1;
+    srv_device_token(srv.data, "alice", dev_alice, sizeof dev_alice);
+    srv_device_token(srv.data, "beth", dev_beth, sizeof dev_beth);
     const char *extra[] = {"--set", "stream_stall_s=" STALL_S, NULL};
     if (server_start(&srv, extra) != 0 ||
         login("drbob", "drbob-password", tok_drbob, sizeof tok_drbob) != 200 ||

@@ -16,12 +16,7 @@ static char fixture[1024];
 static char *data; /* the fixture's bytes */
 static size_t data_len;
 
-typedef struct account {
-    const char *name, *role, *password, *clinician;
-    char token[128];
-} account;
-
-static account acc[] = {
+static srv_account acc[] = {
     {"drbob", "clinician", "drbob-password", NULL, ""},
     {"drcarol", "clinician", "drcarol-password", NULL, ""},
     {"alice", "patient", "alice-password", "drbob", ""},
@@ -30,17 +25,9 @@ static account acc[] = {
 enum { DRBOB, DRCAROL, ALICE, BETH, N_ACC };
 static char dev_alice[128];
 
-static int login(account *a)
-{
-    return srv_login(srv.port, a->name, a->password, a->token, sizeof a->token);
-}
-
 static int login_all(void)
 {
-    for (int i = 0; i < N_ACC; i++)
-        if (login(&acc[i]) != 200)
-            return -1;
-    return 0;
+    return srv_login_all(srv.port, acc, N_ACC);
 }
 
 /* Opens an upload; returns the status, the id in id (when 201). */
@@ -501,14 +488,8 @@ int main(void)
         return 1;
     }
     snprintf(open_json, sizeof open_json, "{\"name\":\"home.fhr\",\"size_bytes\":%zu}", data_len);
-    for (int i = 0; i < N_ACC; i++) {
-        const char *care[] = {"--clinician", acc[i].clinician, NULL};
-        if (srv_user_add(srv.data, acc[i].role, acc[i].name, acc[i].password,
-                         acc[i].clinician ? care : NULL) != 0) {
-            fprintf(stderr, "user add %s failed\n", acc[i].name);
-            return 1;
-        }
-    }
+    if (srv_accounts_add(srv.data, acc, N_ACC, NULL) != 0)
+        return 1;
     srv_device_token(srv.data, "alice", dev_alice, sizeof dev_alice);
     snprintf(srv.log, sizeof srv.log, "%s/server.log", srv.data);
     if (server_start(&srv, base_args) != 0 || login_all() != 0) {

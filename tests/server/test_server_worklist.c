@@ -13,31 +13,22 @@
 static server_proc srv;
 static char fixture[1024];
 
-typedef struct account {
-    const char *name, *role, *password, *clinician;
-    int weeks; /* gestational age today, for patients */
-    char token[128];
-} account;
-
 /* alice and ann are drbob's patients, beth is drcarol's; root is the administrator. */
-static account acc[] = {
-    {"drbob", "clinician", "drbob-password", NULL, 0, ""},
-    {"drcarol", "clinician", "drcarol-password", NULL, 0, ""},
-    {"root", "admin", "root-password", NULL, 0, ""},
-    {"alice", "patient", "alice-password", "drbob", 30, ""},
-    {"ann", "patient", "ann-password", "drbob", 0, ""},
-    {"beth", "patient", "beth-password", "drcarol", 36, ""},
+static srv_account acc[] = {
+    {"drbob", "clinician", "drbob-password", NULL, ""},
+    {"drcarol", "clinician", "drcarol-password", NULL, ""},
+    {"root", "admin", "root-password", NULL, ""},
+    {"alice", "patient", "alice-password", "drbob", ""},
+    {"ann", "patient", "ann-password", "drbob", ""},
+    {"beth", "patient", "beth-password", "drcarol", ""},
 };
 enum { DRBOB, DRCAROL, ROOT, ALICE, ANN, BETH, N_ACC };
+/* gestational age today, for patients (0: no due date) */
+static const int weeks_of[N_ACC] = {[ALICE] = 30, [BETH] = 36};
 static char dev_alice[128];
 static char rec_alice[32];
 
-static int login(account *a)
-{
-    return srv_login(srv.port, a->name, a->password, a->token, sizeof a->token);
-}
-
-static int add_user(const account *a)
+static int add_user(const srv_account *a, int weeks)
 {
     char due[16];
     const char *more[8] = {NULL};
@@ -46,8 +37,8 @@ static int add_user(const account *a)
         more[n++] = "--clinician";
         more[n++] = a->clinician;
     }
-    if (a->weeks) { /* the due date that makes her a->weeks + 3 days pregnant today */
-        time_t t = time(NULL) + (time_t)(280 - a->weeks * 7 - 3) * 86400;
+    if (weeks) { /* the due date that makes her weeks + 3 days pregnant today */
+        time_t t = time(NULL) + (time_t)(280 - weeks * 7 - 3) * 86400;
         struct tm tm;
         gmtime_r(&t, &tm);
         strftime(due, sizeof due, "%Y-%m-%d", &tm);
@@ -366,7 +357,7 @@ int main(void)
         return 1;
     }
     for (int i = 0; i < N_ACC; i++) /* clinicians first: patients name them */
-        if (add_user(&acc[i]) != 0) {
+        if (add_user(&acc[i], weeks_of[i]) != 0) {
             fprintf(stderr, "fetalmon user add %s failed\n", acc[i].name);
             return 1;
         }
@@ -377,12 +368,10 @@ int main(void)
         server_stop(&srv, SIGKILL);
         return 1;
     }
-    for (int i = 0; i < N_ACC; i++)
-        if (login(&acc[i]) != 200) {
-            fprintf(stderr, "login %s failed\n", acc[i].name);
-            server_stop(&srv, SIGKILL);
-            return 1;
-        }
+    if (srv_login_all(srv.port, acc, N_ACC) != 0) {
+        server_stop(&srv, SIGKILL);
+        return 1;
+    }
     RUN(only_clinicians_get_a_worklist);
     RUN(the_worklist_holds_her_patients_only);
     RUN(an_analysed_recording_is_unread_until_signed);

@@ -41,6 +41,7 @@ void fm_config_defaults(fm_config *c)
      * gracefully there. On a dedicated data disk, measure both. */
     c->ingest_group_commit = 0;
     c->ingest_checkpoint_s = 20;
+    c->stream_finish_s = 2 * 3600;
     c->malloc_arenas = 0;
     c->memory_trim_s = 0;
 }
@@ -139,6 +140,7 @@ static const int_key int_keys[] = {
     IK(upload_expire_s, 1, 366 * 24 * 3600),
     IK(ingest_group_commit, 0, 1),
     IK(ingest_checkpoint_s, 1, 3600),
+    IK(stream_finish_s, 1, 30 * 24 * 3600),
     IK(malloc_arenas, 0, 1024),
     IK(memory_trim_s, 0, 24 * 3600),
 };

@@ -50,6 +50,8 @@ typedef struct fm_config {
                                   streams); 0 (default): one fdatasync per stream flush */
     int ingest_checkpoint_s;   /* the group-commit log switches (and the stream files written
                                   meanwhile are synced) this often */
+    int stream_finish_s;       /* a live stream without its device this long is finished by the
+                                  server (7200) */
     int malloc_arenas;         /* at most this many malloc arenas (glibc M_ARENA_MAX); 0 = the
                                   allocator's default, 8 per core */
     int memory_trim_s;         /* freed heap pages go back to the system this often; 0 = never */

@@ -34,6 +34,7 @@
 #include "ingest_log.h"
 #include "ingest_msg.h"
 #include "ingest_stages.h"
+#include "log.h"
 #include "server_internal.h"
 
 #define FM_INGEST_PENDING_MAX (8 * (FM_INGEST_FRAME_MAX + 8)) /* buffered, not yet durable */
@@ -60,7 +61,13 @@ struct fm_ingest_group {
     size_t n_waiting;
     int in_flight;
     stream_slot *slots;
+    int sweep_busy; /* fm_ingest_sweep: a J_EXPIRE in flight */
+    int64_t sweep_next_ms;
 };
+
+/* Streams left without a device are looked for this often (at most; sooner when
+ * stream_finish_s is shorter). */
+#define FM_INGEST_SWEEP_MS 60000
 
 struct ingest_pss {
     struct lws *wsi;
@@ -326,10 +333,69 @@ static void resume_scan(ingest_pss *p, ingest_job *j)
     }
 }
 
+/* The sweep's answer (loop): each stream that still has no slot (no connection took it, no job
+ * holds its file) is finished like a close: its pipeline (if still in memory) ends its trace,
+ * and a J_FINISH holds the slot, so that a resume arriving now waits for it and then finds the
+ * stream closed (no_stream). */
+static void expire_done(ingest_job *j)
+{
+    fm_server *srv = j->srv;
+    srv->ingest_group->sweep_busy = 0;
+    for (size_t i = 0; i < j->n_ids; i++) {
+        if (slot_find(srv, j->ids[i]))
+            continue;
+        stream_slot *sl = slot_get(srv, j->ids[i]);
+        ingest_job *f = sl ? calloc(1, sizeof *f) : NULL;
+        if (!f) {
+            if (sl)
+                slot_release(srv, sl);
+            continue;
+        }
+        f->kind = J_FINISH;
+        f->expired = 1;
+        f->fd = -1;
+        snprintf(f->id, sizeof f->id, "%s", j->ids[i]);
+        f->slot = sl;
+        sl->busy = f;
+        fm_livepipe *pipe = fm_livepipes_get(srv->pipes, f->id);
+        if (pipe)
+            fm_livepipe_finish(pipe);
+        submit(srv, f);
+    }
+    free(j->ids);
+    free(j);
+}
+
+void fm_ingest_sweep(fm_server *srv, int64_t now_ms)
+{
+    struct fm_ingest_group *g = srv->ingest_group;
+    if (!g || g->sweep_busy || now_ms < g->sweep_next_ms)
+        return;
+    int64_t every = (int64_t)srv->cfg.stream_finish_s * 1000 / 2;
+    g->sweep_next_ms = now_ms + (every < FM_INGEST_SWEEP_MS ? every : FM_INGEST_SWEEP_MS);
+    ingest_job *j = calloc(1, sizeof *j);
+    if (!j)
+        return;
+    j->kind = J_EXPIRE;
+    j->fd = -1;
+    g->sweep_busy = 1;
+    submit(srv, j);
+}
+
 static void job_done(fm_job *job)
 {
     ingest_job *j = (ingest_job *)job;
     ingest_pss *p = j->owner;
+    if (j->kind == J_EXPIRE) {
+        expire_done(j);
+        return;
+    }
+    if (j->kind == J_FINISH && j->expired) {
+        char extra[256];
+        snprintf(extra, sizeof extra, "\"recording\":\"%s\",\"error\":\"%.64s\"", j->id,
+                 j->ok ? "" : j->error);
+        fm_log(j->ok ? "info" : "error", "stream_finish_idle", extra);
+    }
     if (j->kind == J_FLUSH)
         fm_stage_since(FM_STAGE_FLUSH_BACK, j->t_done_us);
     stream_slot *held = j->slot;

@@ -10,7 +10,10 @@
 #include "ingest_msg.h"
 #include "server_internal.h"
 
-enum { J_OPEN, J_SCAN, J_FLUSH, J_FINISH };
+enum { J_OPEN, J_SCAN, J_FLUSH, J_FINISH, J_EXPIRE };
+
+/* Streams a sweep finishes at most (the rest wait for the next sweep). */
+#define FM_INGEST_EXPIRE_MAX 64
 
 typedef struct ingest_pss ingest_pss;
 typedef struct stream_slot stream_slot;
@@ -41,6 +44,9 @@ typedef struct ingest_job {
     char error[128];
     struct ingest_job *next_round; /* flush jobs waiting for the next commit round */
     stream_slot *slot; /* scan, flush, finish: the stream's slot, busy with this job */
+    int expired;       /* finish: by the sweep, the device gone for stream_finish_s */
+    char (*ids)[FM_REC_ID_MAX]; /* expire: the streams to finish (out) */
+    size_t n_ids;
 } ingest_job;
 
 /* One commit round: the flushes of many streams, durable together. */

@@ -279,11 +279,53 @@ static void run_finish(ingest_job *j, fm_store *s)
         return;
     }
     unlink(src); /* the WAV holds every frame now */
+    if (j->expired) {
+        fm_audit_entry e = {.t_ms = fm_now_ms(), .actor_id = 0, .status = 200};
+        snprintf(e.actor, sizeof e.actor, "server");
+        snprintf(e.action, sizeof e.action, "stream.finish_idle");
+        snprintf(e.object, sizeof e.object, "recording:%s", j->id);
+        snprintf(e.peer, sizeof e.peer, "ws");
+        fm_store_audit_add(s, &e);
+    }
     fm_api_queue_analysis(&j->srv->api, j->id);
     fm_recording r;
     if (fm_store_recording_get(s, j->id, &r) == FM_SVC_OK)
         fm_api_publish_recording(&j->srv->api, s, &r);
     j->ok = 1;
+}
+
+/* The sweep (J_EXPIRE): which receiving streams have had no frame for stream_finish_s. Their
+ * frames file's time is the last durable frame (each flush writes it; the group-commit rounds
+ * too); a stream without one (nothing to finish here) is left alone. */
+typedef struct expire_ctx {
+    ingest_job *j;
+    int64_t cutoff_ms;
+} expire_ctx;
+
+static void expire_one(void *ctx, const fm_recording *r)
+{
+    expire_ctx *c = ctx;
+    ingest_job *j = c->j;
+    char path[FM_PATH_MAX + FM_TEXT_MAX];
+    struct stat st;
+    if (j->n_ids >= FM_INGEST_EXPIRE_MAX || strcmp(r->kind, "stream"))
+        return;
+    snprintf(path, sizeof path, "%s/%s", j->srv->cfg.data_dir, r->file);
+    if (stat(path, &st) != 0)
+        return;
+    int64_t last_ms = (int64_t)st.st_mtim.tv_sec * 1000 + st.st_mtim.tv_nsec / 1000000;
+    if (r->updated_ms > last_ms)
+        last_ms = r->updated_ms;
+    if (last_ms <= c->cutoff_ms)
+        snprintf(j->ids[j->n_ids++], FM_REC_ID_MAX, "%s", r->id);
+}
+
+static void run_expire(ingest_job *j, fm_store *s)
+{
+    if (!(j->ids = calloc(FM_INGEST_EXPIRE_MAX, sizeof *j->ids)))
+        return;
+    expire_ctx c = {j, fm_now_ms() - (int64_t)j->srv->cfg.stream_finish_s * 1000};
+    j->ok = fm_store_recording_receiving(s, expire_one, &c) == FM_SVC_OK;
 }
 
 void ingest_job_run(fm_job *job, void *store)
@@ -299,6 +341,8 @@ void ingest_job_run(fm_job *job, void *store)
         run_scan(j, store);
     else if (j->kind == J_FLUSH)
         run_flush(j);
+    else if (j->kind == J_EXPIRE)
+        run_expire(j, store);
     else
         run_finish(j, store);
 }

@@ -247,6 +247,7 @@ static void on_tick(lws_sorted_usec_list_t *sul)
         s->sweep_job.done = sweep_done;
         s->sweep_busy = fm_workq_submit(s->api_q, &s->sweep_job) == FM_SVC_OK;
     }
+    fm_ingest_sweep(s, now);
     if (s->cfg.memory_trim_s > 0 && !s->trim_busy && now >= s->trim_next_ms) {
         s->trim_next_ms = now + (int64_t)s->cfg.memory_trim_s * 1000;
         memset(&s->trim_job, 0, sizeof s->trim_job);

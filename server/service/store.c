@@ -190,6 +190,10 @@ fm_svc_status fm_store_recording_unfinished(fm_store *s, fm_recording_cb cb, voi
 {
     return s->be->recording_unfinished(s, cb, ctx);
 }
+fm_svc_status fm_store_recording_receiving(fm_store *s, fm_recording_cb cb, void *ctx)
+{
+    return s->be->recording_receiving(s, cb, ctx);
+}
 fm_svc_status fm_store_samples_append(fm_store *s, const char *rid, const fm_sample_row *v,
                                       size_t n)
 {

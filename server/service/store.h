@@ -185,6 +185,9 @@ fm_svc_status fm_store_recording_list(fm_store *s, int64_t patient_id, fm_record
                                       void *ctx);
 /* Recordings still queued or analysing (to resume after a restart). */
 fm_svc_status fm_store_recording_unfinished(fm_store *s, fm_recording_cb cb, void *ctx);
+/* Live streams still receiving (open, or waiting for their device), least recently updated
+ * first (the sweep of streams left without a device, ingest.h). */
+fm_svc_status fm_store_recording_receiving(fm_store *s, fm_recording_cb cb, void *ctx);
 
 /* Live trace samples, appended in order; read back by index range [k0, k1). Appending a k that
  * is already stored replaces it (the live pipe re-appends samples the false-signal detector

@@ -34,6 +34,7 @@ typedef struct fm_store_backend {
     fm_svc_status (*recording_set_file)(fm_store *, const char *, const char *, int64_t);
     fm_svc_status (*recording_list)(fm_store *, int64_t, fm_recording_cb, void *);
     fm_svc_status (*recording_unfinished)(fm_store *, fm_recording_cb, void *);
+    fm_svc_status (*recording_receiving)(fm_store *, fm_recording_cb, void *);
     fm_svc_status (*samples_append)(fm_store *, const char *, const fm_sample_row *, size_t);
     fm_svc_status (*samples_read)(fm_store *, const char *, int64_t, int64_t, fm_sample_row *,
                                   size_t, size_t *);

@@ -66,6 +66,9 @@ static const char *const migrations[] = {
     " episode_id INTEGER NOT NULL, level INTEGER NOT NULL, cleared INTEGER NOT NULL,"
     " delivered_ms INTEGER NOT NULL, notified TEXT NOT NULL, escalated TEXT NOT NULL);"
     "CREATE INDEX alerts_open ON alerts(state) WHERE state != 'resolved';",
+    /* 4: the live streams still receiving (FM_REC_RECEIVING), for the sweep of streams left
+     * without a device (ingest.h) */
+    "CREATE INDEX recordings_receiving ON recordings(status) WHERE status = 4;",
 };
 
 #define USER_COLS "u.id, u.name, u.display_name, u.role, u.disabled, u.created_ms"
@@ -123,6 +126,8 @@ static const char *const sql[S_COUNT] = {
                    " ORDER BY created_ms DESC, id",
     [S_REC_UNFINISHED] = "SELECT " REC_COLS " FROM recordings WHERE status < 2"
                          " ORDER BY created_ms",
+    [S_REC_RECEIVING] = "SELECT " REC_COLS " FROM recordings WHERE status = 4"
+                        " ORDER BY updated_ms",
     [S_SAMPLE_ADD] = "INSERT OR REPLACE INTO samples(recording_id, k, fhr_bpm, quality, state)"
                      " VALUES(?1, ?2, ?3, ?4, ?5)",
     [S_SAMPLE_READ] = "SELECT k, fhr_bpm, quality, state FROM samples WHERE recording_id = ?1"
@@ -622,6 +627,12 @@ static fm_svc_status sq_recording_unfinished(fm_store *s, fm_recording_cb cb, vo
     return sq_each_row(sq_stmt(s, S_REC_UNFINISHED), each_recording, &p);
 }
 
+static fm_svc_status sq_recording_receiving(fm_store *s, fm_recording_cb cb, void *ctx)
+{
+    cbpair p = {(void *)cb, ctx};
+    return sq_each_row(sq_stmt(s, S_REC_RECEIVING), each_recording, &p);
+}
+
 /* ---- life cycle ---- */
 
 static void sq_close(fm_store *s)
@@ -669,6 +680,7 @@ static const fm_store_backend sqlite_backend = {
     .recording_set_file = sq_recording_set_file,
     .recording_list = sq_recording_list,
     .recording_unfinished = sq_recording_unfinished,
+    .recording_receiving = sq_recording_receiving,
     .samples_append = sq_samples_append,
     .samples_read = sq_samples_read,
     .reading_add = sq_reading_add,

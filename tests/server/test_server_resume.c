@@ -17,6 +17,9 @@
 
 static server_proc srv;
 static const char *const args_fast[] = {"--set", "http_timeout_s=5", NULL};
+static const char *const args_finish[] = {"--set", "http_timeout_s=5", "--set",
+                                          "stream_finish_s=2", NULL};
+static const char *const *args = args_fast;
 static char tok_alice[128], tok_drbob[128];
 
 enum { FRAME_SAMPLES = 2000 }; /* 0.25 s at 8 kHz */
@@ -46,7 +49,7 @@ static int start_fresh(const char *tag, const char *fault)
         return -1;
     if (fault)
         setenv("FM_FAULT", fault, 1);
-    int rc = server_start(&srv, args_fast);
+    int rc = server_start(&srv, args);
     unsetenv("FM_FAULT");
     if (rc != 0)
         return -1;
@@ -265,10 +268,70 @@ static void a_resume_supersedes_a_connection_with_a_flush_in_flight(void)
     a_resume_waits_for_the_flush_in_flight(0);
 }
 
+/* A recording's status (GET /api/recordings/ID as drbob) into st; 0, or -1. */
+static int status_of(const char *id, char *st, size_t cap)
+{
+    char path[128];
+    snprintf(path, sizeof path, "/api/recordings/%s", id);
+    http_resp r;
+    if (http_get(srv.port, path, tok_drbob, &r) != 0)
+        return -1;
+    const char *v = jstr(r.json, "status");
+    snprintf(st, cap, "%s", v ? v : "");
+    http_resp_free(&r);
+    return v ? 0 : -1;
+}
+
+/* stream_finish_s = 2: a stream whose device went away (no close) is finished by the server:
+ * its WAV holds every acknowledged frame, it is analysed, a resume then answers no_stream;
+ * a stream whose device is still connected, idle for longer, is left open. */
+static void a_stream_left_without_its_device_is_finished_by_the_server(void)
+{
+    args = args_finish;
+    int started = start_fresh("finish-idle", NULL) == 0;
+    args = args_fast;
+    CHECK(started);
+    if (!started)
+        return;
+    char id[32], idle_id[32], err[32] = "", st[32] = "";
+    int next = -1, idle_next = -1;
+    int a = open_stream(NULL, id, &next);
+    int b = open_stream(NULL, idle_id, &idle_next);
+    CHECK(a >= 0 && b >= 0);
+    if (a < 0 || b < 0)
+        return;
+    for (uint32_t s = 0; s < 6; s++)
+        send_frame(a, s);
+    CHECK(ingest_ack_or_error(a, 5, err, sizeof err) == 1);
+    send_frame(b, 0);
+    CHECK(ingest_ack_or_error(b, 0, err, sizeof err) == 1);
+    double t_b = now_s();
+    close(a); /* the device is gone: no close */
+    http_resp r;
+    CHECK(srv_wait_analysed(srv.port, tok_drbob, id, &r) == 0);
+    http_resp_free(&r);
+    CHECK(wav_holds_frames(id, 6));
+    char gone[32];
+    int c = open_stream(id, gone, &next);
+    CHECK(c < 0);
+    if (c >= 0)
+        close(c);
+    /* b: connected, no frame for longer than stream_finish_s (and two sweeps): still open */
+    while (now_s() - t_b < 4.5)
+        usleep(100 * 1000);
+    CHECK(status_of(idle_id, st, sizeof st) == 0 && !strcmp(st, "receiving"));
+    CHECK(send_and_finish(b, 1, 3) == 0);
+    close(b);
+    CHECK(wav_holds_frames(idle_id, 3));
+    CHECK(server_stop(&srv, SIGTERM) == 0);
+    rm_tree(srv.data);
+}
+
 int main(void)
 {
     signal(SIGPIPE, SIG_IGN);
     RUN(a_resume_supersedes_the_connection_still_open);
+    RUN(a_stream_left_without_its_device_is_finished_by_the_server);
     RUN(a_resume_waits_for_the_flush_of_a_closed_connection);
     RUN(a_resume_supersedes_a_connection_with_a_flush_in_flight);
     if (srv.pid)

@@ -43,7 +43,7 @@ void fm_config_defaults(fm_config *c)
     c->ingest_checkpoint_s = 20;
     c->stream_finish_s = 2 * 3600;
     c->malloc_arenas = 0;
-    c->memory_trim_s = 0;
+    c->memory_trim_s = 60; /* docs/hardening.md "Soak": RSS follows the live heap */
 }
 
 static int parse_i64(const char *v, int64_t lo, int64_t hi, int64_t *out)

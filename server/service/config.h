@@ -54,7 +54,8 @@ typedef struct fm_config {
                                   server (7200) */
     int malloc_arenas;         /* at most this many malloc arenas (glibc M_ARENA_MAX); 0 = the
                                   allocator's default, 8 per core */
-    int memory_trim_s;         /* freed heap pages go back to the system this often; 0 = never */
+    int memory_trim_s;         /* freed heap pages go back to the system this often (60); 0 =
+                                  never */
 } fm_config;
 
 void fm_config_defaults(fm_config *c);

@@ -121,6 +121,9 @@ fm_status fs_model_parse(const char *text, size_t len, fs_model **out);
 /* The same for a stage-2 (whole-recording) model: header fm_falsesig_model2, features of
  * falsesig_context.c. */
 fm_status fs_model2_parse(const char *text, size_t len, fs_model **out);
+/* The same for a stage-3 model: header fm_falsesig_model3, the same context features computed
+ * from the stage-2 probabilities (auto-context). */
+fm_status fs_model3_parse(const char *text, size_t len, fs_model **out);
 void fs_model_free(fs_model *m);
 /* Probability from one feature vector. */
 float fs_model_predict(const fs_model *m, const float *features);
@@ -135,6 +138,10 @@ extern const char fm_falsesig_model2_mhr[];
 extern const size_t fm_falsesig_model2_mhr_len;
 extern const char fm_falsesig_model2_nomhr[];
 extern const size_t fm_falsesig_model2_nomhr_len;
+extern const char fm_falsesig_model3_mhr[];
+extern const size_t fm_falsesig_model3_mhr_len;
+extern const char fm_falsesig_model3_nomhr[];
+extern const size_t fm_falsesig_model3_nomhr_len;
 /* recurrent stage over the boosted stage 2 (falsesig_gru.c); len 0: not shipped */
 extern const char fm_falsesig_model_gru_mhr[];
 extern const size_t fm_falsesig_model_gru_mhr_len;

@@ -84,9 +84,13 @@ static fm_status parse_any(const char *text, size_t len, int stage, fs_model **o
     fm_mtext c = {text, text + len};
     long v, use_mhr, la, nf, nt, nn;
     char name[64];
-    size_t (*n_feat)(int) = stage == 2 ? fs2_n_features : fs_n_features;
-    const char *(*feat_name)(size_t) = stage == 2 ? fs2_feature_name : fs_feature_name;
-    if (!fm_mtext_expect(&c, stage == 2 ? "fm_falsesig_model2" : "fm_falsesig_model") ||
+    /* stages 2 and 3 read the same context features (of the stage-1 / stage-2 probabilities) */
+    size_t (*n_feat)(int) = stage >= 2 ? fs2_n_features : fs_n_features;
+    const char *(*feat_name)(size_t) = stage >= 2 ? fs2_feature_name : fs_feature_name;
+    const char *header = stage == 3   ? "fm_falsesig_model3"
+                         : stage == 2 ? "fm_falsesig_model2"
+                                      : "fm_falsesig_model";
+    if (!fm_mtext_expect(&c, header) ||
         !fm_mtext_long(&c, 1, 1, &v) || !fm_mtext_expect(&c, "use_mhr") ||
         !fm_mtext_long(&c, 0, 1, &use_mhr) || !fm_mtext_expect(&c, "lookahead") ||
         !fm_mtext_long(&c, 0, FM_FALSESIG_MAX_LOOKAHEAD_S * FM_FHR_RATE_HZ, &la) ||
@@ -141,6 +145,11 @@ fm_status fs_model_parse(const char *text, size_t len, fs_model **out)
 fm_status fs_model2_parse(const char *text, size_t len, fs_model **out)
 {
     return parse_any(text, len, 2, out);
+}
+
+fm_status fs_model3_parse(const char *text, size_t len, fs_model **out)
+{
+    return parse_any(text, len, 3, out);
 }
 
 void fs_model_free(fs_model *m)

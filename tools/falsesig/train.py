@@ -16,6 +16,9 @@ and writes the trees in the text format dsp/falsesig_model.c parses.
              stage-1 probabilities of the recording): OUT/falsesig2_<mode>[_fold<k>].txt.
              Its rows must hold out-of-fold stage-1 probabilities (run_cv.sh dumps each
              recording with the stage-1 model of its fold), the same folds as stage 1.
+  --stage 3  auto-context: the same context features computed from the stage-2
+             probabilities (falsesig_dump --stage2 MODEL2 --stage3-features, each recording
+             with the stage-1 and stage-2 models of its fold): OUT/falsesig3_<mode>[_fold<k>].txt.
 
 Debian python3 only (python3-numpy, python3-sklearn). Reproduce (see docs/falsesig.md):
   tools/falsesig/run_cv.sh          (dump, CV training, C evaluation, final models)
@@ -125,7 +128,7 @@ def export(clf, path, use_mhr, lookahead, names, stage=1):
     n_nodes = sum(len(t.nodes) for t in trees)
     with open(path, "w") as f:
         f.write("fm_falsesig_model%s 1\nuse_mhr %d\nlookahead %d\n"
-                % ("2" if stage == 2 else "", use_mhr, lookahead))
+                % (str(stage) if stage >= 2 else "", use_mhr, lookahead))
         f.write("features %d %s\n" % (len(names), " ".join(names)))
         f.write("baseline %.17g\ntrees %d %d\n" % (base, len(trees), n_nodes))
         for t in trees:
@@ -148,7 +151,7 @@ def main():
     ap.add_argument("--aug", help="augment.py output folder (spliced training copies)")
     ap.add_argument("--cv", type=int, default=0)
     ap.add_argument("--final", action="store_true")
-    ap.add_argument("--stage", type=int, choices=[1, 2], default=1)
+    ap.add_argument("--stage", type=int, choices=[1, 2, 3], default=1)
     ap.add_argument("--stride", type=int, default=4, help="train on every S-th sample")
     ap.add_argument("--lookahead", type=int, default=80, help="as given to falsesig_dump")
     ap.add_argument("--max-iter", type=int, default=250)
@@ -164,8 +167,8 @@ def main():
     X, Y, G, nf = load(args, anns, args.mode)
     names = open(os.path.join(args.feat_dir, args.mode, "features_%s.txt" % args.mode)).read().split()
     use_mhr = 1 if args.mode == "mhr" else 0
-    prefix = "falsesig2" if args.stage == 2 else "falsesig"
-    lookahead = 0 if args.stage == 2 else args.lookahead
+    prefix = "falsesig%d" % args.stage if args.stage >= 2 else "falsesig"
+    lookahead = 0 if args.stage >= 2 else args.lookahead
     print("%s: %d rows, %.1f %% false signal" % (args.mode, len(Y), 100 * Y.mean()), file=sys.stderr)
     if args.cv:
         folds = assign_folds(anns, args.cv, args.seed)

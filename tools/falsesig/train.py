@@ -69,10 +69,12 @@ def assign_folds(anns, k, seed):
     return folds
 
 
-def load(args, anns, mode):
+def load(args, anns, mode, with_aug_flag=False):
+    """Rows X, labels Y, recording index G (an augmented copy: its original's), feature count;
+    with_aug_flag: also A, 1 for the rows of augmented copies."""
     nf = len(open(os.path.join(args.feat_dir, mode, "features_%s.txt" % mode)).read().split())
     dt = np.dtype([("i", "<u4"), ("f", "<f4", (nf,))])
-    X, Y, G = [], [], []
+    X, Y, G, A = [], [], [], []
     for gi, a in enumerate(anns):
         fn = a["filename"]
         d = np.fromfile(os.path.join(args.feat_dir, mode, fn + ".feat"), dtype=dt)
@@ -84,6 +86,7 @@ def load(args, anns, mode):
         # the positive class is false signal
         Y.append((y[keep] == 0).astype(np.int8))
         G.append(np.full(keep.sum(), gi, dtype=np.int32))
+        A.append(np.zeros(keep.sum(), dtype=np.int8))
     if args.aug:
         # spliced copies (augment.py): their rows near the splices, in their original's fold
         index = {a["filename"]: gi for gi, a in enumerate(anns)}
@@ -105,15 +108,25 @@ def load(args, anns, mode):
             X.append(d["f"][keep])
             Y.append((y[keep] == 0).astype(np.int8))
             G.append(np.full(keep.sum(), gi, dtype=np.int32))
+            A.append(np.ones(keep.sum(), dtype=np.int8))
             n_aug += keep.sum()
         print("augmented rows: %d" % n_aug, file=sys.stderr)
-    return np.concatenate(X), np.concatenate(Y), np.concatenate(G), nf
+    out = (np.concatenate(X), np.concatenate(Y), np.concatenate(G), nf)
+    return out + (np.concatenate(A),) if with_aug_flag else out
 
 
-def fit(args, X, Y):
+def fit(args, X, Y, key=None):
+    """key: the entry of --params (a fold number or "final") whose settings override the
+    command line's (tune.py's choice for that model)."""
+    p = dict(lr=args.lr, max_iter=args.max_iter, max_leaf_nodes=args.max_leaf_nodes,
+             min_samples_leaf=args.min_samples_leaf, l2=args.l2)
+    if args.params and key is not None:
+        chosen = json.load(open(args.params))[str(key)]
+        p.update({k: chosen[k] for k in p if k in chosen})
+        print("  %s: %s" % (key, p), file=sys.stderr)
     clf = HistGradientBoostingClassifier(
-        learning_rate=args.lr, max_iter=args.max_iter, max_leaf_nodes=args.max_leaf_nodes,
-        min_samples_leaf=args.min_samples_leaf, l2_regularization=args.l2,
+        learning_rate=p["lr"], max_iter=int(p["max_iter"]), max_leaf_nodes=int(p["max_leaf_nodes"]),
+        min_samples_leaf=int(p["min_samples_leaf"]), l2_regularization=p["l2"],
         early_stopping=False, random_state=args.seed)
     t0 = time.time()
     clf.fit(X.astype(np.float64), Y)
@@ -160,6 +173,8 @@ def main():
     ap.add_argument("--lr", type=float, default=0.1)
     ap.add_argument("--l2", type=float, default=1.0)
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--params", help="tune.py's .choice.json: per-model settings")
+    ap.add_argument("--folds", help="with --cv: train only these folds (e.g. 0,3)")
     args = ap.parse_args()
     anns = [json.loads(l) for l in open(os.path.join(args.data, "annotations.jsonl"))]
     anns.sort(key=lambda a: a["filename"])
@@ -176,13 +191,14 @@ def main():
             for a in anns:
                 f.write("%s\t%d\n" % (a["filename"], folds[a["filename"]]))
         gf = np.array([folds[a["filename"]] for a in anns])[G]
-        for k in range(args.cv):
+        only = [int(x) for x in args.folds.split(",")] if args.folds else range(args.cv)
+        for k in only:
             print("fold %d" % k, file=sys.stderr)
-            clf = fit(args, X[gf != k], Y[gf != k])
+            clf = fit(args, X[gf != k], Y[gf != k], k)
             export(clf, os.path.join(args.out, "%s_%s_fold%d.txt" % (prefix, args.mode, k)),
                    use_mhr, lookahead, names, args.stage)
     if args.final:
-        clf = fit(args, X, Y)
+        clf = fit(args, X, Y, "final")
         export(clf, os.path.join(args.out, "%s_%s.txt" % (prefix, args.mode)), use_mhr,
                lookahead, names, args.stage)
 

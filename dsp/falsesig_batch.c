@@ -218,7 +218,7 @@ static fm_status run_stage3(fm_falsesig_batch *b, const fm_trace *t, const float
         if (b->sink && b->sink_stage == 3)
             b->sink(b->sink_user, i, f, nf);
         if (b->m3)
-            p_false[i] = fs_model_predict(b->m3, f);
+            p_false[i] = fs_model_predict_blend(b->m3, f, p2[i]);
     }
     free(p2);
     return st;
@@ -269,7 +269,7 @@ fm_status fs_batch_run(fm_falsesig_batch *b, const fm_trace *t, float *p_false, 
                 if (b->sink && b->sink_stage == 2)
                     b->sink(b->sink_user, i, f, nf);
                 if (b->m2)
-                    p = fs_model_predict(b->m2, f);
+                    p = fs_model_predict_blend(b->m2, f, p);
             }
             p_false[i] = p;
         }

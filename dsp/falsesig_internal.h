@@ -109,6 +109,8 @@ typedef struct fs_model {
     int use_mhr;
     unsigned lookahead;
     size_t n_features;
+    float blend_prev; /* stages 2, 3: output = blend_prev * previous stage's probability
+                         + (1 - blend_prev) * this model's (0: the model alone) */
     double baseline;
     size_t n_trees, n_nodes;
     int32_t *roots;
@@ -127,6 +129,8 @@ fm_status fs_model3_parse(const char *text, size_t len, fs_model **out);
 void fs_model_free(fs_model *m);
 /* Probability from one feature vector. */
 float fs_model_predict(const fs_model *m, const float *features);
+/* A stage-2/3 model's output for a sample whose previous-stage probability is p_prev. */
+float fs_model_predict_blend(const fs_model *m, const float *features, float p_prev);
 
 /* Built-in models embedded at build time (dsp/models/, see dsp/CMakeLists.txt); len 0 when the
  * build had none. */

@@ -29,16 +29,19 @@ static fm_trace *synthetic(size_t n)
 }
 
 /* A stage-3 model text: one stump on feature `feature` at `thr` (leaves lo / hi), or a single
- * leaf when feature < 0. header: "fm_falsesig_model3" normally. Caller frees. */
-static char *stump_text(const char *header, int use_mhr, int feature, double thr, double lo,
-                        double hi, size_t *len)
+ * leaf when feature < 0. header: "fm_falsesig_model3" normally; blend: the blend_previous line
+ * (NULL: none). Caller frees. */
+static char *stump_text_blend(const char *header, int use_mhr, int feature, double thr,
+                              double lo, double hi, const char *blend, size_t *len)
 {
     size_t cap = 8192;
     char *txt = malloc(cap);
     if (!txt)
         return NULL;
     size_t nf = fm_falsesig_context_n_features(use_mhr);
-    int n = snprintf(txt, cap, "%s 1\nuse_mhr %d\nlookahead 0\nfeatures %zu", header, use_mhr, nf);
+    int n = snprintf(txt, cap, "%s 1\nuse_mhr %d\nlookahead 0\n%s%s%sfeatures %zu", header,
+                     use_mhr, blend ? "blend_previous " : "", blend ? blend : "", blend ? "\n" : "",
+                     nf);
     for (size_t i = 0; i < nf; i++)
         n += snprintf(txt + n, cap - (size_t)n, " %s", fm_falsesig_context_feature_name(use_mhr, i));
     if (feature >= 0)
@@ -49,6 +52,29 @@ static char *stump_text(const char *header, int use_mhr, int feature, double thr
         n += snprintf(txt + n, cap - (size_t)n, "\nbaseline %.17g\ntrees 1 1\ntree 1\nl 0\n", lo);
     *len = (size_t)n;
     return txt;
+}
+
+static char *stump_text(const char *header, int use_mhr, int feature, double thr, double lo,
+                        double hi, size_t *len)
+{
+    return stump_text_blend(header, use_mhr, feature, thr, lo, hi, NULL, len);
+}
+
+/* A copy of model text t with the line "blend_previous w" before its feature list. */
+static char *with_blend(const char *t, size_t len, const char *w, size_t *out_len)
+{
+    const char *feat = strstr(t, "features ");
+    char *s = malloc(len + 64);
+    if (!feat || !s) {
+        free(s);
+        return NULL;
+    }
+    size_t head = (size_t)(feat - t);
+    memcpy(s, t, head);
+    int k = snprintf(s + head, 64, "blend_previous %s\n", w);
+    memcpy(s + head + (size_t)k, feat, len - head);
+    *out_len = len + (size_t)k;
+    return s;
 }
 
 typedef struct sunk {
@@ -156,9 +182,45 @@ static void stage3_reads_the_context_of_stage2(void)
         for (size_t i = 0; i < n; i++)
             bad += isnan(p2[i]) ? !isnan(p3[i]) : fabsf(p3[i] - (float)(1.0 / (1.0 + exp(-2.0)))) > 1e-6f;
         CHECKF(bad == 0, "%zu", bad);
+        free(txt);
+
+        /* blend_previous w: w * the stage-2 probability + (1 - w) * the trees' */
+        txt = stump_text_blend("fm_falsesig_model3", use_mhr, -1, 0, 2.0, 0, "0.25", &len);
+        CHECK(fm_falsesig_batch_set_stage3(b, txt, len) == FM_OK);
+        CHECK(fm_falsesig_batch_run(b, t, p3, NULL) == FM_OK);
+        bad = 0;
+        for (size_t i = 0; i < n; i++)
+            bad += isnan(p2[i]) ? !isnan(p3[i])
+                                : fabsf(p3[i] - (0.25f * p2[i] +
+                                                 0.75f * (float)(1.0 / (1.0 + exp(-2.0))))) > 1e-6f;
+        CHECKF(bad == 0, "%zu", bad);
+        free(txt);
+        /* ... a weight outside [0, 1], or NaN, is refused; so is the line in a stage-1 model */
+        const char *bad_w[] = {"1.5", "-0.1", "nan", "x"};
+        for (size_t k = 0; k < 4; k++) {
+            txt = stump_text_blend("fm_falsesig_model3", use_mhr, -1, 0, 2.0, 0, bad_w[k], &len);
+            CHECK(fm_falsesig_batch_set_stage3(b, txt, len) == FM_EFORMAT);
+            free(txt);
+        }
+        size_t n1;
+        char *s1 = with_blend(t1, l1, "0.5", &n1);
+        CHECK(s1 && fm_falsesig_create_from_text(s1, n1, &st) == NULL && st == FM_EFORMAT);
+        free(s1);
+        /* a stage 2 with blend_previous 1 gives the stage-1 probabilities exactly */
+        s1 = with_blend(t2, l2, "1", &n1);
+        fm_falsesig_batch *b1 = s1 ? fm_falsesig_batch_create_from_text(t1, l1, s1, n1, &st) : NULL;
+        CHECK(b1 != NULL);
+        if (b1) {
+            CHECK(fm_falsesig_batch_run(b1, t, p3, NULL) == FM_OK);
+            CHECK(fm_falsesig_trace_live(t, use_mhr, px, NULL) == FM_OK);
+            CHECK(!memcmp(p3, px, n * sizeof *px));
+        }
+        fm_falsesig_batch_destroy(b1);
+        free(s1);
         fm_falsesig_batch_destroy(b);
 
         /* without a stage 2 there is no stage 3 */
+        txt = stump_text("fm_falsesig_model3", use_mhr, -1, 0, 2.0, 0, &len);
         b = fm_falsesig_batch_create_from_text(t1, l1, NULL, 0, &st);
         CHECK(b != NULL);
         CHECK(fm_falsesig_batch_set_stage3(b, txt, len) == FM_EFORMAT);

@@ -60,20 +60,23 @@ static char *stump_text(const char *header, int use_mhr, int feature, double thr
     return stump_text_blend(header, use_mhr, feature, thr, lo, hi, NULL, len);
 }
 
-/* A copy of model text t with the line "blend_previous w" before its feature list. */
+/* A copy of model text t with the line "blend_previous w" before its feature list (instead of
+ * the one it has). */
 static char *with_blend(const char *t, size_t len, const char *w, size_t *out_len)
 {
     const char *feat = strstr(t, "features ");
+    const char *old = strstr(t, "blend_previous ");
     char *s = malloc(len + 64);
     if (!feat || !s) {
         free(s);
         return NULL;
     }
-    size_t head = (size_t)(feat - t);
+    size_t head = (size_t)((old && old < feat ? old : feat) - t);
+    size_t tail = len - (size_t)(feat - t);
     memcpy(s, t, head);
     int k = snprintf(s + head, 64, "blend_previous %s\n", w);
-    memcpy(s + head + (size_t)k, feat, len - head);
-    *out_len = len + (size_t)k;
+    memcpy(s + head + (size_t)k, feat, tail);
+    *out_len = head + (size_t)k + tail;
     return s;
 }
 

@@ -18,6 +18,9 @@
  *     --gru DIR                   (with --cv, implies --stage2) the recurrent stage 2 instead:
  *                                 DIR/falsesig_gru_<mode>_fold<k>.txt (tools/falsesig/
  *                                 train_gru.py) with the stage-1 fold models of --cv
+ *     --stage3 DIR                (with --cv, implies --stage2) adds stage 3 (auto-context):
+ *                                 DIR/falsesig3_<mode>_fold<k>.txt (train.py --stage 3) after
+ *                                 the stage-1 and stage-2 fold models of --cv
  *     --coincidence               the floor: flag +-10 s around |FHR1 - MHR| <= 5 bpm
  * Groups: antepartum, intrapartum (whole records), all; and FHRMA's stage 1 / stage 2 split.
  * A sample whose FHR1 is non-zero but outside 50..240 bpm (no signal for the engine) is counted
@@ -254,7 +257,8 @@ static void coincidence(const fm_trace *t, float *p)
 static int usage(void)
 {
     fprintf(stderr, "usage: bench_falsesig --data DIR (--cv DIR --mode mhr|nomhr | --model FILE"
-                    " | --builtin mhr|nomhr | --coincidence) [--stage2] [--gru DIR] [--probs DIR]"
+                    " | --builtin mhr|nomhr | --coincidence) [--stage2] [--gru DIR] [--stage3 DIR]"
+                    " [--probs DIR]"
                     " [--limit N]\n");
     return 2;
 }
@@ -275,11 +279,14 @@ static fm_falsesig *load_model(const char *path)
     return q;
 }
 
-/* Stage 1 + boosted stage 2 (+ the recurrent stage from path3 when not NULL). */
-static fm_falsesig_batch *load_batch(const char *path1, const char *path2, const char *path3)
+/* Stage 1 + boosted stage 2 (+ the recurrent stage from path3, + stage 3 from path4 when not
+ * NULL). */
+static fm_falsesig_batch *load_batch(const char *path1, const char *path2, const char *path3,
+                                     const char *path4)
 {
-    size_t l1 = 0, l2 = 0, l3 = 0;
+    size_t l1 = 0, l2 = 0, l3 = 0, l4 = 0;
     char *t1 = slurp(path1, &l1), *t2 = slurp(path2, &l2), *t3 = path3 ? slurp(path3, &l3) : NULL;
+    char *t4 = path4 ? slurp(path4, &l4) : NULL;
     fm_status st = FM_EFORMAT;
     fm_falsesig_batch *b =
         t1 && t2 ? fm_falsesig_batch_create_from_text(t1, l1, t2, l2, &st) : NULL;
@@ -287,9 +294,15 @@ static fm_falsesig_batch *load_batch(const char *path1, const char *path2, const
         fm_falsesig_batch_destroy(b);
         b = NULL;
     }
+    if (b && path4 && (st = t4 ? fm_falsesig_batch_set_stage3(b, t4, l4) : FM_EIO) != FM_OK) {
+        fm_falsesig_batch_destroy(b);
+        b = NULL;
+    }
     if (!b)
-        fprintf(stderr, "bench_falsesig: %s + %s%s%s: %s\n", path1, path2, path3 ? " + " : "",
-                path3 ? path3 : "", fm_strerror(st));
+        fprintf(stderr, "bench_falsesig: %s + %s%s%s%s%s: %s\n", path1, path2,
+                path3 ? " + " : "", path3 ? path3 : "", path4 ? " + " : "", path4 ? path4 : "",
+                fm_strerror(st));
+    free(t4);
     free(t1);
     free(t2);
     free(t3);
@@ -321,7 +334,7 @@ static int fold_of(const char *cvdir, const char *name)
 int main(int argc, char **argv)
 {
     const char *data = NULL, *cv = NULL, *mode = NULL, *model = NULL, *builtin = NULL;
-    const char *probs_dir = NULL, *gru_dir = NULL;
+    const char *probs_dir = NULL, *gru_dir = NULL, *s3_dir = NULL;
     int coinc = 0, stage2 = 0;
     size_t limit = MAX_REC;
     for (int i = 1; i < argc; i++) {
@@ -345,6 +358,8 @@ int main(int argc, char **argv)
             stage2 = 1;
         else if (!strcmp(argv[i], "--gru") && i + 1 < argc)
             gru_dir = argv[++i], stage2 = 1;
+        else if (!strcmp(argv[i], "--stage3") && i + 1 < argc)
+            s3_dir = argv[++i], stage2 = 1;
         else
             return usage();
     }
@@ -362,7 +377,7 @@ int main(int argc, char **argv)
     fm_falsesig_batch *bfixed = NULL, *bfolds[16] = {0};
     if (stage2 && (model || coinc))
         return usage();
-    if (gru_dir && !cv)
+    if ((gru_dir || s3_dir) && !cv)
         return usage();
     if (model && !(fixed = load_model(model)))
         return 1;
@@ -403,12 +418,14 @@ int main(int argc, char **argv)
                 return 1;
             }
             if (stage2 && !bfolds[k]) {
-                char p2[4096], p3[4096];
+                char p2[4096], p3[4096], p4[4096];
                 snprintf(path, sizeof path, "%s/falsesig_%s_fold%d.txt", cv, mode, k);
                 snprintf(p2, sizeof p2, "%s/falsesig2_%s_fold%d.txt", cv, mode, k);
                 if (gru_dir)
                     snprintf(p3, sizeof p3, "%s/falsesig_gru_%s_fold%d.txt", gru_dir, mode, k);
-                if (!(bfolds[k] = load_batch(path, p2, gru_dir ? p3 : NULL)))
+                if (s3_dir)
+                    snprintf(p4, sizeof p4, "%s/falsesig3_%s_fold%d.txt", s3_dir, mode, k);
+                if (!(bfolds[k] = load_batch(path, p2, gru_dir ? p3 : NULL, s3_dir ? p4 : NULL)))
                     return 1;
             }
             bq = bfolds[k];
@@ -468,6 +485,8 @@ int main(int argc, char **argv)
     const char *src = coinc ? "coincidence rule (+-10 s around |FHR-MHR| <= 5 bpm)"
                       : cv && gru_dir ? "out-of-fold, whole-recording mode, recurrent stage 2 "
                                         "(C inference)"
+                      : cv && s3_dir ? "out-of-fold, whole-recording mode with stage 3 "
+                                       "(C inference)"
                       : cv && stage2 ? "out-of-fold, whole-recording mode (C inference)"
                       : cv ? "out-of-fold (C inference)"
                       : model ? model : stage2 ? "built-in whole-recording model"

@@ -3,7 +3,8 @@
  * every sample from the stage-1 probabilities with context both ways over the whole recording
  * (falsesig_context.c): with boosted trees (falsesig_model.c) on every sample, or with a
  * bidirectional GRU (falsesig_gru.c) over the features of one sample a second, its logits
- * interpolated linearly to 4 Hz. The suggested state of a flagged sample is stage 1's rule
+ * interpolated linearly to 4 Hz. An optional stage 3 (auto-context) re-scores every sample once
+ * more from the same context features computed from the stage-2 probabilities. The suggested state of a flagged sample is stage 1's rule
  * (maternal or doubtful, falsesig.c suggest) applied to the sample whatever its stage-1
  * probability. Not for: the live stream (fm_falsesig, 20 s look-ahead). */
 #include <math.h>
@@ -18,7 +19,9 @@ struct fm_falsesig_batch {
     fs_model *m2; /* boosted stage 2; NULL (and gru NULL): stage-1 probabilities, stage-2
                      features to the sink only */
     fs_gru *gru;  /* recurrent stage 2 (instead of m2) */
+    fs_model *m3; /* stage 3: context of the stage-2 probabilities; NULL: none */
     int use_mhr;
+    int sink_stage; /* 2: the sink gets the stage-2 features; 3: those of stage 3 */
     fs2_context *ctx;
     fm_falsesig_feature_fn sink;
     void *sink_user;
@@ -50,6 +53,7 @@ fm_falsesig_batch *fm_falsesig_batch_create_from_text(const char *stage1, size_t
             goto fail;
         }
     }
+    b->sink_stage = 2;
     if (!(b->ctx = fs2_context_create())) {
         st = FM_ENOMEM;
         goto fail;
@@ -74,9 +78,12 @@ fm_falsesig_batch *fm_falsesig_batch_create(int use_mhr)
     size_t l3 = use_mhr ? fm_falsesig_model_gru_mhr_len : fm_falsesig_model_gru_nomhr_len;
     if (!l1 || !l2)
         return NULL;
+    const char *t4 = use_mhr ? fm_falsesig_model3_mhr : fm_falsesig_model3_nomhr;
+    size_t l4 = use_mhr ? fm_falsesig_model3_mhr_len : fm_falsesig_model3_nomhr_len;
     fm_falsesig_batch *b = fm_falsesig_batch_create_from_text(t1, l1, t2, l2, NULL);
     if (b && (b->use_mhr != (use_mhr != 0) ||
-              (l3 && fm_falsesig_batch_set_recurrent(b, t3, l3) != FM_OK))) {
+              (l3 && fm_falsesig_batch_set_recurrent(b, t3, l3) != FM_OK) ||
+              (l4 && fm_falsesig_batch_set_stage3(b, t4, l4) != FM_OK))) {
         fm_falsesig_batch_destroy(b);
         return NULL;
     }
@@ -90,6 +97,7 @@ void fm_falsesig_batch_destroy(fm_falsesig_batch *b)
     fm_falsesig_destroy(b->s1);
     fs_model_free(b->m2);
     fs_gru_destroy(b->gru);
+    fs_model_free(b->m3);
     fs2_context_destroy(b->ctx);
     free(b);
 }
@@ -106,6 +114,31 @@ void fm_falsesig_batch_set_feature_sink(fm_falsesig_batch *b, fm_falsesig_featur
         return;
     b->sink = fn;
     b->sink_user = user;
+}
+
+fm_status fm_falsesig_batch_set_stage3(fm_falsesig_batch *b, const char *text, size_t len)
+{
+    if (!b || !text)
+        return FM_EINVAL;
+    fs_model *m = NULL;
+    fm_status st = fs_model3_parse(text, len, &m);
+    if (st != FM_OK)
+        return st;
+    if (m->use_mhr != b->use_mhr || (!b->m2 && !b->gru)) {
+        fs_model_free(m);
+        return FM_EFORMAT;
+    }
+    fs_model_free(b->m3);
+    b->m3 = m;
+    return FM_OK;
+}
+
+fm_status fm_falsesig_batch_set_feature_stage(fm_falsesig_batch *b, int stage)
+{
+    if (!b || (stage != 2 && stage != 3) || (stage == 3 && !b->m2 && !b->gru))
+        return FM_EINVAL;
+    b->sink_stage = stage;
+    return FM_OK;
 }
 
 size_t fm_falsesig_context_n_features(int use_mhr)
@@ -166,6 +199,31 @@ static fm_status run_gru(const fm_falsesig_batch *b, const fm_trace *t, const fl
     return st;
 }
 
+/* Stage 3 (auto-context): the stage-2 context features computed from the stage-2
+ * probabilities in p_false, to the sink (sink_stage 3) and through m3. Rewrites p_false. */
+static fm_status run_stage3(fm_falsesig_batch *b, const fm_trace *t, const float *mhr,
+                            float *p_false)
+{
+    const size_t n = t->n, nf = fs2_n_features(b->use_mhr);
+    float *p2 = malloc((n ? n : 1) * sizeof *p2);
+    if (!p2)
+        return FM_ENOMEM;
+    memcpy(p2, p_false, n * sizeof *p2);
+    fm_status st = fs2_context_prepare(b->ctx, n, t->fhr_bpm, mhr, p2);
+    float f[FS2_N_FEATURES_MHR];
+    for (size_t i = 0; st == FM_OK && i < n; i++) {
+        if (isnan(p2[i]))
+            continue;
+        fs2_context_compute(b->ctx, n, t->fhr_bpm, mhr, p2, i, b->use_mhr, f);
+        if (b->sink && b->sink_stage == 3)
+            b->sink(b->sink_user, i, f, nf);
+        if (b->m3)
+            p_false[i] = fs_model_predict_blend(b->m3, f, p2[i]);
+    }
+    free(p2);
+    return st;
+}
+
 fm_status fm_falsesig_batch_set_recurrent(fm_falsesig_batch *b, const char *text, size_t len)
 {
     if (!b || !text)
@@ -206,18 +264,20 @@ fm_status fs_batch_run(fm_falsesig_batch *b, const fm_trace *t, float *p_false, 
         const size_t nf = fs2_n_features(b->use_mhr);
         for (size_t i = 0; i < n; i++) {
             float p = p1[i];
-            if (!isnan(p) && (b->sink || b->m2)) {
+            if (!isnan(p) && ((b->sink && b->sink_stage == 2) || b->m2)) {
                 fs2_context_compute(b->ctx, n, t->fhr_bpm, mhr, p1, i, b->use_mhr, f);
-                if (b->sink)
+                if (b->sink && b->sink_stage == 2)
                     b->sink(b->sink_user, i, f, nf);
                 if (b->m2)
-                    p = fs_model_predict(b->m2, f);
+                    p = fs_model_predict_blend(b->m2, f, p);
             }
             p_false[i] = p;
         }
     }
     if (st == FM_OK && b->gru)
         st = run_gru(b, t, mhr, p1, p_false);
+    if (st == FM_OK && (b->m3 || (b->sink && b->sink_stage == 3)))
+        st = run_stage3(b, t, mhr, p_false);
     for (size_t i = 0; st == FM_OK && state && i < n; i++) {
         float p = p_false[i];
         state[i] = isnan(p) ? FM_STATE_LOST : p >= FM_FALSESIG_THRESHOLD ? kind[i] : FM_STATE_OK;

@@ -109,6 +109,8 @@ typedef struct fs_model {
     int use_mhr;
     unsigned lookahead;
     size_t n_features;
+    float blend_prev; /* stages 2, 3: output = blend_prev * previous stage's probability
+                         + (1 - blend_prev) * this model's (0: the model alone) */
     double baseline;
     size_t n_trees, n_nodes;
     int32_t *roots;
@@ -121,9 +123,14 @@ fm_status fs_model_parse(const char *text, size_t len, fs_model **out);
 /* The same for a stage-2 (whole-recording) model: header fm_falsesig_model2, features of
  * falsesig_context.c. */
 fm_status fs_model2_parse(const char *text, size_t len, fs_model **out);
+/* The same for a stage-3 model: header fm_falsesig_model3, the same context features computed
+ * from the stage-2 probabilities (auto-context). */
+fm_status fs_model3_parse(const char *text, size_t len, fs_model **out);
 void fs_model_free(fs_model *m);
 /* Probability from one feature vector. */
 float fs_model_predict(const fs_model *m, const float *features);
+/* A stage-2/3 model's output for a sample whose previous-stage probability is p_prev. */
+float fs_model_predict_blend(const fs_model *m, const float *features, float p_prev);
 
 /* Built-in models embedded at build time (dsp/models/, see dsp/CMakeLists.txt); len 0 when the
  * build had none. */
@@ -135,6 +142,10 @@ extern const char fm_falsesig_model2_mhr[];
 extern const size_t fm_falsesig_model2_mhr_len;
 extern const char fm_falsesig_model2_nomhr[];
 extern const size_t fm_falsesig_model2_nomhr_len;
+extern const char fm_falsesig_model3_mhr[];
+extern const size_t fm_falsesig_model3_mhr_len;
+extern const char fm_falsesig_model3_nomhr[];
+extern const size_t fm_falsesig_model3_nomhr_len;
 /* recurrent stage over the boosted stage 2 (falsesig_gru.c); len 0: not shipped */
 extern const char fm_falsesig_model_gru_mhr[];
 extern const size_t fm_falsesig_model_gru_mhr_len;

@@ -6,6 +6,9 @@
  *   fm_falsesig_model 1
  *   use_mhr 0|1
  *   lookahead <samples>
+ *   blend_previous <w>                        optional, stages 2 and 3 only, 0 <= w <= 1: the
+ *                                             output is w * the previous stage's probability
+ *                                             + (1 - w) * the trees' (tools/falsesig/blend.py)
  *   features <n> <name_0> ... <name_n-1>     must equal this build's feature list
  *   baseline <raw score>
  *   trees <n_trees> <n_nodes>
@@ -84,13 +87,26 @@ static fm_status parse_any(const char *text, size_t len, int stage, fs_model **o
     fm_mtext c = {text, text + len};
     long v, use_mhr, la, nf, nt, nn;
     char name[64];
-    size_t (*n_feat)(int) = stage == 2 ? fs2_n_features : fs_n_features;
-    const char *(*feat_name)(size_t) = stage == 2 ? fs2_feature_name : fs_feature_name;
-    if (!fm_mtext_expect(&c, stage == 2 ? "fm_falsesig_model2" : "fm_falsesig_model") ||
+    /* stages 2 and 3 read the same context features (of the stage-1 / stage-2 probabilities) */
+    size_t (*n_feat)(int) = stage >= 2 ? fs2_n_features : fs_n_features;
+    const char *(*feat_name)(size_t) = stage >= 2 ? fs2_feature_name : fs_feature_name;
+    const char *header = stage == 3   ? "fm_falsesig_model3"
+                         : stage == 2 ? "fm_falsesig_model2"
+                                      : "fm_falsesig_model";
+    if (!fm_mtext_expect(&c, header) ||
         !fm_mtext_long(&c, 1, 1, &v) || !fm_mtext_expect(&c, "use_mhr") ||
         !fm_mtext_long(&c, 0, 1, &use_mhr) || !fm_mtext_expect(&c, "lookahead") ||
-        !fm_mtext_long(&c, 0, FM_FALSESIG_MAX_LOOKAHEAD_S * FM_FHR_RATE_HZ, &la) ||
-        !fm_mtext_expect(&c, "features") || !fm_mtext_long(&c, 1, 1000, &nf))
+        !fm_mtext_long(&c, 0, FM_FALSESIG_MAX_LOOKAHEAD_S * FM_FHR_RATE_HZ, &la))
+        return FM_EFORMAT;
+    double blend = 0.0;
+    fm_mtext before = c;
+    if (stage >= 2 && fm_mtext_expect(&c, "blend_previous")) {
+        if (!fm_mtext_double(&c, &blend, 0) || !(blend >= 0.0 && blend <= 1.0))
+            return FM_EFORMAT;
+    } else {
+        c = before;
+    }
+    if (!fm_mtext_expect(&c, "features") || !fm_mtext_long(&c, 1, 1000, &nf))
         return FM_EFORMAT;
     if ((size_t)nf != n_feat((int)use_mhr))
         return FM_EFORMAT;
@@ -103,6 +119,7 @@ static fm_status parse_any(const char *text, size_t len, int stage, fs_model **o
     m->use_mhr = (int)use_mhr;
     m->lookahead = (unsigned)la;
     m->n_features = (size_t)nf;
+    m->blend_prev = (float)blend;
     fm_status st = FM_EFORMAT;
     if (!fm_mtext_expect(&c, "baseline") || !fm_mtext_double(&c, &m->baseline, 0) ||
         !fm_mtext_expect(&c, "trees") || !fm_mtext_long(&c, 1, FS_MAX_TREES, &nt) ||
@@ -143,6 +160,11 @@ fm_status fs_model2_parse(const char *text, size_t len, fs_model **out)
     return parse_any(text, len, 2, out);
 }
 
+fm_status fs_model3_parse(const char *text, size_t len, fs_model **out)
+{
+    return parse_any(text, len, 3, out);
+}
+
 void fs_model_free(fs_model *m)
 {
     if (!m)
@@ -166,4 +188,10 @@ float fs_model_predict(const fs_model *m, const float *x)
         raw += nd->v;
     }
     return (float)(1.0 / (1.0 + exp(-raw)));
+}
+
+float fs_model_predict_blend(const fs_model *m, const float *x, float p_prev)
+{
+    float p = fs_model_predict(m, x);
+    return m->blend_prev > 0.0f ? m->blend_prev * p_prev + (1.0f - m->blend_prev) * p : p;
 }

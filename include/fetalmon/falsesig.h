@@ -139,6 +139,15 @@ fm_status fm_falsesig_batch_run(fm_falsesig_batch *b, const fm_trace *t, float *
  * probability (needs the boosted stage 2), a stand-alone one replaces it. FM_EFORMAT when the
  * text is malformed, for the other mode, or residual without a boosted stage 2. */
 fm_status fm_falsesig_batch_set_recurrent(fm_falsesig_batch *b, const char *text, size_t len);
+/* Adds stage 3 (auto-context; text of tools/falsesig/train.py --stage 3; the built-in batch
+ * has it when the library was built with one): the stage-2 context features computed from the
+ * stage-2 probabilities, through a third boosted model. FM_EFORMAT when the text is malformed,
+ * for the other mode, or the batch has no stage 2. */
+fm_status fm_falsesig_batch_set_stage3(fm_falsesig_batch *b, const char *text, size_t len);
+/* Which features the feature sink gets: 2 (default) the stage-2 features (context of the
+ * stage-1 probabilities), 3 the stage-3 features (context of the stage-2 probabilities; needs
+ * a stage 2). FM_EINVAL otherwise. */
+fm_status fm_falsesig_batch_set_feature_stage(fm_falsesig_batch *b, int stage);
 /* Stage-2 feature access for the tools. */
 size_t fm_falsesig_context_n_features(int use_mhr);
 const char *fm_falsesig_context_feature_name(int use_mhr, size_t i);

@@ -3,14 +3,17 @@
  * model is trained on exactly what the engine computes live.
  *
  * Usage: falsesig_dump --mhr 0|1 [--lookahead SAMPLES] [--stride S] --out DIR FILE...
- *        falsesig_dump --stage1 MODEL [--stage2 MODEL2] [--stride S] --out DIR FILE...
+ *        falsesig_dump --stage1 MODEL [--stage2 MODEL2 [--stage3-features]] [--stride S]
+ *                      --out DIR FILE...
  * For each FILE writes DIR/<file name>.feat: records of (uint32 sample index, float32
  * features[n]) little-endian, for samples with signal whose index is a multiple of S.
  * DIR/features_<mode>.txt lists the feature names in order. With --stage1 the features are
  * those of the whole-recording stage 2 (fm_falsesig_batch), computed from the probabilities of
  * the stage-1 model file MODEL (its mode decides --mhr). With --stage2 (a boosted stage-2 model
  * file) it also writes DIR/<file name>.p2: float32 per 4 Hz sample, that model's probability
- * (NAN: no signal), an input of the recurrent stage (train_gru.py). Not for evaluation
+ * (NAN: no signal), an input of the recurrent stage (train_gru.py); with --stage3-features the
+ * .feat records hold the stage-3 features instead (the same context features computed from the
+ * stage-2 probabilities: what train.py --stage 3 learns from). Not for evaluation
  * (bench/bench_falsesig.c scores the C inference). */
 #include <stdint.h>
 #include <stdio.h>
@@ -59,8 +62,8 @@ static int usage(void)
 {
     fprintf(stderr, "usage: falsesig_dump --mhr 0|1 [--lookahead SAMPLES] [--stride S] "
                     "--out DIR FILE...\n"
-                    "       falsesig_dump --stage1 MODEL [--stage2 MODEL2] [--stride S] --out DIR "
-                    "FILE...\n");
+                    "       falsesig_dump --stage1 MODEL [--stage2 MODEL2 [--stage3-features]] "
+                    "[--stride S] --out DIR FILE...\n");
     return 2;
 }
 
@@ -69,7 +72,7 @@ int main(int argc, char **argv)
     int use_mhr = -1;
     unsigned lookahead = FM_FALSESIG_LOOKAHEAD_S * FM_FHR_RATE_HZ, stride = 1;
     const char *out = NULL, *stage1 = NULL, *stage2 = NULL;
-    int i = 1;
+    int i = 1, stage3 = 0;
     for (; i < argc && argv[i][0] == '-'; i++) {
         if (!strcmp(argv[i], "--mhr") && i + 1 < argc)
             use_mhr = atoi(argv[++i]) != 0;
@@ -83,11 +86,13 @@ int main(int argc, char **argv)
             stage1 = argv[++i];
         else if (!strcmp(argv[i], "--stage2") && i + 1 < argc)
             stage2 = argv[++i];
+        else if (!strcmp(argv[i], "--stage3-features"))
+            stage3 = 1;
         else
             return usage();
     }
     fm_falsesig_batch *b = NULL;
-    if (stage2 && !stage1)
+    if ((stage2 && !stage1) || (stage3 && !stage2))
         return usage();
     if (stage1) {
         long len = -1, len2 = 0;
@@ -100,6 +105,10 @@ int main(int argc, char **argv)
         }
         free(txt);
         free(txt2);
+        if (b && stage3 && fm_falsesig_batch_set_feature_stage(b, 3) != FM_OK) {
+            fm_falsesig_batch_destroy(b);
+            b = NULL;
+        }
         if (!b)
             return 1;
         use_mhr = fm_falsesig_batch_uses_mhr(b);

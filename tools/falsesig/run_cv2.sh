@@ -5,7 +5,8 @@
 # out-of-fold stage-1 probabilities, as the final model will see on a new recording), trains
 # 5 stage-2 fold models on the same folds, scores every recording out-of-fold through the C
 # batch inference (stage-1 fold model + stage-2 fold model: bench_falsesig --cv --stage2), and
-# trains the shipped stage-2 models on all recordings into dsp/models/.
+# trains the shipped stage-2 models on all recordings into dsp/models/; then run_blend.sh (the
+# no-MHR blend weight).
 # Usage: tools/falsesig/run_cv2.sh [--no-final]      (about 10 min on 2 cores)
 # Env: as run_cv.sh (FM_SHARED_DATA, BUILD, WORK), MODES (default "mhr nomhr").
 # OMP_NUM_THREADS=1 to re-make the shipped models bit for bit.
@@ -46,3 +47,10 @@ PYEOF
       --aug "$WORK/aug" --mode $mode --out dsp/models --final --stride $STRIDE
   fi
 done
+# the no-MHR blend of stage 1 and stage 2 (session 5, docs/falsesig.md): weights out-of-fold,
+# and with the final models the all-folds weight into dsp/models/falsesig2_nomhr.txt
+case " ${MODES:-mhr nomhr} " in
+  *" nomhr "*)
+    if [ "${1:-}" != "--no-final" ]; then blend_final=--final; else blend_final=; fi
+    BUILD="$BUILD" WORK="$WORK" MODES=nomhr tools/falsesig/run_blend.sh $blend_final ;;
+esac

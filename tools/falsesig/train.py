@@ -16,6 +16,9 @@ and writes the trees in the text format dsp/falsesig_model.c parses.
              stage-1 probabilities of the recording): OUT/falsesig2_<mode>[_fold<k>].txt.
              Its rows must hold out-of-fold stage-1 probabilities (run_cv.sh dumps each
              recording with the stage-1 model of its fold), the same folds as stage 1.
+  --stage 3  auto-context: the same context features computed from the stage-2
+             probabilities (falsesig_dump --stage2 MODEL2 --stage3-features, each recording
+             with the stage-1 and stage-2 models of its fold): OUT/falsesig3_<mode>[_fold<k>].txt.
 
 Debian python3 only (python3-numpy, python3-sklearn). Reproduce (see docs/falsesig.md):
   tools/falsesig/run_cv.sh          (dump, CV training, C evaluation, final models)
@@ -66,10 +69,12 @@ def assign_folds(anns, k, seed):
     return folds
 
 
-def load(args, anns, mode):
+def load(args, anns, mode, with_aug_flag=False):
+    """Rows X, labels Y, recording index G (an augmented copy: its original's), feature count;
+    with_aug_flag: also A, 1 for the rows of augmented copies."""
     nf = len(open(os.path.join(args.feat_dir, mode, "features_%s.txt" % mode)).read().split())
     dt = np.dtype([("i", "<u4"), ("f", "<f4", (nf,))])
-    X, Y, G = [], [], []
+    X, Y, G, A = [], [], [], []
     for gi, a in enumerate(anns):
         fn = a["filename"]
         d = np.fromfile(os.path.join(args.feat_dir, mode, fn + ".feat"), dtype=dt)
@@ -81,6 +86,7 @@ def load(args, anns, mode):
         # the positive class is false signal
         Y.append((y[keep] == 0).astype(np.int8))
         G.append(np.full(keep.sum(), gi, dtype=np.int32))
+        A.append(np.zeros(keep.sum(), dtype=np.int8))
     if args.aug:
         # spliced copies (augment.py): their rows near the splices, in their original's fold
         index = {a["filename"]: gi for gi, a in enumerate(anns)}
@@ -102,15 +108,25 @@ def load(args, anns, mode):
             X.append(d["f"][keep])
             Y.append((y[keep] == 0).astype(np.int8))
             G.append(np.full(keep.sum(), gi, dtype=np.int32))
+            A.append(np.ones(keep.sum(), dtype=np.int8))
             n_aug += keep.sum()
         print("augmented rows: %d" % n_aug, file=sys.stderr)
-    return np.concatenate(X), np.concatenate(Y), np.concatenate(G), nf
+    out = (np.concatenate(X), np.concatenate(Y), np.concatenate(G), nf)
+    return out + (np.concatenate(A),) if with_aug_flag else out
 
 
-def fit(args, X, Y):
+def fit(args, X, Y, key=None):
+    """key: the entry of --params (a fold number or "final") whose settings override the
+    command line's (tune.py's choice for that model)."""
+    p = dict(lr=args.lr, max_iter=args.max_iter, max_leaf_nodes=args.max_leaf_nodes,
+             min_samples_leaf=args.min_samples_leaf, l2=args.l2)
+    if args.params and key is not None:
+        chosen = json.load(open(args.params))[str(key)]
+        p.update({k: chosen[k] for k in p if k in chosen})
+        print("  %s: %s" % (key, p), file=sys.stderr)
     clf = HistGradientBoostingClassifier(
-        learning_rate=args.lr, max_iter=args.max_iter, max_leaf_nodes=args.max_leaf_nodes,
-        min_samples_leaf=args.min_samples_leaf, l2_regularization=args.l2,
+        learning_rate=p["lr"], max_iter=int(p["max_iter"]), max_leaf_nodes=int(p["max_leaf_nodes"]),
+        min_samples_leaf=int(p["min_samples_leaf"]), l2_regularization=p["l2"],
         early_stopping=False, random_state=args.seed)
     t0 = time.time()
     clf.fit(X.astype(np.float64), Y)
@@ -125,7 +141,7 @@ def export(clf, path, use_mhr, lookahead, names, stage=1):
     n_nodes = sum(len(t.nodes) for t in trees)
     with open(path, "w") as f:
         f.write("fm_falsesig_model%s 1\nuse_mhr %d\nlookahead %d\n"
-                % ("2" if stage == 2 else "", use_mhr, lookahead))
+                % (str(stage) if stage >= 2 else "", use_mhr, lookahead))
         f.write("features %d %s\n" % (len(names), " ".join(names)))
         f.write("baseline %.17g\ntrees %d %d\n" % (base, len(trees), n_nodes))
         for t in trees:
@@ -148,7 +164,7 @@ def main():
     ap.add_argument("--aug", help="augment.py output folder (spliced training copies)")
     ap.add_argument("--cv", type=int, default=0)
     ap.add_argument("--final", action="store_true")
-    ap.add_argument("--stage", type=int, choices=[1, 2], default=1)
+    ap.add_argument("--stage", type=int, choices=[1, 2, 3], default=1)
     ap.add_argument("--stride", type=int, default=4, help="train on every S-th sample")
     ap.add_argument("--lookahead", type=int, default=80, help="as given to falsesig_dump")
     ap.add_argument("--max-iter", type=int, default=250)
@@ -157,6 +173,8 @@ def main():
     ap.add_argument("--lr", type=float, default=0.1)
     ap.add_argument("--l2", type=float, default=1.0)
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--params", help="tune.py's .choice.json: per-model settings")
+    ap.add_argument("--folds", help="with --cv: train only these folds (e.g. 0,3)")
     args = ap.parse_args()
     anns = [json.loads(l) for l in open(os.path.join(args.data, "annotations.jsonl"))]
     anns.sort(key=lambda a: a["filename"])
@@ -164,8 +182,8 @@ def main():
     X, Y, G, nf = load(args, anns, args.mode)
     names = open(os.path.join(args.feat_dir, args.mode, "features_%s.txt" % args.mode)).read().split()
     use_mhr = 1 if args.mode == "mhr" else 0
-    prefix = "falsesig2" if args.stage == 2 else "falsesig"
-    lookahead = 0 if args.stage == 2 else args.lookahead
+    prefix = "falsesig%d" % args.stage if args.stage >= 2 else "falsesig"
+    lookahead = 0 if args.stage >= 2 else args.lookahead
     print("%s: %d rows, %.1f %% false signal" % (args.mode, len(Y), 100 * Y.mean()), file=sys.stderr)
     if args.cv:
         folds = assign_folds(anns, args.cv, args.seed)
@@ -173,13 +191,14 @@ def main():
             for a in anns:
                 f.write("%s\t%d\n" % (a["filename"], folds[a["filename"]]))
         gf = np.array([folds[a["filename"]] for a in anns])[G]
-        for k in range(args.cv):
+        only = [int(x) for x in args.folds.split(",")] if args.folds else range(args.cv)
+        for k in only:
             print("fold %d" % k, file=sys.stderr)
-            clf = fit(args, X[gf != k], Y[gf != k])
+            clf = fit(args, X[gf != k], Y[gf != k], k)
             export(clf, os.path.join(args.out, "%s_%s_fold%d.txt" % (prefix, args.mode, k)),
                    use_mhr, lookahead, names, args.stage)
     if args.final:
-        clf = fit(args, X, Y)
+        clf = fit(args, X, Y, "final")
         export(clf, os.path.join(args.out, "%s_%s.txt" % (prefix, args.mode)), use_mhr,
                lookahead, names, args.stage)
 

@@ -47,7 +47,7 @@ PYEOF
       --aug "$WORK/aug" --mode $mode --out dsp/models --final --stride $STRIDE
   fi
 done
-# the no-MHR blend of stage 1 and stage 2 (session 5, docs/falsesig.md): weights out-of-fold,
+# the no-MHR blend of stage 1 and stage 2 (session 4, docs/falsesig.md): weights out-of-fold,
 # and with the final models the all-folds weight into dsp/models/falsesig2_nomhr.txt
 case " ${MODES:-mhr nomhr} " in
   *" nomhr "*)

@@ -63,6 +63,7 @@ struct fm_ingest_group {
     stream_slot *slots;
     int sweep_busy; /* fm_ingest_sweep: a J_EXPIRE in flight */
     int64_t sweep_next_ms;
+    int64_t created_ms; /* the server's start: its downtime does not count as a device's */
 };
 
 /* Streams left without a device are looked for this often (at most; sooner when
@@ -104,7 +105,10 @@ size_t fm_ingest_pss_size(void)
 fm_svc_status fm_ingest_group_create(fm_server *srv)
 {
     srv->ingest_group = calloc(1, sizeof *srv->ingest_group);
-    return srv->ingest_group ? FM_SVC_OK : FM_SVC_NOMEM;
+    if (!srv->ingest_group)
+        return FM_SVC_NOMEM;
+    srv->ingest_group->created_ms = fm_now_ms();
+    return FM_SVC_OK;
 }
 
 size_t fm_ingest_waiting(const fm_server *srv)
@@ -369,9 +373,12 @@ static void expire_done(ingest_job *j)
 void fm_ingest_sweep(fm_server *srv, int64_t now_ms)
 {
     struct fm_ingest_group *g = srv->ingest_group;
-    if (!g || g->sweep_busy || now_ms < g->sweep_next_ms)
+    int64_t finish_ms = (int64_t)srv->cfg.stream_finish_s * 1000;
+    /* Not before the server has run stream_finish_s: a device that could not reach a stopped
+     * server gets that long to resume after the start. */
+    if (!g || g->sweep_busy || now_ms < g->sweep_next_ms || now_ms - g->created_ms < finish_ms)
         return;
-    int64_t every = (int64_t)srv->cfg.stream_finish_s * 1000 / 2;
+    int64_t every = finish_ms / 2;
     g->sweep_next_ms = now_ms + (every < FM_INGEST_SWEEP_MS ? every : FM_INGEST_SWEEP_MS);
     ingest_job *j = calloc(1, sizeof *j);
     if (!j)

@@ -43,9 +43,13 @@ nice -n 5 "$build/bench/bench_server_load" --streams "$streams" --viewers "$view
   --seconds "$seconds" --report 30 --bin "$build/fetalmon" "${extra[@]}" | tee "$log"
 echo "# end $(date -u +%FT%TZ), load $(cut -d' ' -f1-3 /proc/loadavg)"
 # RSS trend from the progress lines.
-awk '/^# t /{ t=$3; rss=$6; if (first == "") first=rss; if (t>=300 && r5 == "") r5=rss;
+awk '/^# t /{ t=$3; rss=$6; heap=$(NF-4); if (first == "") first=rss; if (t>=300 && r5 == "") r5=rss;
        if (rss>mx) mx=rss; last=rss;
-       if (t>=300) { n++; sx+=t; sy+=rss; sxx+=t*t; sxy+=t*rss; if (rss>mx5) mx5=rss; if (mn5 == "" || rss<mn5) mn5=rss } }
+       if (t>=300) { n++; sx+=t; sy+=rss; sxx+=t*t; sxy+=t*rss; if (rss>mx5) mx5=rss; if (mn5 == "" || rss<mn5) mn5=rss }
+       if (t>=900) { m++; tx+=t; ty+=rss; txx+=t*t; txy+=t*rss; hy+=heap; hxy+=t*heap;
+                     if (rss>mx15) mx15=rss; if (mn15 == "" || rss<mn15) mn15=rss } }
      END { slope = n>1 ? (n*sxy-sx*sy)/(n*sxx-sx*sx)*600 : 0;
            printf "# RSS MB: first %s, at 5 min %s, last %s, max %s; from 5 min: min %s max %s, slope %+.1f MB per 10 min (%d lines)\n",
-                  first, r5, last, mx, mn5, mx5, slope, n }' "$log"
+                  first, r5, last, mx, mn5, mx5, slope, n;
+           if (m>1) printf "# from 15 min (5-15-min sessions in steady state): RSS min %s max %s, slope %+.1f MB per 10 min; heap in use slope %+.1f MB per 10 min (%d lines)\n",
+                  mn15, mx15, (m*txy-tx*ty)/(m*txx-tx*tx)*600, (m*hxy-tx*hy)/(m*txx-tx*tx)*600, m }' "$log"

@@ -4,9 +4,10 @@
  * (falsesig_context.c): with boosted trees (falsesig_model.c) on every sample, or with a
  * bidirectional GRU (falsesig_gru.c) over the features of one sample a second, its logits
  * interpolated linearly to 4 Hz. An optional stage 3 (auto-context) re-scores every sample once
- * more from the same context features computed from the stage-2 probabilities. The suggested state of a flagged sample is stage 1's rule
- * (maternal or doubtful, falsesig.c suggest) applied to the sample whatever its stage-1
- * probability. Not for: the live stream (fm_falsesig, 20 s look-ahead). */
+ * more from the same context features computed from the stage-2 probabilities. The suggested
+ * state of a flagged sample is stage 1's rule (maternal or doubtful, falsesig.c suggest)
+ * applied to the sample whatever its stage-1 probability. Not for: the live stream
+ * (fm_falsesig, 20 s look-ahead). */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>

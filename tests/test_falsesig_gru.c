@@ -14,6 +14,7 @@
 #include "check.h"
 #include "fetalmon/falsesig.h"
 #include "fetalmon/trace.h"
+#include "test_falsesig_trace.h"
 
 /* ---- a tiny model (hidden 1, no-MHR features), written as train_gru.py writes it ----------- */
 
@@ -256,23 +257,10 @@ static void malformed_weight_files_are_refused(void)
 
 /* ---- the batch mode with a recurrent stage ------------------------------------------------- */
 
-static fm_trace *synthetic(size_t n)
-{
-    fm_trace *t = fm_trace_create(n, 0, 0);
-    for (size_t i = 0; t && i < n; i++) {
-        double s = (double)i / FM_FHR_RATE_HZ;
-        fm_trace_set(t, i,
-                     (i / 400) % 5 == 3 && i % 400 < 60 ? NAN
-                     : s > 600 && s < 780               ? 85.0f + 3.0f * (float)sin(0.2 * s)
-                                                        : 138.0f + 6.0f * (float)sin(0.03 * s));
-    }
-    return t;
-}
-
 static void batch_uses_the_recurrent_stage(void)
 {
     const size_t n = 20 * 60 * FM_FHR_RATE_HZ;
-    fm_trace *t = synthetic(n);
+    fm_trace *t = fs_test_trace(n);
     if (!t) {
         CHECK(t != NULL);
         return;
@@ -310,7 +298,7 @@ static void batch_uses_the_recurrent_stage(void)
     CHECKF(worst < 1e-6, "%g", worst);
     CHECK(n_signal > n / 2);
     /* the same object, another trace in between, the same trace again: bit for bit */
-    fm_trace *other = synthetic(n / 3);
+    fm_trace *other = fs_test_trace(n / 3);
     CHECK(fm_falsesig_batch_run(b, other, pg, NULL) == FM_OK);
     CHECK(fm_falsesig_batch_run(b, t, pg, NULL) == FM_OK);
     CHECK(!memcmp(pg, pr, n * sizeof *pg));

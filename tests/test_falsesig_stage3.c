@@ -14,19 +14,7 @@
 #include "check.h"
 #include "fetalmon/falsesig.h"
 #include "fetalmon/trace.h"
-
-static fm_trace *synthetic(size_t n)
-{
-    fm_trace *t = fm_trace_create(n, 0, 0);
-    for (size_t i = 0; t && i < n; i++) {
-        double s = (double)i / FM_FHR_RATE_HZ;
-        fm_trace_set(t, i,
-                     (i / 400) % 5 == 3 && i % 400 < 60 ? NAN
-                     : s > 600 && s < 780               ? 85.0f + 3.0f * (float)sin(0.2 * s)
-                                                        : 138.0f + 6.0f * (float)sin(0.03 * s));
-    }
-    return t;
-}
+#include "test_falsesig_trace.h"
 
 /* A stage-3 model text: one stump on feature `feature` at `thr` (leaves lo / hi), or a single
  * leaf when feature < 0. header: "fm_falsesig_model3" normally; blend: the blend_previous line
@@ -97,7 +85,7 @@ static void on_features(void *user, uint64_t index, const float *x, size_t n)
 static void stage3_reads_the_context_of_stage2(void)
 {
     const size_t n = 30 * 60 * FM_FHR_RATE_HZ;
-    fm_trace *t = synthetic(n);
+    fm_trace *t = fs_test_trace(n);
     float *p2 = malloc(n * sizeof *p2), *p3 = malloc(n * sizeof *p3), *px = malloc(n * sizeof *px);
     uint8_t *s2 = malloc(n), *s3 = malloc(n);
     if (!t || !p2 || !p3 || !px || !s2 || !s3) {
@@ -244,7 +232,7 @@ out:
 static void builtin_batch_is_deterministic(void)
 {
     const size_t n = 20 * 60 * FM_FHR_RATE_HZ;
-    fm_trace *t = synthetic(n);
+    fm_trace *t = fs_test_trace(n);
     float *pa = malloc(n * sizeof *pa), *pb = malloc(n * sizeof *pb);
     if (!t || !pa || !pb) {
         CHECK(0);

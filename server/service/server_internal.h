@@ -10,6 +10,7 @@
 #include "api.h"
 #include "ingest_log.h"
 #include "livepipe.h"
+#include "memstat.h"
 #include "server.h"
 
 #define FM_WRITE_CHUNK 16384
@@ -33,10 +34,12 @@ struct fm_server {
     fm_job sweep_job;     /* resumable uploads: incomplete / expired (upload.h) */
     int sweep_busy;
     int64_t sweep_next_ms;
-    fm_job trim_job;      /* memory_trim_s: freed heap pages back to the system (memstat.h) */
-    int trim_busy;
-    int64_t trim_next_ms;
-    size_t trim_last_bytes; /* the job's result, read by its done callback */
+    fm_job mem_job;       /* memory figures for /metrics, and the memory_trim_s trim (memstat.h) */
+    int mem_busy, mem_trim; /* mem_trim: this job trims too */
+    int64_t mem_next_ms, trim_next_ms;
+    fm_memstat mem;        /* the last sample (loop side) */
+    fm_memstat mem_sample; /* the job's results, read by its done callback */
+    size_t trim_last_bytes;
     double trim_last_ms;
     fm_bus *bus;
     fm_ratelimit *login_rl;

@@ -237,8 +237,7 @@ static void metrics(fm_server *srv, fm_http_resp *o)
     char buf[4096];
     unsigned long long au_def, au_rep, au_lost;
     fm_store_audit_counts(&au_def, &au_rep, &au_lost);
-    fm_memstat ms;
-    fm_mem_stat(&ms);
+    const fm_memstat *ms = &srv->mem; /* sampled on a worker (server.c mem_run) */
     int n =
         snprintf(buf, sizeof buf,
                  "# TYPE fetalmon_http_requests_total counter\nfetalmon_http_requests_total %llu\n"
@@ -274,7 +273,7 @@ static void metrics(fm_server *srv, fm_http_resp *o)
                  fm_bus_depth(srv->bus), fm_bus_dropped(srv->bus),
                  (double)atomic_load(&srv->api.analysis_ms_total) / 1000.0,
                  (unsigned long long)atomic_load(&srv->api.analyses_total), au_def, au_rep,
-                 au_lost, ms.rss_bytes, ms.heap_in_use, ms.heap_free, ms.heap_mmap,
+                 au_lost, ms->rss_bytes, ms->heap_in_use, ms->heap_free, ms->heap_mmap,
                  (unsigned long long)srv->n_trims, (unsigned long long)srv->trim_bytes_total,
                  srv->trim_ms_total / 1000.0, srv->trim_ms_max / 1000.0);
     o->status = 200;

@@ -34,7 +34,7 @@ struct fm_server {
     fm_job sweep_job;     /* resumable uploads: incomplete / expired (upload.h) */
     int sweep_busy;
     int64_t sweep_next_ms;
-    fm_job mem_job;       /* memory figures for /metrics, and the memory_trim_s trim (memstat.h) */
+    fm_job mem_job; /* memory figures for /metrics, and the memory_trim_s trim (memstat.h) */
     int mem_busy, mem_trim; /* mem_trim: this job trims too */
     int64_t mem_next_ms, trim_next_ms;
     fm_memstat mem;        /* the last sample (loop side) */
